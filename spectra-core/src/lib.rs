@@ -1,0 +1,28 @@
+//! `spectra-core`: everything Spectra does, as a plain Rust library.
+//!
+//! Spectra sees what is on a machine — what fills the disks, who owns it, what nobody has
+//! touched in months. Every frontend (the `spectra` CLI and server, Python, Node, the C ABI)
+//! is a thin layer over this crate, which has no async runtime, no HTTP and no database.
+//!
+//! - [`scan`]: the parallel disk scanner and its [`scan::ScanReport`].
+//! - [`Error`]: the one error type, with a stable [`ErrorCode`] each frontend maps once.
+//! - [`RawPath`]: a path kept byte for byte (Unix names need not be UTF-8).
+//! - [`format`]: human-readable sizes, shared by every frontend that prints.
+//!
+//! ```no_run
+//! let report = spectra_core::scan::scan("/var/log")?;
+//! println!("{}", spectra_core::format::bytes(report.totals.disk_bytes));
+//! # Ok::<(), spectra_core::Error>(())
+//! ```
+//!
+//! The scanner uses Linux system calls (`statx`, `getdents64`); other platforms are not yet
+//! supported.
+#![forbid(unsafe_code)]
+
+mod error;
+pub mod format;
+mod raw_path;
+pub mod scan;
+
+pub use error::{Error, ErrorCode, Result};
+pub use raw_path::RawPath;

@@ -1,0 +1,138 @@
+use std::fmt;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use serde::de::Error as _;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A file path kept byte for byte, as the kernel returned it.
+///
+/// Unix names need not be UTF-8. A `RawPath` never loses such a name: it displays lossily
+/// (invalid sequences become U+FFFD) but serializes losslessly. A UTF-8 path serializes as a
+/// plain JSON string; any other path serializes as `{"lossy": "...", "base64": "..."}`, where
+/// `base64` holds the exact bytes. Both forms deserialize back to the same bytes.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RawPath(PathBuf);
+
+impl RawPath {
+    /// The path as the operating system sees it.
+    pub fn as_path(&self) -> &Path {
+        &self.0
+    }
+
+    /// The exact bytes of the path.
+    pub fn as_bytes(&self) -> &[u8] {
+        self.0.as_os_str().as_bytes()
+    }
+
+    /// The path for display, with invalid UTF-8 replaced.
+    pub fn to_string_lossy(&self) -> std::borrow::Cow<'_, str> {
+        self.0.to_string_lossy()
+    }
+
+    pub fn into_path_buf(self) -> PathBuf {
+        self.0
+    }
+}
+
+impl From<PathBuf> for RawPath {
+    fn from(path: PathBuf) -> Self {
+        RawPath(path)
+    }
+}
+
+impl From<&Path> for RawPath {
+    fn from(path: &Path) -> Self {
+        RawPath(path.to_path_buf())
+    }
+}
+
+impl From<Vec<u8>> for RawPath {
+    fn from(bytes: Vec<u8>) -> Self {
+        RawPath(PathBuf::from(<std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(
+            bytes,
+        )))
+    }
+}
+
+impl AsRef<Path> for RawPath {
+    fn as_ref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl fmt::Debug for RawPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.0, f)
+    }
+}
+
+impl fmt::Display for RawPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.0.display(), f)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(untagged)]
+enum Wire<'a> {
+    Text(std::borrow::Cow<'a, str>),
+    Bytes { lossy: String, base64: String },
+}
+
+impl Serialize for RawPath {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0.to_str() {
+            Some(text) => Wire::Text(text.into()),
+            None => Wire::Bytes {
+                lossy: self.to_string_lossy().into_owned(),
+                base64: BASE64.encode(self.as_bytes()),
+            },
+        }
+        .serialize(serializer)
+    }
+}
+
+impl<'de> Deserialize<'de> for RawPath {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        match Wire::deserialize(deserializer)? {
+            Wire::Text(text) => Ok(RawPath(PathBuf::from(text.into_owned()))),
+            Wire::Bytes { base64, .. } => BASE64
+                .decode(base64.as_bytes())
+                .map(RawPath::from)
+                .map_err(|e| D::Error::custom(format!("path: invalid base64: {e}"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf8_paths_serialize_as_plain_strings() {
+        let path = RawPath::from(PathBuf::from("/srv/data/ré.txt"));
+        let json = serde_json::to_string(&path).expect("serialize");
+        assert_eq!(json, "\"/srv/data/ré.txt\"");
+        assert_eq!(serde_json::from_str::<RawPath>(&json).expect("deserialize"), path);
+    }
+
+    #[test]
+    fn non_utf8_paths_round_trip_losslessly() {
+        let path = RawPath::from(b"/tmp/bad-\xff\xfe-name".to_vec());
+        let json = serde_json::to_string(&path).expect("serialize");
+        assert!(json.contains("\"lossy\":\"/tmp/bad-\u{fffd}\u{fffd}-name\""), "{json}");
+        let back: RawPath = serde_json::from_str(&json).expect("deserialize");
+        assert_eq!(back.as_bytes(), b"/tmp/bad-\xff\xfe-name");
+        assert_eq!(path.to_string(), "/tmp/bad-\u{fffd}\u{fffd}-name");
+    }
+
+    #[test]
+    fn corrupt_base64_is_a_clear_error() {
+        let err = serde_json::from_str::<RawPath>(r#"{"lossy":"x","base64":"!!"}"#)
+            .expect_err("must fail");
+        assert!(err.to_string().contains("invalid base64"), "{err}");
+    }
+}

@@ -1,0 +1,91 @@
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// Stops a running scan from another thread. Cloning shares the token.
+///
+/// A cancelled scan stops reading new directories promptly and returns what it has seen,
+/// with [`crate::scan::ScanReport::cancelled`] and `partial` set.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    pub fn new() -> Self {
+        CancelToken::default()
+    }
+
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A snapshot of a running scan, handed to the progress callback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    /// Entries seen so far (files, directories, symlinks, others).
+    pub entries: u64,
+    /// Bytes seen so far, in the scan's size mode.
+    pub bytes: u64,
+    /// Entries that could not be read so far.
+    pub errors: u64,
+    /// A directory being read right now, if one is.
+    pub current: Option<PathBuf>,
+}
+
+type ProgressFn<'a> = Box<dyn FnMut(&Progress) -> ControlFlow<()> + 'a>;
+
+/// How the caller watches and steers a scan: progress reports and cancellation.
+///
+/// The progress callback runs on the thread that called the scan (never on a worker), at
+/// most once per interval and once more at the end; returning `ControlFlow::Break(())`
+/// cancels the scan. This is what lets a binding check for Ctrl-C on its own thread.
+pub struct ScanControl<'a> {
+    pub(crate) progress: Option<ProgressFn<'a>>,
+    pub(crate) interval: Duration,
+    pub(crate) cancel: CancelToken,
+}
+
+impl Default for ScanControl<'_> {
+    fn default() -> Self {
+        ScanControl { progress: None, interval: Duration::from_millis(100), cancel: CancelToken::new() }
+    }
+}
+
+impl std::fmt::Debug for ScanControl<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScanControl")
+            .field("progress", &self.progress.is_some())
+            .field("interval", &self.interval)
+            .field("cancel", &self.cancel)
+            .finish()
+    }
+}
+
+impl<'a> ScanControl<'a> {
+    pub fn new() -> Self {
+        ScanControl::default()
+    }
+
+    /// Call `progress` at most once per interval (100 ms unless [`ScanControl::every`]).
+    pub fn on_progress(mut self, progress: impl FnMut(&Progress) -> ControlFlow<()> + 'a) -> Self {
+        self.progress = Some(Box::new(progress));
+        self
+    }
+
+    pub fn every(mut self, interval: Duration) -> Self {
+        self.interval = interval.max(Duration::from_millis(1));
+        self
+    }
+
+    /// Stop the scan when `token` is cancelled.
+    pub fn cancel_with(mut self, token: CancelToken) -> Self {
+        self.cancel = token;
+        self
+    }
+}

@@ -1,0 +1,244 @@
+use std::path::PathBuf;
+
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Which size of a file the report ranks by (largest files, directories, extensions, owners,
+/// age histograms). The totals always carry both.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SizeMode {
+    /// Bytes allocated on disk (`st_blocks * 512`), what `du` shows by default.
+    #[default]
+    Disk,
+    /// The length of the file (`st_size`), what `du --apparent-size` shows.
+    Apparent,
+}
+
+/// What to scan and how. Build it with [`ScanOptions::new`] and the `with_*` methods, or fill
+/// the public fields; [`crate::scan::Scanner::new`] validates it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ScanOptions {
+    /// Where to start. A root given as a symlink is followed (as `find -H` does); symlinks
+    /// below a root follow [`ScanOptions::follow_symlinks`].
+    pub roots: Vec<PathBuf>,
+    /// Worker threads; `None` uses the number of CPUs the process may run on.
+    pub threads: Option<usize>,
+    /// Descend into symlinked directories and measure symlink targets (off by default).
+    /// Loops and directories reached twice are detected and skipped.
+    pub follow_symlinks: bool,
+    /// Do not descend into directories on another filesystem than their root (`du -x`).
+    pub one_file_system: bool,
+    /// Glob patterns of entries to leave out, with gitignore-like anchoring: a pattern without
+    /// `/` matches a name at any depth (`*.tmp`, `node_modules`); a pattern with `/` matches the
+    /// path relative to its root (`build/**/*.o`, `/cache`). An excluded directory is not read.
+    pub exclude: Vec<String>,
+    /// Do not descend below this depth (the root is depth 0, its entries depth 1).
+    pub max_depth: Option<usize>,
+    /// Which size the report ranks by.
+    pub size_mode: SizeMode,
+    /// Count a file with several hard links once, like `du` (on by default).
+    pub count_hard_links_once: bool,
+    /// How many of the largest files and directories the report keeps.
+    pub top: usize,
+    /// How many extensions the report lists by name (the rest are summed as "other").
+    pub top_extensions: usize,
+}
+
+impl Default for ScanOptions {
+    fn default() -> Self {
+        ScanOptions {
+            roots: Vec::new(),
+            threads: None,
+            follow_symlinks: false,
+            one_file_system: false,
+            exclude: Vec::new(),
+            max_depth: None,
+            size_mode: SizeMode::Disk,
+            count_hard_links_once: true,
+            top: 10,
+            top_extensions: 10,
+        }
+    }
+}
+
+/// Above this, a top-N list stops being a summary and becomes an index held in memory.
+pub const MAX_TOP: usize = 100_000;
+/// More threads than this only add contention on any machine Spectra runs on.
+pub const MAX_THREADS: usize = 1024;
+
+impl ScanOptions {
+    /// Options that scan `root` with every default.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        ScanOptions { roots: vec![root.into()], ..ScanOptions::default() }
+    }
+
+    pub fn with_root(mut self, root: impl Into<PathBuf>) -> Self {
+        self.roots.push(root.into());
+        self
+    }
+
+    pub fn with_threads(mut self, threads: usize) -> Self {
+        self.threads = Some(threads);
+        self
+    }
+
+    pub fn with_exclude(mut self, pattern: impl Into<String>) -> Self {
+        self.exclude.push(pattern.into());
+        self
+    }
+
+    pub fn with_top(mut self, top: usize) -> Self {
+        self.top = top;
+        self
+    }
+
+    pub fn with_size_mode(mut self, size_mode: SizeMode) -> Self {
+        self.size_mode = size_mode;
+        self
+    }
+
+    pub fn with_one_file_system(mut self, on: bool) -> Self {
+        self.one_file_system = on;
+        self
+    }
+
+    pub fn with_follow_symlinks(mut self, on: bool) -> Self {
+        self.follow_symlinks = on;
+        self
+    }
+
+    pub fn with_max_depth(mut self, depth: usize) -> Self {
+        self.max_depth = Some(depth);
+        self
+    }
+
+    pub(crate) fn validate(&self) -> Result<()> {
+        if self.roots.is_empty() {
+            return Err(Error::invalid("roots", "at least one path to scan is required"));
+        }
+        if let Some(root) = self.roots.iter().find(|r| r.as_os_str().is_empty()) {
+            return Err(Error::invalid("roots", format!("empty path in {:?}", root)));
+        }
+        match self.threads {
+            Some(0) => return Err(Error::invalid("threads", "must be at least 1")),
+            Some(n) if n > MAX_THREADS => {
+                return Err(Error::invalid("threads", format!("{n} is above {MAX_THREADS}")));
+            }
+            _ => {}
+        }
+        for (what, value) in [("top", self.top), ("top_extensions", self.top_extensions)] {
+            if value > MAX_TOP {
+                return Err(Error::invalid(what, format!("{value} is above {MAX_TOP}")));
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn thread_count(&self) -> usize {
+        self.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        })
+    }
+}
+
+/// The compiled exclude patterns, split by what they match against.
+#[derive(Debug)]
+pub(crate) struct Excludes {
+    by_name: GlobSet,
+    by_relative_path: GlobSet,
+}
+
+impl Excludes {
+    /// `None` when there is nothing to exclude, so the walk skips the check entirely.
+    pub(crate) fn compile(patterns: &[String]) -> Result<Option<Excludes>> {
+        if patterns.is_empty() {
+            return Ok(None);
+        }
+        let mut by_name = GlobSetBuilder::new();
+        let mut by_relative_path = GlobSetBuilder::new();
+        for pattern in patterns {
+            if pattern.is_empty() {
+                return Err(Error::InvalidPattern {
+                    pattern: pattern.clone(),
+                    message: "empty pattern".into(),
+                });
+            }
+            let anchored = pattern.trim_start_matches('/');
+            let glob = GlobBuilder::new(anchored)
+                .literal_separator(true)
+                .backslash_escape(true)
+                .build()
+                .map_err(|e| Error::InvalidPattern {
+                    pattern: pattern.clone(),
+                    message: e.kind().to_string(),
+                })?;
+            if pattern.contains('/') {
+                by_relative_path.add(glob);
+            } else {
+                by_name.add(glob);
+            }
+        }
+        let build = |builder: GlobSetBuilder| {
+            builder.build().map_err(|e| Error::InvalidPattern {
+                pattern: patterns.join(", "),
+                message: e.to_string(),
+            })
+        };
+        Ok(Some(Excludes { by_name: build(by_name)?, by_relative_path: build(by_relative_path)? }))
+    }
+
+    pub(crate) fn needs_relative_path(&self) -> bool {
+        !self.by_relative_path.is_empty()
+    }
+
+    /// `relative` is the path below the root; it is only computed when a pattern needs it.
+    pub(crate) fn is_excluded(&self, name: &[u8], relative: Option<&[u8]>) -> bool {
+        fn as_path(bytes: &[u8]) -> &std::path::Path {
+            use std::os::unix::ffi::OsStrExt;
+            std::path::Path::new(std::ffi::OsStr::from_bytes(bytes))
+        }
+        self.by_name.is_match(as_path(name))
+            || relative.is_some_and(|rel| self.by_relative_path.is_match(as_path(rel)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_names_the_bad_option() {
+        let no_roots = ScanOptions::default().validate().expect_err("no roots");
+        assert!(no_roots.to_string().contains("roots"), "{no_roots}");
+        let zero = ScanOptions::new("/").with_threads(0).validate().expect_err("0 threads");
+        assert!(zero.to_string().contains("threads"), "{zero}");
+        let huge = ScanOptions::new("/").with_top(MAX_TOP + 1).validate().expect_err("top");
+        assert!(huge.to_string().contains("top"), "{huge}");
+        ScanOptions::new("/").validate().expect("defaults are valid");
+    }
+
+    #[test]
+    fn excludes_anchor_like_gitignore() {
+        let ex = Excludes::compile(&["*.tmp".into(), "build/**/*.o".into(), "/cache".into()])
+            .expect("compile")
+            .expect("some");
+        assert!(ex.is_excluded(b"a.tmp", Some(b"x/y/a.tmp")));
+        assert!(!ex.is_excluded(b"a.tmpx", Some(b"a.tmpx")));
+        assert!(ex.is_excluded(b"m.o", Some(b"build/x/y/m.o")));
+        assert!(!ex.is_excluded(b"m.o", Some(b"src/build/x/m.o")));
+        assert!(ex.is_excluded(b"cache", Some(b"cache")));
+        assert!(!ex.is_excluded(b"cache", Some(b"sub/cache")));
+        assert!(ex.needs_relative_path());
+    }
+
+    #[test]
+    fn a_bad_glob_names_the_pattern() {
+        let err = Excludes::compile(&["[abc".into()]).expect_err("unclosed class");
+        assert!(err.to_string().contains("[abc"), "{err}");
+        assert!(Excludes::compile(&[]).expect("empty is fine").is_none());
+    }
+}

@@ -1,0 +1,42 @@
+//! `spectra`: the command-line entry point.
+
+mod scan_cmd;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Spectra: see what fills the disks of a machine, and act on it safely.
+#[derive(Debug, Parser)]
+#[command(name = "spectra", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Scan directories and report totals, the largest files and directories, and usage by
+    /// extension, owner and age.
+    ///
+    /// Exit status: 0 when everything was read, 1 when some entries could not be read (the
+    /// report is still printed, marked partial), 2 on a usage or fatal error.
+    Scan(scan_cmd::ScanArgs),
+}
+
+/// Exit status for usage and fatal errors (clap uses the same for its own usage errors).
+const EXIT_FATAL: u8 = 2;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let outcome = match cli.command {
+        Command::Scan(args) => scan_cmd::run(&args),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("spectra: error: {error:#}");
+            ExitCode::from(EXIT_FATAL)
+        }
+    }
+}

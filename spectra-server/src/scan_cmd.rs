@@ -1,0 +1,246 @@
+//! `spectra scan`: runs the core scanner and prints its report.
+
+use std::fmt::Write as _;
+use std::io::{IsTerminal, Write};
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use spectra_core::format::bytes as human;
+use spectra_core::scan::{ScanControl, ScanOptions, ScanReport, Scanner, SizeMode, Usage};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned, human-readable tables.
+    Table,
+    /// The full report as one JSON document (the `ScanReport` type).
+    Json,
+    /// One row per figure: `section,name,count,bytes`.
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Directories (or files) to scan.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+    /// How many of the largest files and directories to list.
+    #[arg(long, default_value_t = 10)]
+    top: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Leave out entries matching this glob (repeatable). Without a `/` it matches names at any
+    /// depth (`*.tmp`, `node_modules`); with one, paths relative to the root (`build/**/*.o`).
+    #[arg(long, value_name = "GLOB")]
+    exclude: Vec<String>,
+    /// Stay on the filesystem of each root (like `du -x`).
+    #[arg(short = 'x', long)]
+    one_file_system: bool,
+    /// Rank by apparent size (file length) instead of disk usage.
+    #[arg(long)]
+    apparent_size: bool,
+    /// Worker threads (default: the number of CPUs).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Do not descend below this depth (the root is depth 0).
+    #[arg(long)]
+    max_depth: Option<usize>,
+    /// Follow symlinks to directories and files (loops are detected and skipped).
+    #[arg(short = 'L', long)]
+    follow_symlinks: bool,
+    /// Count every hard link of a file, not just the first one seen.
+    #[arg(long)]
+    count_links: bool,
+}
+
+/// Exit status when the report is complete but some entries could not be read.
+const EXIT_PARTIAL: u8 = 1;
+
+pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
+    let options = ScanOptions {
+        roots: args.paths.clone(),
+        threads: args.threads,
+        follow_symlinks: args.follow_symlinks,
+        one_file_system: args.one_file_system,
+        exclude: args.exclude.clone(),
+        max_depth: args.max_depth,
+        size_mode: if args.apparent_size { SizeMode::Apparent } else { SizeMode::Disk },
+        count_hard_links_once: !args.count_links,
+        top: args.top,
+        ..ScanOptions::default()
+    };
+    let scanner = Scanner::new(options)?;
+    let report = if std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new_spinner();
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
+        );
+        let control = ScanControl::new().every(Duration::from_millis(120)).on_progress(|p| {
+            let current = p.current.as_ref().map(|c| c.display().to_string()).unwrap_or_default();
+            bar.set_message(format!("{} entries, {}  {current}", p.entries, human(p.bytes)));
+            bar.tick();
+            ControlFlow::Continue(())
+        });
+        let report = scanner.scan_controlled(control);
+        bar.finish_and_clear();
+        report?
+    } else {
+        scanner.scan()?
+    };
+    let rendered = match args.format {
+        Format::Table => render_table(&report),
+        Format::Json => serde_json::to_string_pretty(&report).context("encoding the report as JSON")? + "\n",
+        Format::Csv => render_csv(&report),
+    };
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_all(rendered.as_bytes()).and_then(|()| stdout.flush()) {
+        // A closed pipe (`spectra scan / | head`) is the reader's choice, not a failure.
+        if e.kind() != std::io::ErrorKind::BrokenPipe {
+            return Err(e).context("writing the report");
+        }
+    }
+    if report.partial {
+        eprintln!(
+            "spectra: warning: {} entries could not be read{}",
+            report.errors.count,
+            report.errors.sample.first().map(|e| format!(" (first: {}: {})", e.path, e.message)).unwrap_or_default()
+        );
+        return Ok(ExitCode::from(EXIT_PARTIAL));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn size_label(report: &ScanReport) -> &'static str {
+    match report.size_mode {
+        SizeMode::Disk => "disk",
+        SizeMode::Apparent => "apparent",
+    }
+}
+
+fn render_table(report: &ScanReport) -> String {
+    let t = &report.totals;
+    let mut out = String::new();
+    let roots: Vec<String> = report.roots.iter().map(ToString::to_string).collect();
+    let _ = writeln!(out, "Scanned {} in {:.2} s{}", roots.join(", "), report.duration_secs, if report.partial { " (partial)" } else { "" });
+    let _ = writeln!(out, "  {} files, {} directories, {} symlinks, {} other", t.files, t.dirs, t.symlinks, t.others);
+    let _ = writeln!(
+        out,
+        "  {} on disk, {} apparent ({} / {} bytes)",
+        human(t.disk_bytes),
+        human(t.apparent_bytes),
+        t.disk_bytes,
+        t.apparent_bytes
+    );
+    let measure = size_label(report);
+    let sized = |s: &spectra_core::scan::SizedPath| match report.size_mode {
+        SizeMode::Disk => s.disk_bytes,
+        SizeMode::Apparent => s.apparent_bytes,
+    };
+    let _ = writeln!(out, "\nLargest files ({measure}):");
+    for f in &report.largest_files {
+        let _ = writeln!(out, "  {:>10}  {}", human(sized(f)), f.path);
+    }
+    let _ = writeln!(out, "\nLargest directories ({measure}):");
+    for d in &report.largest_dirs {
+        let _ = writeln!(out, "  {:>10}  {}", human(sized(d)), d.path);
+    }
+    let _ = writeln!(out, "\nExtensions:");
+    let ext_rows = report.extensions.iter().chain(std::iter::once(&report.other_extensions));
+    for (i, e) in ext_rows.enumerate() {
+        let name = if i == report.extensions.len() { "(other)" } else if e.name.is_empty() { "(none)" } else { &e.name };
+        if e.count > 0 {
+            let _ = writeln!(out, "  {:>10}  {:>9} files  {name}", human(e.bytes), e.count);
+        }
+    }
+    let _ = writeln!(out, "\nOwners:");
+    for o in &report.owners {
+        let who = o.user.clone().unwrap_or_else(|| format!("uid {}", o.uid));
+        let _ = writeln!(out, "  {:>10}  {:>9} entries  {who}", human(o.bytes), o.count);
+    }
+    let _ = writeln!(out, "\nAge of files (modified / accessed):");
+    for (m, a) in report.age_by_mtime.iter().zip(&report.age_by_atime) {
+        if m.count + a.count > 0 {
+            let _ = writeln!(out, "  {:>11}  {:>10} {:>9} files  |  {:>10} {:>9} files", m.label, human(m.bytes), m.count, human(a.bytes), a.count);
+        }
+    }
+    let skipped = [
+        ("unreadable", report.errors.count),
+        ("vanished during the scan", report.vanished),
+        ("excluded", report.excluded),
+        ("mount points not crossed", report.mount_points_skipped),
+        ("directories reached twice through symlinks", report.revisits_skipped),
+        ("further hard links not counted again", t.hard_links_skipped),
+    ];
+    if skipped.iter().any(|(_, n)| *n > 0) {
+        let _ = writeln!(out, "\nSkipped:");
+        for (what, n) in skipped.into_iter().filter(|(_, n)| *n > 0) {
+            let _ = writeln!(out, "  {n:>10}  {what}");
+        }
+        for e in &report.errors.sample {
+            let _ = writeln!(out, "              {}: {} ({})", e.path, e.message, e.code);
+        }
+    }
+    out
+}
+
+fn csv_field(value: &str) -> String {
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value.to_string()
+    }
+}
+
+fn render_csv(report: &ScanReport) -> String {
+    let mut rows: Vec<(&str, String, u64, u64)> = Vec::new();
+    let t = &report.totals;
+    rows.push(("totals", "apparent_bytes".into(), t.files + t.dirs + t.symlinks + t.others, t.apparent_bytes));
+    rows.push(("totals", "disk_bytes".into(), t.files + t.dirs + t.symlinks + t.others, t.disk_bytes));
+    let measure = |apparent, disk| if report.size_mode == SizeMode::Disk { disk } else { apparent };
+    for f in &report.largest_files {
+        rows.push(("largest_file", f.path.to_string(), 1, measure(f.apparent_bytes, f.disk_bytes)));
+    }
+    for d in &report.largest_dirs {
+        rows.push(("largest_dir", d.path.to_string(), 1, measure(d.apparent_bytes, d.disk_bytes)));
+    }
+    let usage_rows = |section, usages: &[Usage], rows: &mut Vec<(&str, String, u64, u64)>| {
+        for u in usages {
+            rows.push((section, u.name.clone(), u.count, u.bytes));
+        }
+    };
+    usage_rows("extension", &report.extensions, &mut rows);
+    rows.push(("extension", "(other)".into(), report.other_extensions.count, report.other_extensions.bytes));
+    for o in &report.owners {
+        rows.push(("owner", o.user.clone().unwrap_or_else(|| o.uid.to_string()), o.count, o.bytes));
+    }
+    for b in &report.age_by_mtime {
+        rows.push(("age_mtime", b.label.clone(), b.count, b.bytes));
+    }
+    for b in &report.age_by_atime {
+        rows.push(("age_atime", b.label.clone(), b.count, b.bytes));
+    }
+    rows.push(("errors", "unreadable".into(), report.errors.count, 0));
+    let mut out = String::from("section,name,count,bytes\n");
+    for (section, name, count, bytes) in rows {
+        let _ = writeln!(out, "{section},{},{count},{bytes}", csv_field(&name));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_only_when_needed() {
+        assert_eq!(csv_field("plain/path"), "plain/path");
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
+    }
+}
