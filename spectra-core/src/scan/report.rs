@@ -162,11 +162,32 @@ pub(crate) struct WalkStats {
     pub(crate) cancelled: bool,
 }
 
+/// An item ranked by size; among equal sizes the smaller path ranks higher, so which items a
+/// full top-N keeps never depends on the order in which threads saw them.
+#[derive(Debug, PartialEq, Eq)]
+struct Ranked {
+    size: u64,
+    item: SizedPath,
+}
+
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.size.cmp(&other.size).then_with(|| other.item.path.cmp(&self.item.path))
+    }
+}
+
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 /// The `n` largest items seen, in O(n) memory.
 #[derive(Debug)]
 struct TopN {
     limit: usize,
-    heap: BinaryHeap<Reverse<(u64, SizedPath)>>,
+    /// A min-heap: the weakest kept item is on top, ready to be displaced.
+    heap: BinaryHeap<Reverse<Ranked>>,
 }
 
 impl TopN {
@@ -174,32 +195,30 @@ impl TopN {
         TopN { limit, heap: BinaryHeap::with_capacity(limit.min(1024) + 1) }
     }
 
-    /// Checked before building a path, which is the expensive part.
-    fn would_keep(&self, size: u64) -> bool {
-        self.limit > 0
-            && (self.heap.len() < self.limit || self.heap.peek().is_some_and(|Reverse((min, _))| size > *min))
-    }
-
+    /// Builds the item (its path is the expensive part) only when it may be kept.
     fn push(&mut self, size: u64, item: impl FnOnce() -> SizedPath) {
-        if self.would_keep(size) {
-            self.heap.push(Reverse((size, item())));
-            if self.heap.len() > self.limit {
-                self.heap.pop();
-            }
+        if self.limit == 0 {
+            return;
+        }
+        let weakest = self.heap.peek().map(|Reverse(r)| r.size);
+        match weakest {
+            Some(min) if self.heap.len() >= self.limit && size < min => return,
+            _ => {}
+        }
+        self.heap.push(Reverse(Ranked { size, item: item() }));
+        if self.heap.len() > self.limit {
+            self.heap.pop();
         }
     }
 
     fn merge(&mut self, other: TopN) {
-        for Reverse((size, item)) in other.heap {
-            self.push(size, || item);
+        for Reverse(ranked) in other.heap {
+            self.push(ranked.size, || ranked.item);
         }
     }
 
     fn into_sorted(self) -> Vec<SizedPath> {
-        // Largest first; equal sizes by path, so the output does not depend on thread timing.
-        let mut items: Vec<(u64, SizedPath)> = self.heap.into_iter().map(|Reverse(x)| x).collect();
-        items.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.path.cmp(&b.1.path)));
-        items.into_iter().map(|(_, item)| item).collect()
+        self.heap.into_sorted_vec().into_iter().map(|Reverse(r)| r.item).collect()
     }
 }
 

@@ -259,6 +259,11 @@ fn list_dir<'s, V: Visitor>(
     let mut tally = Tally::default();
     let fd = match opened {
         Ok(fd) => Arc::new(fd),
+        Err(Errno::NOENT) => {
+            shared.vanished.fetch_add(1, Ordering::Relaxed);
+            finish(&node, tally, &mut *slot);
+            return;
+        }
         Err(errno) => {
             shared.record_error(|| node.path(), errno.into());
             finish(&node, tally, &mut *slot);
@@ -272,6 +277,11 @@ fn list_dir<'s, V: Visitor>(
     while let Some(item) = listing.next() {
         let item = match item {
             Ok(item) => item,
+            Err(Errno::NOENT) => {
+                // The directory was removed while being listed.
+                shared.vanished.fetch_add(1, Ordering::Relaxed);
+                break;
+            }
             Err(errno) => {
                 shared.record_error(|| node.path(), errno.into());
                 break;
