@@ -1,8 +1,8 @@
 //! Scanner throughput on a generated tree of 200k files in 4k directories (warm cache).
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use spectra_core::scan::{ScanOptions, Scanner};
 use spectra_benches::generated_tree;
+use spectra_core::scan::{ScanOptions, Scanner};
 
 fn scan_tree(c: &mut Criterion) {
     let root = generated_tree(200_000, 4_000).expect("generate the bench tree");

@@ -6,10 +6,14 @@ use std::path::{Path, PathBuf};
 
 /// Where generated bench trees live: `$SPECTRA_BENCH_DIR`, else `~/.cache/spectra-bench`.
 pub fn cache_dir() -> PathBuf {
-    std::env::var_os("SPECTRA_BENCH_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(std::env::temp_dir);
-        home.join(".cache").join("spectra-bench")
-    })
+    std::env::var_os("SPECTRA_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let home = std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(std::env::temp_dir);
+            home.join(".cache").join("spectra-bench")
+        })
 }
 
 /// A tree of `files` files spread over `dirs` directories (two levels: `dirs/50` groups of 50),
@@ -26,7 +30,9 @@ pub fn generated_tree(files: usize, dirs: usize) -> io::Result<PathBuf> {
     let per_dir = files.div_ceil(dirs.max(1));
     let mut written = 0;
     for d in 0..dirs {
-        let dir = root.join(format!("g{:03}", d / 50)).join(format!("d{d:05}"));
+        let dir = root
+            .join(format!("g{:03}", d / 50))
+            .join(format!("d{d:05}"));
         fs::create_dir_all(&dir)?;
         for f in 0..per_dir {
             if written == files {

@@ -29,11 +29,17 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
     pub(crate) fn io(path: impl AsRef<Path>, source: io::Error) -> Self {
-        Error::Io { path: path.as_ref().to_path_buf(), source }
+        Error::Io {
+            path: path.as_ref().to_path_buf(),
+            source,
+        }
     }
 
     pub(crate) fn invalid(what: impl Into<String>, message: impl Into<String>) -> Self {
-        Error::InvalidInput { what: what.into(), message: message.into() }
+        Error::InvalidInput {
+            what: what.into(),
+            message: message.into(),
+        }
     }
 
     /// The stable code of this error, the same in every frontend.
@@ -116,7 +122,10 @@ mod tests {
     #[test]
     fn codes_are_numbered_densely_and_named_uniquely() {
         let numbers: Vec<u32> = ErrorCode::ALL.iter().map(|c| c.as_u32()).collect();
-        assert_eq!(numbers, (1..=ErrorCode::ALL.len() as u32).collect::<Vec<_>>());
+        assert_eq!(
+            numbers,
+            (1..=ErrorCode::ALL.len() as u32).collect::<Vec<_>>()
+        );
         let mut names: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
         names.sort_unstable();
         names.dedup();

@@ -51,9 +51,9 @@ impl From<&Path> for RawPath {
 
 impl From<Vec<u8>> for RawPath {
     fn from(bytes: Vec<u8>) -> Self {
-        RawPath(PathBuf::from(<std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(
-            bytes,
-        )))
+        RawPath(PathBuf::from(
+            <std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(bytes),
+        ))
     }
 }
 
@@ -116,14 +116,20 @@ mod tests {
         let path = RawPath::from(PathBuf::from("/srv/data/ré.txt"));
         let json = serde_json::to_string(&path).expect("serialize");
         assert_eq!(json, "\"/srv/data/ré.txt\"");
-        assert_eq!(serde_json::from_str::<RawPath>(&json).expect("deserialize"), path);
+        assert_eq!(
+            serde_json::from_str::<RawPath>(&json).expect("deserialize"),
+            path
+        );
     }
 
     #[test]
     fn non_utf8_paths_round_trip_losslessly() {
         let path = RawPath::from(b"/tmp/bad-\xff\xfe-name".to_vec());
         let json = serde_json::to_string(&path).expect("serialize");
-        assert!(json.contains("\"lossy\":\"/tmp/bad-\u{fffd}\u{fffd}-name\""), "{json}");
+        assert!(
+            json.contains("\"lossy\":\"/tmp/bad-\u{fffd}\u{fffd}-name\""),
+            "{json}"
+        );
         let back: RawPath = serde_json::from_str(&json).expect("deserialize");
         assert_eq!(back.as_bytes(), b"/tmp/bad-\xff\xfe-name");
         assert_eq!(path.to_string(), "/tmp/bad-\u{fffd}\u{fffd}-name");

@@ -21,15 +21,32 @@ use spectra_core::{ErrorCode, RawPath};
 use support::{Tree, du, is_root, truth};
 
 fn scan(options: ScanOptions) -> ScanReport {
-    Scanner::new(options).expect("valid options").scan().expect("scan")
+    Scanner::new(options)
+        .expect("valid options")
+        .scan()
+        .expect("scan")
 }
 
 fn assert_matches_truth(report: &ScanReport, root: &Path) {
     let t = truth(root);
     let got = &report.totals;
     assert_eq!(
-        (got.apparent_bytes, got.disk_bytes, got.files, got.dirs, got.symlinks, got.others),
-        (t.apparent_bytes, t.disk_bytes, t.files, t.dirs, t.symlinks, t.others),
+        (
+            got.apparent_bytes,
+            got.disk_bytes,
+            got.files,
+            got.dirs,
+            got.symlinks,
+            got.others
+        ),
+        (
+            t.apparent_bytes,
+            t.disk_bytes,
+            t.files,
+            t.dirs,
+            t.symlinks,
+            t.others
+        ),
         "report totals differ from the std::fs truth for {}",
         root.display()
     );
@@ -68,39 +85,76 @@ fn a_generated_tree_matches_the_truth_and_du() {
 #[test]
 fn the_report_ranks_files_directories_extensions_and_owners() {
     let tree = sample_tree();
-    let report = scan(ScanOptions::new(tree.root()).with_size_mode(SizeMode::Apparent).with_top(3));
-    let largest: Vec<(PathBuf, u64)> =
-        report.largest_files.iter().map(|f| (f.path.as_path().to_path_buf(), f.apparent_bytes)).collect();
+    let report = scan(
+        ScanOptions::new(tree.root())
+            .with_size_mode(SizeMode::Apparent)
+            .with_top(3),
+    );
+    let largest: Vec<(PathBuf, u64)> = report
+        .largest_files
+        .iter()
+        .map(|f| (f.path.as_path().to_path_buf(), f.apparent_bytes))
+        .collect();
     // The hard link is counted once: whichever name was seen first, 70_000 appears once.
     assert_eq!(largest.len(), 3);
     assert_eq!(largest[0].1, 70_000);
     assert_eq!(largest[1], (tree.path("b.LOG"), 3000));
     assert_eq!(largest[2], (tree.path("a.log"), 1000));
 
-    let dirs: Vec<PathBuf> = report.largest_dirs.iter().map(|d| d.path.as_path().to_path_buf()).collect();
+    let dirs: Vec<PathBuf> = report
+        .largest_dirs
+        .iter()
+        .map(|d| d.path.as_path().to_path_buf())
+        .collect();
     assert_eq!(dirs[0], tree.root());
-    assert_eq!(report.largest_dirs[0].apparent_bytes, report.totals.apparent_bytes);
+    assert_eq!(
+        report.largest_dirs[0].apparent_bytes,
+        report.totals.apparent_bytes
+    );
     assert_eq!(dirs[1], tree.path("docs"));
     // A hard-linked file's bytes belong to the directory where it was seen first (as in du).
     let big_counted_in_docs = largest[0].0 == tree.path("docs/big.bin");
-    let docs = truth(&tree.path("docs")).apparent_bytes - if big_counted_in_docs { 0 } else { 70_000 };
+    let docs =
+        truth(&tree.path("docs")).apparent_bytes - if big_counted_in_docs { 0 } else { 70_000 };
     assert_eq!(report.largest_dirs[1].apparent_bytes, docs);
 
-    let ext = |name: &str| report.extensions.iter().find(|e| e.name == name).map(|e| (e.count, e.bytes));
-    assert_eq!(ext("log"), Some((2, 4000)), "extensions are grouped case-insensitively");
+    let ext = |name: &str| {
+        report
+            .extensions
+            .iter()
+            .find(|e| e.name == name)
+            .map(|e| (e.count, e.bytes))
+    };
+    assert_eq!(
+        ext("log"),
+        Some((2, 4000)),
+        "extensions are grouped case-insensitively"
+    );
     assert_eq!(ext(""), Some((1, 10)), ".hidden has no extension");
-    let ext_total: u64 = report.extensions.iter().map(|e| e.count).sum::<u64>() + report.other_extensions.count;
+    let ext_total: u64 =
+        report.extensions.iter().map(|e| e.count).sum::<u64>() + report.other_extensions.count;
     assert_eq!(ext_total, report.totals.files);
 
     let owner_bytes: u64 = report.owners.iter().map(|o| o.bytes).sum();
-    assert_eq!(owner_bytes, report.totals.apparent_bytes, "owners account for every counted byte");
+    assert_eq!(
+        owner_bytes, report.totals.apparent_bytes,
+        "owners account for every counted byte"
+    );
     let me = fs::metadata(tree.root()).expect("stat").uid();
-    assert!(report.owners.iter().any(|o| o.uid == me && o.user.is_some()));
+    assert!(
+        report
+            .owners
+            .iter()
+            .any(|o| o.uid == me && o.user.is_some())
+    );
 
     let aged: u64 = report.age_by_mtime.iter().map(|b| b.count).sum();
     assert_eq!(aged, report.totals.files);
     assert_eq!(report.age_by_mtime[0].label, "<1d");
-    assert_eq!(report.age_by_mtime[0].count, report.totals.files, "every file was just written");
+    assert_eq!(
+        report.age_by_mtime[0].count, report.totals.files,
+        "every file was just written"
+    );
 }
 
 #[test]
@@ -119,9 +173,21 @@ fn hard_links_can_be_counted_every_time() {
 fn a_real_system_directory_agrees_with_du() {
     let dir = Path::new("/usr/share");
     let report = scan(ScanOptions::new(dir));
-    assert!(report.totals.files > 1000, "expected a populated {}", dir.display());
-    assert_eq!(report.totals.apparent_bytes, du("-b", dir), "apparent bytes vs du -sb");
-    assert_eq!(report.totals.disk_bytes, du("-B1", dir), "disk bytes vs du -sB1");
+    assert!(
+        report.totals.files > 1000,
+        "expected a populated {}",
+        dir.display()
+    );
+    assert_eq!(
+        report.totals.apparent_bytes,
+        du("-b", dir),
+        "apparent bytes vs du -sb"
+    );
+    assert_eq!(
+        report.totals.disk_bytes,
+        du("-B1", dir),
+        "disk bytes vs du -sB1"
+    );
 }
 
 #[test]
@@ -136,11 +202,30 @@ fn symlinks_are_not_followed_unless_asked_and_loops_end() {
 
     let plain = scan(ScanOptions::new(tree.root()).with_size_mode(SizeMode::Apparent));
     assert_matches_truth(&plain, tree.root());
-    assert!(plain.largest_files.iter().all(|f| f.apparent_bytes != 50_000));
+    assert!(
+        plain
+            .largest_files
+            .iter()
+            .all(|f| f.apparent_bytes != 50_000)
+    );
 
-    let followed = scan(ScanOptions::new(tree.root()).with_follow_symlinks(true).with_size_mode(SizeMode::Apparent));
-    assert!(followed.largest_files.iter().any(|f| f.apparent_bytes == 50_000), "target outside is measured");
-    assert!(followed.revisits_skipped >= 2, "both loops are cut: {}", followed.revisits_skipped);
+    let followed = scan(
+        ScanOptions::new(tree.root())
+            .with_follow_symlinks(true)
+            .with_size_mode(SizeMode::Apparent),
+    );
+    assert!(
+        followed
+            .largest_files
+            .iter()
+            .any(|f| f.apparent_bytes == 50_000),
+        "target outside is measured"
+    );
+    assert!(
+        followed.revisits_skipped >= 2,
+        "both loops are cut: {}",
+        followed.revisits_skipped
+    );
     assert_eq!(followed.totals.files, 2);
     assert_eq!(followed.errors.count, 0);
 }
@@ -159,21 +244,46 @@ fn excludes_and_max_depth_prune_the_walk() {
             .with_size_mode(SizeMode::Apparent),
     );
     assert_eq!(report.excluded, 3);
-    let paths: Vec<String> = report.largest_files.iter().map(|f| f.path.to_string()).collect();
-    assert!(paths.iter().all(|p| !p.contains("node_modules") && !p.ends_with("obj.o")), "{paths:?}");
-    assert!(report.extensions.iter().all(|e| e.name != "md" && e.name != "js"));
-    assert!(report.extensions.iter().any(|e| e.name == "o" && e.count == 1), "src/build/keep.o stays");
+    let paths: Vec<String> = report
+        .largest_files
+        .iter()
+        .map(|f| f.path.to_string())
+        .collect();
+    assert!(
+        paths
+            .iter()
+            .all(|p| !p.contains("node_modules") && !p.ends_with("obj.o")),
+        "{paths:?}"
+    );
+    assert!(
+        report
+            .extensions
+            .iter()
+            .all(|e| e.name != "md" && e.name != "js")
+    );
+    assert!(
+        report
+            .extensions
+            .iter()
+            .any(|e| e.name == "o" && e.count == 1),
+        "src/build/keep.o stays"
+    );
 
     let shallow = scan(ScanOptions::new(tree.root()).with_max_depth(1));
     // Depth 1: the root's own entries, nothing below them.
     let top_level = fs::read_dir(tree.root()).expect("read_dir").count() as u64;
     let t = &shallow.totals;
-    assert_eq!(t.files + t.dirs + t.symlinks + t.others + t.hard_links_skipped, top_level + 1);
+    assert_eq!(
+        t.files + t.dirs + t.symlinks + t.others + t.hard_links_skipped,
+        top_level + 1
+    );
 }
 
 #[test]
 fn bad_options_and_missing_roots_are_clear_errors() {
-    let missing = Scanner::new(ScanOptions::new("/definitely/not/here")).expect("valid").scan();
+    let missing = Scanner::new(ScanOptions::new("/definitely/not/here"))
+        .expect("valid")
+        .scan();
     let err = missing.expect_err("a missing root is fatal");
     assert_eq!(err.code(), ErrorCode::NotFound);
     assert!(err.to_string().contains("/definitely/not/here"), "{err}");
@@ -185,21 +295,36 @@ fn bad_options_and_missing_roots_are_clear_errors() {
 #[test]
 fn a_file_root_is_reported_as_itself() {
     let tree = sample_tree();
-    let report = scan(ScanOptions::new(tree.path("docs/big.bin")).with_size_mode(SizeMode::Apparent));
+    let report =
+        scan(ScanOptions::new(tree.path("docs/big.bin")).with_size_mode(SizeMode::Apparent));
     assert_eq!(report.totals.files, 1);
     assert_eq!(report.totals.apparent_bytes, 70_000);
-    assert_eq!(report.largest_files[0].path.as_path(), tree.path("docs/big.bin"));
+    assert_eq!(
+        report.largest_files[0].path.as_path(),
+        tree.path("docs/big.bin")
+    );
     assert!(report.largest_dirs.is_empty());
 }
 
 #[test]
 fn several_roots_share_hard_link_accounting() {
     let tree = sample_tree();
-    let report = scan(ScanOptions::new(tree.path("docs")).with_root(tree.root()).with_size_mode(SizeMode::Apparent));
+    let report = scan(
+        ScanOptions::new(tree.path("docs"))
+            .with_root(tree.root())
+            .with_size_mode(SizeMode::Apparent),
+    );
     // docs is inside the root, so everything in docs is seen twice; hard-link dedup only
     // applies to multiply-linked files, so files in docs are counted twice except big.bin.
     assert_eq!(report.roots.len(), 2);
-    assert_eq!(report.largest_files.iter().filter(|f| f.apparent_bytes == 70_000).count(), 1);
+    assert_eq!(
+        report
+            .largest_files
+            .iter()
+            .filter(|f| f.apparent_bytes == 70_000)
+            .count(),
+        1
+    );
 }
 
 #[test]
@@ -239,8 +364,13 @@ fn build_deep_chain(root: &Path, levels: usize) {
         mkdirat(&fd, "d", Mode::from_raw_mode(0o755)).expect("mkdirat");
         fd = openat(&fd, "d", flags, Mode::empty()).expect("openat");
     }
-    let leaf = openat(&fd, "leaf", OFlags::WRONLY | OFlags::CREATE | OFlags::CLOEXEC, Mode::from_raw_mode(0o644))
-        .expect("create leaf");
+    let leaf = openat(
+        &fd,
+        "leaf",
+        OFlags::WRONLY | OFlags::CREATE | OFlags::CLOEXEC,
+        Mode::from_raw_mode(0o644),
+    )
+    .expect("create leaf");
     rustix::io::write(&leaf, b"hello").expect("write leaf");
 }
 
@@ -263,12 +393,24 @@ fn a_tree_ten_thousand_levels_deep_is_walked_without_overflow() {
     let tree = Tree::new();
     let levels = 10_000;
     build_deep_chain(tree.root(), levels);
-    let report = scan(ScanOptions::new(tree.root()).with_size_mode(SizeMode::Apparent).with_top(2));
+    let report = scan(
+        ScanOptions::new(tree.root())
+            .with_size_mode(SizeMode::Apparent)
+            .with_top(2),
+    );
     let outcome = (report.totals.dirs, report.totals.files, report.errors.count);
     remove_deep_chain(tree.root());
-    assert_eq!(outcome, (levels as u64 + 1, 1, 0), "errors: {:?}", report.errors.sample.first());
+    assert_eq!(
+        outcome,
+        (levels as u64 + 1, 1, 0),
+        "errors: {:?}",
+        report.errors.sample.first()
+    );
     let leaf = &report.largest_files[0];
-    assert!(leaf.path.as_bytes().len() > 2 * levels, "the full path is kept, beyond PATH_MAX");
+    assert!(
+        leaf.path.as_bytes().len() > 2 * levels,
+        "the full path is kept, beyond PATH_MAX"
+    );
     assert!(leaf.path.as_bytes().ends_with(b"/d/d/leaf"));
 }
 
@@ -312,8 +454,15 @@ fn one_file_system_does_not_cross_mount_points() {
     let root_dev = fs::metadata("/").expect("stat /").dev();
     let proc_dev = fs::metadata("/proc").expect("stat /proc").dev();
     assert_ne!(root_dev, proc_dev, "this test needs /proc mounted");
-    let scanner = Scanner::new(ScanOptions::new("/").with_one_file_system(true).with_max_depth(1)).expect("options");
-    let (report, devices) = scanner.scan_with(|| Devices(BTreeSet::new()), ScanControl::new()).expect("scan");
+    let scanner = Scanner::new(
+        ScanOptions::new("/")
+            .with_one_file_system(true)
+            .with_max_depth(1),
+    )
+    .expect("options");
+    let (report, devices) = scanner
+        .scan_with(|| Devices(BTreeSet::new()), ScanControl::new())
+        .expect("scan");
     assert_eq!(devices.0, BTreeSet::from([root_dev]));
     assert!(report.mount_points_skipped >= 1);
 }
@@ -342,13 +491,18 @@ fn several_visitors_share_one_walk() {
     }
     let tree = sample_tree();
     let scanner = Scanner::new(ScanOptions::new(tree.root()).with_threads(2)).expect("options");
-    let (report, (paths, dirs)) =
-        scanner.scan_with(|| (Paths::default(), Dirs::default()), ScanControl::new()).expect("scan");
+    let (report, (paths, dirs)) = scanner
+        .scan_with(|| (Paths::default(), Dirs::default()), ScanControl::new())
+        .expect("scan");
     let mut expected = BTreeSet::new();
     let mut stack = vec![tree.root().to_path_buf()];
     while let Some(p) = stack.pop() {
         if fs::symlink_metadata(&p).expect("lstat").is_dir() {
-            stack.extend(fs::read_dir(&p).expect("read_dir").map(|e| e.expect("entry").path()));
+            stack.extend(
+                fs::read_dir(&p)
+                    .expect("read_dir")
+                    .map(|e| e.expect("entry").path()),
+            );
         }
         expected.insert(p.as_os_str().as_bytes().to_vec());
     }
@@ -366,20 +520,36 @@ fn progress_is_reported_on_the_calling_thread_and_can_cancel() {
     }
     let caller = std::thread::current().id();
     let mut calls = Vec::new();
-    let control = ScanControl::new().every(Duration::from_millis(1)).on_progress(|p| {
-        assert_eq!(std::thread::current().id(), caller);
-        calls.push(p.entries);
-        ControlFlow::Continue(())
-    });
-    let report = Scanner::new(ScanOptions::new(tree.root())).expect("options").scan_controlled(control).expect("scan");
+    let control = ScanControl::new()
+        .every(Duration::from_millis(1))
+        .on_progress(|p| {
+            assert_eq!(std::thread::current().id(), caller);
+            calls.push(p.entries);
+            ControlFlow::Continue(())
+        });
+    let report = Scanner::new(ScanOptions::new(tree.root()))
+        .expect("options")
+        .scan_controlled(control)
+        .expect("scan");
     assert!(!calls.is_empty(), "progress was never reported");
-    assert!(calls.windows(2).all(|w| w[0] <= w[1]), "progress only grows: {calls:?}");
+    assert!(
+        calls.windows(2).all(|w| w[0] <= w[1]),
+        "progress only grows: {calls:?}"
+    );
     let t = &report.totals;
-    assert_eq!(calls.last().copied(), Some(t.files + t.dirs), "the last report is the final count");
+    assert_eq!(
+        calls.last().copied(),
+        Some(t.files + t.dirs),
+        "the last report is the final count"
+    );
 
     let stopped = Scanner::new(ScanOptions::new(tree.root()))
         .expect("options")
-        .scan_controlled(ScanControl::new().every(Duration::from_millis(1)).on_progress(|_| ControlFlow::Break(())))
+        .scan_controlled(
+            ScanControl::new()
+                .every(Duration::from_millis(1))
+                .on_progress(|_| ControlFlow::Break(())),
+        )
         .expect("scan");
     assert!(stopped.cancelled && stopped.partial);
 
@@ -390,7 +560,10 @@ fn progress_is_reported_on_the_calling_thread_and_can_cancel() {
         .scan_controlled(ScanControl::new().cancel_with(token))
         .expect("scan");
     assert!(before.cancelled && before.partial);
-    assert_eq!(before.totals.files, 0, "a scan cancelled before it starts reads no directory");
+    assert_eq!(
+        before.totals.files, 0,
+        "a scan cancelled before it starts reads no directory"
+    );
 }
 
 /// Runs the test named `name` again in this binary as `nobody` (root reads everything, so
@@ -401,7 +574,11 @@ fn rerun_unprivileged(name: &str) -> bool {
     }
     // nobody cannot reach the build directory under /root: run a copy of this binary.
     let staging = tempfile::tempdir().expect("temp dir");
-    fs::set_permissions(staging.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod");
+    fs::set_permissions(
+        staging.path(),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod");
     let exe = staging.path().join("scan-test");
     fs::copy(std::env::current_exe().expect("current exe"), &exe).expect("copy test binary");
     let out = Command::new("setpriv")
@@ -430,16 +607,27 @@ fn unreadable_directories_are_counted_not_fatal() {
     tree.file("open/visible.txt", 100);
     tree.file("locked/secret.txt", 100);
     tree.file("locked/inner/more.txt", 100);
-    fs::set_permissions(tree.path("locked"), std::os::unix::fs::PermissionsExt::from_mode(0o000)).expect("chmod");
+    fs::set_permissions(
+        tree.path("locked"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o000),
+    )
+    .expect("chmod");
     let report = scan(ScanOptions::new(tree.root()));
-    fs::set_permissions(tree.path("locked"), std::os::unix::fs::PermissionsExt::from_mode(0o755)).expect("chmod back");
+    fs::set_permissions(
+        tree.path("locked"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .expect("chmod back");
     assert!(report.partial && !report.cancelled);
     assert_eq!(report.errors.count, 1);
     let error = &report.errors.sample[0];
     assert_eq!(error.code, ErrorCode::PermissionDenied);
     assert_eq!(error.path, RawPath::from(tree.path("locked")));
     assert_eq!(report.totals.files, 1, "the readable file is still counted");
-    assert_eq!(report.totals.dirs, 3, "root, open and the locked directory itself");
+    assert_eq!(
+        report.totals.dirs, 3,
+        "root, open and the locked directory itself"
+    );
 }
 
 proptest! {

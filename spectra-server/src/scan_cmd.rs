@@ -69,7 +69,11 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
         one_file_system: args.one_file_system,
         exclude: args.exclude.clone(),
         max_depth: args.max_depth,
-        size_mode: if args.apparent_size { SizeMode::Apparent } else { SizeMode::Disk },
+        size_mode: if args.apparent_size {
+            SizeMode::Apparent
+        } else {
+            SizeMode::Disk
+        },
         count_hard_links_once: !args.count_links,
         top: args.top,
         ..ScanOptions::default()
@@ -78,14 +82,25 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
     let report = if std::io::stderr().is_terminal() {
         let bar = ProgressBar::new_spinner();
         bar.set_style(
-            ProgressStyle::with_template("{spinner} {msg}").unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            ProgressStyle::with_template("{spinner} {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
-        let control = ScanControl::new().every(Duration::from_millis(120)).on_progress(|p| {
-            let current = p.current.as_ref().map(|c| c.display().to_string()).unwrap_or_default();
-            bar.set_message(format!("{} entries, {}  {current}", p.entries, human(p.bytes)));
-            bar.tick();
-            ControlFlow::Continue(())
-        });
+        let control = ScanControl::new()
+            .every(Duration::from_millis(120))
+            .on_progress(|p| {
+                let current = p
+                    .current
+                    .as_ref()
+                    .map(|c| c.display().to_string())
+                    .unwrap_or_default();
+                bar.set_message(format!(
+                    "{} entries, {}  {current}",
+                    p.entries,
+                    human(p.bytes)
+                ));
+                bar.tick();
+                ControlFlow::Continue(())
+            });
         let report = scanner.scan_controlled(control);
         bar.finish_and_clear();
         report?
@@ -94,11 +109,16 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
     };
     let rendered = match args.format {
         Format::Table => render_table(&report),
-        Format::Json => serde_json::to_string_pretty(&report).context("encoding the report as JSON")? + "\n",
+        Format::Json => {
+            serde_json::to_string_pretty(&report).context("encoding the report as JSON")? + "\n"
+        }
         Format::Csv => render_csv(&report),
     };
     let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout.write_all(rendered.as_bytes()).and_then(|()| stdout.flush()) {
+    if let Err(e) = stdout
+        .write_all(rendered.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
         // A closed pipe (`spectra scan / | head`) is the reader's choice, not a failure.
         if e.kind() != std::io::ErrorKind::BrokenPipe {
             return Err(e).context("writing the report");
@@ -108,7 +128,12 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
         eprintln!(
             "spectra: warning: {} entries could not be read{}",
             report.errors.count,
-            report.errors.sample.first().map(|e| format!(" (first: {}: {})", e.path, e.message)).unwrap_or_default()
+            report
+                .errors
+                .sample
+                .first()
+                .map(|e| format!(" (first: {}: {})", e.path, e.message))
+                .unwrap_or_default()
         );
         return Ok(ExitCode::from(EXIT_PARTIAL));
     }
@@ -126,8 +151,18 @@ fn render_table(report: &ScanReport) -> String {
     let t = &report.totals;
     let mut out = String::new();
     let roots: Vec<String> = report.roots.iter().map(ToString::to_string).collect();
-    let _ = writeln!(out, "Scanned {} in {:.2} s{}", roots.join(", "), report.duration_secs, if report.partial { " (partial)" } else { "" });
-    let _ = writeln!(out, "  {} files, {} directories, {} symlinks, {} other", t.files, t.dirs, t.symlinks, t.others);
+    let _ = writeln!(
+        out,
+        "Scanned {} in {:.2} s{}",
+        roots.join(", "),
+        report.duration_secs,
+        if report.partial { " (partial)" } else { "" }
+    );
+    let _ = writeln!(
+        out,
+        "  {} files, {} directories, {} symlinks, {} other",
+        t.files, t.dirs, t.symlinks, t.others
+    );
     let _ = writeln!(
         out,
         "  {} on disk, {} apparent ({} / {} bytes)",
@@ -150,22 +185,49 @@ fn render_table(report: &ScanReport) -> String {
         let _ = writeln!(out, "  {:>10}  {}", human(sized(d)), d.path);
     }
     let _ = writeln!(out, "\nExtensions:");
-    let ext_rows = report.extensions.iter().chain(std::iter::once(&report.other_extensions));
+    let ext_rows = report
+        .extensions
+        .iter()
+        .chain(std::iter::once(&report.other_extensions));
     for (i, e) in ext_rows.enumerate() {
-        let name = if i == report.extensions.len() { "(other)" } else if e.name.is_empty() { "(none)" } else { &e.name };
+        let name = if i == report.extensions.len() {
+            "(other)"
+        } else if e.name.is_empty() {
+            "(none)"
+        } else {
+            &e.name
+        };
         if e.count > 0 {
-            let _ = writeln!(out, "  {:>10}  {:>9} files  {name}", human(e.bytes), e.count);
+            let _ = writeln!(
+                out,
+                "  {:>10}  {:>9} files  {name}",
+                human(e.bytes),
+                e.count
+            );
         }
     }
     let _ = writeln!(out, "\nOwners:");
     for o in &report.owners {
         let who = o.user.clone().unwrap_or_else(|| format!("uid {}", o.uid));
-        let _ = writeln!(out, "  {:>10}  {:>9} entries  {who}", human(o.bytes), o.count);
+        let _ = writeln!(
+            out,
+            "  {:>10}  {:>9} entries  {who}",
+            human(o.bytes),
+            o.count
+        );
     }
     let _ = writeln!(out, "\nAge of files (modified / accessed):");
     for (m, a) in report.age_by_mtime.iter().zip(&report.age_by_atime) {
         if m.count + a.count > 0 {
-            let _ = writeln!(out, "  {:>11}  {:>10} {:>9} files  |  {:>10} {:>9} files", m.label, human(m.bytes), m.count, human(a.bytes), a.count);
+            let _ = writeln!(
+                out,
+                "  {:>11}  {:>10} {:>9} files  |  {:>10} {:>9} files",
+                m.label,
+                human(m.bytes),
+                m.count,
+                human(a.bytes),
+                a.count
+            );
         }
     }
     let skipped = [
@@ -173,7 +235,10 @@ fn render_table(report: &ScanReport) -> String {
         ("vanished during the scan", report.vanished),
         ("excluded", report.excluded),
         ("mount points not crossed", report.mount_points_skipped),
-        ("directories reached twice through symlinks", report.revisits_skipped),
+        (
+            "directories reached twice through symlinks",
+            report.revisits_skipped,
+        ),
         ("further hard links not counted again", t.hard_links_skipped),
     ];
     if skipped.iter().any(|(_, n)| *n > 0) {
@@ -199,14 +264,40 @@ fn csv_field(value: &str) -> String {
 fn render_csv(report: &ScanReport) -> String {
     let mut rows: Vec<(&str, String, u64, u64)> = Vec::new();
     let t = &report.totals;
-    rows.push(("totals", "apparent_bytes".into(), t.files + t.dirs + t.symlinks + t.others, t.apparent_bytes));
-    rows.push(("totals", "disk_bytes".into(), t.files + t.dirs + t.symlinks + t.others, t.disk_bytes));
-    let measure = |apparent, disk| if report.size_mode == SizeMode::Disk { disk } else { apparent };
+    rows.push((
+        "totals",
+        "apparent_bytes".into(),
+        t.files + t.dirs + t.symlinks + t.others,
+        t.apparent_bytes,
+    ));
+    rows.push((
+        "totals",
+        "disk_bytes".into(),
+        t.files + t.dirs + t.symlinks + t.others,
+        t.disk_bytes,
+    ));
+    let measure = |apparent, disk| {
+        if report.size_mode == SizeMode::Disk {
+            disk
+        } else {
+            apparent
+        }
+    };
     for f in &report.largest_files {
-        rows.push(("largest_file", f.path.to_string(), 1, measure(f.apparent_bytes, f.disk_bytes)));
+        rows.push((
+            "largest_file",
+            f.path.to_string(),
+            1,
+            measure(f.apparent_bytes, f.disk_bytes),
+        ));
     }
     for d in &report.largest_dirs {
-        rows.push(("largest_dir", d.path.to_string(), 1, measure(d.apparent_bytes, d.disk_bytes)));
+        rows.push((
+            "largest_dir",
+            d.path.to_string(),
+            1,
+            measure(d.apparent_bytes, d.disk_bytes),
+        ));
     }
     let usage_rows = |section, usages: &[Usage], rows: &mut Vec<(&str, String, u64, u64)>| {
         for u in usages {
@@ -214,9 +305,19 @@ fn render_csv(report: &ScanReport) -> String {
         }
     };
     usage_rows("extension", &report.extensions, &mut rows);
-    rows.push(("extension", "(other)".into(), report.other_extensions.count, report.other_extensions.bytes));
+    rows.push((
+        "extension",
+        "(other)".into(),
+        report.other_extensions.count,
+        report.other_extensions.bytes,
+    ));
     for o in &report.owners {
-        rows.push(("owner", o.user.clone().unwrap_or_else(|| o.uid.to_string()), o.count, o.bytes));
+        rows.push((
+            "owner",
+            o.user.clone().unwrap_or_else(|| o.uid.to_string()),
+            o.count,
+            o.bytes,
+        ));
     }
     for b in &report.age_by_mtime {
         rows.push(("age_mtime", b.label.clone(), b.count, b.bytes));

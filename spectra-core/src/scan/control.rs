@@ -53,7 +53,11 @@ pub struct ScanControl<'a> {
 
 impl Default for ScanControl<'_> {
     fn default() -> Self {
-        ScanControl { progress: None, interval: Duration::from_millis(100), cancel: CancelToken::new() }
+        ScanControl {
+            progress: None,
+            interval: Duration::from_millis(100),
+            cancel: CancelToken::new(),
+        }
     }
 }
 

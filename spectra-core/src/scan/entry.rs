@@ -110,7 +110,6 @@ impl DirNode {
         out.extend_from_slice(name);
         out
     }
-
 }
 
 impl Drop for DirNode {
@@ -179,10 +178,7 @@ impl Entry<'_> {
     /// The extension: what follows the last `.` of the name, unless the name starts with its
     /// only dot (`.bashrc` has none) or ends with it.
     pub fn extension(&self) -> Option<&[u8]> {
-        if self.parent.is_none() {
-            return None;
-        }
-        extension_of(self.name)
+        self.parent.and_then(|_| extension_of(self.name))
     }
 }
 
@@ -235,8 +231,14 @@ mod tests {
 
     #[test]
     fn paths_join_without_doubled_slashes() {
-        assert_eq!(join_reversed(&[b"b", b"/"], Some(b"c")), PathBuf::from("/b/c"));
-        assert_eq!(join_reversed(&[b"b", b"root/"], Some(b"c")), PathBuf::from("root/b/c"));
+        assert_eq!(
+            join_reversed(&[b"b", b"/"], Some(b"c")),
+            PathBuf::from("/b/c")
+        );
+        assert_eq!(
+            join_reversed(&[b"b", b"root/"], Some(b"c")),
+            PathBuf::from("root/b/c")
+        );
         assert_eq!(join_reversed(&[b"."], None), PathBuf::from("."));
     }
 }

@@ -65,7 +65,8 @@ impl Scanner {
 
     /// Scans every root and returns the report.
     pub fn scan(&self) -> Result<ScanReport> {
-        self.scan_with(|| (), ScanControl::new()).map(|(report, ())| report)
+        self.scan_with(|| (), ScanControl::new())
+            .map(|(report, ())| report)
     }
 
     /// Scans with progress reporting and cancellation.
@@ -84,8 +85,13 @@ impl Scanner {
         let started_at = chrono::Utc::now();
         let clock = Instant::now();
         let make = || (ReportBuilder::new(&self.options, started_at), new_visitor());
-        let ((builder, visitor), stats) =
-            walk::walk(&self.options, self.excludes.as_ref(), roots, &make, &mut control)?;
+        let ((builder, visitor), stats) = walk::walk(
+            &self.options,
+            self.excludes.as_ref(),
+            roots,
+            &make,
+            &mut control,
+        )?;
         let report = builder.finish(stats, started_at, clock.elapsed(), &self.options.roots);
         Ok((report, visitor))
     }

@@ -73,7 +73,10 @@ pub const MAX_THREADS: usize = 1024;
 impl ScanOptions {
     /// Options that scan `root` with every default.
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        ScanOptions { roots: vec![root.into()], ..ScanOptions::default() }
+        ScanOptions {
+            roots: vec![root.into()],
+            ..ScanOptions::default()
+        }
     }
 
     pub fn with_root(mut self, root: impl Into<PathBuf>) -> Self {
@@ -118,7 +121,10 @@ impl ScanOptions {
 
     pub(crate) fn validate(&self) -> Result<()> {
         if self.roots.is_empty() {
-            return Err(Error::invalid("roots", "at least one path to scan is required"));
+            return Err(Error::invalid(
+                "roots",
+                "at least one path to scan is required",
+            ));
         }
         if let Some(root) = self.roots.iter().find(|r| r.as_os_str().is_empty()) {
             return Err(Error::invalid("roots", format!("empty path in {:?}", root)));
@@ -126,7 +132,10 @@ impl ScanOptions {
         match self.threads {
             Some(0) => return Err(Error::invalid("threads", "must be at least 1")),
             Some(n) if n > MAX_THREADS => {
-                return Err(Error::invalid("threads", format!("{n} is above {MAX_THREADS}")));
+                return Err(Error::invalid(
+                    "threads",
+                    format!("{n} is above {MAX_THREADS}"),
+                ));
             }
             _ => {}
         }
@@ -140,7 +149,9 @@ impl ScanOptions {
 
     pub(crate) fn thread_count(&self) -> usize {
         self.threads.unwrap_or_else(|| {
-            std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+            std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(1)
         })
     }
 }
@@ -188,7 +199,10 @@ impl Excludes {
                 message: e.to_string(),
             })
         };
-        Ok(Some(Excludes { by_name: build(by_name)?, by_relative_path: build(by_relative_path)? }))
+        Ok(Some(Excludes {
+            by_name: build(by_name)?,
+            by_relative_path: build(by_relative_path)?,
+        }))
     }
 
     pub(crate) fn needs_relative_path(&self) -> bool {
@@ -214,11 +228,19 @@ mod tests {
     fn validation_names_the_bad_option() {
         let no_roots = ScanOptions::default().validate().expect_err("no roots");
         assert!(no_roots.to_string().contains("roots"), "{no_roots}");
-        let zero = ScanOptions::new("/").with_threads(0).validate().expect_err("0 threads");
+        let zero = ScanOptions::new("/")
+            .with_threads(0)
+            .validate()
+            .expect_err("0 threads");
         assert!(zero.to_string().contains("threads"), "{zero}");
-        let huge = ScanOptions::new("/").with_top(MAX_TOP + 1).validate().expect_err("top");
+        let huge = ScanOptions::new("/")
+            .with_top(MAX_TOP + 1)
+            .validate()
+            .expect_err("top");
         assert!(huge.to_string().contains("top"), "{huge}");
-        ScanOptions::new("/").validate().expect("defaults are valid");
+        ScanOptions::new("/")
+            .validate()
+            .expect("defaults are valid");
     }
 
     #[test]

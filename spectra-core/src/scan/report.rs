@@ -172,7 +172,9 @@ struct Ranked {
 
 impl Ord for Ranked {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        self.size.cmp(&other.size).then_with(|| other.item.path.cmp(&self.item.path))
+        self.size
+            .cmp(&other.size)
+            .then_with(|| other.item.path.cmp(&self.item.path))
     }
 }
 
@@ -192,7 +194,10 @@ struct TopN {
 
 impl TopN {
     fn new(limit: usize) -> Self {
-        TopN { limit, heap: BinaryHeap::with_capacity(limit.min(1024) + 1) }
+        TopN {
+            limit,
+            heap: BinaryHeap::with_capacity(limit.min(1024) + 1),
+        }
     }
 
     /// Builds the item (its path is the expensive part) only when it may be kept.
@@ -218,7 +223,11 @@ impl TopN {
     }
 
     fn into_sorted(self) -> Vec<SizedPath> {
-        self.heap.into_sorted_vec().into_iter().map(|Reverse(r)| r.item).collect()
+        self.heap
+            .into_sorted_vec()
+            .into_iter()
+            .map(|Reverse(r)| r.item)
+            .collect()
     }
 }
 
@@ -252,7 +261,9 @@ impl AgeHistogram {
     const UNKNOWN: usize = AGE_BUCKET_DAYS.len() + 2;
 
     fn new() -> Self {
-        AgeHistogram { buckets: [Tally::default(); AGE_BUCKET_DAYS.len() + 3] }
+        AgeHistogram {
+            buckets: [Tally::default(); AGE_BUCKET_DAYS.len() + 3],
+        }
     }
 
     fn add(&mut self, now_secs: i64, time: Option<Timestamp>, bytes: u64) {
@@ -261,7 +272,10 @@ impl AgeHistogram {
             Some(t) if t.secs > now_secs => Self::FUTURE,
             Some(t) => {
                 let days = ((now_secs - t.secs) / 86_400) as u64;
-                AGE_BUCKET_DAYS.iter().position(|&bound| days < bound).unwrap_or(Self::OLDER)
+                AGE_BUCKET_DAYS
+                    .iter()
+                    .position(|&bound| days < bound)
+                    .unwrap_or(Self::OLDER)
             }
         };
         self.buckets[index].add(bytes);
@@ -284,13 +298,32 @@ impl AgeHistogram {
         let mut out = Vec::with_capacity(self.buckets.len());
         let mut lower = 0;
         for (i, &upper) in AGE_BUCKET_DAYS.iter().enumerate() {
-            let label = if lower == 0 { format!("<{upper}d") } else { format!("{lower}d-{upper}d") };
+            let label = if lower == 0 {
+                format!("<{upper}d")
+            } else {
+                format!("{lower}d-{upper}d")
+            };
             out.push(bucket(label, Some(lower), Some(upper), self.buckets[i]));
             lower = upper;
         }
-        out.push(bucket(format!(">={lower}d"), Some(lower), None, self.buckets[Self::OLDER]));
-        out.push(bucket("future".into(), None, None, self.buckets[Self::FUTURE]));
-        out.push(bucket("unknown".into(), None, None, self.buckets[Self::UNKNOWN]));
+        out.push(bucket(
+            format!(">={lower}d"),
+            Some(lower),
+            None,
+            self.buckets[Self::OLDER],
+        ));
+        out.push(bucket(
+            "future".into(),
+            None,
+            None,
+            self.buckets[Self::FUTURE],
+        ));
+        out.push(bucket(
+            "unknown".into(),
+            None,
+            None,
+            self.buckets[Self::UNKNOWN],
+        ));
         out
     }
 }
@@ -355,11 +388,21 @@ impl ReportBuilder {
         }
     }
 
-    pub(crate) fn finish(self, stats: WalkStats, started_at: DateTime<Utc>, took: Duration, roots: &[PathBuf]) -> ScanReport {
+    pub(crate) fn finish(
+        self,
+        stats: WalkStats,
+        started_at: DateTime<Utc>,
+        took: Duration,
+        roots: &[PathBuf],
+    ) -> ScanReport {
         let mut extensions: Vec<Usage> = self
             .extensions
             .into_iter()
-            .map(|(ext, t)| Usage { name: String::from_utf8_lossy(&ext).into_owned(), count: t.count, bytes: t.bytes })
+            .map(|(ext, t)| Usage {
+                name: String::from_utf8_lossy(&ext).into_owned(),
+                count: t.count,
+                bytes: t.bytes,
+            })
             .collect();
         extensions.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.name.cmp(&b.name)));
         let mut other_extensions = Usage::default();
@@ -372,7 +415,12 @@ impl ReportBuilder {
         let mut owners: Vec<OwnerUsage> = self
             .owners
             .into_iter()
-            .map(|(uid, t)| OwnerUsage { uid, user: user_name(uid), count: t.count, bytes: t.bytes })
+            .map(|(uid, t)| OwnerUsage {
+                uid,
+                user: user_name(uid),
+                count: t.count,
+                bytes: t.bytes,
+            })
             .collect();
         owners.sort_by(|a, b| b.bytes.cmp(&a.bytes).then_with(|| a.uid.cmp(&b.uid)));
         let cancelled = stats.cancelled;
@@ -392,7 +440,10 @@ impl ReportBuilder {
             owners,
             age_by_mtime: self.by_mtime.into_buckets(),
             age_by_atime: self.by_atime.into_buckets(),
-            errors: ErrorSummary { count: stats.errors.count, sample: stats.errors.sample },
+            errors: ErrorSummary {
+                count: stats.errors.count,
+                sample: stats.errors.sample,
+            },
             vanished: stats.vanished,
             excluded: stats.excluded,
             mount_points_skipped: stats.mount_points_skipped,
@@ -402,7 +453,10 @@ impl ReportBuilder {
 }
 
 fn user_name(uid: u32) -> Option<String> {
-    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)).ok().flatten().map(|u| u.name)
+    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map(|u| u.name)
 }
 
 impl Visitor for ReportBuilder {
@@ -474,7 +528,11 @@ mod tests {
     use super::*;
 
     fn sized(path: &str, size: u64) -> SizedPath {
-        SizedPath { path: PathBuf::from(path).into(), apparent_bytes: size, disk_bytes: size }
+        SizedPath {
+            path: PathBuf::from(path).into(),
+            apparent_bytes: size,
+            disk_bytes: size,
+        }
     }
 
     #[test]
@@ -487,7 +545,11 @@ mod tests {
         b.push(7, || sized("b7", 7));
         b.push(100, || sized("b100", 100));
         a.merge(b);
-        let names: Vec<String> = a.into_sorted().into_iter().map(|s| s.path.to_string()).collect();
+        let names: Vec<String> = a
+            .into_sorted()
+            .into_iter()
+            .map(|s| s.path.to_string())
+            .collect();
         assert_eq!(names, ["b100", "a2", "a3"]);
         let mut none = TopN::new(0);
         none.push(10, || unreachable!("a zero limit never builds a path"));
@@ -498,7 +560,12 @@ mod tests {
     fn ages_fall_into_their_buckets() {
         let now = 1_000 * 86_400;
         let mut h = AgeHistogram::new();
-        let at = |days: i64| Some(Timestamp { secs: now - days * 86_400, nanos: 0 });
+        let at = |days: i64| {
+            Some(Timestamp {
+                secs: now - days * 86_400,
+                nanos: 0,
+            })
+        };
         h.add(now, at(0), 1);
         h.add(now, at(6), 2);
         h.add(now, at(7), 4);

@@ -34,14 +34,17 @@ const CHECK_EVERY: u64 = 1024;
 const DIRENT_BUFFER: usize = 32 * 1024;
 const HARD_LINK_SHARDS: usize = 16;
 
+/// `(dev, ino)` pairs.
+type InodeSet = HashSet<(u64, u64)>;
+
 struct Shared<'s, V> {
     opts: &'s ScanOptions,
     excludes: Option<&'s Excludes>,
     slots: Vec<Mutex<V>>,
     /// `(dev, ino)` of multiply-linked files already counted, sharded to spread the locking.
-    hard_links: Option<[Mutex<HashSet<(u64, u64)>>; HARD_LINK_SHARDS]>,
+    hard_links: Option<[Mutex<InodeSet>; HARD_LINK_SHARDS]>,
     /// Directories already entered, when following symlinks can reach one twice.
-    visited_dirs: Option<Mutex<HashSet<(u64, u64)>>>,
+    visited_dirs: Option<Mutex<InodeSet>>,
     cancel: CancelToken,
     track_current: bool,
     current: Mutex<Option<Arc<DirNode>>>,
@@ -67,7 +70,10 @@ pub(crate) fn stat_roots(opts: &ScanOptions) -> Result<Vec<Root>> {
         .iter()
         .map(|path| {
             rustix::fs::statx(CWD, path, AtFlags::empty(), StatxFlags::BASIC_STATS)
-                .map(|st| Root { path: path.clone(), meta: meta_from_statx(&st) })
+                .map(|st| Root {
+                    path: path.clone(),
+                    meta: meta_from_statx(&st),
+                })
                 .map_err(|e| Error::io(path, e.into()))
         })
         .collect()
@@ -92,7 +98,9 @@ pub(crate) fn walk<V: Visitor>(
     let shared = Shared {
         opts,
         excludes,
-        slots: (0..pool.current_num_threads()).map(|_| Mutex::new(new_visitor())).collect(),
+        slots: (0..pool.current_num_threads())
+            .map(|_| Mutex::new(new_visitor()))
+            .collect(),
         hard_links: opts.count_hard_links_once.then(Default::default),
         visited_dirs: opts.follow_symlinks.then(Default::default),
         cancel: control.cancel.clone(),
@@ -124,7 +132,8 @@ pub(crate) fn walk<V: Visitor>(
                 // The receiver only goes away once this thread has been joined.
                 let _ = done_tx.send(());
             });
-            while let Err(mpsc::RecvTimeoutError::Timeout) = done_rx.recv_timeout(control.interval) {
+            while let Err(mpsc::RecvTimeoutError::Timeout) = done_rx.recv_timeout(control.interval)
+            {
                 if report(&shared.progress()) == ControlFlow::Break(()) {
                     control.cancel.cancel();
                 }
@@ -137,14 +146,20 @@ pub(crate) fn walk<V: Visitor>(
         }),
     }
     let stats = WalkStats {
-        errors: shared.errors.into_inner().unwrap_or_else(PoisonError::into_inner),
+        errors: shared
+            .errors
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner),
         vanished: shared.vanished.into_inner(),
         excluded: shared.excluded.into_inner(),
         mount_points_skipped: shared.mount_points_skipped.into_inner(),
         revisits_skipped: shared.revisits_skipped.into_inner(),
         cancelled: control.cancel.is_cancelled(),
     };
-    let mut visitors = shared.slots.into_iter().map(|m| m.into_inner().unwrap_or_else(PoisonError::into_inner));
+    let mut visitors = shared
+        .slots
+        .into_iter()
+        .map(|m| m.into_inner().unwrap_or_else(PoisonError::into_inner));
     let mut merged = visitors.next().unwrap_or_else(new_visitor);
     for other in visitors {
         merged.merge(other);
@@ -155,21 +170,34 @@ pub(crate) fn walk<V: Visitor>(
 impl<V: Visitor> Shared<'_, V> {
     fn slot(&self) -> MutexGuard<'_, V> {
         let index = rayon::current_thread_index().unwrap_or(0) % self.slots.len();
-        self.slots[index].lock().unwrap_or_else(PoisonError::into_inner)
+        self.slots[index]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn progress(&self) -> Progress {
-        let current = self.current.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let current = self
+            .current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         Progress {
             entries: self.entries.load(Ordering::Relaxed),
             bytes: self.bytes.load(Ordering::Relaxed),
-            errors: self.errors.lock().unwrap_or_else(PoisonError::into_inner).count,
+            errors: self
+                .errors
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .count,
             current: current.map(|dir| dir.path()),
         }
     }
 
     fn record_error(&self, path: impl FnOnce() -> PathBuf, error: io::Error) {
-        self.errors.lock().unwrap_or_else(PoisonError::into_inner).record(path, error);
+        self.errors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .record(path, error);
     }
 
     fn measure(&self, meta: &FileMeta) -> u64 {
@@ -184,7 +212,10 @@ impl<V: Visitor> Shared<'_, V> {
         match &self.hard_links {
             Some(shards) if meta.nlink > 1 && meta.kind != FileKind::Dir => {
                 let shard = (meta.ino as usize ^ meta.dev as usize) % HARD_LINK_SHARDS;
-                shards[shard].lock().unwrap_or_else(PoisonError::into_inner).insert((meta.dev, meta.ino))
+                shards[shard]
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert((meta.dev, meta.ino))
             }
             _ => true,
         }
@@ -193,7 +224,10 @@ impl<V: Visitor> Shared<'_, V> {
     /// False when following symlinks has led back to a directory already entered.
     fn first_entry_into(&self, meta: &FileMeta) -> bool {
         self.visited_dirs.as_ref().is_none_or(|visited| {
-            visited.lock().unwrap_or_else(PoisonError::into_inner).insert((meta.dev, meta.ino))
+            visited
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert((meta.dev, meta.ino))
         })
     }
 
@@ -206,9 +240,17 @@ fn walk_root<'s, V: Visitor>(scope: &rayon::Scope<'s>, shared: &'s Shared<'s, V>
     let name = root.path.as_os_str().as_bytes();
     let meta = root.meta;
     let counted = shared.first_sighting(&meta);
-    shared.slot().visit(&Entry { parent: None, name, meta, depth: 0, counted });
+    shared.slot().visit(&Entry {
+        parent: None,
+        name,
+        meta,
+        depth: 0,
+        counted,
+    });
     shared.entries.fetch_add(1, Ordering::Relaxed);
-    shared.bytes.fetch_add(shared.measure(&meta), Ordering::Relaxed);
+    shared
+        .bytes
+        .fetch_add(shared.measure(&meta), Ordering::Relaxed);
     if meta.kind != FileKind::Dir || !shared.may_descend(0) || !shared.first_entry_into(&meta) {
         return;
     }
@@ -229,7 +271,11 @@ fn walk_root<'s, V: Visitor>(scope: &rayon::Scope<'s>, shared: &'s Shared<'s, V>
 
 fn dir_flags(follow: bool) -> OFlags {
     let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    if follow { flags } else { flags | OFlags::NOFOLLOW }
+    if follow {
+        flags
+    } else {
+        flags | OFlags::NOFOLLOW
+    }
 }
 
 /// Sizes of a directory's own entries, kept locally and added to the node once.
@@ -293,7 +339,9 @@ fn list_dir<'s, V: Visitor>(
             continue;
         }
         if let Some(excludes) = shared.excludes {
-            let relative = excludes.needs_relative_path().then(|| node.relative_path_of(name));
+            let relative = excludes
+                .needs_relative_path()
+                .then(|| node.relative_path_of(name));
             if excludes.is_excluded(name, relative.as_deref()) {
                 shared.excluded.fetch_add(1, Ordering::Relaxed);
                 continue;
@@ -315,10 +363,20 @@ fn list_dir<'s, V: Visitor>(
             }
         }
         let counted = shared.first_sighting(&meta);
-        slot.visit(&Entry { parent: Some(&node), name, meta, depth: child_depth, counted });
+        slot.visit(&Entry {
+            parent: Some(&node),
+            name,
+            meta,
+            depth: child_depth,
+            counted,
+        });
         tally.entries += 1;
         tally.bytes += shared.measure(&meta);
-        let (apparent, disk) = if counted { (meta.size, meta.disk_size) } else { (0, 0) };
+        let (apparent, disk) = if counted {
+            (meta.size, meta.disk_size)
+        } else {
+            (0, 0)
+        };
         if meta.kind == FileKind::Dir && descend {
             // The child carries its own size up when it finishes.
             let child = Arc::new(DirNode {
@@ -333,7 +391,12 @@ fn list_dir<'s, V: Visitor>(
             node.pending.fetch_add(1, Ordering::AcqRel);
             let parent_fd = Arc::clone(&fd);
             scope.spawn(move |scope| {
-                let opened = rustix::fs::openat(&*parent_fd, &*child.name, dir_flags(via_symlink), Mode::empty());
+                let opened = rustix::fs::openat(
+                    &*parent_fd,
+                    &*child.name,
+                    dir_flags(via_symlink),
+                    Mode::empty(),
+                );
                 drop(parent_fd);
                 list_dir(scope, shared, child, opened);
             });
@@ -342,8 +405,12 @@ fn list_dir<'s, V: Visitor>(
             tally.disk += disk;
         }
         if tally.entries % CHECK_EVERY == 0 {
-            shared.entries.fetch_add(std::mem::take(&mut tally.entries), Ordering::Relaxed);
-            shared.bytes.fetch_add(std::mem::take(&mut tally.bytes), Ordering::Relaxed);
+            shared
+                .entries
+                .fetch_add(std::mem::take(&mut tally.entries), Ordering::Relaxed);
+            shared
+                .bytes
+                .fetch_add(std::mem::take(&mut tally.bytes), Ordering::Relaxed);
             if shared.cancel.is_cancelled() {
                 return;
             }
@@ -363,8 +430,12 @@ fn stat_entry<V: Visitor>(
     node: &DirNode,
     name: &CStr,
 ) -> Option<(FileMeta, bool)> {
-    let entry_path = || node.path().join(std::ffi::OsStr::from_bytes(name.to_bytes()));
-    let meta = match rustix::fs::statx(fd, name, AtFlags::SYMLINK_NOFOLLOW, StatxFlags::BASIC_STATS) {
+    let entry_path = || {
+        node.path()
+            .join(std::ffi::OsStr::from_bytes(name.to_bytes()))
+    };
+    let meta = match rustix::fs::statx(fd, name, AtFlags::SYMLINK_NOFOLLOW, StatxFlags::BASIC_STATS)
+    {
         Ok(st) => meta_from_statx(&st),
         Err(Errno::NOENT) => {
             shared.vanished.fetch_add(1, Ordering::Relaxed);
@@ -394,8 +465,14 @@ fn finish<V: Visitor>(node: &Arc<DirNode>, tally: Tally, visitor: &mut V) {
     while node.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
         let apparent_bytes = node.apparent.load(Ordering::Acquire);
         let disk_bytes = node.disk.load(Ordering::Acquire);
-        visitor.finish_dir(&FinishedDir { node: &node, apparent_bytes, disk_bytes });
-        let Some(parent) = node.parent.clone() else { return };
+        visitor.finish_dir(&FinishedDir {
+            node: &node,
+            apparent_bytes,
+            disk_bytes,
+        });
+        let Some(parent) = node.parent.clone() else {
+            return;
+        };
         parent.apparent.fetch_add(apparent_bytes, Ordering::Relaxed);
         parent.disk.fetch_add(disk_bytes, Ordering::Relaxed);
         node = parent;
@@ -405,7 +482,10 @@ fn finish<V: Visitor>(node: &Arc<DirNode>, tally: Tally, visitor: &mut V) {
 pub(crate) fn meta_from_statx(st: &Statx) -> FileMeta {
     let has = |flag: StatxFlags| st.stx_mask & flag.bits() != 0;
     let time = |flag: StatxFlags, t: &rustix::fs::StatxTimestamp| {
-        has(flag).then_some(Timestamp { secs: t.tv_sec, nanos: t.tv_nsec })
+        has(flag).then_some(Timestamp {
+            secs: t.tv_sec,
+            nanos: t.tv_nsec,
+        })
     };
     let mode = u32::from(st.stx_mode);
     FileMeta {
@@ -426,7 +506,12 @@ pub(crate) fn meta_from_statx(st: &Statx) -> FileMeta {
 
 /// Metadata of one path, taken the way the walker takes it (without following a final symlink).
 pub fn stat_path(path: &Path) -> Result<FileMeta> {
-    rustix::fs::statx(CWD, path, AtFlags::SYMLINK_NOFOLLOW, StatxFlags::BASIC_STATS)
-        .map(|st| meta_from_statx(&st))
-        .map_err(|e| Error::io(path, e.into()))
+    rustix::fs::statx(
+        CWD,
+        path,
+        AtFlags::SYMLINK_NOFOLLOW,
+        StatxFlags::BASIC_STATS,
+    )
+    .map(|st| meta_from_statx(&st))
+    .map_err(|e| Error::io(path, e.into()))
 }

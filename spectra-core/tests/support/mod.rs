@@ -14,7 +14,10 @@ pub struct Tree {
 
 impl Tree {
     pub fn new() -> Tree {
-        let dir = tempfile::Builder::new().prefix("spectra-test-").tempdir().expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("spectra-test-")
+            .tempdir()
+            .expect("temp dir");
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
         Tree { dir }
     }
@@ -93,10 +96,23 @@ pub fn truth(root: &Path) -> Truth {
 
 /// `du -s` with the given block-size flag (`-b` apparent, `-B1` disk), in bytes.
 pub fn du(flag: &str, path: &Path) -> u64 {
-    let out = Command::new("du").arg("-s").arg(flag).arg(path).output().expect("run du");
-    assert!(out.status.success(), "du failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("du")
+        .arg("-s")
+        .arg(flag)
+        .arg(path)
+        .output()
+        .expect("run du");
+    assert!(
+        out.status.success(),
+        "du failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8(out.stdout).expect("utf-8");
-    text.split_whitespace().next().expect("du output").parse().expect("a number")
+    text.split_whitespace()
+        .next()
+        .expect("du output")
+        .parse()
+        .expect("a number")
 }
 
 pub fn is_root() -> bool {

@@ -1,0 +1,178 @@
+//! `spectra scan` as a user runs it: a real process, its output and its exit status.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn spectra(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_spectra"))
+        .args(args)
+        .output()
+        .expect("run spectra")
+}
+
+fn tree() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
+    fs::create_dir_all(dir.path().join("logs/old")).expect("mkdir");
+    fs::write(dir.path().join("logs/app.log"), vec![b'a'; 5000]).expect("write");
+    fs::write(dir.path().join("logs/old/app.1.log"), vec![b'b'; 20_000]).expect("write");
+    fs::write(dir.path().join("notes, draft.txt"), b"hello").expect("write");
+    dir
+}
+
+fn du_apparent(path: &Path) -> u64 {
+    let out = Command::new("du")
+        .arg("-sb")
+        .arg(path)
+        .output()
+        .expect("du");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .expect("field")
+        .parse()
+        .expect("number")
+}
+
+#[test]
+fn json_output_is_the_report_and_agrees_with_du() {
+    let dir = tree();
+    let root = dir.path().to_str().expect("utf-8 temp path");
+    let out = spectra(&[
+        "scan",
+        root,
+        "--format",
+        "json",
+        "--apparent-size",
+        "--top",
+        "2",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    assert_eq!(report["totals"]["files"], 3);
+    assert_eq!(
+        report["totals"]["apparent_bytes"].as_u64(),
+        Some(du_apparent(dir.path()))
+    );
+    assert_eq!(report["size_mode"], "apparent");
+    let largest = report["largest_files"].as_array().expect("array");
+    assert_eq!(largest.len(), 2);
+    assert!(
+        largest[0]["path"]
+            .as_str()
+            .expect("path")
+            .ends_with("logs/old/app.1.log")
+    );
+    assert_eq!(report["partial"], false);
+    assert!(
+        out.stderr.is_empty(),
+        "no progress bar when stderr is not a terminal"
+    );
+}
+
+#[test]
+fn table_and_csv_formats_read_as_documented() {
+    let dir = tree();
+    let root = dir.path().to_str().expect("utf-8 temp path");
+    let table = spectra(&["scan", root]);
+    assert!(table.status.success());
+    let text = String::from_utf8(table.stdout).expect("utf-8");
+    for heading in [
+        "Scanned ",
+        "Largest files (disk):",
+        "Largest directories (disk):",
+        "Extensions:",
+        "Owners:",
+    ] {
+        assert!(text.contains(heading), "missing {heading:?} in:\n{text}");
+    }
+    assert!(text.contains("3 files"), "{text}");
+
+    let csv = spectra(&["scan", root, "--format", "csv", "--apparent-size"]);
+    assert!(csv.status.success());
+    let text = String::from_utf8(csv.stdout).expect("utf-8");
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("section,name,count,bytes"));
+    assert!(text.contains("extension,log,2,25000\n"), "{text}");
+    assert!(
+        text.contains(&format!("largest_file,\"{root}/notes, draft.txt\",1,5\n")),
+        "{text}"
+    );
+}
+
+#[test]
+fn usage_and_fatal_errors_exit_2_naming_the_problem() {
+    let missing = spectra(&["scan", "/no/such/dir"]);
+    assert_eq!(missing.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        stderr.contains("/no/such/dir") && stderr.lines().count() == 1,
+        "{stderr}"
+    );
+
+    let bad_glob = spectra(&["scan", "/tmp", "--exclude", "x["]);
+    assert_eq!(bad_glob.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad_glob.stderr).contains("x["));
+
+    let zero_threads = spectra(&["scan", "/tmp", "--threads", "0"]);
+    assert_eq!(zero_threads.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&zero_threads.stderr).contains("threads"));
+
+    let no_path = spectra(&["scan"]);
+    assert_eq!(no_path.status.code(), Some(2));
+    let bad_format = spectra(&["scan", "/tmp", "--format", "xml"]);
+    assert_eq!(bad_format.status.code(), Some(2));
+}
+
+#[test]
+fn unreadable_entries_exit_1_with_the_report_still_printed() {
+    let dir = tree();
+    let locked = dir.path().join("locked");
+    fs::create_dir(&locked).expect("mkdir");
+    fs::write(locked.join("secret"), b"x").expect("write");
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o000)).expect("chmod");
+    // Root reads everything; run the scan as nobody so the directory really is unreadable.
+    let staging = tempfile::tempdir().expect("temp dir");
+    fs::set_permissions(staging.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
+    let exe = staging.path().join("spectra");
+    fs::copy(env!("CARGO_BIN_EXE_spectra"), &exe).expect("copy binary");
+    let is_root = fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false);
+    let mut command = if is_root {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+            .arg(&exe);
+        c
+    } else {
+        Command::new(&exe)
+    };
+    let out = command
+        .args(["scan", "--format", "json"])
+        .arg(dir.path())
+        .output()
+        .expect("run");
+    fs::set_permissions(&locked, fs::Permissions::from_mode(0o755)).expect("chmod back");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("the report is printed");
+    assert_eq!(report["partial"], true);
+    assert_eq!(report["errors"]["count"], 1);
+    assert_eq!(report["errors"]["sample"][0]["code"], "permission_denied");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("locked"),
+        "the warning names the path: {stderr}"
+    );
+}

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs every check and test of the workspace. CI runs exactly this (see .ci/run).
+set -euo pipefail
+cd "$(dirname "$0")"
+
+# Builds are reused across clones (CI runs in a fresh clone on the same machine).
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/spectra-target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+
+need() {
+  command -v "$1" >/dev/null 2>&1 || { echo "test.sh: '$1' is required ($2)" >&2; exit 2; }
+}
+need cargo "the Rust toolchain"
+need du "coreutils: the scanner is checked against du"
+need mkfifo "coreutils: special-file tests"
+need setpriv "util-linux: permission tests run as nobody when started as root"
+
+echo "== format"
+cargo fmt --all -- --check
+echo "== clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== tests"
+cargo test --workspace --locked
+echo "== docs"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
