@@ -20,7 +20,8 @@ pub fn cache_dir() -> PathBuf {
 /// with sizes from 0 to 64 KiB. Built once, then reused: a marker file records that it is whole.
 pub fn generated_tree(files: usize, dirs: usize) -> io::Result<PathBuf> {
     let root = cache_dir().join(format!("tree-{files}f-{dirs}d"));
-    let marker = root.join(".complete");
+    // Beside the tree, not in it, so the tree holds exactly `files` files.
+    let marker = cache_dir().join(format!("tree-{files}f-{dirs}d.complete"));
     if marker.exists() {
         return Ok(root);
     }

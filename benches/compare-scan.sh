@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Times `spectra scan --format json` side by side with du and, when installed, diskus, dua, pdu
+# and dust on one tree (warm cache), and prints medians, ratios, CPU time and peak RSS.
+#
+#   benches/compare-scan.sh [TREE] [RUNS]
+#
+# Without TREE it builds (once, under ~/.cache/spectra-bench) a tree of 500k files in 20k
+# directories. Each tool is run once to warm the cache, then RUNS times (default 7), the tools
+# interleaved so that a change in machine load hits them all alike.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/spectra-target}"
+
+cargo build --release --quiet --bin spectra -p spectra-server
+cargo build --release --quiet --bin gen-tree -p spectra-benches
+tree="${1:-$("$CARGO_TARGET_DIR/release/gen-tree" 500000 20000)}"
+runs="${2:-7}"
+spectra="$CARGO_TARGET_DIR/release/spectra"
+
+declare -A cmd
+order=(spectra du)
+cmd[spectra]="$spectra scan --format json $tree"
+cmd[du]="du -s $tree"
+for peer in diskus dua pdu dust; do
+  if command -v "$peer" >/dev/null 2>&1; then order+=("$peer"); fi
+done
+cmd[diskus]="diskus $tree"
+cmd[dua]="dua aggregate $tree"
+cmd[pdu]="pdu --max-depth=1 $tree"
+cmd[dust]="dust -n 10 $tree"
+
+results=$(mktemp -d)
+trap 'rm -rf "$results"' EXIT
+for tool in "${order[@]}"; do ${cmd[$tool]} >/dev/null 2>&1 || true; done
+for ((i = 0; i < runs; i++)); do
+  for tool in "${order[@]}"; do
+    # %e wall seconds, %U user, %S system, %M peak RSS in KiB
+    /usr/bin/time -f "%e %U %S %M" -a -o "$results/$tool" ${cmd[$tool]} >/dev/null 2>&1 || true
+  done
+done
+
+entries=$(find "$tree" | wc -l)
+echo "tree: $tree ($entries entries), $runs runs each, $(nproc) CPUs"
+median() { sort -n | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
+base=$(awk '{print $1}' "$results/spectra" | median)
+du_cpu=$(awk '{print $2 + $3}' "$results/du" | median)
+printf "%-8s %10s %12s %14s %12s %12s\n" tool "median s" "vs spectra" "CPU s (u+s)" "CPU µs/entry" "peak RSS MB"
+for tool in "${order[@]}"; do
+  wall=$(awk '{print $1}' "$results/$tool" | median)
+  cpu=$(awk '{print $2 + $3}' "$results/$tool" | median)
+  rss=$(awk '{print $4}' "$results/$tool" | median)
+  awk -v t="$tool" -v w="$wall" -v b="$base" -v c="$cpu" -v r="$rss" -v n="$entries" \
+    'BEGIN { printf "%-8s %10.3f %11.2fx %14.3f %12.2f %12.1f\n", t, w, (b > 0 ? w / b : 0), c, c * 1e6 / n, r / 1024 }'
+done
+echo "CPU time per entry, spectra vs du -s: $(awk -v a="$(awk '{print $2 + $3}' "$results/spectra" | median)" -v b="$du_cpu" 'BEGIN { printf "%.2fx", (b > 0 ? a / b : 0) }')"
