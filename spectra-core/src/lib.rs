@@ -7,7 +7,7 @@
 //! - [`scan`]: the parallel disk scanner and its [`scan::ScanReport`].
 //! - [`Error`]: the one error type, with a stable [`ErrorCode`] each frontend maps once.
 //! - [`RawPath`]: a path kept byte for byte (Unix names need not be UTF-8).
-//! - [`format`]: human-readable sizes, shared by every frontend that prints.
+//! - [`format`](mod@format): human-readable sizes, shared by every frontend that prints.
 //!
 //! ```no_run
 //! let report = spectra_core::scan::scan("/var/log")?;
