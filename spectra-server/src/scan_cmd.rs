@@ -140,13 +140,6 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn size_label(report: &ScanReport) -> &'static str {
-    match report.size_mode {
-        SizeMode::Disk => "disk",
-        SizeMode::Apparent => "apparent",
-    }
-}
-
 fn render_table(report: &ScanReport) -> String {
     let t = &report.totals;
     let mut out = String::new();
@@ -171,18 +164,15 @@ fn render_table(report: &ScanReport) -> String {
         t.disk_bytes,
         t.apparent_bytes
     );
-    let measure = size_label(report);
-    let sized = |s: &spectra_core::scan::SizedPath| match report.size_mode {
-        SizeMode::Disk => s.disk_bytes,
-        SizeMode::Apparent => s.apparent_bytes,
-    };
+    let mode = report.size_mode;
+    let measure = mode.as_str();
     let _ = writeln!(out, "\nLargest files ({measure}):");
     for f in &report.largest_files {
-        let _ = writeln!(out, "  {:>10}  {}", human(sized(f)), f.path);
+        let _ = writeln!(out, "  {:>10}  {}", human(f.bytes(mode)), f.path);
     }
     let _ = writeln!(out, "\nLargest directories ({measure}):");
     for d in &report.largest_dirs {
-        let _ = writeln!(out, "  {:>10}  {}", human(sized(d)), d.path);
+        let _ = writeln!(out, "  {:>10}  {}", human(d.bytes(mode)), d.path);
     }
     let _ = writeln!(out, "\nExtensions:");
     let ext_rows = report
@@ -276,19 +266,12 @@ fn render_csv(report: &ScanReport) -> String {
         t.files + t.dirs + t.symlinks + t.others,
         t.disk_bytes,
     ));
-    let measure = |apparent, disk| {
-        if report.size_mode == SizeMode::Disk {
-            disk
-        } else {
-            apparent
-        }
-    };
     for f in &report.largest_files {
         rows.push((
             "largest_file",
             f.path.to_string(),
             1,
-            measure(f.apparent_bytes, f.disk_bytes),
+            f.bytes(report.size_mode),
         ));
     }
     for d in &report.largest_dirs {
@@ -296,7 +279,7 @@ fn render_csv(report: &ScanReport) -> String {
             "largest_dir",
             d.path.to_string(),
             1,
-            measure(d.apparent_bytes, d.disk_bytes),
+            d.bytes(report.size_mode),
         ));
     }
     let usage_rows = |section, usages: &[Usage], rows: &mut Vec<(&str, String, u64, u64)>| {

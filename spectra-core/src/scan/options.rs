@@ -17,6 +17,24 @@ pub enum SizeMode {
     Apparent,
 }
 
+impl SizeMode {
+    /// The size this mode ranks by, given both.
+    pub fn pick(self, apparent: u64, disk: u64) -> u64 {
+        match self {
+            SizeMode::Disk => disk,
+            SizeMode::Apparent => apparent,
+        }
+    }
+
+    /// `"disk"` or `"apparent"`, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SizeMode::Disk => "disk",
+            SizeMode::Apparent => "apparent",
+        }
+    }
+}
+
 /// What to scan and how. Build it with [`ScanOptions::new`] and the `with_*` methods, or fill
 /// the public fields; [`crate::scan::Scanner::new`] validates it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

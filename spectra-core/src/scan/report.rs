@@ -84,6 +84,13 @@ pub struct SizedPath {
     pub disk_bytes: u64,
 }
 
+impl SizedPath {
+    /// The size in `mode`.
+    pub fn bytes(&self, mode: SizeMode) -> u64 {
+        mode.pick(self.apparent_bytes, self.disk_bytes)
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Usage {
     /// What is counted: an extension, or empty for the aggregate rows.
@@ -361,13 +368,6 @@ impl ReportBuilder {
         }
     }
 
-    fn measure(&self, apparent: u64, disk: u64) -> u64 {
-        match self.size_mode {
-            SizeMode::Disk => disk,
-            SizeMode::Apparent => apparent,
-        }
-    }
-
     fn add_extension(&mut self, extension: Option<&[u8]>, bytes: u64) {
         let raw = extension.unwrap_or_default();
         let lowered;
@@ -468,7 +468,7 @@ impl Visitor for ReportBuilder {
         }
         self.totals.apparent_bytes += meta.size;
         self.totals.disk_bytes += meta.disk_size;
-        let bytes = self.measure(meta.size, meta.disk_size);
+        let bytes = self.size_mode.pick(meta.size, meta.disk_size);
         self.owners.entry(meta.uid).or_default().add(bytes);
         match meta.kind {
             FileKind::File => {
@@ -491,7 +491,7 @@ impl Visitor for ReportBuilder {
     }
 
     fn finish_dir(&mut self, dir: &FinishedDir<'_>) {
-        let bytes = self.measure(dir.apparent_bytes, dir.disk_bytes);
+        let bytes = self.size_mode.pick(dir.apparent_bytes, dir.disk_bytes);
         self.largest_dirs.push(bytes, || SizedPath {
             path: dir.path().into(),
             apparent_bytes: dir.apparent_bytes,

@@ -22,7 +22,7 @@ use rustix::io::Errno;
 
 use super::control::{CancelToken, Progress, ScanControl};
 use super::entry::{DirNode, Entry, FileKind, FileMeta, FinishedDir, Timestamp};
-use super::options::{Excludes, ScanOptions, SizeMode};
+use super::options::{Excludes, ScanOptions};
 use super::report::{ErrorLog, WalkStats};
 use super::visitor::Visitor;
 use crate::error::{Error, Result};
@@ -201,10 +201,7 @@ impl<V: Visitor> Shared<'_, V> {
     }
 
     fn measure(&self, meta: &FileMeta) -> u64 {
-        match self.opts.size_mode {
-            SizeMode::Disk => meta.disk_size,
-            SizeMode::Apparent => meta.size,
-        }
+        self.opts.size_mode.pick(meta.size, meta.disk_size)
     }
 
     /// False when this is a further link of a multiply-linked file already counted.
