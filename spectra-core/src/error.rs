@@ -22,6 +22,17 @@ pub enum Error {
     /// A glob pattern (for example an exclude) did not parse.
     #[error("invalid pattern {pattern:?}: {message}")]
     InvalidPattern { pattern: String, message: String },
+    /// Bytes received from elsewhere (a request body, a file) did not decode; `what` names the
+    /// document and `message` says where it went wrong (line and column for JSON).
+    #[error("invalid {what}: {message}")]
+    InvalidData { what: String, message: String },
+    /// Input exceeded a hard limit; nothing of it was kept.
+    #[error("{what} is larger than the limit of {limit} {unit}")]
+    TooLarge {
+        what: String,
+        limit: u64,
+        unit: &'static str,
+    },
 }
 
 /// A `Result` whose error is [`Error`].
@@ -48,6 +59,8 @@ impl Error {
             Error::Io { source, .. } => ErrorCode::from_io_kind(source.kind()),
             Error::InvalidInput { .. } => ErrorCode::InvalidInput,
             Error::InvalidPattern { .. } => ErrorCode::InvalidPattern,
+            Error::InvalidData { .. } => ErrorCode::InvalidData,
+            Error::TooLarge { .. } => ErrorCode::TooLarge,
         }
     }
 }
@@ -71,16 +84,22 @@ pub enum ErrorCode {
     InvalidInput = 4,
     /// A glob or rule pattern did not parse.
     InvalidPattern = 5,
+    /// Received bytes did not decode (malformed JSON, gzip, or a wrong shape).
+    InvalidData = 6,
+    /// Input exceeded a size, length or nesting limit.
+    TooLarge = 7,
 }
 
 impl ErrorCode {
     /// Every code, in numeric order.
-    pub const ALL: [ErrorCode; 5] = [
+    pub const ALL: [ErrorCode; 7] = [
         ErrorCode::Io,
         ErrorCode::NotFound,
         ErrorCode::PermissionDenied,
         ErrorCode::InvalidInput,
         ErrorCode::InvalidPattern,
+        ErrorCode::InvalidData,
+        ErrorCode::TooLarge,
     ];
 
     /// The number of this code (stable across releases).
@@ -96,6 +115,8 @@ impl ErrorCode {
             ErrorCode::PermissionDenied => "permission_denied",
             ErrorCode::InvalidInput => "invalid_input",
             ErrorCode::InvalidPattern => "invalid_pattern",
+            ErrorCode::InvalidData => "invalid_data",
+            ErrorCode::TooLarge => "too_large",
         }
     }
 

@@ -5,6 +5,7 @@
 //! is a thin layer over this crate, which has no async runtime, no HTTP and no database.
 //!
 //! - [`scan`]: the parallel disk scanner and its [`scan::ScanReport`].
+//! - [`protocol`]: the wire types (`Envelope`, `MetricBatch`) and their size-limited codec.
 //! - [`Error`]: the one error type, with a stable [`ErrorCode`] each frontend maps once.
 //! - [`RawPath`]: a path kept byte for byte (Unix names need not be UTF-8).
 //! - [`format`](mod@format): human-readable sizes, shared by every frontend that prints.
@@ -21,6 +22,7 @@
 
 mod error;
 pub mod format;
+pub mod protocol;
 mod raw_path;
 pub mod scan;
 
