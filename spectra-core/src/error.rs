@@ -33,6 +33,9 @@ pub enum Error {
         limit: u64,
         unit: &'static str,
     },
+    /// This host lacks what the operation needs (no systemd, no wireless card, not a Pi).
+    #[error("{what} is not supported here: {reason}")]
+    Unsupported { what: String, reason: String },
 }
 
 /// A `Result` whose error is [`Error`].
@@ -43,6 +46,13 @@ impl Error {
         Error::Io {
             path: path.as_ref().to_path_buf(),
             source,
+        }
+    }
+
+    pub(crate) fn unsupported(what: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::Unsupported {
+            what: what.into(),
+            reason: reason.into(),
         }
     }
 
@@ -61,6 +71,7 @@ impl Error {
             Error::InvalidPattern { .. } => ErrorCode::InvalidPattern,
             Error::InvalidData { .. } => ErrorCode::InvalidData,
             Error::TooLarge { .. } => ErrorCode::TooLarge,
+            Error::Unsupported { .. } => ErrorCode::Unsupported,
         }
     }
 }
@@ -88,11 +99,13 @@ pub enum ErrorCode {
     InvalidData = 6,
     /// Input exceeded a size, length or nesting limit.
     TooLarge = 7,
+    /// The platform or hardware lacks what was asked for.
+    Unsupported = 8,
 }
 
 impl ErrorCode {
     /// Every code, in numeric order.
-    pub const ALL: [ErrorCode; 7] = [
+    pub const ALL: [ErrorCode; 8] = [
         ErrorCode::Io,
         ErrorCode::NotFound,
         ErrorCode::PermissionDenied,
@@ -100,6 +113,7 @@ impl ErrorCode {
         ErrorCode::InvalidPattern,
         ErrorCode::InvalidData,
         ErrorCode::TooLarge,
+        ErrorCode::Unsupported,
     ];
 
     /// The number of this code (stable across releases).
@@ -117,6 +131,7 @@ impl ErrorCode {
             ErrorCode::InvalidPattern => "invalid_pattern",
             ErrorCode::InvalidData => "invalid_data",
             ErrorCode::TooLarge => "too_large",
+            ErrorCode::Unsupported => "unsupported",
         }
     }
 

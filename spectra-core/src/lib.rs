@@ -5,6 +5,7 @@
 //! is a thin layer over this crate, which has no async runtime, no HTTP and no database.
 //!
 //! - [`scan`]: the parallel disk scanner and its [`scan::ScanReport`].
+//! - [`collect`]: host collectors (cpu, memory, disks, network, …) returning typed metrics.
 //! - [`protocol`]: the wire types (`Envelope`, `MetricBatch`) and their size-limited codec.
 //! - [`Error`]: the one error type, with a stable [`ErrorCode`] each frontend maps once.
 //! - [`RawPath`]: a path kept byte for byte (Unix names need not be UTF-8).
@@ -20,6 +21,7 @@
 //! supported.
 #![forbid(unsafe_code)]
 
+pub mod collect;
 mod error;
 pub mod format;
 pub mod protocol;

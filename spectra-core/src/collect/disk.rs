@@ -1,0 +1,345 @@
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+use super::host::{Host, malformed};
+use super::{Collector, Metric, counter_delta};
+use crate::error::{Error, Result};
+
+/// Space and inodes of one mounted filesystem, in bytes.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MountUsage {
+    pub device: String,
+    pub mount_point: String,
+    pub fs_type: String,
+    pub total: u64,
+    pub used: u64,
+    /// Free for unprivileged users (what `df` shows as available).
+    pub free: u64,
+    /// `used / (used + free)`, as `df` computes it.
+    pub usage_percent: f64,
+    pub inodes_total: u64,
+    pub inodes_used: u64,
+    pub inodes_free: u64,
+}
+
+/// One line of `/proc/self/mountinfo`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Mount {
+    pub(crate) device: String,
+    pub(crate) mount_point: String,
+    pub(crate) fs_type: String,
+}
+
+/// Undoes the octal escapes (`\040` for a space) the kernel puts in mount fields.
+fn unescape(field: &str) -> String {
+    let bytes = field.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let octal = bytes
+            .get(i + 1..i + 4)
+            .and_then(|d| std::str::from_utf8(d).ok())
+            .and_then(|d| u8::from_str_radix(d, 8).ok());
+        match (bytes[i], octal) {
+            (b'\\', Some(byte)) => {
+                out.push(byte);
+                i += 4;
+            }
+            (byte, _) => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+pub(crate) fn parse_mountinfo(text: &str) -> Vec<Mount> {
+    text.lines()
+        .filter_map(|line| {
+            let (before, after) = line.split_once(" - ")?;
+            let mount_point = before.split_whitespace().nth(4)?;
+            let mut rest = after.split_whitespace();
+            let fs_type = rest.next()?;
+            let device = rest.next()?;
+            Some(Mount {
+                device: unescape(device),
+                mount_point: unescape(mount_point),
+                fs_type: fs_type.to_string(),
+            })
+        })
+        .collect()
+}
+
+/// Filesystems that hold data (not /proc, cgroups and the like): those backed by a device,
+/// plus the network and memory filesystems people store files on.
+pub(crate) fn holds_data(mount: &Mount) -> bool {
+    mount.device.starts_with('/')
+        || matches!(
+            mount.fs_type.as_str(),
+            "tmpfs"
+                | "nfs"
+                | "nfs4"
+                | "cifs"
+                | "smb3"
+                | "zfs"
+                | "btrfs"
+                | "fuse.sshfs"
+                | "9p"
+                | "virtiofs"
+        )
+}
+
+pub struct DiskCollector {
+    host: Host,
+}
+
+impl std::fmt::Debug for DiskCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiskCollector")
+            .field("host", &self.host)
+            .finish()
+    }
+}
+
+impl DiskCollector {
+    pub fn new(host: Host) -> Self {
+        DiskCollector { host }
+    }
+}
+
+impl Collector for DiskCollector {
+    fn name(&self) -> &'static str {
+        "disk"
+    }
+
+    fn default_interval(&self) -> Duration {
+        Duration::from_secs(60)
+    }
+
+    fn collect(&mut self) -> Result<Metric> {
+        let mounts = parse_mountinfo(&self.host.read("proc/self/mountinfo")?);
+        let mut seen = std::collections::HashSet::new();
+        let mut usage = Vec::new();
+        for mount in mounts.into_iter().filter(holds_data) {
+            // A mount point mounted over twice shows its top mount only.
+            if !seen.insert(mount.mount_point.clone()) {
+                continue;
+            }
+            let Ok(vfs) =
+                rustix::fs::statvfs(self.host.path(mount.mount_point.trim_start_matches('/')))
+            else {
+                continue; // unmounted meanwhile, or not ours to read
+            };
+            let total = vfs.f_blocks * vfs.f_frsize;
+            let used = (vfs.f_blocks - vfs.f_bfree.min(vfs.f_blocks)) * vfs.f_frsize;
+            let free = vfs.f_bavail * vfs.f_frsize;
+            usage.push(MountUsage {
+                device: mount.device,
+                mount_point: mount.mount_point,
+                fs_type: mount.fs_type,
+                total,
+                used,
+                free,
+                usage_percent: if used + free == 0 {
+                    0.0
+                } else {
+                    used as f64 * 100.0 / (used + free) as f64
+                },
+                inodes_total: vfs.f_files,
+                inodes_used: vfs.f_files.saturating_sub(vfs.f_ffree),
+                inodes_free: vfs.f_ffree,
+            });
+        }
+        Ok(Metric::Disk(usage))
+    }
+}
+
+/// I/O of one block device: counters since boot and, from the second sample on, rates.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiskIoStats {
+    pub device: String,
+    pub read_bytes: u64,
+    pub write_bytes: u64,
+    pub read_ops: u64,
+    pub write_ops: u64,
+    pub read_time_ms: u64,
+    pub write_time_ms: u64,
+    pub in_flight: u64,
+    pub io_time_ms: u64,
+    /// `None` on the first sample: a rate needs two.
+    pub rates: Option<DiskIoRates>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DiskIoRates {
+    pub read_bytes_per_sec: f64,
+    pub write_bytes_per_sec: f64,
+    pub read_ops_per_sec: f64,
+    pub write_ops_per_sec: f64,
+    /// Mean time per completed read in the interval (`None` without reads).
+    pub read_latency_ms: Option<f64>,
+    pub write_latency_ms: Option<f64>,
+    /// Share of the interval the device was busy, 0–100.
+    pub utilization_percent: f64,
+}
+
+/// `/proc/diskstats`, skipping loop and RAM devices.
+pub(crate) fn parse_diskstats(text: &str) -> Result<Vec<DiskIoStats>> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.len() < 14 {
+            if fields.is_empty() {
+                continue;
+            }
+            return Err(malformed("/proc/diskstats", format!("short line {line:?}")));
+        }
+        let name = fields[2];
+        if name.starts_with("loop") || name.starts_with("ram") {
+            continue;
+        }
+        let n = |i: usize| fields[i].parse::<u64>().unwrap_or(0);
+        out.push(DiskIoStats {
+            device: name.to_string(),
+            read_ops: n(3),
+            read_bytes: n(5) * 512,
+            read_time_ms: n(6),
+            write_ops: n(7),
+            write_bytes: n(9) * 512,
+            write_time_ms: n(10),
+            in_flight: n(11),
+            io_time_ms: n(12),
+            rates: None,
+        });
+    }
+    Ok(out)
+}
+
+pub(crate) fn disk_rates(
+    before: &DiskIoStats,
+    now: &DiskIoStats,
+    elapsed: Duration,
+) -> DiskIoRates {
+    let secs = elapsed.as_secs_f64().max(1e-6);
+    let d = |a: u64, b: u64| counter_delta(a, b);
+    let reads = d(before.read_ops, now.read_ops);
+    let writes = d(before.write_ops, now.write_ops);
+    let latency = |ms: u64, ops: u64| (ops > 0).then(|| ms as f64 / ops as f64);
+    DiskIoRates {
+        read_bytes_per_sec: d(before.read_bytes, now.read_bytes) as f64 / secs,
+        write_bytes_per_sec: d(before.write_bytes, now.write_bytes) as f64 / secs,
+        read_ops_per_sec: reads as f64 / secs,
+        write_ops_per_sec: writes as f64 / secs,
+        read_latency_ms: latency(d(before.read_time_ms, now.read_time_ms), reads),
+        write_latency_ms: latency(d(before.write_time_ms, now.write_time_ms), writes),
+        utilization_percent: (d(before.io_time_ms, now.io_time_ms) as f64 / (secs * 1000.0)
+            * 100.0)
+            .min(100.0),
+    }
+}
+
+pub struct DiskIoCollector {
+    host: Host,
+    previous: Option<(Instant, HashMap<String, DiskIoStats>)>,
+}
+
+impl std::fmt::Debug for DiskIoCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DiskIoCollector")
+            .field("host", &self.host)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DiskIoCollector {
+    pub fn new(host: Host) -> Self {
+        DiskIoCollector {
+            host,
+            previous: None,
+        }
+    }
+}
+
+impl Collector for DiskIoCollector {
+    fn name(&self) -> &'static str {
+        "disk_io"
+    }
+
+    fn default_interval(&self) -> Duration {
+        Duration::from_secs(5)
+    }
+
+    fn collect(&mut self) -> Result<Metric> {
+        let text = self.host.read("proc/diskstats").map_err(|e| match e {
+            Error::Io { .. } => Error::unsupported("disk_io", "no /proc/diskstats"),
+            other => other,
+        })?;
+        let now = Instant::now();
+        let mut stats = parse_diskstats(&text)?;
+        if let Some((then, before)) = &self.previous {
+            for s in &mut stats {
+                s.rates = before.get(&s.device).map(|b| disk_rates(b, s, now - *then));
+            }
+        }
+        self.previous = Some((
+            now,
+            stats
+                .iter()
+                .map(|s| (s.device.clone(), s.clone()))
+                .collect(),
+        ));
+        Ok(Metric::DiskIo(stats))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mountinfo_parses_the_recorded_sample_and_unescapes() {
+        let mounts = parse_mountinfo(include_str!("samples/proc_mountinfo"));
+        assert!(
+            mounts.iter().any(|m| m.mount_point == "/" && holds_data(m)),
+            "{mounts:?}"
+        );
+        assert!(
+            mounts
+                .iter()
+                .any(|m| m.mount_point == "/proc" && !holds_data(m))
+        );
+        let escaped = "36 35 98:0 / /mnt/my\\040disk rw,noatime master:1 - ext4 /dev/sdb1 rw";
+        let m = &parse_mountinfo(escaped)[0];
+        assert_eq!(
+            (
+                m.mount_point.as_str(),
+                m.device.as_str(),
+                m.fs_type.as_str()
+            ),
+            ("/mnt/my disk", "/dev/sdb1", "ext4")
+        );
+        assert!(parse_mountinfo("garbage without separator\n").is_empty());
+    }
+
+    #[test]
+    fn diskstats_parse_and_rates_follow_the_counters() {
+        let stats = parse_diskstats(include_str!("samples/proc_diskstats")).expect("parse");
+        assert!(stats.iter().all(|s| !s.device.starts_with("loop")));
+        assert!(!stats.is_empty());
+        let line = "   8       0 sda 100 0 2000 50 10 0 80 30 1 500 80";
+        let before = parse_diskstats(line).expect("parse").remove(0);
+        let after = parse_diskstats("   8       0 sda 110 0 2400 70 10 0 80 30 0 1000 80")
+            .expect("parse")
+            .remove(0);
+        let r = disk_rates(&before, &after, Duration::from_secs(2));
+        assert_eq!(r.read_bytes_per_sec, 400.0 * 512.0 / 2.0);
+        assert_eq!(r.read_ops_per_sec, 5.0);
+        assert_eq!(r.read_latency_ms, Some(2.0));
+        assert_eq!(r.write_latency_ms, None, "no writes, no latency");
+        assert_eq!(r.utilization_percent, 25.0);
+        assert!(parse_diskstats("8 0 sda 1 2\n").is_err());
+    }
+}

@@ -1,0 +1,72 @@
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, Result};
+
+/// Where a collector finds `/proc`, `/sys` and `/etc`: `/` on a real host, a directory of
+/// recorded files in tests.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Host {
+    root: PathBuf,
+}
+
+impl Host {
+    pub fn real() -> Host {
+        Host {
+            root: PathBuf::from("/"),
+        }
+    }
+
+    /// A host whose files live under `root` (`root/proc/stat`, `root/sys/class/net`, …).
+    pub fn at(root: impl Into<PathBuf>) -> Host {
+        Host { root: root.into() }
+    }
+
+    pub fn is_real(&self) -> bool {
+        self.root == Path::new("/")
+    }
+
+    /// `rel` (like `proc/stat`) under this host's root.
+    pub fn path(&self, rel: impl AsRef<Path>) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    pub fn read(&self, rel: impl AsRef<Path>) -> Result<String> {
+        let path = self.path(rel);
+        std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))
+    }
+
+    /// The file's text with surrounding white space trimmed, or `None` if it cannot be read
+    /// (optional sysfs attributes are often absent).
+    pub fn read_opt(&self, rel: impl AsRef<Path>) -> Option<String> {
+        std::fs::read_to_string(self.path(rel))
+            .ok()
+            .map(|s| s.trim().to_string())
+    }
+
+    /// Names in a directory, sorted; empty if it does not exist.
+    pub fn list(&self, rel: impl AsRef<Path>) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.path(rel))
+            .map(|entries| {
+                entries
+                    .filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+    }
+}
+
+/// Parses the value of a `key: value` or `key value` line field.
+pub(crate) fn parse_u64(text: &str) -> Option<u64> {
+    text.trim().parse().ok()
+}
+
+/// A parse failure that names the file and what was wrong in it.
+pub(crate) fn malformed(file: &str, message: impl Into<String>) -> Error {
+    Error::InvalidData {
+        what: file.to_string(),
+        message: message.into(),
+    }
+}

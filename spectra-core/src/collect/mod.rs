@@ -1,0 +1,211 @@
+//! Host collectors: each one reads one aspect of the machine (CPU, memory, disks, …).
+//!
+//! Every collector implements [`Collector`]: a name, a default interval, and
+//! [`Collector::collect`], which returns a typed [`Metric`]. Collectors read `/proc` and `/sys`
+//! directly (faster than a general library for the same figures) through pure parsing
+//! functions that the tests run against recorded files. A collector whose hardware or service
+//! is absent returns [`crate::Error::Unsupported`] with the reason — it never panics and the
+//! function always exists.
+//!
+//! Collectors that report rates (CPU usage, disk and network throughput) keep the previous
+//! sample. The **first** call has nothing to compare with: CPU usage is then the average since
+//! boot (`since_boot: true`), and throughput rates are `None`, never a misleading zero.
+//! Counters that go backwards (a 32-bit wrap or a driver reset) give a rate from the new value
+//! alone rather than a huge or negative number.
+//!
+//! ```no_run
+//! use spectra_core::collect;
+//!
+//! let mut cpu = collect::by_name("cpu")?;
+//! let first = cpu.collect()?; // since boot
+//! std::thread::sleep(std::time::Duration::from_secs(1));
+//! let metric = cpu.collect()?; // over the last second
+//! println!("{}", serde_json::to_string_pretty(&metric).unwrap());
+//! # Ok::<(), spectra_core::Error>(())
+//! ```
+
+mod cpu;
+mod disk;
+mod host;
+mod memory;
+mod network;
+mod system;
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use cpu::{CpuCollector, CpuStats, CpuUsage};
+pub use disk::{DiskCollector, DiskIoCollector, DiskIoStats, MountUsage};
+pub use host::Host;
+pub use memory::{MemoryCollector, MemoryStats};
+pub use network::{InterfaceStats, NetworkCollector, WifiCollector, WifiLink};
+pub use system::{
+    PiStats, RaspberryPiCollector, Sensor, SystemCollector, SystemInfo, TemperatureCollector,
+};
+
+use crate::error::{Error, Result};
+use crate::protocol::Envelope;
+
+/// One aspect of the host, sampled on demand.
+pub trait Collector: Send {
+    /// The stable name (`cpu`, `memory`, …), also the envelope's `type`.
+    fn name(&self) -> &'static str;
+    /// How often an agent samples it unless configured otherwise.
+    fn default_interval(&self) -> Duration;
+    /// Takes one sample.
+    fn collect(&mut self) -> Result<Metric>;
+}
+
+/// What a collector returns, tagged with its kind (`{"type": "cpu", "data": {...}}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "data", rename_all = "snake_case")]
+pub enum Metric {
+    Cpu(CpuStats),
+    Memory(MemoryStats),
+    Disk(Vec<MountUsage>),
+    DiskIo(Vec<DiskIoStats>),
+    Network(Vec<InterfaceStats>),
+    Wifi(Vec<WifiLink>),
+    System(SystemInfo),
+    Temperature(Vec<Sensor>),
+    RaspberryPi(PiStats),
+}
+
+impl Metric {
+    /// The collector name this metric came from.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Metric::Cpu(_) => "cpu",
+            Metric::Memory(_) => "memory",
+            Metric::Disk(_) => "disk",
+            Metric::DiskIo(_) => "disk_io",
+            Metric::Network(_) => "network",
+            Metric::Wifi(_) => "wifi",
+            Metric::System(_) => "system",
+            Metric::Temperature(_) => "temperature",
+            Metric::RaspberryPi(_) => "raspberry_pi",
+        }
+    }
+
+    /// Wraps the metric in the wire format agents send, stamped now.
+    pub fn into_envelope(self, hostname: impl Into<String>) -> Result<Envelope> {
+        let kind = self.kind();
+        let tagged =
+            serde_json::to_value(&self).map_err(|e| Error::invalid("metric", e.to_string()))?;
+        let data = match tagged {
+            serde_json::Value::Object(mut fields) => fields.remove("data").unwrap_or_default(),
+            other => other,
+        };
+        Ok(Envelope::new(kind, hostname, data))
+    }
+}
+
+/// The names of every collector, in the order the CLI lists them.
+pub const NAMES: [&str; 9] = [
+    "cpu",
+    "memory",
+    "disk",
+    "disk_io",
+    "network",
+    "wifi",
+    "system",
+    "temperature",
+    "raspberry_pi",
+];
+
+/// A collector by name, reading the real host.
+pub fn by_name(name: &str) -> Result<Box<dyn Collector>> {
+    by_name_on(name, &Host::real())
+}
+
+/// A collector by name, reading `/proc`, `/sys` and `/etc` under `host` (tests point this at
+/// recorded samples).
+pub fn by_name_on(name: &str, host: &Host) -> Result<Box<dyn Collector>> {
+    let host = host.clone();
+    Ok(match name {
+        "cpu" => Box::new(CpuCollector::new(host)),
+        "memory" => Box::new(MemoryCollector::new(host)),
+        "disk" => Box::new(DiskCollector::new(host)),
+        "disk_io" => Box::new(DiskIoCollector::new(host)),
+        "network" => Box::new(NetworkCollector::new(host)),
+        "wifi" => Box::new(WifiCollector::new(host)),
+        "system" => Box::new(SystemCollector::new(host)),
+        "temperature" => Box::new(TemperatureCollector::new(host)),
+        "raspberry_pi" => Box::new(RaspberryPiCollector::new(host)),
+        other => {
+            return Err(Error::invalid(
+                "collector",
+                format!("unknown collector {other:?}; known: {}", NAMES.join(", ")),
+            ));
+        }
+    })
+}
+
+/// Every collector, reading the real host.
+pub fn all() -> Vec<Box<dyn Collector>> {
+    NAMES.iter().filter_map(|name| by_name(name).ok()).collect()
+}
+
+/// What a collector can do on this host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capability {
+    pub name: String,
+    pub interval_secs: u64,
+    pub supported: bool,
+    /// Why not, when unsupported (or what failed).
+    pub reason: Option<String>,
+}
+
+/// Tries every collector once and reports which work here.
+pub fn capabilities() -> Vec<Capability> {
+    all()
+        .into_iter()
+        .map(|mut c| {
+            let outcome = c.collect();
+            Capability {
+                name: c.name().to_string(),
+                interval_secs: c.default_interval().as_secs(),
+                supported: outcome.is_ok(),
+                reason: outcome.err().map(|e| e.to_string()),
+            }
+        })
+        .collect()
+}
+
+/// The change of a kernel counter between two samples. A counter that went backwards wrapped
+/// (32-bit counters do) or was reset; either way the new value is the best estimate.
+pub(crate) fn counter_delta(previous: u64, current: u64) -> u64 {
+    if current >= previous {
+        current - previous
+    } else if previous <= u64::from(u32::MAX) {
+        current + (u64::from(u32::MAX) - previous) + 1
+    } else {
+        current
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_survive_wraps_and_resets() {
+        assert_eq!(counter_delta(10, 25), 15);
+        assert_eq!(
+            counter_delta(u64::from(u32::MAX) - 4, 5),
+            10,
+            "a 32-bit wrap"
+        );
+        assert_eq!(counter_delta(1 << 40, 7), 7, "a reset of a 64-bit counter");
+    }
+
+    #[test]
+    fn unknown_names_list_the_known_ones() {
+        let err = by_name("gpu").err().expect("unknown");
+        assert!(err.to_string().contains("cpu, memory"), "{err}");
+        for name in NAMES {
+            assert_eq!(by_name(name).expect("known").name(), name);
+        }
+    }
+}
