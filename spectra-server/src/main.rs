@@ -1,5 +1,6 @@
 //! `spectra`: the command-line entry point.
 
+mod collect_cmd;
 mod scan_cmd;
 
 use std::process::ExitCode;
@@ -22,6 +23,12 @@ enum Command {
     /// Exit status: 0 when everything was read, 1 when some entries could not be read (the
     /// report is still printed, marked partial), 2 on a usage or fatal error.
     Scan(scan_cmd::ScanArgs),
+    /// Print what the host collectors see (cpu, memory, disk, disk_io, network, wifi, system,
+    /// temperature, raspberry_pi).
+    ///
+    /// Exit status: 0 when every requested collector worked, 1 when one is unsupported here or
+    /// failed (its reason is printed in place of its data), 2 on a usage error.
+    Collect(collect_cmd::CollectArgs),
 }
 
 /// Exit status for usage and fatal errors (clap uses the same for its own usage errors).
@@ -31,6 +38,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Scan(args) => scan_cmd::run(&args),
+        Command::Collect(args) => collect_cmd::run(&args),
     };
     match outcome {
         Ok(code) => code,

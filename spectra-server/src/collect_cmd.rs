@@ -1,0 +1,230 @@
+//! `spectra collect`: prints what each host collector sees.
+
+use std::fmt::Write as _;
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use spectra_core::collect::{self, Collector};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// One block per collector, one line per value.
+    Table,
+    /// One JSON document: an array of `{"type", "data"}` or `{"type", "error"}` objects.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    /// Collectors to run (default: all). See `--list`.
+    #[arg(value_name = "NAME")]
+    names: Vec<String>,
+    /// List the collectors, their default intervals and whether they work on this host.
+    #[arg(long, conflicts_with_all = ["names", "watch", "count"])]
+    list: bool,
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    format: Format,
+    /// Refresh every SECS seconds, like `top`; rates are then over that interval.
+    #[arg(long, value_name = "SECS")]
+    watch: Option<f64>,
+    /// With --watch, stop after this many refreshes (default: until interrupted).
+    #[arg(long, requires = "watch")]
+    count: Option<u64>,
+}
+
+/// Exit status when some requested collector is unsupported here or failed.
+const EXIT_SOME_UNAVAILABLE: u8 = 1;
+
+pub fn run(args: &CollectArgs) -> anyhow::Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    if args.list {
+        let text = render_list(args.format)?;
+        out.write_all(text.as_bytes()).context("writing the list")?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let interval = match args.watch {
+        Some(secs) if !(secs.is_finite() && secs > 0.0) => {
+            anyhow::bail!("--watch needs a positive number of seconds, not {secs}")
+        }
+        Some(secs) => Some(Duration::from_secs_f64(secs)),
+        None => None,
+    };
+    let mut collectors: Vec<Box<dyn Collector>> = if args.names.is_empty() {
+        collect::all()
+    } else {
+        args.names
+            .iter()
+            .map(|n| collect::by_name(n))
+            .collect::<Result<_, _>>()?
+    };
+    let clear_screen = interval.is_some() && std::io::stdout().is_terminal();
+    let mut refreshes = 0u64;
+    loop {
+        let (text, all_ok) = render_samples(&mut collectors, args.format)?;
+        if clear_screen {
+            let _ = out.write_all(b"\x1b[2J\x1b[H");
+        }
+        if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                return Ok(ExitCode::SUCCESS);
+            }
+            return Err(e).context("writing the sample");
+        }
+        refreshes += 1;
+        match interval {
+            Some(every) if args.count.is_none_or(|n| refreshes < n) => std::thread::sleep(every),
+            _ => {
+                return Ok(if all_ok {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(EXIT_SOME_UNAVAILABLE)
+                });
+            }
+        }
+    }
+}
+
+fn render_list(format: Format) -> anyhow::Result<String> {
+    let capabilities = collect::capabilities();
+    if format == Format::Json {
+        return Ok(serde_json::to_string_pretty(&capabilities)? + "\n");
+    }
+    let mut out = format!("{:<14} {:>9}  {}\n", "NAME", "INTERVAL", "HERE");
+    for c in capabilities {
+        let here = if c.supported {
+            "supported".to_string()
+        } else {
+            format!("no: {}", c.reason.unwrap_or_default())
+        };
+        let _ = writeln!(out, "{:<14} {:>8}s  {here}", c.name, c.interval_secs);
+    }
+    Ok(out)
+}
+
+/// Samples every collector once; the flag is false when any of them failed.
+fn render_samples(
+    collectors: &mut [Box<dyn Collector>],
+    format: Format,
+) -> anyhow::Result<(String, bool)> {
+    let mut all_ok = true;
+    let mut documents = Vec::with_capacity(collectors.len());
+    for collector in collectors.iter_mut() {
+        let name = collector.name();
+        documents.push(match collector.collect() {
+            Ok(metric) => serde_json::to_value(&metric)?,
+            Err(e) => {
+                all_ok = false;
+                serde_json::json!({"type": name, "error": {"code": e.code().as_str(), "message": e.to_string()}})
+            }
+        });
+    }
+    let text = match format {
+        Format::Json => serde_json::to_string_pretty(&documents)? + "\n",
+        Format::Table => {
+            let mut out = String::new();
+            for doc in &documents {
+                let _ = writeln!(out, "[{}]", doc["type"].as_str().unwrap_or("?"));
+                if let Some(error) = doc.get("error") {
+                    let _ = writeln!(
+                        out,
+                        "  {}: {}",
+                        error["code"].as_str().unwrap_or("error"),
+                        error["message"].as_str().unwrap_or("")
+                    );
+                } else {
+                    flatten(&mut out, "", &doc["data"]);
+                }
+                out.push('\n');
+            }
+            out
+        }
+    };
+    Ok((text, all_ok))
+}
+
+/// Writes a JSON value as `path = value` lines; a list of records gets one line per record.
+fn flatten(out: &mut String, prefix: &str, value: &serde_json::Value) {
+    use serde_json::Value;
+    match value {
+        Value::Object(fields)
+            if prefix.is_empty() || fields.values().any(|v| v.is_object() || v.is_array()) =>
+        {
+            for (key, v) in fields {
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                flatten(out, &path, v);
+            }
+        }
+        Value::Object(fields) => {
+            let line: Vec<String> = fields
+                .iter()
+                .map(|(k, v)| format!("{k}={}", scalar(v)))
+                .collect();
+            let _ = writeln!(out, "  {prefix}: {}", line.join(" "));
+        }
+        Value::Array(items) if items.iter().all(|v| !v.is_object() && !v.is_array()) => {
+            let _ = writeln!(
+                out,
+                "  {prefix} = [{}]",
+                items.iter().map(scalar).collect::<Vec<_>>().join(", ")
+            );
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                flatten(
+                    out,
+                    &format!("{}[{i}]", if prefix.is_empty() { "" } else { prefix }),
+                    item,
+                );
+            }
+        }
+        scalar_value => {
+            let _ = writeln!(out, "  {prefix} = {}", scalar(scalar_value));
+        }
+    }
+}
+
+fn scalar(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        serde_json::Value::Number(n) => match n.as_f64() {
+            Some(f) if n.is_f64() => format!("{f:.2}"),
+            _ => n.to_string(),
+        },
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nested_values_flatten_to_readable_lines() {
+        let mut out = String::new();
+        let value = serde_json::json!({
+            "load_1": 0.5,
+            "total": {"usage_percent": 12.345, "idle_percent": 87.655},
+            "mounts": [{"mount_point": "/", "total": 10}],
+            "users": [],
+        });
+        flatten(&mut out, "", &value);
+        assert!(out.contains("  load_1 = 0.50\n"), "{out}");
+        assert!(
+            out.contains("  total: idle_percent=87.66 usage_percent=12.35\n")
+                || out.contains("  total: usage_percent=12.35 idle_percent=87.66\n"),
+            "{out}"
+        );
+        assert!(
+            out.contains("  mounts[0]: mount_point=/ total=10\n"),
+            "{out}"
+        );
+        assert!(out.contains("  users = []\n"), "{out}");
+    }
+}

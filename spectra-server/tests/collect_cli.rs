@@ -1,0 +1,102 @@
+//! `spectra collect` as a user runs it.
+
+use std::process::{Command, Output};
+
+fn spectra(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_spectra"))
+        .args(args)
+        .output()
+        .expect("run spectra")
+}
+
+#[test]
+fn list_names_every_collector_with_its_interval() {
+    let out = spectra(&["collect", "--list", "--format", "json"]);
+    assert!(out.status.success());
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let names: Vec<&str> = list
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|c| c["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names, spectra_names());
+    let cpu = &list[0];
+    assert_eq!(
+        (cpu["interval_secs"].as_u64(), cpu["supported"].as_bool()),
+        (Some(5), Some(true))
+    );
+}
+
+fn spectra_names() -> Vec<&'static str> {
+    vec![
+        "cpu",
+        "memory",
+        "disk",
+        "disk_io",
+        "network",
+        "wifi",
+        "system",
+        "temperature",
+        "raspberry_pi",
+    ]
+}
+
+#[test]
+fn every_collector_prints_data_or_its_reason() {
+    let out = spectra(&["collect", "--format", "json"]);
+    let docs: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let docs = docs.as_array().expect("array");
+    assert_eq!(docs.len(), spectra_names().len());
+    let mut any_unsupported = false;
+    for doc in docs {
+        if let Some(error) = doc.get("error") {
+            assert_eq!(error["code"], "unsupported", "{doc}");
+            any_unsupported = true;
+        } else {
+            assert!(doc["data"].is_object() || doc["data"].is_array(), "{doc}");
+        }
+    }
+    assert_eq!(out.status.code(), Some(if any_unsupported { 1 } else { 0 }));
+    let table = spectra(&["collect", "memory", "system"]);
+    assert!(table.status.success());
+    let text = String::from_utf8(table.stdout).expect("utf-8");
+    assert!(
+        text.starts_with("[memory]\n")
+            && text.contains("[system]\n")
+            && text.contains("  total = "),
+        "{text}"
+    );
+}
+
+#[test]
+fn watch_refreshes_with_rates_over_the_interval() {
+    let out = spectra(&[
+        "collect", "cpu", "network", "--format", "json", "--watch", "0.2", "--count", "2",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let samples: Vec<serde_json::Value> = serde_json::Deserializer::from_slice(&out.stdout)
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .expect("two JSON documents");
+    assert_eq!(samples.len(), 2);
+    assert_eq!(samples[0][0]["data"]["since_boot"], true);
+    assert_eq!(samples[1][0]["data"]["since_boot"], false);
+    assert!(samples[0][1]["data"][0]["rates"].is_null());
+    assert!(samples[1][1]["data"][0]["rates"].is_object());
+}
+
+#[test]
+fn unknown_collectors_and_bad_intervals_are_usage_errors() {
+    let unknown = spectra(&["collect", "gpu"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown collector \"gpu\""));
+    let bad = spectra(&["collect", "cpu", "--watch", "-1"]);
+    assert_eq!(bad.status.code(), Some(2));
+    let count_alone = spectra(&["collect", "--count", "3"]);
+    assert_eq!(count_alone.status.code(), Some(2));
+}
