@@ -29,6 +29,7 @@ mod disk;
 mod host;
 mod memory;
 mod network;
+mod processes;
 mod system;
 
 use std::time::Duration;
@@ -40,6 +41,7 @@ pub use disk::{DiskCollector, DiskIoCollector, DiskIoStats, MountUsage};
 pub use host::Host;
 pub use memory::{MemoryCollector, MemoryStats};
 pub use network::{InterfaceStats, NetworkCollector, WifiCollector, WifiLink};
+pub use processes::{ProcessCollector, ProcessInfo, ProcessStats};
 pub use system::{
     PiStats, RaspberryPiCollector, Sensor, SystemCollector, SystemInfo, TemperatureCollector,
 };
@@ -67,6 +69,7 @@ pub enum Metric {
     DiskIo(Vec<DiskIoStats>),
     Network(Vec<InterfaceStats>),
     Wifi(Vec<WifiLink>),
+    Processes(ProcessStats),
     System(SystemInfo),
     Temperature(Vec<Sensor>),
     RaspberryPi(PiStats),
@@ -82,6 +85,7 @@ impl Metric {
             Metric::DiskIo(_) => "disk_io",
             Metric::Network(_) => "network",
             Metric::Wifi(_) => "wifi",
+            Metric::Processes(_) => "processes",
             Metric::System(_) => "system",
             Metric::Temperature(_) => "temperature",
             Metric::RaspberryPi(_) => "raspberry_pi",
@@ -129,6 +133,7 @@ pub fn by_name_on(name: &str, host: &Host) -> Result<Box<dyn Collector>> {
         "disk" => Box::new(DiskCollector::new(host)),
         "disk_io" => Box::new(DiskIoCollector::new(host)),
         "network" => Box::new(NetworkCollector::new(host)),
+        "processes" => Box::new(ProcessCollector::new(host, 10)),
         "wifi" => Box::new(WifiCollector::new(host)),
         "system" => Box::new(SystemCollector::new(host)),
         "temperature" => Box::new(TemperatureCollector::new(host)),

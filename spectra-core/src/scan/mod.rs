@@ -42,6 +42,7 @@ pub use walk::stat_path;
 use crate::error::Result;
 use options::Excludes;
 use report::ReportBuilder;
+pub(crate) use report::user_name;
 
 /// A validated scan configuration, ready to run any number of times.
 #[derive(Debug)]

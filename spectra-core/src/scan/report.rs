@@ -452,7 +452,8 @@ impl ReportBuilder {
     }
 }
 
-fn user_name(uid: u32) -> Option<String> {
+/// The user name of `uid`, if the system resolves it (NSS included).
+pub(crate) fn user_name(uid: u32) -> Option<String> {
     nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
         .ok()
         .flatten()
