@@ -156,7 +156,7 @@ fn every_collector_either_works_or_says_unsupported() {
         .into_iter()
         .map(|c| c.name)
         .collect();
-    assert_eq!(names, collect::NAMES);
+    assert_eq!(names, collect::names());
 }
 
 #[test]
@@ -165,4 +165,25 @@ fn metrics_become_envelopes_in_the_wire_format() {
     assert_eq!(envelope.kind, "memory");
     assert_eq!(envelope.hostname, "host-a");
     assert!(envelope.data["total"].as_u64().expect("number") > 0);
+}
+
+#[test]
+fn applications_match_dpkg_query() {
+    let Metric::Applications(packages) = sample("applications") else {
+        panic!("kind")
+    };
+    let installed = sh(
+        "dpkg-query",
+        &["-W", "-f", "${db:Status-Abbrev}${Package}\n"],
+    );
+    let count = installed.lines().filter(|l| l.starts_with("ii")).count();
+    assert_eq!(
+        packages.iter().filter(|p| p.manager == "dpkg").count(),
+        count
+    );
+    assert!(
+        packages
+            .iter()
+            .any(|p| p.name == "coreutils" && !p.version.is_empty())
+    );
 }

@@ -35,8 +35,11 @@ fn spectra_names() -> Vec<&'static str> {
         "disk",
         "disk_io",
         "network",
+        "processes",
+        "services",
         "wifi",
         "system",
+        "applications",
         "temperature",
         "raspberry_pi",
     ]

@@ -30,6 +30,7 @@ mod host;
 mod memory;
 mod network;
 mod processes;
+mod software;
 mod system;
 
 use std::time::Duration;
@@ -42,6 +43,7 @@ pub use host::Host;
 pub use memory::{MemoryCollector, MemoryStats};
 pub use network::{InterfaceStats, NetworkCollector, WifiCollector, WifiLink};
 pub use processes::{ProcessCollector, ProcessInfo, ProcessStats};
+pub use software::{ApplicationsCollector, Package, Service, ServicesCollector};
 pub use system::{
     PiStats, RaspberryPiCollector, Sensor, SystemCollector, SystemInfo, TemperatureCollector,
 };
@@ -70,6 +72,8 @@ pub enum Metric {
     Network(Vec<InterfaceStats>),
     Wifi(Vec<WifiLink>),
     Processes(ProcessStats),
+    Services(Vec<Service>),
+    Applications(Vec<Package>),
     System(SystemInfo),
     Temperature(Vec<Sensor>),
     RaspberryPi(PiStats),
@@ -86,6 +90,8 @@ impl Metric {
             Metric::Network(_) => "network",
             Metric::Wifi(_) => "wifi",
             Metric::Processes(_) => "processes",
+            Metric::Services(_) => "services",
+            Metric::Applications(_) => "applications",
             Metric::System(_) => "system",
             Metric::Temperature(_) => "temperature",
             Metric::RaspberryPi(_) => "raspberry_pi",
@@ -105,18 +111,29 @@ impl Metric {
     }
 }
 
-/// The names of every collector, in the order the CLI lists them.
-pub const NAMES: [&str; 9] = [
-    "cpu",
-    "memory",
-    "disk",
-    "disk_io",
-    "network",
-    "wifi",
-    "system",
-    "temperature",
-    "raspberry_pi",
+type Constructor = fn(Host) -> Box<dyn Collector>;
+
+/// Every collector by name, in the order the CLI lists them: the one table that `by_name`,
+/// `all` and `names` read, so a new collector cannot be listed but unreachable or vice versa.
+const REGISTRY: [(&str, Constructor); 12] = [
+    ("cpu", |h| Box::new(CpuCollector::new(h))),
+    ("memory", |h| Box::new(MemoryCollector::new(h))),
+    ("disk", |h| Box::new(DiskCollector::new(h))),
+    ("disk_io", |h| Box::new(DiskIoCollector::new(h))),
+    ("network", |h| Box::new(NetworkCollector::new(h))),
+    ("processes", |h| Box::new(ProcessCollector::new(h, 10))),
+    ("services", |h| Box::new(ServicesCollector::new(h))),
+    ("wifi", |h| Box::new(WifiCollector::new(h))),
+    ("system", |h| Box::new(SystemCollector::new(h))),
+    ("applications", |h| Box::new(ApplicationsCollector::new(h))),
+    ("temperature", |h| Box::new(TemperatureCollector::new(h))),
+    ("raspberry_pi", |h| Box::new(RaspberryPiCollector::new(h))),
 ];
+
+/// The names of every collector, in the order the CLI lists them.
+pub fn names() -> Vec<&'static str> {
+    REGISTRY.iter().map(|(name, _)| *name).collect()
+}
 
 /// A collector by name, reading the real host.
 pub fn by_name(name: &str) -> Result<Box<dyn Collector>> {
@@ -126,30 +143,24 @@ pub fn by_name(name: &str) -> Result<Box<dyn Collector>> {
 /// A collector by name, reading `/proc`, `/sys` and `/etc` under `host` (tests point this at
 /// recorded samples).
 pub fn by_name_on(name: &str, host: &Host) -> Result<Box<dyn Collector>> {
-    let host = host.clone();
-    Ok(match name {
-        "cpu" => Box::new(CpuCollector::new(host)),
-        "memory" => Box::new(MemoryCollector::new(host)),
-        "disk" => Box::new(DiskCollector::new(host)),
-        "disk_io" => Box::new(DiskIoCollector::new(host)),
-        "network" => Box::new(NetworkCollector::new(host)),
-        "processes" => Box::new(ProcessCollector::new(host, 10)),
-        "wifi" => Box::new(WifiCollector::new(host)),
-        "system" => Box::new(SystemCollector::new(host)),
-        "temperature" => Box::new(TemperatureCollector::new(host)),
-        "raspberry_pi" => Box::new(RaspberryPiCollector::new(host)),
-        other => {
-            return Err(Error::invalid(
+    REGISTRY
+        .iter()
+        .find(|(known, _)| *known == name)
+        .map(|(_, make)| make(host.clone()))
+        .ok_or_else(|| {
+            Error::invalid(
                 "collector",
-                format!("unknown collector {other:?}; known: {}", NAMES.join(", ")),
-            ));
-        }
-    })
+                format!("unknown collector {name:?}; known: {}", names().join(", ")),
+            )
+        })
 }
 
 /// Every collector, reading the real host.
 pub fn all() -> Vec<Box<dyn Collector>> {
-    NAMES.iter().filter_map(|name| by_name(name).ok()).collect()
+    REGISTRY
+        .iter()
+        .map(|(_, make)| make(Host::real()))
+        .collect()
 }
 
 /// What a collector can do on this host.
@@ -209,7 +220,7 @@ mod tests {
     fn unknown_names_list_the_known_ones() {
         let err = by_name("gpu").err().expect("unknown");
         assert!(err.to_string().contains("cpu, memory"), "{err}");
-        for name in NAMES {
+        for name in names() {
             assert_eq!(by_name(name).expect("known").name(), name);
         }
     }
