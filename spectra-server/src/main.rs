@@ -23,8 +23,8 @@ enum Command {
     /// Exit status: 0 when everything was read, 1 when some entries could not be read (the
     /// report is still printed, marked partial), 2 on a usage or fatal error.
     Scan(scan_cmd::ScanArgs),
-    /// Print what the host collectors see (cpu, memory, disk, disk_io, network, wifi, system,
-    /// temperature, raspberry_pi).
+    /// Print what the host collectors see (cpu, memory, disk, disk_io, network, processes,
+    /// services, wifi, containers, system, applications, temperature, raspberry_pi).
     ///
     /// Exit status: 0 when every requested collector worked, 1 when one is unsupported here or
     /// failed (its reason is printed in place of its data), 2 on a usage error.

@@ -38,6 +38,7 @@ fn spectra_names() -> Vec<&'static str> {
         "processes",
         "services",
         "wifi",
+        "containers",
         "system",
         "applications",
         "temperature",

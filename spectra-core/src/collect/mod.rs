@@ -24,6 +24,7 @@
 //! # Ok::<(), spectra_core::Error>(())
 //! ```
 
+mod containers;
 mod cpu;
 mod disk;
 mod host;
@@ -37,6 +38,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use containers::{Container, ContainersCollector};
 pub use cpu::{CpuCollector, CpuStats, CpuUsage};
 pub use disk::{DiskCollector, DiskIoCollector, DiskIoStats, MountUsage};
 pub use host::Host;
@@ -74,6 +76,7 @@ pub enum Metric {
     Processes(ProcessStats),
     Services(Vec<Service>),
     Applications(Vec<Package>),
+    Containers(Vec<Container>),
     System(SystemInfo),
     Temperature(Vec<Sensor>),
     RaspberryPi(PiStats),
@@ -92,6 +95,7 @@ impl Metric {
             Metric::Processes(_) => "processes",
             Metric::Services(_) => "services",
             Metric::Applications(_) => "applications",
+            Metric::Containers(_) => "containers",
             Metric::System(_) => "system",
             Metric::Temperature(_) => "temperature",
             Metric::RaspberryPi(_) => "raspberry_pi",
@@ -115,7 +119,7 @@ type Constructor = fn(Host) -> Box<dyn Collector>;
 
 /// Every collector by name, in the order the CLI lists them: the one table that `by_name`,
 /// `all` and `names` read, so a new collector cannot be listed but unreachable or vice versa.
-const REGISTRY: [(&str, Constructor); 12] = [
+const REGISTRY: [(&str, Constructor); 13] = [
     ("cpu", |h| Box::new(CpuCollector::new(h))),
     ("memory", |h| Box::new(MemoryCollector::new(h))),
     ("disk", |h| Box::new(DiskCollector::new(h))),
@@ -124,6 +128,7 @@ const REGISTRY: [(&str, Constructor); 12] = [
     ("processes", |h| Box::new(ProcessCollector::new(h, 10))),
     ("services", |h| Box::new(ServicesCollector::new(h))),
     ("wifi", |h| Box::new(WifiCollector::new(h))),
+    ("containers", |h| Box::new(ContainersCollector::new(h))),
     ("system", |h| Box::new(SystemCollector::new(h))),
     ("applications", |h| Box::new(ApplicationsCollector::new(h))),
     ("temperature", |h| Box::new(TemperatureCollector::new(h))),
