@@ -6,6 +6,7 @@
 //!
 //! - [`scan`]: the parallel disk scanner and its [`scan::ScanReport`].
 //! - [`collect`]: host collectors (cpu, memory, disks, network, …) returning typed metrics.
+//! - [`diagnose`]: bounded on-demand diagnostics (ping, tcp connect, netstat, traceroute, logs, …).
 //! - [`protocol`]: the wire types (`Envelope`, `MetricBatch`) and their size-limited codec.
 //! - [`Error`]: the one error type, with a stable [`ErrorCode`] each frontend maps once.
 //! - [`RawPath`]: a path kept byte for byte (Unix names need not be UTF-8).
@@ -22,6 +23,7 @@
 #![forbid(unsafe_code)]
 
 pub mod collect;
+pub mod diagnose;
 mod error;
 pub mod format;
 pub mod protocol;

@@ -3,14 +3,15 @@
 use std::io::{Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::host::Host;
+use super::{COMMAND_TIMEOUT, MAX_COMMAND_OUTPUT};
 use super::{Collector, Metric};
+use crate::diagnose::run_bounded;
 use crate::error::{Error, Result};
 
 /// One container or guest.
@@ -272,19 +273,21 @@ impl Collector for ContainersCollector {
             all.extend(self.docker(&socket)?);
         }
         if has_pvesh {
-            let out = Command::new("/usr/bin/pvesh")
-                .args([
+            let out = run_bounded(
+                "/usr/bin/pvesh",
+                &[
                     "get",
                     "/cluster/resources",
                     "--type",
                     "vm",
                     "--output-format",
                     "json",
-                ])
-                .output()
-                .map_err(|e| Error::io("/usr/bin/pvesh", e))?;
+                ],
+                COMMAND_TIMEOUT,
+                MAX_COMMAND_OUTPUT,
+            )?;
             let resources: Value =
-                serde_json::from_slice(&out.stdout).map_err(|e| Error::InvalidData {
+                serde_json::from_str(&out.stdout).map_err(|e| Error::InvalidData {
                     what: "pvesh output".into(),
                     message: e.to_string(),
                 })?;

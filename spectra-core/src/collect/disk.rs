@@ -24,12 +24,12 @@ pub struct MountUsage {
     pub inodes_free: u64,
 }
 
-/// One line of `/proc/self/mountinfo`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Mount {
-    pub(crate) device: String,
-    pub(crate) mount_point: String,
-    pub(crate) fs_type: String,
+/// One mounted filesystem, from `/proc/self/mountinfo`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Mount {
+    pub device: String,
+    pub mount_point: String,
+    pub fs_type: String,
 }
 
 /// Undoes the octal escapes (`\040` for a space) the kernel puts in mount fields.

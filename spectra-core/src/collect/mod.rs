@@ -40,7 +40,8 @@ use serde::{Deserialize, Serialize};
 
 pub use containers::{Container, ContainersCollector};
 pub use cpu::{CpuCollector, CpuStats, CpuUsage};
-pub use disk::{DiskCollector, DiskIoCollector, DiskIoStats, MountUsage};
+pub(crate) use disk::parse_mountinfo;
+pub use disk::{DiskCollector, DiskIoCollector, DiskIoStats, Mount, MountUsage};
 pub use host::Host;
 pub use memory::{MemoryCollector, MemoryStats};
 pub use network::{InterfaceStats, NetworkCollector, WifiCollector, WifiLink};
@@ -114,6 +115,11 @@ impl Metric {
         Ok(Envelope::new(kind, hostname, data))
     }
 }
+
+/// How long a collector lets an external tool (systemctl, iw, rpm, pvesh) run.
+pub(crate) const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
+/// How much of its output it keeps.
+pub(crate) const MAX_COMMAND_OUTPUT: usize = 32 << 20;
 
 type Constructor = fn(Host) -> Box<dyn Collector>;
 

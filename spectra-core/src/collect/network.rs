@@ -4,7 +4,9 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use super::host::{Host, malformed};
+use super::{COMMAND_TIMEOUT, MAX_COMMAND_OUTPUT};
 use super::{Collector, Metric, counter_delta};
+use crate::diagnose::run_bounded;
 use crate::error::{Error, Result};
 
 /// Traffic of one network interface: counters since boot and, from the second sample on, rates.
@@ -265,11 +267,13 @@ impl Collector for WifiCollector {
         if self.host.is_real() {
             for link in &mut links {
                 // A fixed argument vector, no shell; iw is optional.
-                if let Ok(out) = std::process::Command::new("iw")
-                    .args(["dev", &link.interface, "link"])
-                    .output()
-                {
-                    apply_iw_link(link, &String::from_utf8_lossy(&out.stdout));
+                if let Ok(out) = run_bounded(
+                    "iw",
+                    &["dev", &link.interface, "link"],
+                    COMMAND_TIMEOUT,
+                    MAX_COMMAND_OUTPUT,
+                ) {
+                    apply_iw_link(link, &out.stdout);
                 }
             }
         }

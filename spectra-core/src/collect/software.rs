@@ -1,13 +1,14 @@
 //! What is installed and running: packages and systemd services.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::host::Host;
+use super::{COMMAND_TIMEOUT, MAX_COMMAND_OUTPUT};
 use super::{Collector, Metric};
+use crate::diagnose::run_bounded;
 use crate::error::{Error, Result};
 
 /// One installed package.
@@ -128,16 +129,19 @@ impl Collector for ApplicationsCollector {
             packages.extend(parse_apk_installed(&text));
         }
         if self.host.is_real() && program_exists("rpm") {
-            let out = Command::new("rpm")
-                .args([
+            let out = run_bounded(
+                "rpm",
+                &[
                     "-qa",
                     "--queryformat",
-                    "%{NAME}\t%{VERSION}-%{RELEASE}\t%{SIZE}\n",
-                ])
-                .output()
-                .map_err(|e| Error::io("rpm", e))?;
+                    "%{NAME}	%{VERSION}-%{RELEASE}	%{SIZE}
+",
+                ],
+                COMMAND_TIMEOUT,
+                MAX_COMMAND_OUTPUT,
+            )?;
             found = true;
-            packages.extend(parse_rpm_query(&String::from_utf8_lossy(&out.stdout)));
+            packages.extend(parse_rpm_query(&out.stdout));
         }
         if !found {
             return Err(Error::unsupported(
@@ -216,26 +220,26 @@ impl Collector for ServicesCollector {
                 "systemd is not running (no /run/systemd/system)",
             ));
         }
-        let out = Command::new("systemctl")
-            .args([
+        let out = run_bounded(
+            "systemctl",
+            &[
                 "list-units",
                 "--type=service",
                 "--all",
                 "--no-legend",
                 "--no-pager",
                 "--plain",
-            ])
-            .output()
-            .map_err(|e| Error::io("systemctl", e))?;
-        if !out.status.success() {
+            ],
+            COMMAND_TIMEOUT,
+            MAX_COMMAND_OUTPUT,
+        )?;
+        if !out.success {
             return Err(Error::unsupported(
                 "services",
-                String::from_utf8_lossy(&out.stderr).trim().to_string(),
+                "systemctl list-units failed",
             ));
         }
-        Ok(Metric::Services(parse_list_units(
-            &String::from_utf8_lossy(&out.stdout),
-        )))
+        Ok(Metric::Services(parse_list_units(&out.stdout)))
     }
 }
 

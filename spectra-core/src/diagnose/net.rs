@@ -1,0 +1,450 @@
+//! Network diagnostics: TCP connect, ICMP ping and traceroute, each bounded in time.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream, ToSocketAddrs};
+use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
+
+use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketType, ipproto, sockopt};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Most probes one diagnostic sends, whatever was asked.
+pub const MAX_PROBES: u32 = 100;
+pub const MAX_HOPS: u8 = 64;
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Checks that `target` is an IP address or a hostname (RFC 1123 labels) — and so can never
+/// be read as an option by any tool, since neither may start with `-`.
+pub fn validate_target(target: &str) -> Result<()> {
+    let bad = |why: &str| Err(Error::invalid("target", format!("{target:?} {why}")));
+    if target.parse::<IpAddr>().is_ok() {
+        return Ok(());
+    }
+    if target.is_empty() || target.len() > 253 {
+        return bad("must be 1 to 253 characters");
+    }
+    for label in target.trim_end_matches('.').split('.') {
+        if label.is_empty() || label.len() > 63 {
+            return bad("has an empty or over-long label");
+        }
+        if label.starts_with('-') || label.ends_with('-') {
+            return bad("has a label that starts or ends with '-'");
+        }
+        if !label
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return bad("is neither an IP address nor a hostname");
+        }
+    }
+    Ok(())
+}
+
+fn check_timeout(timeout: Duration) -> Result<()> {
+    if timeout.is_zero() || timeout > MAX_TIMEOUT {
+        return Err(Error::invalid(
+            "timeout",
+            format!("{timeout:?} is not between 0 and {MAX_TIMEOUT:?}"),
+        ));
+    }
+    Ok(())
+}
+
+fn resolve(target: &str, port: u16) -> Result<Vec<SocketAddr>> {
+    validate_target(target)?;
+    let addresses: Vec<SocketAddr> = (target, port)
+        .to_socket_addrs()
+        .map_err(|e| Error::io(format!("resolving {target}"), e))?
+        .collect();
+    if addresses.is_empty() {
+        return Err(Error::invalid(
+            "target",
+            format!("{target:?} has no address"),
+        ));
+    }
+    Ok(addresses)
+}
+
+fn resolve_v4(target: &str) -> Result<Ipv4Addr> {
+    resolve(target, 0)?
+        .into_iter()
+        .find_map(|a| match a.ip() {
+            IpAddr::V4(v4) => Some(v4),
+            IpAddr::V6(_) => None,
+        })
+        .ok_or_else(|| {
+            Error::unsupported(
+                "ping and traceroute over IPv6",
+                format!("{target} has no IPv4 address"),
+            )
+        })
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TcpConnectResult {
+    pub target: String,
+    pub port: u16,
+    /// The address that answered (or the last one tried).
+    pub address: Option<String>,
+    pub connected: bool,
+    pub latency_ms: Option<f64>,
+    pub error: Option<String>,
+}
+
+/// Tries each address of `target` in turn until one accepts a TCP connection.
+pub fn tcp_connect(target: &str, port: u16, timeout: Duration) -> Result<TcpConnectResult> {
+    check_timeout(timeout)?;
+    let mut result = TcpConnectResult {
+        target: target.into(),
+        port,
+        address: None,
+        connected: false,
+        latency_ms: None,
+        error: None,
+    };
+    for address in resolve(target, port)? {
+        let started = Instant::now();
+        result.address = Some(address.to_string());
+        match TcpStream::connect_timeout(&address, timeout) {
+            Ok(_) => {
+                result.connected = true;
+                result.latency_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
+                result.error = None;
+                break;
+            }
+            Err(e) => result.error = Some(e.to_string()),
+        }
+    }
+    Ok(result)
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PingResult {
+    pub target: String,
+    pub address: String,
+    pub transmitted: u32,
+    pub received: u32,
+    pub loss_percent: f64,
+    /// Round-trip times of the replies, in milliseconds.
+    pub rtts_ms: Vec<f64>,
+    pub min_ms: Option<f64>,
+    pub avg_ms: Option<f64>,
+    pub max_ms: Option<f64>,
+    /// `icmp_datagram` (unprivileged ping socket) or `icmp_raw`.
+    pub method: String,
+}
+
+/// An ICMP socket: the unprivileged datagram kind where the system allows it
+/// (`net.ipv4.ping_group_range`), else a raw one (needs CAP_NET_RAW).
+fn icmp_socket() -> Result<(OwnedFd, bool)> {
+    if let Ok(fd) = rustix::net::socket(AddressFamily::INET, SocketType::DGRAM, Some(ipproto::ICMP))
+    {
+        return Ok((fd, false));
+    }
+    rustix::net::socket(AddressFamily::INET, SocketType::RAW, Some(ipproto::ICMP)).map(|fd| (fd, true)).map_err(|_| {
+        Error::unsupported(
+            "ping",
+            "neither an unprivileged ICMP socket (net.ipv4.ping_group_range) nor a raw one (CAP_NET_RAW) is allowed",
+        )
+    })
+}
+
+fn checksum(bytes: &[u8]) -> u16 {
+    let mut sum: u32 = bytes
+        .chunks(2)
+        .map(|c| u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)])))
+        .sum();
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+fn echo_request(id: u16, seq: u16) -> [u8; 24] {
+    let mut packet = [0u8; 24];
+    packet[0] = 8; // echo request
+    packet[4..6].copy_from_slice(&id.to_be_bytes());
+    packet[6..8].copy_from_slice(&seq.to_be_bytes());
+    packet[8..].copy_from_slice(b"spectra-diagnose");
+    let sum = checksum(&packet);
+    packet[2..4].copy_from_slice(&sum.to_be_bytes());
+    packet
+}
+
+/// The ICMP message of a received packet (a raw socket also hands over the IPv4 header).
+fn icmp_payload(packet: &[u8], raw: bool) -> Option<&[u8]> {
+    if !raw {
+        return Some(packet);
+    }
+    let header = usize::from(packet.first()? & 0x0f) * 4;
+    packet.get(header..)
+}
+
+fn set_receive_timeout(fd: &OwnedFd, timeout: Duration) -> Result<()> {
+    sockopt::set_socket_timeout(fd, sockopt::Timeout::Recv, Some(timeout))
+        .map_err(|e| Error::io("socket", e.into()))
+}
+
+/// Sends `count` ICMP echo requests, one per `timeout` at most, and reports the replies.
+pub fn ping(target: &str, count: u32, timeout: Duration) -> Result<PingResult> {
+    check_timeout(timeout)?;
+    if count == 0 || count > MAX_PROBES {
+        return Err(Error::invalid(
+            "count",
+            format!("{count} is not between 1 and {MAX_PROBES}"),
+        ));
+    }
+    let address = resolve_v4(target)?;
+    let (fd, raw) = icmp_socket()?;
+    let id = (std::process::id() & 0xffff) as u16;
+    let destination = SocketAddrV4::new(address, 0);
+    let mut rtts = Vec::new();
+    let mut buffer = [0u8; 1500];
+    for seq in 1..=count as u16 {
+        let started = Instant::now();
+        rustix::net::sendto(
+            &fd,
+            &echo_request(id, seq),
+            SendFlags::empty(),
+            &destination,
+        )
+        .map_err(|e| Error::io(format!("ping {target}"), e.into()))?;
+        // Wait for this probe's reply, ignoring other ICMP traffic a raw socket also sees.
+        while let Some(left) = timeout
+            .checked_sub(started.elapsed())
+            .filter(|d| !d.is_zero())
+        {
+            set_receive_timeout(&fd, left)?;
+            let Ok((n, _, _)) = rustix::net::recvfrom(&fd, &mut buffer, RecvFlags::empty()) else {
+                break;
+            };
+            let Some(icmp) = icmp_payload(&buffer[..n], raw) else {
+                continue;
+            };
+            let is_reply =
+                icmp.len() >= 8 && icmp[0] == 0 && u16::from_be_bytes([icmp[6], icmp[7]]) == seq;
+            // The kernel picks the id of a datagram ping socket; a raw socket must match ours.
+            if is_reply && (!raw || u16::from_be_bytes([icmp[4], icmp[5]]) == id) {
+                rtts.push(started.elapsed().as_secs_f64() * 1000.0);
+                break;
+            }
+        }
+    }
+    let received = rtts.len() as u32;
+    let avg = (!rtts.is_empty()).then(|| rtts.iter().sum::<f64>() / rtts.len() as f64);
+    Ok(PingResult {
+        target: target.into(),
+        address: address.to_string(),
+        transmitted: count,
+        received,
+        loss_percent: f64::from(count - received) * 100.0 / f64::from(count),
+        min_ms: rtts.iter().copied().reduce(f64::min),
+        max_ms: rtts.iter().copied().reduce(f64::max),
+        avg_ms: avg,
+        rtts_ms: rtts,
+        method: if raw { "icmp_raw" } else { "icmp_datagram" }.into(),
+    })
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Hop {
+    pub ttl: u8,
+    /// The router that answered, `None` when no answer came in time.
+    pub address: Option<String>,
+    pub rtt_ms: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TracerouteResult {
+    pub target: String,
+    pub address: String,
+    pub hops: Vec<Hop>,
+    pub reached: bool,
+}
+
+const TRACE_BASE_PORT: u16 = 33434;
+
+/// UDP probes with rising TTL; routers answer "time exceeded", the target "port unreachable".
+/// Answers are read on a raw ICMP socket, so this needs CAP_NET_RAW (else `Unsupported`).
+pub fn traceroute(target: &str, max_hops: u8, timeout: Duration) -> Result<TracerouteResult> {
+    check_timeout(timeout)?;
+    if max_hops == 0 || max_hops > MAX_HOPS {
+        return Err(Error::invalid(
+            "max_hops",
+            format!("{max_hops} is not between 1 and {MAX_HOPS}"),
+        ));
+    }
+    let address = resolve_v4(target)?;
+    let listener = rustix::net::socket(AddressFamily::INET, SocketType::RAW, Some(ipproto::ICMP))
+        .map_err(|_| {
+        Error::unsupported(
+            "traceroute",
+            "reading ICMP answers needs a raw socket (CAP_NET_RAW)",
+        )
+    })?;
+    let sender = rustix::net::socket(AddressFamily::INET, SocketType::DGRAM, None)
+        .map_err(|e| Error::io("udp socket", e.into()))?;
+    let mut hops = Vec::new();
+    let mut reached = false;
+    let mut buffer = [0u8; 1500];
+    for ttl in 1..=max_hops {
+        let port = TRACE_BASE_PORT + u16::from(ttl);
+        sockopt::set_ip_ttl(&sender, u32::from(ttl))
+            .map_err(|e| Error::io("udp socket", e.into()))?;
+        let started = Instant::now();
+        rustix::net::sendto(
+            &sender,
+            b"spectra-trace",
+            SendFlags::empty(),
+            &SocketAddrV4::new(address, port),
+        )
+        .map_err(|e| Error::io(format!("traceroute {target}"), e.into()))?;
+        let mut hop = Hop {
+            ttl,
+            address: None,
+            rtt_ms: None,
+        };
+        while let Some(left) = timeout
+            .checked_sub(started.elapsed())
+            .filter(|d| !d.is_zero())
+        {
+            set_receive_timeout(&listener, left)?;
+            let Ok((n, _, from)) =
+                rustix::net::recvfrom(&listener, &mut buffer, RecvFlags::empty())
+            else {
+                break;
+            };
+            let Some(icmp) = icmp_payload(&buffer[..n], true) else {
+                continue;
+            };
+            // The answer quotes our IP header and the first 8 bytes of our UDP header.
+            let Some(quoted_ip) = icmp.get(8..) else {
+                continue;
+            };
+            let quoted_udp = usize::from(quoted_ip.first().map_or(0, |b| b & 0x0f)) * 4;
+            let Some(udp) = quoted_ip.get(quoted_udp..quoted_udp + 4) else {
+                continue;
+            };
+            if u16::from_be_bytes([udp[2], udp[3]]) != port || !matches!(icmp[0], 3 | 11) {
+                continue;
+            }
+            hop.address = from
+                .and_then(|a| SocketAddr::try_from(a).ok())
+                .map(|a| a.ip().to_string());
+            hop.rtt_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
+            reached = icmp[0] == 3;
+            break;
+        }
+        hops.push(hop);
+        if reached {
+            break;
+        }
+    }
+    Ok(TracerouteResult {
+        target: target.into(),
+        address: address.to_string(),
+        hops,
+        reached,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_targets_are_refused() {
+        for bad in [
+            "-oProxyCommand=x",
+            "--help",
+            "a b",
+            "host;rm",
+            "$(id)",
+            "",
+            "x..y",
+            "-1.2.3.4",
+            &"a".repeat(254),
+        ] {
+            let err = validate_target(bad).expect_err(bad);
+            assert_eq!(err.code(), crate::ErrorCode::InvalidInput, "{bad}");
+        }
+        for good in [
+            "localhost",
+            "127.0.0.1",
+            "::1",
+            "db-1.example.com",
+            "example.com.",
+        ] {
+            validate_target(good).expect(good);
+        }
+        assert!(ping("--flood", 1, Duration::from_secs(1)).is_err());
+        assert!(
+            tcp_connect("127.0.0.1", 80, Duration::ZERO).is_err(),
+            "a zero timeout is refused"
+        );
+        assert!(ping("127.0.0.1", MAX_PROBES + 1, Duration::from_secs(1)).is_err());
+    }
+
+    #[test]
+    fn tcp_connect_sees_a_listener_and_a_closed_port() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let open = tcp_connect("127.0.0.1", port, Duration::from_secs(2)).expect("connect");
+        assert!(open.connected && open.latency_ms.is_some());
+        drop(listener);
+        let closed = tcp_connect("127.0.0.1", port, Duration::from_secs(2)).expect("connect");
+        assert!(!closed.connected);
+        assert!(closed.error.expect("why").contains("refused"));
+    }
+
+    #[test]
+    fn checksums_match_the_rfc_1071_example() {
+        // RFC 1071's worked example: these words sum to 0xddf2 (one's complement 0x220d).
+        assert_eq!(
+            checksum(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]),
+            0x220d
+        );
+        let packet = echo_request(7, 1);
+        assert_eq!(
+            checksum(&packet),
+            0,
+            "a packet with its checksum sums to zero"
+        );
+    }
+
+    /// ICMP needs either a ping group or CAP_NET_RAW; where neither is allowed, say so.
+    fn icmp_allowed() -> bool {
+        icmp_socket().is_ok()
+    }
+
+    #[test]
+    fn ping_and_traceroute_reach_loopback() {
+        if !icmp_allowed() {
+            let err = ping("127.0.0.1", 1, Duration::from_secs(1)).expect_err("unsupported");
+            assert_eq!(err.code(), crate::ErrorCode::Unsupported);
+            return;
+        }
+        let result = ping("localhost", 3, Duration::from_secs(2)).expect("ping");
+        assert_eq!(
+            (result.transmitted, result.received, result.loss_percent),
+            (3, 3, 0.0),
+            "{result:?}"
+        );
+        assert!(result.min_ms <= result.avg_ms && result.avg_ms <= result.max_ms);
+        let raw_allowed =
+            rustix::net::socket(AddressFamily::INET, SocketType::RAW, Some(ipproto::ICMP)).is_ok();
+        let trace = traceroute("127.0.0.1", 5, Duration::from_secs(2));
+        if !raw_allowed {
+            assert_eq!(
+                trace.expect_err("needs a raw socket").code(),
+                crate::ErrorCode::Unsupported
+            );
+            return;
+        }
+        let trace = trace.expect("traceroute");
+        assert!(trace.reached, "{trace:?}");
+        assert_eq!(trace.hops.len(), 1);
+        assert_eq!(trace.hops[0].address.as_deref(), Some("127.0.0.1"));
+    }
+}
