@@ -1,6 +1,8 @@
 //! `spectra`: the command-line entry point.
 
 mod collect_cmd;
+mod diag_cmd;
+mod render;
 mod scan_cmd;
 
 use std::process::ExitCode;
@@ -29,6 +31,12 @@ enum Command {
     /// Exit status: 0 when every requested collector worked, 1 when one is unsupported here or
     /// failed (its reason is printed in place of its data), 2 on a usage error.
     Collect(collect_cmd::CollectArgs),
+    /// Run a diagnostic: ping, connect, netstat, traceroute, mounts, logs, du.
+    ///
+    /// No shell is ever involved; targets must be an IP address or a hostname; every
+    /// diagnostic is bounded in time and output. Exit status: 0 ok, 1 a negative answer (no
+    /// reply, connection refused, target not reached), 2 a usage or fatal error.
+    Diag(diag_cmd::DiagArgs),
 }
 
 /// Exit status for usage and fatal errors (clap uses the same for its own usage errors).
@@ -39,6 +47,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Scan(args) => scan_cmd::run(&args),
         Command::Collect(args) => collect_cmd::run(&args),
+        Command::Diag(args) => diag_cmd::run(&args),
     };
     match outcome {
         Ok(code) => code,
