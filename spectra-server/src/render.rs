@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 pub fn flatten(out: &mut String, prefix: &str, value: &serde_json::Value) {
     use serde_json::Value;
     match value {
+        Value::Array(items) if prefix.is_empty() && items.is_empty() => out.push_str("  (none)\n"),
         Value::Object(fields)
             if prefix.is_empty() || fields.values().any(|v| v.is_object() || v.is_array()) =>
         {
