@@ -1,13 +1,8 @@
 //! `spectra collect` as a user runs it.
 
-use std::process::{Command, Output};
+mod common;
 
-fn spectra(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_spectra"))
-        .args(args)
-        .output()
-        .expect("run spectra")
-}
+use common::spectra;
 
 #[test]
 fn list_names_every_collector_with_its_interval() {

@@ -1,13 +1,8 @@
 //! `spectra diag` as a user runs it.
 
-use std::process::{Command, Output};
+mod common;
 
-fn spectra(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_spectra"))
-        .args(args)
-        .output()
-        .expect("run spectra")
-}
+use common::spectra;
 
 #[test]
 fn connect_reports_open_and_closed_ports_by_exit_status() {

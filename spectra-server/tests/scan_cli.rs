@@ -1,16 +1,12 @@
 //! `spectra scan` as a user runs it: a real process, its output and its exit status.
 
+mod common;
+
+use common::spectra;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn spectra(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_spectra"))
-        .args(args)
-        .output()
-        .expect("run spectra")
-}
+use std::process::Command;
 
 fn tree() -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("temp dir");

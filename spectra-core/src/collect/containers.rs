@@ -195,16 +195,9 @@ pub(crate) fn parse_pvesh_resources(resources: &Value) -> Vec<Container> {
         .collect()
 }
 
+#[derive(Debug)]
 pub struct ContainersCollector {
     host: Host,
-}
-
-impl std::fmt::Debug for ContainersCollector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ContainersCollector")
-            .field("host", &self.host)
-            .finish()
-    }
 }
 
 impl ContainersCollector {

@@ -125,6 +125,7 @@ pub(crate) fn parse_cpuinfo_mhz(text: &str) -> Option<f64> {
     (!values.is_empty()).then(|| values.iter().sum::<f64>() / values.len() as f64)
 }
 
+#[derive(Debug)]
 pub struct CpuCollector {
     host: Host,
     previous: Option<(CpuTimes, Vec<CpuTimes>)>,
@@ -159,14 +160,6 @@ impl CpuCollector {
                 .and_then(parse_cpuinfo_mhz);
         }
         Some(khz.iter().sum::<f64>() / khz.len() as f64 / 1000.0)
-    }
-}
-
-impl std::fmt::Debug for CpuCollector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CpuCollector")
-            .field("host", &self.host)
-            .finish_non_exhaustive()
     }
 }
 

@@ -92,16 +92,9 @@ pub(crate) fn holds_data(mount: &Mount) -> bool {
         )
 }
 
+#[derive(Debug)]
 pub struct DiskCollector {
     host: Host,
-}
-
-impl std::fmt::Debug for DiskCollector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DiskCollector")
-            .field("host", &self.host)
-            .finish()
-    }
 }
 
 impl DiskCollector {
@@ -241,17 +234,10 @@ pub(crate) fn disk_rates(
     }
 }
 
+#[derive(Debug)]
 pub struct DiskIoCollector {
     host: Host,
     previous: Option<(Instant, HashMap<String, DiskIoStats>)>,
-}
-
-impl std::fmt::Debug for DiskIoCollector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DiskIoCollector")
-            .field("host", &self.host)
-            .finish_non_exhaustive()
-    }
 }
 
 impl DiskIoCollector {

@@ -65,16 +65,9 @@ pub(crate) fn memory_from(info: &HashMap<&str, u64>) -> Result<MemoryStats> {
     })
 }
 
+#[derive(Debug)]
 pub struct MemoryCollector {
     host: Host,
-}
-
-impl std::fmt::Debug for MemoryCollector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MemoryCollector")
-            .field("host", &self.host)
-            .finish()
-    }
 }
 
 impl MemoryCollector {

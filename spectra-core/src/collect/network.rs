@@ -104,17 +104,10 @@ fn addresses() -> HashMap<String, Vec<String>> {
     out
 }
 
+#[derive(Debug)]
 pub struct NetworkCollector {
     host: Host,
     previous: Option<(Instant, HashMap<String, InterfaceStats>)>,
-}
-
-impl std::fmt::Debug for NetworkCollector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NetworkCollector")
-            .field("host", &self.host)
-            .finish_non_exhaustive()
-    }
 }
 
 impl NetworkCollector {
@@ -226,16 +219,9 @@ pub(crate) fn apply_iw_link(link: &mut WifiLink, text: &str) {
     }
 }
 
+#[derive(Debug)]
 pub struct WifiCollector {
     host: Host,
-}
-
-impl std::fmt::Debug for WifiCollector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WifiCollector")
-            .field("host", &self.host)
-            .finish()
-    }
 }
 
 impl WifiCollector {

@@ -83,20 +83,12 @@ pub(crate) fn state_name(state: char) -> &'static str {
     }
 }
 
+#[derive(Debug)]
 pub struct ProcessCollector {
     host: Host,
     top: usize,
     previous: Option<(Instant, HashMap<u32, u64>)>,
     users: HashMap<u32, Option<String>>,
-}
-
-impl std::fmt::Debug for ProcessCollector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProcessCollector")
-            .field("host", &self.host)
-            .field("top", &self.top)
-            .finish_non_exhaustive()
-    }
 }
 
 impl ProcessCollector {

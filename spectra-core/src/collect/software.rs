@@ -83,16 +83,9 @@ pub(crate) fn parse_rpm_query(text: &str) -> Vec<Package> {
         .collect()
 }
 
+#[derive(Debug)]
 pub struct ApplicationsCollector {
     host: Host,
-}
-
-impl std::fmt::Debug for ApplicationsCollector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApplicationsCollector")
-            .field("host", &self.host)
-            .finish()
-    }
 }
 
 impl ApplicationsCollector {
@@ -185,16 +178,9 @@ pub(crate) fn parse_list_units(text: &str) -> Vec<Service> {
         .collect()
 }
 
+#[derive(Debug)]
 pub struct ServicesCollector {
     host: Host,
-}
-
-impl std::fmt::Debug for ServicesCollector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ServicesCollector")
-            .field("host", &self.host)
-            .finish()
-    }
 }
 
 impl ServicesCollector {

@@ -55,16 +55,9 @@ pub(crate) fn parse_utmp(bytes: &[u8]) -> Vec<LoggedInUser> {
         .collect()
 }
 
+#[derive(Debug)]
 pub struct SystemCollector {
     host: Host,
-}
-
-impl std::fmt::Debug for SystemCollector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SystemCollector")
-            .field("host", &self.host)
-            .finish()
-    }
 }
 
 impl SystemCollector {
@@ -134,16 +127,9 @@ pub struct Sensor {
     pub critical: Option<f64>,
 }
 
+#[derive(Debug)]
 pub struct TemperatureCollector {
     host: Host,
-}
-
-impl std::fmt::Debug for TemperatureCollector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TemperatureCollector")
-            .field("host", &self.host)
-            .finish()
-    }
 }
 
 impl TemperatureCollector {
@@ -244,16 +230,9 @@ pub(crate) fn decode_throttle(bits: u32) -> Throttle {
     }
 }
 
+#[derive(Debug)]
 pub struct RaspberryPiCollector {
     host: Host,
-}
-
-impl std::fmt::Debug for RaspberryPiCollector {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RaspberryPiCollector")
-            .field("host", &self.host)
-            .finish()
-    }
 }
 
 impl RaspberryPiCollector {
