@@ -129,6 +129,9 @@ pub(crate) fn parse_cpuinfo_mhz(text: &str) -> Option<f64> {
 pub struct CpuCollector {
     host: Host,
     previous: Option<(CpuTimes, Vec<CpuTimes>)>,
+    /// The cpufreq files of the cores, found on the first sample (the set of cores does not
+    /// change between samples; an empty list means: use `/proc/cpuinfo`).
+    frequency_files: Option<Vec<String>>,
 }
 
 impl CpuCollector {
@@ -136,25 +139,30 @@ impl CpuCollector {
         CpuCollector {
             host,
             previous: None,
+            frequency_files: None,
         }
     }
 
-    fn frequency_mhz(&self) -> Option<f64> {
-        let khz: Vec<f64> = self
-            .host
-            .list("sys/devices/system/cpu")
+    fn frequency_mhz(&mut self) -> Option<f64> {
+        let host = &self.host;
+        let files = self.frequency_files.get_or_insert_with(|| {
+            host.list("sys/devices/system/cpu")
+                .iter()
+                .filter(|n| {
+                    n.len() > 3
+                        && n.starts_with("cpu")
+                        && n[3..].bytes().all(|c| c.is_ascii_digit())
+                })
+                .map(|n| format!("sys/devices/system/cpu/{n}/cpufreq/scaling_cur_freq"))
+                .filter(|f| host.path(f).exists())
+                .collect()
+        });
+        let khz: Vec<f64> = files
             .iter()
-            .filter(|n| n.starts_with("cpu") && n[3..].chars().all(|c| c.is_ascii_digit()))
-            .filter_map(|n| {
-                self.host.read_opt(format!(
-                    "sys/devices/system/cpu/{n}/cpufreq/scaling_cur_freq"
-                ))
-            })
-            .filter_map(|v| v.parse().ok())
+            .filter_map(|f| host.read_opt(f)?.parse().ok())
             .collect();
         if khz.is_empty() {
-            return self
-                .host
+            return host
                 .read_opt("proc/cpuinfo")
                 .as_deref()
                 .and_then(parse_cpuinfo_mhz);

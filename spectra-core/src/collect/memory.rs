@@ -68,35 +68,45 @@ pub(crate) fn memory_from(info: &HashMap<&str, u64>) -> Result<MemoryStats> {
 #[derive(Debug)]
 pub struct MemoryCollector {
     host: Host,
+    /// Found on the first sample: a process does not change cgroup while it samples memory.
+    limit_file: Option<Option<String>>,
 }
 
 impl MemoryCollector {
     pub fn new(host: Host) -> Self {
-        MemoryCollector { host }
+        MemoryCollector {
+            host,
+            limit_file: None,
+        }
     }
 
-    /// cgroup v2 `memory.max` (or v1 `memory.limit_in_bytes`) of this process's group;
-    /// "max" and v1's huge sentinel mean no limit.
-    fn cgroup_limit(&self) -> Option<u64> {
+    /// The file holding this process's cgroup memory limit: v2 `memory.max` or v1
+    /// `memory.limit_in_bytes`, whichever exists for the group in `/proc/self/cgroup`.
+    fn find_limit_file(&self) -> Option<String> {
         let membership = self.host.read_opt("proc/self/cgroup")?;
-        for line in membership.lines() {
+        membership.lines().find_map(|line| {
             let mut parts = line.splitn(3, ':');
             let (_, controllers, path) = (parts.next()?, parts.next()?, parts.next()?);
             let rel = path.trim_start_matches('/');
-            let candidate = if controllers.is_empty() {
-                self.host
-                    .read_opt(format!("sys/fs/cgroup/{rel}/memory.max"))
+            let file = if controllers.is_empty() {
+                format!("sys/fs/cgroup/{rel}/memory.max")
             } else if controllers.split(',').any(|c| c == "memory") {
-                self.host
-                    .read_opt(format!("sys/fs/cgroup/memory/{rel}/memory.limit_in_bytes"))
+                format!("sys/fs/cgroup/memory/{rel}/memory.limit_in_bytes")
             } else {
-                None
+                return None;
             };
-            if let Some(limit) = candidate.and_then(|v| v.parse::<u64>().ok()) {
-                return (limit < 1 << 60).then_some(limit);
-            }
+            self.host.path(&file).exists().then_some(file)
+        })
+    }
+
+    /// The limit in bytes; "max" and v1's huge sentinel mean no limit.
+    fn cgroup_limit(&mut self) -> Option<u64> {
+        if self.limit_file.is_none() {
+            self.limit_file = Some(self.find_limit_file());
         }
-        None
+        let file = self.limit_file.as_ref()?.as_ref()?;
+        let limit: u64 = self.host.read_opt(file)?.parse().ok()?;
+        (limit < 1 << 60).then_some(limit)
     }
 }
 

@@ -134,12 +134,7 @@ impl Collector for ProcessCollector {
         let mut by_state = BTreeMap::new();
         let mut total_threads = 0;
         let mut cpu_now = HashMap::new();
-        for entry in self
-            .host
-            .list("proc")
-            .into_iter()
-            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
-        {
+        for entry in self.host.pids() {
             // A process may exit between the listing and these reads: skip it.
             let Some(stat) = self
                 .host

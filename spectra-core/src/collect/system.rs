@@ -58,11 +58,13 @@ pub(crate) fn parse_utmp(bytes: &[u8]) -> Vec<LoggedInUser> {
 #[derive(Debug)]
 pub struct SystemCollector {
     host: Host,
+    /// Read once: the OS release does not change under a running agent (an upgrade restarts it).
+    os: Option<Option<String>>,
 }
 
 impl SystemCollector {
     pub fn new(host: Host) -> Self {
-        SystemCollector { host }
+        SystemCollector { host, os: None }
     }
 }
 
@@ -89,10 +91,16 @@ impl Collector for SystemCollector {
             .ok()
             .filter(|h| !h.is_empty() && self.host.is_real())
             .unwrap_or_else(|| uname.nodename().to_string_lossy().into_owned());
+        let host = &self.host;
         let os = self
-            .host
-            .read_opt("etc/os-release")
-            .or_else(|| self.host.read_opt("usr/lib/os-release"));
+            .os
+            .get_or_insert_with(|| {
+                let text = host
+                    .read_opt("etc/os-release")
+                    .or_else(|| host.read_opt("usr/lib/os-release"));
+                text.as_deref().and_then(parse_os_release)
+            })
+            .clone();
         let users = ["run/utmp", "var/run/utmp"]
             .iter()
             .find_map(|p| std::fs::read(self.host.path(p)).ok())
@@ -100,17 +108,12 @@ impl Collector for SystemCollector {
             .unwrap_or_default();
         Ok(Metric::System(SystemInfo {
             hostname,
-            os: os.as_deref().and_then(parse_os_release),
+            os,
             kernel: uname.release().to_string_lossy().into_owned(),
             arch: uname.machine().to_string_lossy().into_owned(),
             uptime_secs,
             boot_time,
-            process_count: self
-                .host
-                .list("proc")
-                .iter()
-                .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
-                .count(),
+            process_count: self.host.pids().len(),
             users,
         }))
     }

@@ -92,11 +92,7 @@ pub(crate) fn parse_proc_net(protocol: &str, text: &str) -> Vec<Socket> {
 /// Socket inode → `pid/name` of every process holding it.
 fn socket_owners(host: &Host) -> HashMap<u64, Vec<String>> {
     let mut owners: HashMap<u64, Vec<String>> = HashMap::new();
-    for pid in host
-        .list("proc")
-        .into_iter()
-        .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
-    {
+    for pid in host.pids() {
         let Ok(fds) = std::fs::read_dir(host.path(format!("proc/{pid}/fd"))) else {
             continue;
         };
