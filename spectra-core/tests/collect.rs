@@ -116,8 +116,18 @@ fn disk_io_and_network_give_rates_from_the_second_sample() {
                 );
                 let names = sh("ls", &["/sys/class/net"]);
                 for name in names.split_whitespace() {
-                    assert!(b.iter().any(|i| i.name == name), "interface {name} missing");
+                    let seen = b
+                        .iter()
+                        .find(|i| i.name == name)
+                        .unwrap_or_else(|| panic!("interface {name} missing"));
+                    let operstate =
+                        std::fs::read_to_string(format!("/sys/class/net/{name}/operstate"))
+                            .expect("operstate");
+                    if operstate.trim() == "up" {
+                        assert_eq!(seen.up, Some(true), "{name} is up");
+                    }
                 }
+                assert_eq!(lo.up, Some(true), "loopback runs");
             }
             other => panic!("wrong kinds {other:?}"),
         }
@@ -185,5 +195,41 @@ fn applications_match_dpkg_query() {
         packages
             .iter()
             .any(|p| p.name == "coreutils" && !p.version.is_empty())
+    );
+}
+
+/// Unmounts on drop, so a failed assertion never leaves a mount behind.
+struct TmpfsMount(std::path::PathBuf);
+
+impl Drop for TmpfsMount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn disk_notices_mounts_and_unmounts_between_samples() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: mounting needs root");
+        return;
+    }
+    let mut disk = collect::by_name("disk").expect("known");
+    let dir = tempfile::tempdir().expect("tmp");
+    let point = dir.path().to_str().expect("utf-8").to_string();
+    let listed =
+        |m: &Metric| matches!(m, Metric::Disk(ms) if ms.iter().any(|u| u.mount_point == point));
+    assert!(!listed(&disk.collect().expect("disk")));
+    let status = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "spectra-test", &point])
+        .status()
+        .expect("mount");
+    assert!(status.success(), "root could not mount a tmpfs");
+    let guard = TmpfsMount(dir.path().to_path_buf());
+    let mounted = disk.collect().expect("disk");
+    assert!(listed(&mounted), "a new mount is seen on the next sample");
+    drop(guard);
+    assert!(
+        !listed(&disk.collect().expect("disk")),
+        "an unmount is seen on the next sample"
     );
 }

@@ -132,6 +132,9 @@ pub struct CpuCollector {
     /// The cpufreq files of the cores, found on the first sample (the set of cores does not
     /// change between samples; an empty list means: use `/proc/cpuinfo`).
     frequency_files: Option<Vec<String>>,
+    /// Without cpufreq (most virtual machines) `/proc/cpuinfo` shows the nominal clock, which
+    /// does not change: it is read once, since generating that file is the costliest read here.
+    nominal_mhz: Option<Option<f64>>,
 }
 
 impl CpuCollector {
@@ -140,6 +143,7 @@ impl CpuCollector {
             host,
             previous: None,
             frequency_files: None,
+            nominal_mhz: None,
         }
     }
 
@@ -162,10 +166,11 @@ impl CpuCollector {
             .filter_map(|f| host.read_opt(f)?.parse().ok())
             .collect();
         if khz.is_empty() {
-            return host
-                .read_opt("proc/cpuinfo")
-                .as_deref()
-                .and_then(parse_cpuinfo_mhz);
+            return *self.nominal_mhz.get_or_insert_with(|| {
+                host.read_opt("proc/cpuinfo")
+                    .as_deref()
+                    .and_then(parse_cpuinfo_mhz)
+            });
         }
         Some(khz.iter().sum::<f64>() / khz.len() as f64 / 1000.0)
     }

@@ -95,11 +95,68 @@ pub(crate) fn holds_data(mount: &Mount) -> bool {
 #[derive(Debug)]
 pub struct DiskCollector {
     host: Host,
+    table: Option<MountTable>,
+}
+
+/// The mounts that hold data, kept between samples with the open `mountinfo` that says when
+/// they change: the kernel flags it `POLLPRI` after any mount or unmount in the namespace.
+#[derive(Debug)]
+struct MountTable {
+    file: std::fs::File,
+    mounts: Vec<Mount>,
+}
+
+impl MountTable {
+    fn load(file: &mut std::fs::File) -> std::io::Result<Vec<Mount>> {
+        use std::io::{Read, Seek};
+        let mut text = String::with_capacity(8192);
+        file.rewind()?;
+        file.read_to_string(&mut text)?;
+        // Later lines mount over earlier ones: keep the last mount of each mount point.
+        let mut seen = std::collections::HashSet::new();
+        let mut mounts: Vec<Mount> = parse_mountinfo(&text)
+            .into_iter()
+            .rev()
+            .filter(|m| holds_data(m) && seen.insert(m.mount_point.clone()))
+            .collect();
+        mounts.reverse();
+        Ok(mounts)
+    }
+
+    fn changed(&self) -> bool {
+        use rustix::event::{PollFd, PollFlags, Timespec, poll};
+        let mut fds = [PollFd::new(&self.file, PollFlags::PRI)];
+        let now = Timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // If polling fails, re-reading is the safe answer.
+        poll(&mut fds, Some(&now)).map_or(true, |ready| ready > 0)
+    }
 }
 
 impl DiskCollector {
     pub fn new(host: Host) -> Self {
-        DiskCollector { host }
+        DiskCollector { host, table: None }
+    }
+
+    fn mounts(&mut self) -> Result<&[Mount]> {
+        let path = self.host.path("proc/self/mountinfo");
+        let io = |e| Error::io(&path, e);
+        match &mut self.table {
+            Some(table) if !table.changed() => {}
+            Some(table) => table.mounts = MountTable::load(&mut table.file).map_err(io)?,
+            None => {
+                let mut file = std::fs::File::open(&path).map_err(io)?;
+                let mounts = MountTable::load(&mut file).map_err(io)?;
+                self.table = Some(MountTable { file, mounts });
+            }
+        }
+        Ok(self
+            .table
+            .as_ref()
+            .map(|t| t.mounts.as_slice())
+            .unwrap_or_default())
     }
 }
 
@@ -113,16 +170,10 @@ impl Collector for DiskCollector {
     }
 
     fn collect(&mut self) -> Result<Metric> {
-        let mounts = parse_mountinfo(&self.host.read("proc/self/mountinfo")?);
-        let mut seen = std::collections::HashSet::new();
+        let host = self.host.clone();
         let mut usage = Vec::new();
-        for mount in mounts.into_iter().filter(holds_data) {
-            // A mount point mounted over twice shows its top mount only.
-            if !seen.insert(mount.mount_point.clone()) {
-                continue;
-            }
-            let Ok(vfs) =
-                rustix::fs::statvfs(self.host.path(mount.mount_point.trim_start_matches('/')))
+        for mount in self.mounts()? {
+            let Ok(vfs) = rustix::fs::statvfs(host.path(mount.mount_point.trim_start_matches('/')))
             else {
                 continue; // unmounted meanwhile, or not ours to read
             };
@@ -130,9 +181,9 @@ impl Collector for DiskCollector {
             let used = (vfs.f_blocks - vfs.f_bfree.min(vfs.f_blocks)) * vfs.f_frsize;
             let free = vfs.f_bavail * vfs.f_frsize;
             usage.push(MountUsage {
-                device: mount.device,
-                mount_point: mount.mount_point,
-                fs_type: mount.fs_type,
+                device: mount.device.clone(),
+                mount_point: mount.mount_point.clone(),
+                fs_type: mount.fs_type.clone(),
                 total,
                 used,
                 free,

@@ -13,7 +13,8 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InterfaceStats {
     pub name: String,
-    /// From `operstate`; `None` when the kernel does not say.
+    /// Operational (the `IFF_RUNNING` flag: up with a carrier); `None` when not known, as for
+    /// an interface that vanished between the two reads.
     pub up: Option<bool>,
     pub addresses: Vec<String>,
     pub rx_bytes: u64,
@@ -85,21 +86,23 @@ fn interface_rates(
     }
 }
 
-/// Addresses per interface, from `getifaddrs`.
-fn addresses() -> HashMap<String, Vec<String>> {
-    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+/// Whether each interface is operational (`IFF_RUNNING`) and its addresses, from one
+/// `getifaddrs` call (one netlink dump, cheaper than reading `operstate` per interface).
+fn interface_states() -> HashMap<String, (bool, Vec<String>)> {
+    use nix::net::if_::InterfaceFlags;
+    let mut out: HashMap<String, (bool, Vec<String>)> = HashMap::new();
     let Ok(addrs) = nix::ifaddrs::getifaddrs() else {
         return out;
     };
     for ifa in addrs {
-        let Some(address) = ifa.address else { continue };
-        let ip = address
-            .as_sockaddr_in()
-            .map(|a| a.ip().to_string())
-            .or_else(|| address.as_sockaddr_in6().map(|a| a.ip().to_string()));
-        if let Some(ip) = ip {
-            out.entry(ifa.interface_name).or_default().push(ip);
-        }
+        let state = out.entry(ifa.interface_name).or_default();
+        state.0 |= ifa.flags.contains(InterfaceFlags::IFF_RUNNING);
+        let ip = ifa.address.and_then(|a| {
+            a.as_sockaddr_in()
+                .map(|a| a.ip().to_string())
+                .or_else(|| a.as_sockaddr_in6().map(|a| a.ip().to_string()))
+        });
+        state.1.extend(ip);
     }
     out
 }
@@ -131,22 +134,16 @@ impl Collector for NetworkCollector {
     fn collect(&mut self) -> Result<Metric> {
         let now = Instant::now();
         let mut stats = parse_net_dev(&self.host.read("proc/net/dev")?)?;
-        let mut addresses = if self.host.is_real() {
-            addresses()
+        let mut states = if self.host.is_real() {
+            interface_states()
         } else {
             HashMap::new()
         };
         for s in &mut stats {
-            s.up = self
-                .host
-                .read_opt(format!("sys/class/net/{}/operstate", s.name))
-                .and_then(|state| match state.as_str() {
-                    "up" => Some(true),
-                    "down" | "lowerlayerdown" | "notpresent" => Some(false),
-                    // loopback and some virtual devices report "unknown"
-                    _ => None,
-                });
-            s.addresses = addresses.remove(&s.name).unwrap_or_default();
+            if let Some((running, addresses)) = states.remove(&s.name) {
+                s.up = Some(running);
+                s.addresses = addresses;
+            }
             if let Some((then, before)) = &self.previous {
                 s.rates = before
                     .get(&s.name)
