@@ -1,6 +1,6 @@
 //! Network diagnostics: TCP connect, ICMP ping and traceroute, each bounded in time.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
@@ -66,19 +66,9 @@ fn resolve(target: &str, port: u16) -> Result<Vec<SocketAddr>> {
     Ok(addresses)
 }
 
-fn resolve_v4(target: &str) -> Result<Ipv4Addr> {
-    resolve(target, 0)?
-        .into_iter()
-        .find_map(|a| match a.ip() {
-            IpAddr::V4(v4) => Some(v4),
-            IpAddr::V6(_) => None,
-        })
-        .ok_or_else(|| {
-            Error::unsupported(
-                "ping and traceroute over IPv6",
-                format!("{target} has no IPv4 address"),
-            )
-        })
+/// The first address the resolver gives for `target` (IPv4 or IPv6, as `ping` would use).
+fn resolve_ip(target: &str) -> Result<IpAddr> {
+    Ok(resolve(target, 0)?[0].ip())
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -135,19 +125,92 @@ pub struct PingResult {
     pub method: String,
 }
 
-/// An ICMP socket: the unprivileged datagram kind where the system allows it
-/// (`net.ipv4.ping_group_range`), else a raw one (needs CAP_NET_RAW).
-fn icmp_socket() -> Result<(OwnedFd, bool)> {
-    if let Ok(fd) = rustix::net::socket(AddressFamily::INET, SocketType::DGRAM, Some(ipproto::ICMP))
-    {
-        return Ok((fd, false));
+/// ICMP for one address family: the protocol, and the echo and answer message types.
+#[derive(Debug, Clone, Copy)]
+struct Icmp {
+    family: AddressFamily,
+    protocol: rustix::net::Protocol,
+    echo_request: u8,
+    echo_reply: u8,
+    time_exceeded: u8,
+    unreachable: u8,
+    /// A raw IPv4 socket hands over the IP header too; IPv6 raw sockets never do.
+    raw_includes_ip_header: bool,
+}
+
+impl Icmp {
+    fn for_address(address: IpAddr) -> Icmp {
+        match address {
+            IpAddr::V4(_) => Icmp {
+                family: AddressFamily::INET,
+                protocol: ipproto::ICMP,
+                echo_request: 8,
+                echo_reply: 0,
+                time_exceeded: 11,
+                unreachable: 3,
+                raw_includes_ip_header: true,
+            },
+            IpAddr::V6(_) => Icmp {
+                family: AddressFamily::INET6,
+                protocol: ipproto::ICMPV6,
+                echo_request: 128,
+                echo_reply: 129,
+                time_exceeded: 3,
+                unreachable: 1,
+                raw_includes_ip_header: false,
+            },
+        }
     }
-    rustix::net::socket(AddressFamily::INET, SocketType::RAW, Some(ipproto::ICMP)).map(|fd| (fd, true)).map_err(|_| {
-        Error::unsupported(
-            "ping",
-            "neither an unprivileged ICMP socket (net.ipv4.ping_group_range) nor a raw one (CAP_NET_RAW) is allowed",
-        )
-    })
+
+    /// The unprivileged datagram kind where the system allows it
+    /// (`net.ipv4.ping_group_range`), else a raw one (needs CAP_NET_RAW). The flag says raw.
+    fn socket(&self, what: &str) -> Result<(OwnedFd, bool)> {
+        if let Ok(fd) = rustix::net::socket(self.family, SocketType::DGRAM, Some(self.protocol)) {
+            return Ok((fd, false));
+        }
+        self.raw_socket(what).map(|fd| (fd, true))
+    }
+
+    fn raw_socket(&self, what: &str) -> Result<OwnedFd> {
+        rustix::net::socket(self.family, SocketType::RAW, Some(self.protocol)).map_err(|_| {
+            Error::unsupported(
+                what.to_string(),
+                "neither an unprivileged ICMP socket (net.ipv4.ping_group_range) nor a raw one (CAP_NET_RAW) is allowed",
+            )
+        })
+    }
+
+    fn echo_request(&self, id: u16, seq: u16) -> [u8; 24] {
+        let mut packet = [0u8; 24];
+        packet[0] = self.echo_request;
+        packet[4..6].copy_from_slice(&id.to_be_bytes());
+        packet[6..8].copy_from_slice(&seq.to_be_bytes());
+        packet[8..].copy_from_slice(b"spectra-diagnose");
+        // The kernel computes ICMPv6 checksums itself (they cover a pseudo-header).
+        if self.family == AddressFamily::INET {
+            let sum = checksum(&packet);
+            packet[2..4].copy_from_slice(&sum.to_be_bytes());
+        }
+        packet
+    }
+
+    /// The ICMP message of a received packet.
+    fn payload<'p>(&self, packet: &'p [u8], raw: bool) -> Option<&'p [u8]> {
+        if !(raw && self.raw_includes_ip_header) {
+            return Some(packet);
+        }
+        packet.get(ip_header_len(packet)?..)
+    }
+}
+
+/// The length of the IP header at the start of `packet` (IPv4 has options; IPv6 is 40 bytes).
+fn ip_header_len(packet: &[u8]) -> Option<usize> {
+    let first = *packet.first()?;
+    match first >> 4 {
+        4 => Some(usize::from(first & 0x0f) * 4),
+        6 => Some(40),
+        _ => None,
+    }
 }
 
 fn checksum(bytes: &[u8]) -> u16 {
@@ -161,32 +224,13 @@ fn checksum(bytes: &[u8]) -> u16 {
     !(sum as u16)
 }
 
-fn echo_request(id: u16, seq: u16) -> [u8; 24] {
-    let mut packet = [0u8; 24];
-    packet[0] = 8; // echo request
-    packet[4..6].copy_from_slice(&id.to_be_bytes());
-    packet[6..8].copy_from_slice(&seq.to_be_bytes());
-    packet[8..].copy_from_slice(b"spectra-diagnose");
-    let sum = checksum(&packet);
-    packet[2..4].copy_from_slice(&sum.to_be_bytes());
-    packet
-}
-
-/// The ICMP message of a received packet (a raw socket also hands over the IPv4 header).
-fn icmp_payload(packet: &[u8], raw: bool) -> Option<&[u8]> {
-    if !raw {
-        return Some(packet);
-    }
-    let header = usize::from(packet.first()? & 0x0f) * 4;
-    packet.get(header..)
-}
-
 fn set_receive_timeout(fd: &OwnedFd, timeout: Duration) -> Result<()> {
     sockopt::set_socket_timeout(fd, sockopt::Timeout::Recv, Some(timeout))
         .map_err(|e| Error::io("socket", e.into()))
 }
 
-/// Sends `count` ICMP echo requests, one per `timeout` at most, and reports the replies.
+/// Sends `count` ICMP echo requests (IPv4 or IPv6), one per `timeout` at most, and reports
+/// the replies.
 pub fn ping(target: &str, count: u32, timeout: Duration) -> Result<PingResult> {
     check_timeout(timeout)?;
     if count == 0 || count > MAX_PROBES {
@@ -195,17 +239,18 @@ pub fn ping(target: &str, count: u32, timeout: Duration) -> Result<PingResult> {
             format!("{count} is not between 1 and {MAX_PROBES}"),
         ));
     }
-    let address = resolve_v4(target)?;
-    let (fd, raw) = icmp_socket()?;
+    let address = resolve_ip(target)?;
+    let icmp = Icmp::for_address(address);
+    let (fd, raw) = icmp.socket("ping")?;
     let id = (std::process::id() & 0xffff) as u16;
-    let destination = SocketAddrV4::new(address, 0);
+    let destination = SocketAddr::new(address, 0);
     let mut rtts = Vec::new();
     let mut buffer = [0u8; 1500];
     for seq in 1..=count as u16 {
         let started = Instant::now();
         rustix::net::sendto(
             &fd,
-            &echo_request(id, seq),
+            &icmp.echo_request(id, seq),
             SendFlags::empty(),
             &destination,
         )
@@ -219,13 +264,14 @@ pub fn ping(target: &str, count: u32, timeout: Duration) -> Result<PingResult> {
             let Ok((n, _, _)) = rustix::net::recvfrom(&fd, &mut buffer, RecvFlags::empty()) else {
                 break;
             };
-            let Some(icmp) = icmp_payload(&buffer[..n], raw) else {
+            let Some(message) = icmp.payload(&buffer[..n], raw) else {
                 continue;
             };
-            let is_reply =
-                icmp.len() >= 8 && icmp[0] == 0 && u16::from_be_bytes([icmp[6], icmp[7]]) == seq;
+            let is_reply = message.len() >= 8
+                && message[0] == icmp.echo_reply
+                && u16::from_be_bytes([message[6], message[7]]) == seq;
             // The kernel picks the id of a datagram ping socket; a raw socket must match ours.
-            if is_reply && (!raw || u16::from_be_bytes([icmp[4], icmp[5]]) == id) {
+            if is_reply && (!raw || u16::from_be_bytes([message[4], message[5]]) == id) {
                 rtts.push(started.elapsed().as_secs_f64() * 1000.0);
                 break;
             }
@@ -265,8 +311,9 @@ pub struct TracerouteResult {
 
 const TRACE_BASE_PORT: u16 = 33434;
 
-/// UDP probes with rising TTL; routers answer "time exceeded", the target "port unreachable".
-/// Answers are read on a raw ICMP socket, so this needs CAP_NET_RAW (else `Unsupported`).
+/// UDP probes with a rising TTL (hop limit); routers answer "time exceeded", the target "port
+/// unreachable". Answers are read on a raw ICMP socket, so this needs CAP_NET_RAW (else
+/// `Unsupported`). IPv4 and IPv6.
 pub fn traceroute(target: &str, max_hops: u8, timeout: Duration) -> Result<TracerouteResult> {
     check_timeout(timeout)?;
     if max_hops == 0 || max_hops > MAX_HOPS {
@@ -275,29 +322,27 @@ pub fn traceroute(target: &str, max_hops: u8, timeout: Duration) -> Result<Trace
             format!("{max_hops} is not between 1 and {MAX_HOPS}"),
         ));
     }
-    let address = resolve_v4(target)?;
-    let listener = rustix::net::socket(AddressFamily::INET, SocketType::RAW, Some(ipproto::ICMP))
-        .map_err(|_| {
-        Error::unsupported(
-            "traceroute",
-            "reading ICMP answers needs a raw socket (CAP_NET_RAW)",
-        )
-    })?;
-    let sender = rustix::net::socket(AddressFamily::INET, SocketType::DGRAM, None)
+    let address = resolve_ip(target)?;
+    let icmp = Icmp::for_address(address);
+    let listener = icmp.raw_socket("traceroute")?;
+    let sender = rustix::net::socket(icmp.family, SocketType::DGRAM, None)
         .map_err(|e| Error::io("udp socket", e.into()))?;
     let mut hops = Vec::new();
     let mut reached = false;
     let mut buffer = [0u8; 1500];
     for ttl in 1..=max_hops {
         let port = TRACE_BASE_PORT + u16::from(ttl);
-        sockopt::set_ip_ttl(&sender, u32::from(ttl))
-            .map_err(|e| Error::io("udp socket", e.into()))?;
+        let set_ttl = match address {
+            IpAddr::V4(_) => sockopt::set_ip_ttl(&sender, u32::from(ttl)),
+            IpAddr::V6(_) => sockopt::set_ipv6_unicast_hops(&sender, Some(ttl)),
+        };
+        set_ttl.map_err(|e| Error::io("udp socket", e.into()))?;
         let started = Instant::now();
         rustix::net::sendto(
             &sender,
             b"spectra-trace",
             SendFlags::empty(),
-            &SocketAddrV4::new(address, port),
+            &SocketAddr::new(address, port),
         )
         .map_err(|e| Error::io(format!("traceroute {target}"), e.into()))?;
         let mut hop = Hop {
@@ -315,25 +360,31 @@ pub fn traceroute(target: &str, max_hops: u8, timeout: Duration) -> Result<Trace
             else {
                 break;
             };
-            let Some(icmp) = icmp_payload(&buffer[..n], true) else {
+            let Some(message) = icmp.payload(&buffer[..n], true) else {
                 continue;
             };
+            let kind = message.first().copied();
+            if kind != Some(icmp.time_exceeded) && kind != Some(icmp.unreachable) {
+                continue;
+            }
             // The answer quotes our IP header and the first 8 bytes of our UDP header.
-            let Some(quoted_ip) = icmp.get(8..) else {
+            let Some(quoted_ip) = message.get(8..) else {
                 continue;
             };
-            let quoted_udp = usize::from(quoted_ip.first().map_or(0, |b| b & 0x0f)) * 4;
-            let Some(udp) = quoted_ip.get(quoted_udp..quoted_udp + 4) else {
+            let Some(udp_at) = ip_header_len(quoted_ip) else {
                 continue;
             };
-            if u16::from_be_bytes([udp[2], udp[3]]) != port || !matches!(icmp[0], 3 | 11) {
+            let Some(udp) = quoted_ip.get(udp_at..udp_at + 4) else {
+                continue;
+            };
+            if u16::from_be_bytes([udp[2], udp[3]]) != port {
                 continue;
             }
             hop.address = from
                 .and_then(|a| SocketAddr::try_from(a).ok())
                 .map(|a| a.ip().to_string());
             hop.rtt_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
-            reached = icmp[0] == 3;
+            reached = kind == Some(icmp.unreachable);
             break;
         }
         hops.push(hop);
@@ -405,7 +456,8 @@ mod tests {
             checksum(&[0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7]),
             0x220d
         );
-        let packet = echo_request(7, 1);
+        let packet =
+            Icmp::for_address(IpAddr::V4(std::net::Ipv4Addr::LOCALHOST)).echo_request(7, 1);
         assert_eq!(
             checksum(&packet),
             0,
@@ -414,37 +466,34 @@ mod tests {
     }
 
     /// ICMP needs either a ping group or CAP_NET_RAW; where neither is allowed, say so.
-    fn icmp_allowed() -> bool {
-        icmp_socket().is_ok()
-    }
-
     #[test]
-    fn ping_and_traceroute_reach_loopback() {
-        if !icmp_allowed() {
-            let err = ping("127.0.0.1", 1, Duration::from_secs(1)).expect_err("unsupported");
-            assert_eq!(err.code(), crate::ErrorCode::Unsupported);
-            return;
-        }
-        let result = ping("localhost", 3, Duration::from_secs(2)).expect("ping");
-        assert_eq!(
-            (result.transmitted, result.received, result.loss_percent),
-            (3, 3, 0.0),
-            "{result:?}"
-        );
-        assert!(result.min_ms <= result.avg_ms && result.avg_ms <= result.max_ms);
-        let raw_allowed =
-            rustix::net::socket(AddressFamily::INET, SocketType::RAW, Some(ipproto::ICMP)).is_ok();
-        let trace = traceroute("127.0.0.1", 5, Duration::from_secs(2));
-        if !raw_allowed {
+    fn ping_and_traceroute_reach_loopback_over_both_families() {
+        for (target, literal) in [("127.0.0.1", "127.0.0.1"), ("::1", "::1")] {
+            let icmp = Icmp::for_address(literal.parse().expect("ip"));
+            if icmp.socket("ping").is_err() {
+                let err = ping(target, 1, Duration::from_secs(1)).expect_err("unsupported");
+                assert_eq!(err.code(), crate::ErrorCode::Unsupported);
+                continue;
+            }
+            let result = ping(target, 3, Duration::from_secs(2)).expect("ping");
             assert_eq!(
-                trace.expect_err("needs a raw socket").code(),
-                crate::ErrorCode::Unsupported
+                (result.transmitted, result.received, result.loss_percent),
+                (3, 3, 0.0),
+                "{result:?}"
             );
-            return;
+            assert!(result.min_ms <= result.avg_ms && result.avg_ms <= result.max_ms);
+            let trace = traceroute(target, 5, Duration::from_secs(2));
+            if icmp.raw_socket("traceroute").is_err() {
+                assert_eq!(
+                    trace.expect_err("needs a raw socket").code(),
+                    crate::ErrorCode::Unsupported
+                );
+                continue;
+            }
+            let trace = trace.expect("traceroute");
+            assert!(trace.reached, "{trace:?}");
+            assert_eq!(trace.hops.len(), 1);
+            assert_eq!(trace.hops[0].address.as_deref(), Some(literal));
         }
-        let trace = trace.expect("traceroute");
-        assert!(trace.reached, "{trace:?}");
-        assert_eq!(trace.hops.len(), 1);
-        assert_eq!(trace.hops[0].address.as_deref(), Some("127.0.0.1"));
     }
 }
