@@ -33,6 +33,14 @@ pub enum Error {
         limit: u64,
         unit: &'static str,
     },
+    /// A policy rule did not parse or type-check; `index` is 1-based, `error` points at the
+    /// column with a caret.
+    #[error("policy '{policy}', rule {index}: {error}")]
+    InvalidRule {
+        policy: String,
+        index: usize,
+        error: crate::policy::RuleError,
+    },
     /// This host lacks what the operation needs (no systemd, no wireless card, not a Pi).
     #[error("{what} is not supported here: {reason}")]
     Unsupported { what: String, reason: String },
@@ -72,6 +80,7 @@ impl Error {
             Error::InvalidData { .. } => ErrorCode::InvalidData,
             Error::TooLarge { .. } => ErrorCode::TooLarge,
             Error::Unsupported { .. } => ErrorCode::Unsupported,
+            Error::InvalidRule { .. } => ErrorCode::InvalidRule,
         }
     }
 }
@@ -101,11 +110,13 @@ pub enum ErrorCode {
     TooLarge = 7,
     /// The platform or hardware lacks what was asked for.
     Unsupported = 8,
+    /// A policy rule did not parse or type-check.
+    InvalidRule = 9,
 }
 
 impl ErrorCode {
     /// Every code, in numeric order.
-    pub const ALL: [ErrorCode; 8] = [
+    pub const ALL: [ErrorCode; 9] = [
         ErrorCode::Io,
         ErrorCode::NotFound,
         ErrorCode::PermissionDenied,
@@ -114,6 +125,7 @@ impl ErrorCode {
         ErrorCode::InvalidData,
         ErrorCode::TooLarge,
         ErrorCode::Unsupported,
+        ErrorCode::InvalidRule,
     ];
 
     /// The number of this code (stable across releases).
@@ -132,6 +144,7 @@ impl ErrorCode {
             ErrorCode::InvalidData => "invalid_data",
             ErrorCode::TooLarge => "too_large",
             ErrorCode::Unsupported => "unsupported",
+            ErrorCode::InvalidRule => "invalid_rule",
         }
     }
 

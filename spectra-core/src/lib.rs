@@ -7,6 +7,7 @@
 //! - [`scan`]: the parallel disk scanner and its [`scan::ScanReport`].
 //! - [`collect`]: host collectors (cpu, memory, disks, network, …) returning typed metrics.
 //! - [`diagnose`]: bounded on-demand diagnostics (ping, tcp connect, netstat, traceroute, logs, …).
+//! - [`policy`]: the typed rule language and policy types (planning and enforcement to come).
 //! - [`protocol`]: the wire types (`Envelope`, `MetricBatch`) and their size-limited codec.
 //! - [`Error`]: the one error type, with a stable [`ErrorCode`] each frontend maps once.
 //! - [`RawPath`]: a path kept byte for byte (Unix names need not be UTF-8).
@@ -26,6 +27,7 @@ pub mod collect;
 pub mod diagnose;
 mod error;
 pub mod format;
+pub mod policy;
 pub mod protocol;
 mod raw_path;
 pub mod scan;

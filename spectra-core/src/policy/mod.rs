@@ -1,0 +1,196 @@
+//! Policies: named lists of rules (joined by AND) with an action.
+//!
+//! The seed's form keeps working as it was written:
+//!
+//! ```
+//! use spectra_core::policy::{Action, Policy};
+//!
+//! let policy: Policy = serde_json::from_str(r#"{"name": "Cleanup Old Logs",
+//!     "rules": ["extension == 'log'", "days_since_modified > 90"], "action": "DELETE"}"#)?;
+//! assert_eq!(policy.action, Action::Delete);
+//! let compiled = policy.compile()?;
+//! assert_eq!(compiled.rules().len(), 2);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! This module holds the rule language and the policy types. Planning (a dry run during a
+//! scan), enforcement, quarantine and the audit log are not built yet.
+
+mod rule;
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Deserializer, Serialize};
+
+pub use rule::{Facts, Field, Rule, RuleError, Type, kind_name};
+
+use crate::error::{Error, Result};
+
+/// What a policy does with the files its rules select.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum Action {
+    /// List them; change nothing.
+    Report,
+    /// Move them to the quarantine (recoverable until purged).
+    Delete,
+    /// Move them under `destination`, keeping their relative paths.
+    Archive {
+        destination: Option<PathBuf>,
+    },
+    Move {
+        destination: Option<PathBuf>,
+    },
+}
+
+/// Accepts the seed's bare strings (`"DELETE"`, any case) as well as tagged objects
+/// (`{"type": "archive", "destination": "/archive"}`).
+impl<'de> Deserialize<'de> for Action {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Wire {
+            Name(String),
+            Tagged {
+                #[serde(rename = "type")]
+                kind: String,
+                destination: Option<PathBuf>,
+            },
+        }
+        let (kind, destination) = match Wire::deserialize(deserializer)? {
+            Wire::Name(name) => (name, None),
+            Wire::Tagged { kind, destination } => (kind, destination),
+        };
+        match kind.to_ascii_lowercase().as_str() {
+            "report" => Ok(Action::Report),
+            "delete" => Ok(Action::Delete),
+            "archive" => Ok(Action::Archive { destination }),
+            "move" => Ok(Action::Move { destination }),
+            other => Err(serde::de::Error::custom(format!(
+                "unknown action '{other}': expected report, delete, archive or move"
+            ))),
+        }
+    }
+}
+
+/// Safety limits of one enforcement run; on by default (see DESIGN.md's safety rules).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Limits {
+    pub max_files: u64,
+    pub max_bytes: u64,
+    /// Largest share of the scanned bytes one run may act on, 0–1.
+    pub max_fraction: f64,
+    /// Act on files with several hard links (off: deleting one name frees nothing and
+    /// surprises whoever uses the others).
+    pub allow_hard_links: bool,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_files: 10_000,
+            max_bytes: 100 << 30,
+            max_fraction: 0.25,
+            allow_hard_links: false,
+        }
+    }
+}
+
+/// A policy as written (JSON on the wire, TOML on disk).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Policy {
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// Joined by AND.
+    pub rules: Vec<String>,
+    pub action: Action,
+    /// Roots the policy may act under; empty means the scanned roots.
+    #[serde(default)]
+    pub scope: Vec<PathBuf>,
+    #[serde(default)]
+    pub limits: Limits,
+}
+
+impl Policy {
+    pub fn from_json(text: &str) -> Result<Policy> {
+        serde_json::from_str(text).map_err(|e| Error::InvalidData {
+            what: "policy JSON".into(),
+            message: e.to_string(),
+        })
+    }
+
+    pub fn from_toml(text: &str) -> Result<Policy> {
+        toml::from_str(text).map_err(|e| Error::InvalidData {
+            what: "policy TOML".into(),
+            message: e.to_string(),
+        })
+    }
+
+    /// Parses and type-checks every rule; the first bad one is reported with its number and
+    /// a caret under the column.
+    pub fn compile(&self) -> Result<CompiledPolicy> {
+        if self.rules.is_empty() {
+            return Err(Error::invalid(
+                "policy",
+                format!("'{}' has no rules: it would select every file", self.name),
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.limits.max_fraction) {
+            return Err(Error::invalid(
+                "limits.max_fraction",
+                format!("{} is not between 0 and 1", self.limits.max_fraction),
+            ));
+        }
+        let rules = self
+            .rules
+            .iter()
+            .enumerate()
+            .map(|(index, text)| {
+                Rule::parse(text).map_err(|error| Error::InvalidRule {
+                    policy: self.name.clone(),
+                    index: index + 1,
+                    error,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(CompiledPolicy {
+            policy: self.clone(),
+            rules,
+        })
+    }
+}
+
+/// A policy whose rules parsed and type-checked.
+#[derive(Debug, Clone)]
+pub struct CompiledPolicy {
+    policy: Policy,
+    rules: Vec<Rule>,
+}
+
+impl CompiledPolicy {
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// True only when every rule is definitely true (three-valued AND: unknown is no match).
+    pub fn matches(&self, facts: &Facts<'_>) -> bool {
+        self.rules.iter().all(|rule| rule.matches(facts))
+    }
+
+    /// Each rule with its three-valued outcome, for `explain`.
+    pub fn explain(&self, facts: &Facts<'_>) -> Vec<(String, Option<bool>)> {
+        self.rules
+            .iter()
+            .map(|rule| (rule.source().to_string(), rule.evaluate(facts)))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests;

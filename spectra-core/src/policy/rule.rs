@@ -1,0 +1,857 @@
+//! The rule language: `extension == 'log' and days_since_modified > 90`,
+//! `size >= 1GiB or path matches '**/cache/**'`, `age(atime) > 90d and atime is known`.
+//!
+//! A rule is parsed and type-checked once ([`Rule::parse`]); errors name the column and show a
+//! caret under it. Evaluation is three-valued: an attribute the filesystem did not report (an
+//! atime, an owner with no name) is *unknown*, comparisons with it are unknown, and a rule only
+//! matches when it is definitely true — so an unknown attribute never selects a file for
+//! deletion. `is known` / `is unknown` test for it explicitly.
+
+use std::fmt;
+
+use globset::{GlobBuilder, GlobMatcher};
+use serde::{Deserialize, Serialize};
+
+use crate::scan::{FileKind, FileMeta};
+
+/// A rule that did not parse or type-check, with where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RuleError {
+    pub rule: String,
+    /// 1-based column (in characters) where the problem is.
+    pub column: usize,
+    pub message: String,
+}
+
+impl fmt::Display for RuleError {
+    /// `column 8: expected a value after '>'`, then the rule and a caret under the column.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "column {}: {}\n  {}\n  {}^",
+            self.column,
+            self.message,
+            self.rule,
+            " ".repeat(self.column - 1)
+        )
+    }
+}
+
+/// What a rule can ask about a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Field {
+    Extension,
+    Name,
+    Path,
+    Size,
+    Kind,
+    Owner,
+    Group,
+    Uid,
+    Gid,
+    Nlink,
+    Depth,
+    Mtime,
+    Atime,
+    Ctime,
+    DaysSinceModified,
+    DaysSinceAccessed,
+    DaysSinceChanged,
+}
+
+/// The types of the language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Type {
+    Text,
+    Integer,
+    Bytes,
+    /// A point in time.
+    Time,
+    /// A length of time.
+    Duration,
+    /// A number of days (the seed's `days_since_*`), compared with numbers or durations.
+    Days,
+}
+
+impl fmt::Display for Type {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Type::Text => "text",
+            Type::Integer => "an integer",
+            Type::Bytes => "a size",
+            Type::Time => "a date",
+            Type::Duration => "a duration",
+            Type::Days => "a number of days",
+        })
+    }
+}
+
+impl Field {
+    const ALL: [(&'static str, Field); 19] = [
+        ("extension", Field::Extension),
+        ("name", Field::Name),
+        ("path", Field::Path),
+        ("size", Field::Size),
+        ("kind", Field::Kind),
+        ("owner", Field::Owner),
+        ("user", Field::Owner),
+        ("group", Field::Group),
+        ("uid", Field::Uid),
+        ("gid", Field::Gid),
+        ("nlink", Field::Nlink),
+        ("depth", Field::Depth),
+        ("mtime", Field::Mtime),
+        ("atime", Field::Atime),
+        ("ctime", Field::Ctime),
+        ("days_since_modified", Field::DaysSinceModified),
+        ("days_since_accessed", Field::DaysSinceAccessed),
+        ("days_since_changed", Field::DaysSinceChanged),
+        ("modified", Field::Mtime),
+    ];
+
+    fn named(name: &str) -> Option<Field> {
+        Field::ALL.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
+    }
+
+    pub fn ty(self) -> Type {
+        match self {
+            Field::Extension
+            | Field::Name
+            | Field::Path
+            | Field::Kind
+            | Field::Owner
+            | Field::Group => Type::Text,
+            Field::Uid | Field::Gid | Field::Nlink | Field::Depth => Type::Integer,
+            Field::Size => Type::Bytes,
+            Field::Mtime | Field::Atime | Field::Ctime => Type::Time,
+            Field::DaysSinceModified | Field::DaysSinceAccessed | Field::DaysSinceChanged => {
+                Type::Days
+            }
+        }
+    }
+}
+
+/// What a rule is evaluated against: one file's attributes, with unknowns as `None`.
+#[derive(Debug, Clone)]
+pub struct Facts<'a> {
+    pub path: &'a [u8],
+    pub name: &'a [u8],
+    /// Lowercased; empty for none.
+    pub extension: &'a [u8],
+    pub meta: &'a FileMeta,
+    pub depth: usize,
+    pub owner: Option<&'a str>,
+    pub group: Option<&'a str>,
+    /// "Now" in seconds since the epoch, fixed for a whole plan so every file sees the same.
+    pub now: i64,
+}
+
+/// A runtime value.
+#[derive(Debug, Clone, PartialEq)]
+enum Value<'a> {
+    Text(&'a [u8]),
+    Number(f64),
+}
+
+impl<'a> Facts<'a> {
+    fn time(&self, field: Field) -> Option<i64> {
+        let t = match field {
+            Field::Mtime | Field::DaysSinceModified => self.meta.mtime,
+            Field::Atime | Field::DaysSinceAccessed => self.meta.atime,
+            _ => self.meta.ctime,
+        };
+        t.map(|t| t.secs)
+    }
+
+    fn value(&self, operand: Operand) -> Option<Value<'a>> {
+        let number = |n: f64| Some(Value::Number(n));
+        match operand {
+            Operand::Age(field) => self
+                .time(field)
+                .map(|t| Value::Number((self.now - t) as f64)),
+            Operand::Field(field) => match field {
+                Field::Extension => Some(Value::Text(self.extension)),
+                Field::Name => Some(Value::Text(self.name)),
+                Field::Path => Some(Value::Text(self.path)),
+                Field::Kind => Some(Value::Text(kind_name(self.meta.kind).as_bytes())),
+                Field::Owner => self.owner.map(|o| Value::Text(o.as_bytes())),
+                Field::Group => self.group.map(|g| Value::Text(g.as_bytes())),
+                Field::Uid => number(f64::from(self.meta.uid)),
+                Field::Gid => number(f64::from(self.meta.gid)),
+                Field::Nlink => number(self.meta.nlink as f64),
+                Field::Depth => number(self.depth as f64),
+                Field::Size => number(self.meta.size as f64),
+                Field::Mtime | Field::Atime | Field::Ctime => {
+                    self.time(field).map(|t| Value::Number(t as f64))
+                }
+                Field::DaysSinceModified | Field::DaysSinceAccessed | Field::DaysSinceChanged => {
+                    self.time(field)
+                        .map(|t| Value::Number((self.now - t) as f64 / 86_400.0))
+                }
+            },
+        }
+    }
+}
+
+/// The names rules use for kinds.
+pub fn kind_name(kind: FileKind) -> &'static str {
+    match kind {
+        FileKind::File => "file",
+        FileKind::Dir => "dir",
+        FileKind::Symlink => "symlink",
+        FileKind::Fifo => "fifo",
+        FileKind::Socket => "socket",
+        FileKind::BlockDevice => "block_device",
+        FileKind::CharDevice => "char_device",
+    }
+}
+
+const KIND_NAMES: [&str; 7] = [
+    "file",
+    "dir",
+    "symlink",
+    "fifo",
+    "socket",
+    "block_device",
+    "char_device",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Operand {
+    Field(Field),
+    /// `age(mtime)`: the time since, as a duration.
+    Age(Field),
+}
+
+impl Operand {
+    fn ty(self) -> Type {
+        match self {
+            Operand::Field(f) => f.ty(),
+            Operand::Age(_) => Type::Duration,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CompareOp {
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+}
+
+#[derive(Debug, Clone)]
+enum Expr {
+    Compare(Operand, CompareOp, Constant),
+    In(Operand, Vec<Constant>),
+    Glob(Operand, GlobMatcher),
+    Regex(Operand, regex::bytes::Regex),
+    Known(Operand, bool),
+    And(Box<Expr>, Box<Expr>),
+    Or(Box<Expr>, Box<Expr>),
+    Not(Box<Expr>),
+}
+
+/// A literal after type checking: text, or a number in the operand's unit (bytes, seconds,
+/// days, seconds since the epoch).
+#[derive(Debug, Clone, PartialEq)]
+enum Constant {
+    Text(Vec<u8>),
+    Number(f64),
+}
+
+/// A parsed, type-checked rule.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    source: String,
+    expr: Expr,
+}
+
+impl Rule {
+    pub fn parse(source: &str) -> Result<Rule, RuleError> {
+        let tokens = lex(source)?;
+        let mut parser = Parser {
+            source,
+            tokens,
+            at: 0,
+        };
+        let expr = parser.or()?;
+        if let Some(token) = parser.tokens.get(parser.at) {
+            return Err(parser.error_at(
+                token.start,
+                format!("unexpected {} after a complete rule", token.describe()),
+            ));
+        }
+        Ok(Rule {
+            source: source.to_string(),
+            expr,
+        })
+    }
+
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// `Some(true)` matches, `Some(false)` does not, `None` is unknown (treated as no match).
+    pub fn evaluate(&self, facts: &Facts<'_>) -> Option<bool> {
+        eval(&self.expr, facts)
+    }
+
+    pub fn matches(&self, facts: &Facts<'_>) -> bool {
+        self.evaluate(facts) == Some(true)
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.source)
+    }
+}
+
+fn eval(expr: &Expr, facts: &Facts<'_>) -> Option<bool> {
+    match expr {
+        Expr::And(a, b) => match (eval(a, facts), eval(b, facts)) {
+            (Some(false), _) | (_, Some(false)) => Some(false),
+            (Some(true), Some(true)) => Some(true),
+            _ => None,
+        },
+        Expr::Or(a, b) => match (eval(a, facts), eval(b, facts)) {
+            (Some(true), _) | (_, Some(true)) => Some(true),
+            (Some(false), Some(false)) => Some(false),
+            _ => None,
+        },
+        Expr::Not(a) => eval(a, facts).map(|v| !v),
+        Expr::Known(operand, known) => Some(facts.value(*operand).is_some() == *known),
+        Expr::Compare(operand, op, constant) => compare(&facts.value(*operand)?, *op, constant),
+        Expr::In(operand, list) => {
+            let value = facts.value(*operand)?;
+            Some(
+                list.iter()
+                    .any(|c| compare(&value, CompareOp::Eq, c) == Some(true)),
+            )
+        }
+        Expr::Glob(operand, glob) => match facts.value(*operand)? {
+            Value::Text(text) => {
+                use std::os::unix::ffi::OsStrExt;
+                Some(glob.is_match(std::path::Path::new(std::ffi::OsStr::from_bytes(text))))
+            }
+            Value::Number(_) => None,
+        },
+        Expr::Regex(operand, regex) => match facts.value(*operand)? {
+            Value::Text(text) => Some(regex.is_match(text)),
+            Value::Number(_) => None,
+        },
+    }
+}
+
+fn compare(value: &Value<'_>, op: CompareOp, constant: &Constant) -> Option<bool> {
+    let ordering = match (value, constant) {
+        (Value::Text(a), Constant::Text(b)) => a.cmp(&b.as_slice()),
+        (Value::Number(a), Constant::Number(b)) => a.partial_cmp(b)?,
+        _ => return None,
+    };
+    Some(match op {
+        CompareOp::Eq => ordering.is_eq(),
+        CompareOp::Ne => ordering.is_ne(),
+        CompareOp::Lt => ordering.is_lt(),
+        CompareOp::Le => ordering.is_le(),
+        CompareOp::Gt => ordering.is_gt(),
+        CompareOp::Ge => ordering.is_ge(),
+    })
+}
+
+// ---- lexing ----
+
+#[derive(Debug, Clone, PartialEq)]
+enum Tok {
+    Word(String),
+    Text(String),
+    /// A number with its unit suffix as written (`90d`, `1.5GiB`, `2025-01-01`, `42`).
+    Number(String),
+    Symbol(&'static str),
+}
+
+#[derive(Debug, Clone)]
+struct Token {
+    tok: Tok,
+    /// Byte offset in the source.
+    start: usize,
+}
+
+impl Token {
+    fn describe(&self) -> String {
+        match &self.tok {
+            Tok::Word(w) => format!("'{w}'"),
+            Tok::Text(t) => format!("the text '{t}'"),
+            Tok::Number(n) => format!("'{n}'"),
+            Tok::Symbol(s) => format!("'{s}'"),
+        }
+    }
+}
+
+const SYMBOLS: [&str; 14] = [
+    "==", "!=", "<=", ">=", "=~", "&&", "||", "<", ">", "(", ")", "[", "]", ",",
+];
+
+fn column_of(source: &str, byte: usize) -> usize {
+    source[..byte.min(source.len())].chars().count() + 1
+}
+
+fn lex(source: &str) -> Result<Vec<Token>, RuleError> {
+    let error = |at: usize, message: String| RuleError {
+        rule: source.into(),
+        column: column_of(source, at),
+        message,
+    };
+    let bytes = source.as_bytes();
+    let mut tokens = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        if c.is_ascii_whitespace() {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        if c == b'\'' || c == b'"' {
+            let mut text = String::new();
+            let mut chars = source[i + 1..].char_indices();
+            let mut closed = None;
+            while let Some((offset, ch)) = chars.next() {
+                match ch {
+                    '\\' => match chars.next() {
+                        Some((_, escaped)) => text.push(escaped),
+                        None => break,
+                    },
+                    _ if ch == c as char => {
+                        closed = Some(i + 1 + offset + 1);
+                        break;
+                    }
+                    _ => text.push(ch),
+                }
+            }
+            let Some(end) = closed else {
+                return Err(error(
+                    start,
+                    "unterminated text: add the closing quote".into(),
+                ));
+            };
+            tokens.push(Token {
+                tok: Tok::Text(text),
+                start,
+            });
+            i = end;
+        } else if c.is_ascii_digit() {
+            while i < bytes.len()
+                && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'.' || bytes[i] == b'-')
+            {
+                i += 1;
+            }
+            tokens.push(Token {
+                tok: Tok::Number(source[start..i].to_string()),
+                start,
+            });
+        } else if c.is_ascii_alphabetic() || c == b'_' {
+            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
+                i += 1;
+            }
+            tokens.push(Token {
+                tok: Tok::Word(source[start..i].to_string()),
+                start,
+            });
+        } else if c == b'!' && bytes.get(i + 1) != Some(&b'=') {
+            tokens.push(Token {
+                tok: Tok::Word("not".into()),
+                start,
+            });
+            i += 1;
+        } else if let Some(symbol) = SYMBOLS.iter().find(|s| source[i..].starts_with(**s)) {
+            let tok = match *symbol {
+                "&&" => Tok::Word("and".into()),
+                "||" => Tok::Word("or".into()),
+                other => Tok::Symbol(other),
+            };
+            tokens.push(Token { tok, start });
+            i += symbol.len();
+        } else {
+            let ch = source[i..].chars().next().unwrap_or('?');
+            let hint = if ch == '=' {
+                " (use '==' to compare)"
+            } else {
+                ""
+            };
+            return Err(error(start, format!("unexpected character '{ch}'{hint}")));
+        }
+    }
+    Ok(tokens)
+}
+
+// ---- parsing and type checking ----
+
+struct Parser<'s> {
+    source: &'s str,
+    tokens: Vec<Token>,
+    at: usize,
+}
+
+impl Parser<'_> {
+    fn error_at(&self, byte: usize, message: String) -> RuleError {
+        RuleError {
+            rule: self.source.into(),
+            column: column_of(self.source, byte),
+            message,
+        }
+    }
+
+    /// Where the next token starts, or the end of the rule.
+    fn here(&self) -> usize {
+        self.tokens
+            .get(self.at)
+            .map_or(self.source.len(), |t| t.start)
+    }
+
+    fn peek_word(&self, word: &str) -> bool {
+        matches!(self.tokens.get(self.at), Some(Token { tok: Tok::Word(w), .. }) if w.eq_ignore_ascii_case(word))
+    }
+
+    fn peek_symbol(&self, symbol: &str) -> bool {
+        matches!(self.tokens.get(self.at), Some(Token { tok: Tok::Symbol(s), .. }) if *s == symbol)
+    }
+
+    fn expect_symbol(&mut self, symbol: &str, context: &str) -> Result<(), RuleError> {
+        if self.peek_symbol(symbol) {
+            self.at += 1;
+            return Ok(());
+        }
+        let found = self
+            .tokens
+            .get(self.at)
+            .map_or("the end of the rule".to_string(), Token::describe);
+        Err(self.error_at(
+            self.here(),
+            format!("expected '{symbol}' {context}, found {found}"),
+        ))
+    }
+
+    fn or(&mut self) -> Result<Expr, RuleError> {
+        let mut left = self.and()?;
+        while self.peek_word("or") {
+            self.at += 1;
+            left = Expr::Or(Box::new(left), Box::new(self.and()?));
+        }
+        Ok(left)
+    }
+
+    fn and(&mut self) -> Result<Expr, RuleError> {
+        let mut left = self.unary()?;
+        while self.peek_word("and") {
+            self.at += 1;
+            left = Expr::And(Box::new(left), Box::new(self.unary()?));
+        }
+        Ok(left)
+    }
+
+    fn unary(&mut self) -> Result<Expr, RuleError> {
+        if self.peek_word("not") {
+            self.at += 1;
+            return Ok(Expr::Not(Box::new(self.unary()?)));
+        }
+        if self.peek_symbol("(") {
+            self.at += 1;
+            let inner = self.or()?;
+            self.expect_symbol(")", "to close the parenthesis")?;
+            return Ok(inner);
+        }
+        self.condition()
+    }
+
+    fn operand(&mut self) -> Result<(Operand, usize), RuleError> {
+        let start = self.here();
+        let Some(Token {
+            tok: Tok::Word(word),
+            ..
+        }) = self.tokens.get(self.at).cloned()
+        else {
+            let found = self
+                .tokens
+                .get(self.at)
+                .map_or("the end of the rule".to_string(), Token::describe);
+            return Err(self.error_at(
+                start,
+                format!("expected a field such as size or extension, found {found}"),
+            ));
+        };
+        self.at += 1;
+        let lower = word.to_ascii_lowercase();
+        if lower == "age" {
+            self.expect_symbol("(", "after age")?;
+            let inner_start = self.here();
+            let field = match self.tokens.get(self.at) {
+                Some(Token {
+                    tok: Tok::Word(w), ..
+                }) => Field::named(&w.to_ascii_lowercase()),
+                _ => None,
+            };
+            let Some(field) = field.filter(|f| f.ty() == Type::Time) else {
+                return Err(self.error_at(inner_start, "age() takes mtime, atime or ctime".into()));
+            };
+            self.at += 1;
+            self.expect_symbol(")", "to close age(")?;
+            return Ok((Operand::Age(field), start));
+        }
+        match Field::named(&lower) {
+            Some(field) => Ok((Operand::Field(field), start)),
+            None => Err(self.error_at(
+                start,
+                format!("unknown field '{word}'; fields: {}", field_names()),
+            )),
+        }
+    }
+
+    fn condition(&mut self) -> Result<Expr, RuleError> {
+        let (operand, _) = self.operand()?;
+        let ty = operand.ty();
+        let op_start = self.here();
+        let op_token = self.tokens.get(self.at).cloned();
+        self.at += 1;
+        let compare = |op| Some(op);
+        let op = match op_token.as_ref().map(|t| &t.tok) {
+            Some(Tok::Symbol("==")) => compare(CompareOp::Eq),
+            Some(Tok::Symbol("!=")) => compare(CompareOp::Ne),
+            Some(Tok::Symbol("<")) => compare(CompareOp::Lt),
+            Some(Tok::Symbol("<=")) => compare(CompareOp::Le),
+            Some(Tok::Symbol(">")) => compare(CompareOp::Gt),
+            Some(Tok::Symbol(">=")) => compare(CompareOp::Ge),
+            _ => None,
+        };
+        if let Some(op) = op {
+            if ty == Type::Text && !matches!(op, CompareOp::Eq | CompareOp::Ne) {
+                return Err(self.error_at(
+                    op_start,
+                    "text is compared with == or != (or matches, =~, in)".into(),
+                ));
+            }
+            let constant = self.constant(operand)?;
+            return Ok(Expr::Compare(operand, op, constant));
+        }
+        match op_token.map(|t| t.tok) {
+            Some(Tok::Word(w)) if w.eq_ignore_ascii_case("in") => {
+                self.expect_symbol("[", "to start the list after in")?;
+                let mut list = vec![self.constant(operand)?];
+                while self.peek_symbol(",") {
+                    self.at += 1;
+                    list.push(self.constant(operand)?);
+                }
+                self.expect_symbol("]", "to close the list")?;
+                Ok(Expr::In(operand, list))
+            }
+            Some(Tok::Word(w)) if w.eq_ignore_ascii_case("matches") => {
+                let (pattern, at) = self.text("a glob pattern after matches")?;
+                self.require_text(ty, op_start)?;
+                let glob = GlobBuilder::new(&pattern)
+                    .literal_separator(true)
+                    .build()
+                    .map_err(|e| self.error_at(at, format!("bad glob: {}", e.kind())))?;
+                Ok(Expr::Glob(operand, glob.compile_matcher()))
+            }
+            Some(Tok::Symbol("=~")) => {
+                let (pattern, at) = self.text("a regular expression after =~")?;
+                self.require_text(ty, op_start)?;
+                // The regex crate guarantees linear-time matching: no catastrophic backtracking.
+                let regex = regex::bytes::RegexBuilder::new(&pattern)
+                    .size_limit(1 << 20)
+                    .build()
+                    .map_err(|e| self.error_at(at, format!("bad regular expression: {e}")))?;
+                Ok(Expr::Regex(operand, regex))
+            }
+            Some(Tok::Word(w)) if w.eq_ignore_ascii_case("is") => {
+                let negated = self.peek_word("not");
+                if negated {
+                    self.at += 1;
+                }
+                let word_at = self.here();
+                let known = match self.tokens.get(self.at).map(|t| &t.tok) {
+                    Some(Tok::Word(w)) if w.eq_ignore_ascii_case("known") => true,
+                    Some(Tok::Word(w)) if w.eq_ignore_ascii_case("unknown") => false,
+                    _ => {
+                        return Err(
+                            self.error_at(word_at, "expected 'known' or 'unknown' after is".into())
+                        );
+                    }
+                };
+                self.at += 1;
+                Ok(Expr::Known(operand, known != negated))
+            }
+            _ => Err(self.error_at(
+                op_start,
+                "expected an operator: == != < <= > >= in matches =~ or is known/unknown".into(),
+            )),
+        }
+    }
+
+    fn require_text(&self, ty: Type, at: usize) -> Result<(), RuleError> {
+        if ty == Type::Text {
+            Ok(())
+        } else {
+            Err(self.error_at(at, format!("matches and =~ apply to text, not {ty}")))
+        }
+    }
+
+    fn text(&mut self, what: &str) -> Result<(String, usize), RuleError> {
+        let at = self.here();
+        match self.tokens.get(self.at).cloned() {
+            Some(Token {
+                tok: Tok::Text(t), ..
+            }) => {
+                self.at += 1;
+                Ok((t, at))
+            }
+            _ => Err(self.error_at(at, format!("expected {what} in quotes"))),
+        }
+    }
+
+    /// A literal, checked against the operand's type and converted to its unit.
+    fn constant(&mut self, operand: Operand) -> Result<Constant, RuleError> {
+        let ty = operand.ty();
+        let at = self.here();
+        let token = self.tokens.get(self.at).cloned();
+        self.at += 1;
+        let mismatch = |found: &str| {
+            self_error(
+                self.source,
+                at,
+                format!("{} is {ty}, not {found}", operand_name(operand)),
+            )
+        };
+        match token.map(|t| t.tok) {
+            Some(Tok::Text(text)) => {
+                if ty != Type::Text {
+                    return Err(mismatch("text"));
+                }
+                if operand == Operand::Field(Field::Kind) && !KIND_NAMES.contains(&text.as_str()) {
+                    return Err(
+                        self.error_at(at, format!("kind is one of {}", KIND_NAMES.join(", ")))
+                    );
+                }
+                let text = if operand == Operand::Field(Field::Extension) {
+                    text.trim_start_matches('.').to_ascii_lowercase()
+                } else {
+                    text
+                };
+                Ok(Constant::Text(text.into_bytes()))
+            }
+            Some(Tok::Number(number)) => {
+                let literal =
+                    parse_number(&number).map_err(|message| self.error_at(at, message))?;
+                let value = match (ty, literal) {
+                    (Type::Integer | Type::Bytes | Type::Days, Literal::Plain(n)) => n,
+                    (Type::Bytes, Literal::Bytes(n)) => n,
+                    (Type::Duration, Literal::Seconds(s)) => s,
+                    (Type::Days, Literal::Seconds(s)) => s / 86_400.0,
+                    (Type::Time, Literal::Date(secs)) => secs,
+                    (_, literal) => return Err(mismatch(literal.type_name())),
+                };
+                Ok(Constant::Number(value))
+            }
+            Some(Tok::Word(w)) => Err(mismatch(&format!("the word '{w}' (quote text: '{w}')"))),
+            Some(Tok::Symbol(s)) => {
+                Err(self.error_at(at, format!("expected a value, found '{s}'")))
+            }
+            None => Err(self.error_at(at, "expected a value at the end of the rule".into())),
+        }
+    }
+}
+
+fn self_error(source: &str, at: usize, message: String) -> RuleError {
+    RuleError {
+        rule: source.into(),
+        column: column_of(source, at),
+        message,
+    }
+}
+
+fn operand_name(operand: Operand) -> String {
+    match operand {
+        Operand::Age(f) => format!("age({})", field_name(f)),
+        Operand::Field(f) => field_name(f).to_string(),
+    }
+}
+
+fn field_name(field: Field) -> &'static str {
+    Field::ALL
+        .iter()
+        .find(|(_, f)| *f == field)
+        .map_or("?", |(n, _)| n)
+}
+
+fn field_names() -> String {
+    Field::ALL
+        .iter()
+        .map(|(n, _)| *n)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+enum Literal {
+    Plain(f64),
+    Bytes(f64),
+    Seconds(f64),
+    Date(f64),
+}
+
+impl Literal {
+    fn type_name(&self) -> &'static str {
+        match self {
+            Literal::Plain(_) => "a plain number",
+            Literal::Bytes(_) => "a size",
+            Literal::Seconds(_) => "a duration",
+            Literal::Date(_) => "a date",
+        }
+    }
+}
+
+/// `42`, `1.5GB` (×1000ⁿ), `500MiB` (×1024ⁿ), `90d`, `12h`, `2025-01-01`.
+fn parse_number(text: &str) -> Result<Literal, String> {
+    if text.len() == 10 && text.as_bytes()[4] == b'-' && text.as_bytes()[7] == b'-' {
+        let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .map_err(|e| format!("bad date '{text}': {e}"))?;
+        let midnight = date
+            .and_hms_opt(0, 0, 0)
+            .ok_or_else(|| format!("bad date '{text}'"))?;
+        return Ok(Literal::Date(midnight.and_utc().timestamp() as f64));
+    }
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let value: f64 = digits.parse().map_err(|_| format!("bad number '{text}'"))?;
+    let scale = |base: f64, power: i32| value * base.powi(power);
+    Ok(match unit {
+        "" => Literal::Plain(value),
+        "B" | "b" => Literal::Bytes(value),
+        "KB" | "kB" | "kb" => Literal::Bytes(scale(1000.0, 1)),
+        "MB" | "mb" => Literal::Bytes(scale(1000.0, 2)),
+        "GB" | "gb" => Literal::Bytes(scale(1000.0, 3)),
+        "TB" | "tb" => Literal::Bytes(scale(1000.0, 4)),
+        "PB" | "pb" => Literal::Bytes(scale(1000.0, 5)),
+        "KiB" | "K" => Literal::Bytes(scale(1024.0, 1)),
+        "MiB" | "M" => Literal::Bytes(scale(1024.0, 2)),
+        "GiB" | "G" => Literal::Bytes(scale(1024.0, 3)),
+        "TiB" | "T" => Literal::Bytes(scale(1024.0, 4)),
+        "PiB" | "P" => Literal::Bytes(scale(1024.0, 5)),
+        "s" => Literal::Seconds(value),
+        "m" | "min" => Literal::Seconds(value * 60.0),
+        "h" => Literal::Seconds(value * 3600.0),
+        "d" => Literal::Seconds(value * 86_400.0),
+        "w" => Literal::Seconds(value * 7.0 * 86_400.0),
+        "y" => Literal::Seconds(value * 365.0 * 86_400.0),
+        other => {
+            return Err(format!(
+                "unknown unit '{other}' in '{text}': sizes B KB MB GB TB KiB MiB GiB TiB, durations s m h d w y"
+            ));
+        }
+    })
+}

@@ -1,0 +1,342 @@
+use proptest::prelude::*;
+
+use super::*;
+use crate::scan::{FileKind, FileMeta, Timestamp};
+
+const NOW: i64 = 1_800_000_000;
+const DAY: i64 = 86_400;
+
+fn meta(size: u64, modified_days_ago: Option<i64>) -> FileMeta {
+    let at = |days: i64| Timestamp {
+        secs: NOW - days * DAY,
+        nanos: 0,
+    };
+    FileMeta {
+        kind: FileKind::File,
+        mode: 0o100644,
+        size,
+        disk_size: size,
+        mtime: modified_days_ago.map(at),
+        atime: None,
+        ctime: Some(at(1)),
+        uid: 1000,
+        gid: 100,
+        dev: 1,
+        ino: 2,
+        nlink: 1,
+    }
+}
+
+fn facts<'a>(path: &'a str, meta: &'a FileMeta, owner: Option<&'a str>) -> Facts<'a> {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let extension = name.rsplit_once('.').map_or("", |(_, e)| e);
+    Facts {
+        path: path.as_bytes(),
+        name: name.as_bytes(),
+        extension: extension.as_bytes(),
+        meta,
+        depth: path.matches('/').count(),
+        owner,
+        group: Some("users"),
+        now: NOW,
+    }
+}
+
+fn eval(rule: &str, facts: &Facts<'_>) -> Option<bool> {
+    Rule::parse(rule)
+        .unwrap_or_else(|e| panic!("{rule}: {e}"))
+        .evaluate(facts)
+}
+
+#[test]
+fn the_seed_policy_keeps_working_in_json_and_toml() {
+    let json = r#"{"name": "Cleanup Old Logs", "rules": ["extension == 'log'", "days_since_modified > 90"], "action": "DELETE"}"#;
+    let policy = Policy::from_json(json).expect("seed JSON");
+    assert_eq!(policy.action, Action::Delete);
+    assert_eq!(policy.limits, Limits::default(), "limits are on by default");
+    let toml_text = "name = 'Cleanup Old Logs'\nrules = [\"extension == 'log'\", 'days_since_modified > 90']\naction = 'delete'\n";
+    assert_eq!(Policy::from_toml(toml_text).expect("TOML"), policy);
+    let compiled = policy.compile().expect("compile");
+    let old_log = meta(10, Some(200));
+    let new_log = meta(10, Some(3));
+    assert!(compiled.matches(&facts("/var/log/app.log", &old_log, None)));
+    assert!(!compiled.matches(&facts("/var/log/app.log", &new_log, None)));
+    assert!(!compiled.matches(&facts("/var/log/app.txt", &old_log, None)));
+    let archive = Policy::from_json(
+        r#"{"name":"a","rules":["size > 1"],"action":{"type":"archive","destination":"/arch"}}"#,
+    )
+    .expect("tagged action");
+    assert_eq!(
+        archive.action,
+        Action::Archive {
+            destination: Some("/arch".into())
+        }
+    );
+    let err =
+        Policy::from_json(r#"{"name":"a","rules":[],"action":"EXPLODE"}"#).expect_err("bad action");
+    assert!(
+        err.to_string().contains("unknown action 'explode'"),
+        "{err}"
+    );
+}
+
+#[test]
+fn operators_and_units() {
+    let m = meta(2 * 1024 * 1024, Some(100));
+    let f = facts("/srv/data/report.CSV.gz", &m, Some("alice"));
+    for (rule, expected) in [
+        ("size > 2MB", true),
+        ("size > 2MiB", false),
+        ("size >= 2MiB", true),
+        ("size == 2097152", true),
+        ("size < 1GB", true),
+        ("days_since_modified > 90", true),
+        ("days_since_modified >= 100", true),
+        ("days_since_modified > 15w", false),
+        ("age(mtime) > 90d", true),
+        ("age(mtime) < 2400h", false),
+        ("mtime < 2027-01-01", true),
+        ("mtime > 2030-01-01", false),
+        ("extension == 'gz'", true),
+        ("extension == '.GZ'", true),
+        ("extension in ['zip', 'gz']", true),
+        ("extension != 'gz'", false),
+        ("name matches '*.gz'", true),
+        ("path matches '/srv/**/*.gz'", true),
+        ("path matches '/srv/*.gz'", false),
+        ("path =~ '^/srv/(data|tmp)/'", true),
+        ("owner == 'alice' and user == 'alice'", true),
+        ("group == 'users'", true),
+        ("uid == 1000 and gid != 0", true),
+        ("kind == 'file'", true),
+        ("kind in ['dir', 'symlink']", false),
+        ("nlink <= 1", true),
+        ("depth == 3", true),
+        ("not size > 1GB", true),
+        ("! (size > 1GB)", true),
+        ("size > 1GB or extension == 'gz'", true),
+        ("size > 1GB || extension == 'zip'", false),
+        ("(size > 1GB or depth == 3) and not kind == 'dir'", true),
+        ("atime is unknown", true),
+        ("atime is known", false),
+        ("mtime is not unknown", true),
+    ] {
+        assert_eq!(eval(rule, &f), Some(expected), "{rule}");
+    }
+}
+
+#[test]
+fn unknown_attributes_never_make_a_rule_true() {
+    let m = meta(100, None);
+    let f = facts("/x/y.log", &m, None);
+    assert_eq!(eval("days_since_modified > 90", &f), None);
+    assert_eq!(
+        eval("days_since_modified <= 90", &f),
+        None,
+        "neither side of an unknown is true"
+    );
+    assert_eq!(eval("not days_since_modified > 90", &f), None);
+    assert_eq!(eval("owner == 'bob'", &f), None);
+    assert_eq!(eval("owner != 'bob'", &f), None);
+    assert_eq!(eval("days_since_accessed > 30 and size > 1", &f), None);
+    assert_eq!(
+        eval("days_since_accessed > 30 and size > 1000", &f),
+        Some(false),
+        "false AND unknown is false"
+    );
+    assert_eq!(
+        eval("days_since_accessed > 30 or size > 1", &f),
+        Some(true),
+        "true OR unknown is true"
+    );
+    let policy = Policy {
+        name: "stale".into(),
+        description: String::new(),
+        rules: vec!["days_since_accessed > 30".into()],
+        action: Action::Delete,
+        scope: vec![],
+        limits: Limits::default(),
+    };
+    assert!(!policy.compile().expect("compile").matches(&f));
+}
+
+#[test]
+fn every_error_points_at_its_column_with_a_caret() {
+    for (rule, column, message) in [
+        ("size > 90d", 8, "size is a size, not a duration"),
+        ("siz > 1", 1, "unknown field 'siz'"),
+        ("size > ", 8, "expected a value at the end of the rule"),
+        (
+            "size = 5",
+            6,
+            "unexpected character '=' (use '==' to compare)",
+        ),
+        ("extension > 'log'", 11, "text is compared with == or !="),
+        ("extension == log", 14, "the word 'log' (quote text: 'log')"),
+        ("name == 'open", 9, "unterminated text"),
+        ("size > 5 xb", 10, "unexpected 'xb' after a complete rule"),
+        ("size > 5XB", 8, "unknown unit 'XB'"),
+        ("(size > 5", 10, "expected ')' to close the parenthesis"),
+        (
+            "size matches '*.log'",
+            6,
+            "matches and =~ apply to text, not a size",
+        ),
+        ("name =~ '('", 9, "bad regular expression"),
+        ("path matches '[z'", 14, "bad glob"),
+        ("kind == 'folder'", 9, "kind is one of file, dir"),
+        ("mtime > 2025-13-01", 9, "bad date"),
+        ("age(size) > 1d", 5, "age() takes mtime, atime or ctime"),
+        ("atime is maybe", 10, "expected 'known' or 'unknown'"),
+        ("size in [1, 'x']", 13, "size is a size, not text"),
+        ("mtime > 5", 9, "mtime is a date, not a plain number"),
+        ("", 1, "expected a field"),
+    ] {
+        let err = Rule::parse(rule).expect_err(rule);
+        assert_eq!(err.column, column, "{rule}: {err}");
+        assert!(err.message.contains(message), "{rule}: {}", err.message);
+        let shown = err.to_string();
+        let caret_line = shown.lines().last().expect("caret line");
+        assert_eq!(caret_line.find('^'), Some(column + 1), "{rule}:\n{shown}");
+    }
+    let policy = Policy {
+        name: "p".into(),
+        description: String::new(),
+        rules: vec!["size > 1".into(), "size > 90d".into()],
+        action: Action::Report,
+        scope: vec![],
+        limits: Limits::default(),
+    };
+    let err = policy.compile().expect_err("second rule is bad");
+    assert_eq!(err.code(), crate::ErrorCode::InvalidRule);
+    assert!(
+        err.to_string().starts_with("policy 'p', rule 2: column 8:"),
+        "{err}"
+    );
+    let empty = Policy {
+        rules: vec![],
+        ..policy
+    };
+    assert!(
+        empty
+            .compile()
+            .expect_err("no rules")
+            .to_string()
+            .contains("no rules")
+    );
+}
+
+#[test]
+fn explain_reports_each_rule() {
+    let m = meta(5000, Some(10));
+    let f = facts("/a/b.log", &m, None);
+    let policy = Policy::from_json(r#"{"name":"n","rules":["extension == 'log'","days_since_modified > 90","owner == 'x'"],"action":"report"}"#)
+        .expect("policy")
+        .compile()
+        .expect("compile");
+    let outcome: Vec<Option<bool>> = policy.explain(&f).into_iter().map(|(_, v)| v).collect();
+    assert_eq!(outcome, [Some(true), Some(false), None]);
+}
+
+// ---- the evaluator against a straightforward reference on random rules and files ----
+
+#[derive(Debug, Clone)]
+enum Cond {
+    Compare(&'static str, &'static str, i64),
+    Known(&'static str, bool),
+    Not(Box<Cond>),
+    And(Box<Cond>, Box<Cond>),
+    Or(Box<Cond>, Box<Cond>),
+}
+
+const FIELDS: [&str; 5] = ["size", "uid", "nlink", "depth", "days_since_modified"];
+const OPS: [&str; 6] = ["==", "!=", "<", "<=", ">", ">="];
+
+fn cond() -> impl Strategy<Value = Cond> {
+    let leaf = prop_oneof![
+        (0..FIELDS.len(), 0..OPS.len(), 0i64..200)
+            .prop_map(|(f, o, v)| Cond::Compare(FIELDS[f], OPS[o], v)),
+        (0..FIELDS.len(), any::<bool>()).prop_map(|(f, k)| Cond::Known(FIELDS[f], k)),
+    ];
+    leaf.prop_recursive(4, 24, 2, |inner| {
+        prop_oneof![
+            inner.clone().prop_map(|c| Cond::Not(Box::new(c))),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| Cond::And(Box::new(a), Box::new(b))),
+            (inner.clone(), inner).prop_map(|(a, b)| Cond::Or(Box::new(a), Box::new(b))),
+        ]
+    })
+}
+
+fn render(c: &Cond) -> String {
+    match c {
+        Cond::Compare(f, o, v) => format!("{f} {o} {v}"),
+        Cond::Known(f, k) => format!("{f} is {}", if *k { "known" } else { "unknown" }),
+        Cond::Not(a) => format!("not ({})", render(a)),
+        Cond::And(a, b) => format!("({}) and ({})", render(a), render(b)),
+        Cond::Or(a, b) => format!("({}) or ({})", render(a), render(b)),
+    }
+}
+
+/// Kleene logic written out by truth table, independent of the evaluator.
+fn reference(c: &Cond, values: &dyn Fn(&str) -> Option<i64>) -> Option<bool> {
+    match c {
+        Cond::Compare(f, o, v) => values(f).map(|x| match *o {
+            "==" => x == *v,
+            "!=" => x != *v,
+            "<" => x < *v,
+            "<=" => x <= *v,
+            ">" => x > *v,
+            _ => x >= *v,
+        }),
+        Cond::Known(f, k) => Some(values(f).is_some() == *k),
+        Cond::Not(a) => reference(a, values).map(|b| !b),
+        Cond::And(a, b) => match (reference(a, values), reference(b, values)) {
+            (Some(false), _) | (_, Some(false)) => Some(false),
+            (Some(true), Some(true)) => Some(true),
+            _ => None,
+        },
+        Cond::Or(a, b) => match (reference(a, values), reference(b, values)) {
+            (Some(true), _) | (_, Some(true)) => Some(true),
+            (Some(false), Some(false)) => Some(false),
+            _ => None,
+        },
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_evaluator_agrees_with_the_reference(
+        c in cond(),
+        size in 0u64..200,
+        uid in 0u32..200,
+        nlink in 1u64..4,
+        depth in 0usize..6,
+        modified in prop::option::of(0i64..200),
+    ) {
+        let mut m = meta(size, modified);
+        m.uid = uid;
+        m.nlink = nlink;
+        let path = format!("/{}", vec!["d"; depth].join("/"));
+        let mut f = facts(&path, &m, None);
+        f.depth = depth;
+        let values = |field: &str| -> Option<i64> {
+            match field {
+                "size" => Some(size as i64),
+                "uid" => Some(i64::from(uid)),
+                "nlink" => Some(nlink as i64),
+                "depth" => Some(depth as i64),
+                _ => modified,
+            }
+        };
+        let text = render(&c);
+        let rule = Rule::parse(&text).map_err(|e| TestCaseError::fail(format!("{text}: {e}")))?;
+        prop_assert_eq!(rule.evaluate(&f), reference(&c, &values), "{}", text);
+    }
+
+    #[test]
+    fn arbitrary_text_never_panics_the_parser(text in "\\PC{0,60}") {
+        let _ = Rule::parse(&text);
+    }
+}
