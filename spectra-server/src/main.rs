@@ -2,6 +2,7 @@
 
 mod collect_cmd;
 mod diag_cmd;
+mod policy_cmd;
 mod render;
 mod scan_cmd;
 
@@ -37,6 +38,8 @@ enum Command {
     /// diagnostic is bounded in time and output. Exit status: 0 ok, 1 a negative answer (no
     /// reply, connection refused, target not reached), 2 a usage or fatal error.
     Diag(diag_cmd::DiagArgs),
+    /// Check policy files and explain their rules against a file.
+    Policy(policy_cmd::PolicyArgs),
 }
 
 /// Exit status for usage and fatal errors (clap uses the same for its own usage errors).
@@ -48,6 +51,7 @@ fn main() -> ExitCode {
         Command::Scan(args) => scan_cmd::run(&args),
         Command::Collect(args) => collect_cmd::run(&args),
         Command::Diag(args) => diag_cmd::run(&args),
+        Command::Policy(args) => policy_cmd::run(&args),
     };
     match outcome {
         Ok(code) => code,

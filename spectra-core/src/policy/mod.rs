@@ -121,6 +121,23 @@ impl Policy {
         })
     }
 
+    /// Reads a policy file: TOML when the name ends in `.toml`, JSON otherwise.
+    pub fn load(path: &std::path::Path) -> Result<Policy> {
+        let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+        let parsed = if path.extension().is_some_and(|e| e == "toml") {
+            Policy::from_toml(&text)
+        } else {
+            Policy::from_json(&text)
+        };
+        parsed.map_err(|e| match e {
+            Error::InvalidData { what, message } => Error::InvalidData {
+                what: format!("{what} in {}", path.display()),
+                message,
+            },
+            other => other,
+        })
+    }
+
     pub fn from_toml(text: &str) -> Result<Policy> {
         toml::from_str(text).map_err(|e| Error::InvalidData {
             what: "policy TOML".into(),
@@ -189,6 +206,61 @@ impl CompiledPolicy {
             .iter()
             .map(|rule| (rule.source().to_string(), rule.evaluate(facts)))
             .collect()
+    }
+}
+
+/// Everything a rule may ask about one file, owned (for `explain` and one-off checks; the
+/// planner builds [`Facts`] straight from the scanner's entries instead).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FileFacts {
+    pub path: crate::RawPath,
+    pub extension: String,
+    pub meta: crate::scan::FileMeta,
+    pub depth: usize,
+    pub owner: Option<String>,
+    pub group: Option<String>,
+    pub now: i64,
+}
+
+impl FileFacts {
+    /// Stats `path` (without following a final symlink) and resolves its owner and group.
+    pub fn of_path(path: &std::path::Path, now: i64) -> Result<FileFacts> {
+        use std::os::unix::ffi::OsStrExt;
+        let meta = crate::scan::stat_path(path)?;
+        let name = path.file_name().map(|n| n.as_bytes()).unwrap_or_default();
+        Ok(FileFacts {
+            path: path.into(),
+            extension: String::from_utf8_lossy(crate::scan::extension_of(name).unwrap_or_default())
+                .to_ascii_lowercase(),
+            meta,
+            depth: path.components().count().saturating_sub(1),
+            owner: crate::scan::user_name(meta.uid),
+            group: nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(meta.gid))
+                .ok()
+                .flatten()
+                .map(|g| g.name),
+            now,
+        })
+    }
+
+    pub fn facts(&self) -> Facts<'_> {
+        use std::os::unix::ffi::OsStrExt;
+        let path = self.path.as_bytes();
+        Facts {
+            path,
+            name: self
+                .path
+                .as_path()
+                .file_name()
+                .map(|n| n.as_bytes())
+                .unwrap_or(path),
+            extension: self.extension.as_bytes(),
+            meta: &self.meta,
+            depth: self.depth,
+            owner: self.owner.as_deref(),
+            group: self.group.as_deref(),
+            now: self.now,
+        }
     }
 }
 

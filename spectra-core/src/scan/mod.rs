@@ -30,6 +30,7 @@ mod walk;
 use std::time::Instant;
 
 pub use control::{CancelToken, Progress, ScanControl};
+pub(crate) use entry::extension_of;
 pub use entry::{Entry, FileKind, FileMeta, FinishedDir, Timestamp};
 pub use options::{MAX_THREADS, MAX_TOP, ScanOptions, SizeMode};
 pub use report::{

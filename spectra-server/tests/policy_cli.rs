@@ -1,0 +1,63 @@
+//! `spectra policy` as a user runs it.
+
+mod common;
+
+use common::spectra;
+use std::fs;
+
+#[test]
+fn check_accepts_the_seed_policy_and_points_at_bad_rules() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let good = dir.path().join("logs.json");
+    fs::write(&good, r#"{"name": "Cleanup Old Logs", "rules": ["extension == 'log'", "days_since_modified > 90"], "action": "DELETE"}"#)
+        .expect("write");
+    let out = spectra(&["policy", "check", good.to_str().expect("utf-8")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 rule(s)"));
+
+    let bad = dir.path().join("bad.toml");
+    fs::write(
+        &bad,
+        "name = 'big'\nrules = ['size > 90d']\naction = 'report'\n",
+    )
+    .expect("write");
+    let out = spectra(&["policy", "check", bad.to_str().expect("utf-8")]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("policy 'big', rule 1: column 8: size is a size, not a duration"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("\n  size > 90d\n         ^"), "{stderr}");
+}
+
+#[test]
+fn explain_shows_each_rule_and_the_values_seen() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let file = dir.path().join("app.log");
+    fs::write(&file, vec![b'x'; 2048]).expect("write");
+    let policy = dir.path().join("p.json");
+    fs::write(&policy, r#"{"name": "p", "rules": ["extension == 'log'", "size > 1KiB", "days_since_modified > 90"], "action": "report"}"#)
+        .expect("write");
+    let out = spectra(&[
+        "policy",
+        "explain",
+        file.to_str().expect("utf-8"),
+        "--policy",
+        policy.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "a new file is not selected");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("size=2048"), "{text}");
+    assert!(text.contains("match     extension == 'log'"), "{text}");
+    assert!(text.contains("match     size > 1KiB"), "{text}");
+    assert!(
+        text.contains("no match  days_since_modified > 90"),
+        "{text}"
+    );
+    assert!(text.contains("not selected"), "{text}");
+}
