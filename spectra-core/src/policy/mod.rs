@@ -13,15 +13,17 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! This module holds the rule language and the policy types. Planning (a dry run during a
-//! scan), enforcement, quarantine and the audit log are not built yet.
+//! This module holds the rule language, the policy types and planning (a dry run during a
+//! scan, [`plan`]). Enforcement, quarantine and the audit log are not built yet.
 
+mod plan;
 mod rule;
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+pub use plan::{Plan, PlannedFile, plan};
 pub use rule::{Facts, Field, Rule, RuleError, Type, kind_name};
 
 use crate::error::{Error, Result};

@@ -340,3 +340,81 @@ proptest! {
         let _ = Rule::parse(&text);
     }
 }
+
+#[test]
+fn a_plan_selects_the_matches_changes_nothing_and_is_tamper_evident() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(200 * DAY as u64);
+    for (name, size, aged) in [
+        ("a.log", 10, true),
+        ("b.log", 20, false),
+        ("c.txt", 30, true),
+        ("sub/d.log", 40, true),
+    ] {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(&path, vec![b'x'; size]).expect("write");
+        if aged {
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .expect("open")
+                .set_modified(old)
+                .expect("age");
+        }
+    }
+    let listing = |root: &std::path::Path| {
+        let mut all = Vec::new();
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(p) = stack.pop() {
+            let m = std::fs::symlink_metadata(&p).expect("lstat");
+            if m.is_dir() {
+                stack.extend(
+                    std::fs::read_dir(&p)
+                        .expect("read_dir")
+                        .map(|e| e.expect("entry").path()),
+                );
+            }
+            all.push((p, m.len(), m.modified().ok()));
+        }
+        all.sort();
+        all
+    };
+    let before = listing(dir.path());
+    let policy = Policy::from_json(
+        r#"{"name": "Cleanup Old Logs", "rules": ["extension == 'log'", "days_since_modified > 90"], "action": "DELETE"}"#,
+    )
+    .expect("policy")
+    .compile()
+    .expect("compile");
+    let (plan, report) = super::plan(
+        &policy,
+        crate::scan::ScanOptions::new(dir.path()),
+        crate::scan::ScanControl::new(),
+    )
+    .expect("plan");
+    assert_eq!(listing(dir.path()), before, "a dry run changes nothing");
+    let names: Vec<String> = plan.files.iter().map(|f| f.path.to_string()).collect();
+    let root = dir.path().display();
+    assert_eq!(
+        names,
+        [format!("{root}/a.log"), format!("{root}/sub/d.log")]
+    );
+    assert_eq!(plan.total_bytes, 50);
+    assert!(!plan.scan_partial);
+    assert_eq!(plan.scanned_bytes, report.totals.apparent_bytes);
+    assert_eq!(plan.id.len(), 64);
+    plan.verify().expect("untouched plan verifies");
+    let json = serde_json::to_string(&plan).expect("serialize");
+    let back: Plan = serde_json::from_str(&json).expect("deserialize");
+    back.verify().expect("a plan read back verifies");
+    let mut tampered = back.clone();
+    tampered.files[0].size = 1;
+    assert!(
+        tampered
+            .verify()
+            .expect_err("altered")
+            .to_string()
+            .contains("altered")
+    );
+}

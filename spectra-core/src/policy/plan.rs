@@ -1,0 +1,177 @@
+//! Planning: a dry run that evaluates a policy during a scan (one pass, as a visitor) and
+//! records every match with what identifies the file now, so enforcement can later check that
+//! it is still the same file. A plan changes nothing anywhere.
+
+use std::collections::HashMap;
+use std::os::unix::ffi::OsStrExt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{CompiledPolicy, Facts, Policy};
+use crate::RawPath;
+use crate::error::{Error, Result};
+use crate::scan::{
+    Entry, ScanControl, ScanOptions, ScanReport, Scanner, Timestamp, Visitor, user_name,
+};
+
+/// One file a plan would act on, as it was when planned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlannedFile {
+    pub path: RawPath,
+    pub dev: u64,
+    pub ino: u64,
+    pub size: u64,
+    pub disk_size: u64,
+    pub mtime: Option<Timestamp>,
+    pub ctime: Option<Timestamp>,
+    pub nlink: u64,
+}
+
+/// What a dry run found. Its id is the SHA-256 of everything else in it, so a plan cannot be
+/// altered without changing its id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub id: String,
+    pub policy: Policy,
+    pub created_at: DateTime<Utc>,
+    pub roots: Vec<RawPath>,
+    /// True when the scan behind the plan was partial: such a plan may not be enforced.
+    pub scan_partial: bool,
+    pub scanned_bytes: u64,
+    pub files: Vec<PlannedFile>,
+    pub total_bytes: u64,
+}
+
+#[derive(Serialize)]
+struct PlanContents<'a> {
+    policy: &'a Policy,
+    created_at: &'a DateTime<Utc>,
+    roots: &'a [RawPath],
+    scan_partial: bool,
+    scanned_bytes: u64,
+    files: &'a [PlannedFile],
+    total_bytes: u64,
+}
+
+impl Plan {
+    fn content_id(&self) -> Result<String> {
+        let contents = PlanContents {
+            policy: &self.policy,
+            created_at: &self.created_at,
+            roots: &self.roots,
+            scan_partial: self.scan_partial,
+            scanned_bytes: self.scanned_bytes,
+            files: &self.files,
+            total_bytes: self.total_bytes,
+        };
+        let bytes =
+            serde_json::to_vec(&contents).map_err(|e| Error::invalid("plan", e.to_string()))?;
+        Ok(Sha256::digest(&bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect())
+    }
+
+    /// Checks that the id still matches the contents (a plan read back from disk).
+    pub fn verify(&self) -> Result<()> {
+        let expected = self.content_id()?;
+        if expected != self.id {
+            return Err(Error::InvalidData {
+                what: format!("plan {}", self.id),
+                message: format!("its contents hash to {expected}: the plan was altered"),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The visitor that evaluates a policy on every entry of a scan.
+#[derive(Debug)]
+struct Planner<'p> {
+    policy: &'p CompiledPolicy,
+    now: i64,
+    matches: Vec<PlannedFile>,
+    owners: HashMap<u32, Option<String>>,
+    groups: HashMap<u32, Option<String>>,
+}
+
+impl Visitor for Planner<'_> {
+    fn visit(&mut self, entry: &Entry<'_>) {
+        let meta = &entry.meta;
+        let path = entry.path();
+        let extension = entry.extension().unwrap_or_default().to_ascii_lowercase();
+        let owner = self
+            .owners
+            .entry(meta.uid)
+            .or_insert_with(|| user_name(meta.uid));
+        let group = self.groups.entry(meta.gid).or_insert_with(|| {
+            nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(meta.gid))
+                .ok()
+                .flatten()
+                .map(|g| g.name)
+        });
+        let facts = Facts {
+            path: path.as_os_str().as_bytes(),
+            name: entry.name().as_bytes(),
+            extension: &extension,
+            meta,
+            depth: entry.depth,
+            owner: owner.as_deref(),
+            group: group.as_deref(),
+            now: self.now,
+        };
+        if self.policy.matches(&facts) {
+            self.matches.push(PlannedFile {
+                path: path.into(),
+                dev: meta.dev,
+                ino: meta.ino,
+                size: meta.size,
+                disk_size: meta.disk_size,
+                mtime: meta.mtime,
+                ctime: meta.ctime,
+                nlink: meta.nlink,
+            });
+        }
+    }
+
+    fn merge(&mut self, other: Self) {
+        self.matches.extend(other.matches);
+    }
+}
+
+/// Scans with `options` and evaluates `policy` on every entry in the same pass. Returns the
+/// plan and the scan's report. Nothing on disk changes.
+pub fn plan(
+    policy: &CompiledPolicy,
+    options: ScanOptions,
+    control: ScanControl<'_>,
+) -> Result<(Plan, ScanReport)> {
+    let created_at = Utc::now();
+    let now = created_at.timestamp();
+    let scanner = Scanner::new(options)?;
+    let make = || Planner {
+        policy,
+        now,
+        matches: Vec::new(),
+        owners: HashMap::new(),
+        groups: HashMap::new(),
+    };
+    let (report, planner) = scanner.scan_with(make, control)?;
+    let mut files = planner.matches;
+    // Thread timing decides the order of matches; the plan (and so its id) must not.
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut plan = Plan {
+        id: String::new(),
+        policy: policy.policy().clone(),
+        created_at,
+        roots: report.roots.clone(),
+        scan_partial: report.partial,
+        scanned_bytes: report.totals.apparent_bytes,
+        total_bytes: files.iter().map(|f| f.size).sum(),
+        files,
+    };
+    plan.id = plan.content_id()?;
+    Ok((plan, report))
+}
