@@ -243,7 +243,7 @@ fn render_table(report: &ScanReport) -> String {
     out
 }
 
-fn csv_field(value: &str) -> String {
+pub fn csv_field(value: &str) -> String {
     if value.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", value.replace('"', "\"\""))
     } else {

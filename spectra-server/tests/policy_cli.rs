@@ -61,3 +61,43 @@ fn explain_shows_each_rule_and_the_values_seen() {
     );
     assert!(text.contains("not selected"), "{text}");
 }
+
+#[test]
+fn plan_lists_matches_saves_the_plan_and_changes_nothing() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let tree = dir.path().join("tree");
+    fs::create_dir(&tree).expect("mkdir");
+    fs::write(tree.join("big.log"), vec![b'x'; 5000]).expect("write");
+    fs::write(tree.join("small.log"), b"x").expect("write");
+    let policy = dir.path().join("p.json");
+    fs::write(&policy, r#"{"name": "big logs", "rules": ["extension == 'log'", "size > 1KB"], "action": "delete"}"#).expect("write");
+    let saved = dir.path().join("plan.json");
+    let out = spectra(&[
+        "policy",
+        "plan",
+        tree.to_str().expect("utf-8"),
+        "--policy",
+        policy.to_str().expect("utf-8"),
+        "--out",
+        saved.to_str().expect("utf-8"),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("big.log") && !text.contains("small.log"),
+        "{text}"
+    );
+    assert!(
+        text.contains("policy 'big logs' would delete 1 files"),
+        "{text}"
+    );
+    let plan: serde_json::Value =
+        serde_json::from_slice(&fs::read(&saved).expect("saved plan")).expect("JSON");
+    assert_eq!(plan["files"].as_array().map(Vec::len), Some(1));
+    assert!(text.contains(plan["id"].as_str().expect("id")));
+    assert!(tree.join("big.log").exists(), "a dry run deletes nothing");
+}
