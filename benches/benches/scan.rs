@@ -57,5 +57,29 @@ fn scan_tree(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, scan_tree);
+/// Issue 4's budget: scan + plan at most 1.1× the scan alone (one thread, so the ratio is not
+/// blurred by scheduling on this 2-core machine).
+fn scan_and_plan(c: &mut Criterion) {
+    let root = generated_tree(FILES, 4_000).expect("generate the bench tree");
+    let policy = spectra_core::policy::Policy::from_json(
+        r#"{"name": "Cleanup Old Logs", "rules": ["extension == 'log'", "days_since_modified > 90"], "action": "DELETE"}"#,
+    )
+    .expect("policy")
+    .compile()
+    .expect("compile");
+    let options = || ScanOptions::new(&root).with_threads(1);
+    let mut group = c.benchmark_group("plan_200k_files");
+    group.sample_size(10);
+    let scanner = Scanner::new(options()).expect("options");
+    group.bench_function("scan_only", |b| b.iter(|| scanner.scan().expect("scan")));
+    group.bench_function("scan_plus_plan", |b| {
+        b.iter(|| {
+            spectra_core::policy::plan(&policy, options(), spectra_core::scan::ScanControl::new())
+                .expect("plan")
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, scan_tree, scan_and_plan);
 criterion_main!(benches);

@@ -197,6 +197,11 @@ impl CompiledPolicy {
         &self.rules
     }
 
+    /// Whether any rule reads `field`.
+    pub fn uses(&self, field: Field) -> bool {
+        self.rules.iter().any(|rule| rule.uses(field))
+    }
+
     /// True only when every rule is definitely true (three-valued AND: unknown is no match).
     pub fn matches(&self, facts: &Facts<'_>) -> bool {
         self.rules.iter().all(|rule| rule.matches(facts))

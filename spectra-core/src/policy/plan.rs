@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::{CompiledPolicy, Facts, Policy};
+use super::{CompiledPolicy, Facts, Field, Policy};
 use crate::RawPath;
 use crate::error::{Error, Result};
 use crate::scan::{
@@ -87,10 +87,19 @@ impl Plan {
     }
 }
 
+/// Which costly facts the policy's rules read.
+#[derive(Debug, Clone, Copy)]
+struct Needs {
+    path: bool,
+    owner: bool,
+    group: bool,
+}
+
 /// The visitor that evaluates a policy on every entry of a scan.
 #[derive(Debug)]
 struct Planner<'p> {
     policy: &'p CompiledPolicy,
+    needs: Needs,
     now: i64,
     matches: Vec<PlannedFile>,
     owners: HashMap<u32, Option<String>>,
@@ -100,31 +109,49 @@ struct Planner<'p> {
 impl Visitor for Planner<'_> {
     fn visit(&mut self, entry: &Entry<'_>) {
         let meta = &entry.meta;
-        let path = entry.path();
-        let extension = entry.extension().unwrap_or_default().to_ascii_lowercase();
-        let owner = self
-            .owners
-            .entry(meta.uid)
-            .or_insert_with(|| user_name(meta.uid));
-        let group = self.groups.entry(meta.gid).or_insert_with(|| {
-            nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(meta.gid))
-                .ok()
-                .flatten()
-                .map(|g| g.name)
-        });
+        // Only what some rule reads is computed for every entry; the path of a match is
+        // built once it matches.
+        let path = self.needs.path.then(|| entry.path());
+        let raw_extension = entry.extension().unwrap_or_default();
+        let extension = if raw_extension.iter().any(u8::is_ascii_uppercase) {
+            std::borrow::Cow::Owned(raw_extension.to_ascii_lowercase())
+        } else {
+            std::borrow::Cow::Borrowed(raw_extension)
+        };
+        let owner = if self.needs.owner {
+            self.owners
+                .entry(meta.uid)
+                .or_insert_with(|| user_name(meta.uid))
+                .as_deref()
+        } else {
+            None
+        };
+        let group = if self.needs.group {
+            self.groups
+                .entry(meta.gid)
+                .or_insert_with(|| {
+                    nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(meta.gid))
+                        .ok()
+                        .flatten()
+                        .map(|g| g.name)
+                })
+                .as_deref()
+        } else {
+            None
+        };
         let facts = Facts {
-            path: path.as_os_str().as_bytes(),
+            path: path.as_ref().map_or(&[][..], |p| p.as_os_str().as_bytes()),
             name: entry.name().as_bytes(),
             extension: &extension,
             meta,
             depth: entry.depth,
-            owner: owner.as_deref(),
-            group: group.as_deref(),
+            owner,
+            group,
             now: self.now,
         };
         if self.policy.matches(&facts) {
             self.matches.push(PlannedFile {
-                path: path.into(),
+                path: path.unwrap_or_else(|| entry.path()).into(),
                 dev: meta.dev,
                 ino: meta.ino,
                 size: meta.size,
@@ -151,8 +178,14 @@ pub fn plan(
     let created_at = Utc::now();
     let now = created_at.timestamp();
     let scanner = Scanner::new(options)?;
+    let needs = Needs {
+        path: policy.uses(Field::Path),
+        owner: policy.uses(Field::Owner),
+        group: policy.uses(Field::Group),
+    };
     let make = || Planner {
         policy,
+        needs,
         now,
         matches: Vec::new(),
         owners: HashMap::new(),

@@ -135,6 +135,8 @@ impl Field {
 /// What a rule is evaluated against: one file's attributes, with unknowns as `None`.
 #[derive(Debug, Clone)]
 pub struct Facts<'a> {
+    /// May be left empty when no rule [uses](Rule::uses) `path` (building every path of a
+    /// scan costs more than evaluating the rules).
     pub path: &'a [u8],
     pub name: &'a [u8],
     /// Lowercased; empty for none.
@@ -293,6 +295,24 @@ impl Rule {
 
     pub fn source(&self) -> &str {
         &self.source
+    }
+
+    /// Whether the rule reads `field` (directly or through `age()`), so callers can skip
+    /// computing facts no rule asks for.
+    pub fn uses(&self, field: Field) -> bool {
+        fn walk(expr: &Expr, field: Field) -> bool {
+            let reads = |operand: &Operand| matches!(operand, Operand::Field(f) | Operand::Age(f) if *f == field);
+            match expr {
+                Expr::Compare(o, _, _)
+                | Expr::In(o, _)
+                | Expr::Glob(o, _)
+                | Expr::Regex(o, _)
+                | Expr::Known(o, _) => reads(o),
+                Expr::And(a, b) | Expr::Or(a, b) => walk(a, field) || walk(b, field),
+                Expr::Not(a) => walk(a, field),
+            }
+        }
+        walk(&self.expr, field)
     }
 
     /// `Some(true)` matches, `Some(false)` does not, `None` is unknown (treated as no match).

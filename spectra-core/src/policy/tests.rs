@@ -418,3 +418,36 @@ fn a_plan_selects_the_matches_changes_nothing_and_is_tamper_evident() {
             .contains("altered")
     );
 }
+
+#[test]
+fn rules_report_the_fields_they_read() {
+    let rule =
+        Rule::parse("(path matches '/a/**' or size > 1) and not age(atime) > 1d").expect("parse");
+    assert!(rule.uses(Field::Path) && rule.uses(Field::Size) && rule.uses(Field::Atime));
+    assert!(!rule.uses(Field::Owner) && !rule.uses(Field::Mtime));
+}
+
+#[test]
+fn plans_evaluate_path_owner_and_group_rules() {
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::create_dir(dir.path().join("keep")).expect("mkdir");
+    std::fs::write(dir.path().join("keep/a.tmp"), b"1").expect("write");
+    std::fs::write(dir.path().join("b.tmp"), b"2").expect("write");
+    let me = crate::scan::user_name(rustix::process::geteuid().as_raw())
+        .expect("a named user runs the tests");
+    let text = format!(
+        r#"{{"name": "tmp outside keep", "rules": ["extension == 'tmp'", "not path matches '**/keep/**'", "owner == '{me}'", "group is known"], "action": "report"}}"#
+    );
+    let policy = Policy::from_json(&text)
+        .expect("policy")
+        .compile()
+        .expect("compile");
+    let (plan, _) = super::plan(
+        &policy,
+        crate::scan::ScanOptions::new(dir.path()),
+        crate::scan::ScanControl::new(),
+    )
+    .expect("plan");
+    let names: Vec<String> = plan.files.iter().map(|f| f.path.to_string()).collect();
+    assert_eq!(names, [format!("{}/b.tmp", dir.path().display())]);
+}
