@@ -13,9 +13,12 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! This module holds the rule language, the policy types and planning (a dry run during a
-//! scan, [`plan`]). Enforcement, quarantine and the audit log are not built yet.
+//! This module holds the rule language, the policy types, planning (a dry run during a scan,
+//! [`plan`]), enforcement of deletes into a quarantine ([`enforce`], [`restore`]) and the
+//! hash-chained [`audit`] log. Archive and move, and purging the quarantine, are not built yet.
 
+pub mod audit;
+mod enforce;
 mod plan;
 mod rule;
 
@@ -23,6 +26,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Deserializer, Serialize};
 
+pub use enforce::{
+    EnforceOptions, EnforceOutcome, QUARANTINE_DIR, QuarantinedFile, Skipped, enforce, restore,
+};
 pub use plan::{Plan, PlannedFile, plan};
 pub use rule::{Facts, Field, Rule, RuleError, Type, kind_name};
 

@@ -177,6 +177,9 @@ pub fn plan(
 ) -> Result<(Plan, ScanReport)> {
     let created_at = Utc::now();
     let now = created_at.timestamp();
+    // What an earlier run quarantined is not for the policy to select again.
+    let mut options = options;
+    options.exclude.push(format!("/{}", super::QUARANTINE_DIR));
     let scanner = Scanner::new(options)?;
     let needs = Needs {
         path: policy.uses(Field::Path),

@@ -38,6 +38,7 @@ pub use report::{
     SizedPath, Totals, Usage,
 };
 pub use visitor::Visitor;
+pub(crate) use walk::meta_from_statx;
 pub use walk::stat_path;
 
 use crate::error::Result;

@@ -1,0 +1,464 @@
+//! Enforcement of a plan's `delete`: every file is checked again and moved into a quarantine
+//! on the same filesystem, from which [`restore`] puts it back.
+//!
+//! The safety rules of DESIGN.md, as this module applies them:
+//! - only an existing, unaltered plan ([`Plan::verify`]) made from a complete scan;
+//! - the plan's limits (files, bytes, share of the scanned bytes) refuse it unless overridden;
+//! - each file is re-checked just before acting: same device, inode, size and mtime as planned,
+//!   still a regular file, and the policy's rules still match;
+//! - the path is walked from the root one directory at a time with `O_NOFOLLOW`, so no symlink
+//!   is ever followed, nothing outside the roots is reached, and a directory on another device
+//!   (a mount point) stops the walk;
+//! - files with several hard links are skipped unless the policy allows them;
+//! - the move is a `renameat2(RENAME_NOREPLACE)` into `ROOT/.spectra-quarantine/PLAN_ID/`,
+//!   keeping the relative path (and so mode, owner and times), with a manifest;
+//! - every action and skip is written to the hash-chained audit log;
+//! - a run stops when more than a tenth of its attempts fail.
+//!
+//! Archive and move are not implemented yet: enforcing such a plan is refused.
+
+use std::os::fd::OwnedFd;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Component, Path, PathBuf};
+
+use chrono::Utc;
+use rustix::fs::{AtFlags, CWD, Mode, OFlags, RenameFlags, StatxFlags};
+use serde::{Deserialize, Serialize};
+
+use super::audit::{self, AuditEvent};
+use super::{Action, Facts, Plan, PlannedFile};
+use crate::error::{Error, Result};
+use crate::scan::{FileKind, FileMeta, user_name};
+
+/// The quarantine's directory name, under each root.
+pub const QUARANTINE_DIR: &str = ".spectra-quarantine";
+const MANIFEST: &str = "manifest.jsonl";
+/// Share of failed attempts (after the first ten) that stops a run.
+const MAX_ERROR_RATE: f64 = 0.1;
+
+#[derive(Debug, Clone)]
+pub struct EnforceOptions {
+    /// Who enforces, for the audit log.
+    pub who: String,
+    pub audit_log: PathBuf,
+    /// Enforce even when the plan exceeds its limits.
+    pub override_limits: bool,
+}
+
+/// One quarantined file, as the manifest records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuarantinedFile {
+    pub original: PathBuf,
+    /// Relative to the plan's quarantine directory.
+    pub stored_as: PathBuf,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Skipped {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EnforceOutcome {
+    pub plan_id: String,
+    pub quarantined: Vec<QuarantinedFile>,
+    pub skipped: Vec<Skipped>,
+    /// True when the run stopped early because too many attempts failed.
+    pub stopped: bool,
+}
+
+fn refuse(plan: &Plan, why: String) -> Error {
+    Error::invalid(format!("plan {}", plan.id), why)
+}
+
+/// Checks the plan may be enforced at all: intact, from a complete scan, a delete, in limits.
+fn admit(plan: &Plan, options: &EnforceOptions) -> Result<()> {
+    plan.verify()?;
+    if plan.scan_partial {
+        return Err(refuse(
+            plan,
+            "it was made from a partial scan; plan again once every entry can be read".into(),
+        ));
+    }
+    if plan.policy.action != Action::Delete {
+        return Err(Error::unsupported(
+            "enforcing archive, move or report plans",
+            "only delete (to quarantine) is implemented",
+        ));
+    }
+    let limits = &plan.policy.limits;
+    let over = [
+        (plan.files.len() as u64 > limits.max_files).then(|| {
+            format!(
+                "{} files > max_files {}",
+                plan.files.len(),
+                limits.max_files
+            )
+        }),
+        (plan.total_bytes > limits.max_bytes).then(|| {
+            format!(
+                "{} bytes > max_bytes {}",
+                plan.total_bytes, limits.max_bytes
+            )
+        }),
+        (plan.total_bytes as f64 > limits.max_fraction * plan.scanned_bytes as f64).then(|| {
+            format!(
+                "{} of {} scanned bytes > max_fraction {}",
+                plan.total_bytes, plan.scanned_bytes, limits.max_fraction
+            )
+        }),
+    ];
+    let over: Vec<String> = over.into_iter().flatten().collect();
+    if !over.is_empty() && !options.override_limits {
+        return Err(refuse(
+            plan,
+            format!(
+                "above its limits ({}); pass the override to enforce anyway",
+                over.join("; ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn dir_flags() -> OFlags {
+    OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC
+}
+
+/// The root `path` lies under, and the path's parts below it.
+fn split_under<'p>(
+    roots: &'p [crate::RawPath],
+    path: &'p Path,
+) -> Option<(&'p Path, Vec<&'p std::ffi::OsStr>)> {
+    roots
+        .iter()
+        .map(|r| r.as_path())
+        .filter(|root| path.starts_with(root))
+        .max_by_key(|root| root.as_os_str().len())
+        .and_then(|root| {
+            let parts: Vec<&std::ffi::OsStr> = path
+                .strip_prefix(root)
+                .ok()?
+                .components()
+                .map(|c| match c {
+                    Component::Normal(name) => Some(name),
+                    _ => None,
+                })
+                .collect::<Option<_>>()?;
+            (!parts.is_empty()).then_some((root, parts))
+        })
+}
+
+/// Opens each directory below `root_fd` without following symlinks or leaving `dev`.
+fn walk_dirs(
+    root_fd: &OwnedFd,
+    dev: u64,
+    dirs: &[&std::ffi::OsStr],
+) -> std::result::Result<OwnedFd, String> {
+    let mut fd = rustix::io::dup(root_fd).map_err(|e| e.to_string())?;
+    for name in dirs {
+        fd = rustix::fs::openat(&fd, *name, dir_flags(), Mode::empty()).map_err(|e| {
+            format!(
+                "cannot open directory {:?} without following links: {e}",
+                name
+            )
+        })?;
+        let st = rustix::fs::fstat(&fd).map_err(|e| e.to_string())?;
+        if st.st_dev != dev {
+            return Err(format!(
+                "{:?} is on another filesystem (a mount point)",
+                name
+            ));
+        }
+    }
+    Ok(fd)
+}
+
+fn stat_line(meta: &FileMeta) -> String {
+    format!(
+        "{}:{} size={} mtime={}",
+        meta.dev,
+        meta.ino,
+        meta.size,
+        meta.mtime.map_or(-1, |t| t.secs)
+    )
+}
+
+/// Why `now` is not the file the plan saw, if it is not.
+fn changed_since_plan(planned: &PlannedFile, now: &FileMeta) -> Option<String> {
+    if now.kind != FileKind::File {
+        return Some(format!("it is now a {:?}, not a regular file", now.kind));
+    }
+    if (now.dev, now.ino) != (planned.dev, planned.ino) {
+        return Some("it was replaced (device or inode changed)".into());
+    }
+    if now.size != planned.size || now.mtime != planned.mtime {
+        return Some("it was modified since the plan (size or mtime changed)".into());
+    }
+    None
+}
+
+/// Enforces a delete plan: re-checks and quarantines each file, returns what happened, and
+/// records every step in the audit log.
+pub fn enforce(plan: &Plan, options: &EnforceOptions) -> Result<EnforceOutcome> {
+    admit(plan, options)?;
+    let policy = plan.policy.compile()?;
+    let now = Utc::now().timestamp();
+    let mut outcome = EnforceOutcome {
+        plan_id: plan.id.clone(),
+        quarantined: Vec::new(),
+        skipped: Vec::new(),
+        stopped: false,
+    };
+    let mut events = Vec::new();
+    let mut attempts = 0u32;
+    let mut failures = 0u32;
+    let event = |action: &str,
+                 path: &Path,
+                 before: Option<String>,
+                 result: String,
+                 stored: Option<String>| AuditEvent {
+        at: Utc::now(),
+        plan_id: plan.id.clone(),
+        policy: plan.policy.name.clone(),
+        who: options.who.clone(),
+        action: action.into(),
+        path: path.display().to_string(),
+        before,
+        result,
+        quarantine_path: stored,
+    };
+    for planned in &plan.files {
+        let path = planned.path.as_path();
+        attempts += 1;
+        let attempt = quarantine_one(plan, &policy, planned, now);
+        match attempt {
+            Ok((stored, before)) => {
+                events.push(event(
+                    "quarantine",
+                    path,
+                    Some(stat_line(&before)),
+                    "done".into(),
+                    Some(stored.display().to_string()),
+                ));
+                outcome.quarantined.push(QuarantinedFile {
+                    original: path.to_path_buf(),
+                    stored_as: stored,
+                    size: before.size,
+                });
+            }
+            Err(Attempt::Skip(reason)) => {
+                events.push(event("skip", path, None, reason.clone(), None));
+                outcome.skipped.push(Skipped {
+                    path: path.to_path_buf(),
+                    reason,
+                });
+            }
+            Err(Attempt::Failed(reason)) => {
+                failures += 1;
+                events.push(event("error", path, None, reason.clone(), None));
+                outcome.skipped.push(Skipped {
+                    path: path.to_path_buf(),
+                    reason,
+                });
+                if attempts >= 10 && f64::from(failures) > MAX_ERROR_RATE * f64::from(attempts) {
+                    outcome.stopped = true;
+                    break;
+                }
+            }
+        }
+    }
+    audit::append(&options.audit_log, &events)?;
+    Ok(outcome)
+}
+
+enum Attempt {
+    /// The file is no longer what the plan selected: leave it, that is the point.
+    Skip(String),
+    Failed(String),
+}
+
+fn quarantine_one(
+    plan: &Plan,
+    policy: &super::CompiledPolicy,
+    planned: &PlannedFile,
+    now: i64,
+) -> std::result::Result<(PathBuf, FileMeta), Attempt> {
+    let path = planned.path.as_path();
+    let Some((root, parts)) = split_under(&plan.roots, path) else {
+        return Err(Attempt::Skip("outside the plan's roots".into()));
+    };
+    let (name, dirs) = parts
+        .split_last()
+        .ok_or_else(|| Attempt::Skip("the root itself".into()))?;
+    let root_fd = rustix::fs::open(
+        root,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| Attempt::Failed(format!("cannot open root {}: {e}", root.display())))?;
+    let root_dev = rustix::fs::fstat(&root_fd)
+        .map_err(|e| Attempt::Failed(e.to_string()))?
+        .st_dev;
+    let parent = walk_dirs(&root_fd, root_dev, dirs).map_err(Attempt::Skip)?;
+    let st = rustix::fs::statx(
+        &parent,
+        *name,
+        AtFlags::SYMLINK_NOFOLLOW,
+        StatxFlags::BASIC_STATS,
+    )
+    .map_err(|e| match e {
+        rustix::io::Errno::NOENT => Attempt::Skip("it no longer exists".into()),
+        other => Attempt::Failed(other.to_string()),
+    })?;
+    let meta = crate::scan::meta_from_statx(&st);
+    if let Some(why) = changed_since_plan(planned, &meta) {
+        return Err(Attempt::Skip(why));
+    }
+    if meta.nlink > 1 && !plan.policy.limits.allow_hard_links {
+        return Err(Attempt::Skip(format!(
+            "it has {} hard links (allow_hard_links is off)",
+            meta.nlink
+        )));
+    }
+    let extension = crate::scan::extension_of(name.as_bytes())
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let group = nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(meta.gid))
+        .ok()
+        .flatten()
+        .map(|g| g.name);
+    let owner = user_name(meta.uid);
+    let facts = Facts {
+        path: path.as_os_str().as_bytes(),
+        name: name.as_bytes(),
+        extension: &extension,
+        meta: &meta,
+        depth: parts.len(),
+        owner: owner.as_deref(),
+        group: group.as_deref(),
+        now,
+    };
+    if !policy.matches(&facts) {
+        return Err(Attempt::Skip(
+            "the policy's rules no longer match it".into(),
+        ));
+    }
+    let relative: PathBuf = parts.iter().collect();
+    let store = quarantine_parent(&root_fd, &plan.id, dirs).map_err(Attempt::Failed)?;
+    rustix::fs::renameat_with(&parent, *name, &store, *name, RenameFlags::NOREPLACE)
+        .map_err(|e| Attempt::Failed(format!("moving into the quarantine: {e}")))?;
+    let manifest_line = serde_json::to_string(&QuarantinedFile {
+        original: path.to_path_buf(),
+        stored_as: relative.clone(),
+        size: meta.size,
+    })
+    .map_err(|e| Attempt::Failed(e.to_string()))?;
+    append_manifest(root, &plan.id, &manifest_line).map_err(Attempt::Failed)?;
+    Ok((relative, meta))
+}
+
+/// `ROOT/.spectra-quarantine/PLAN_ID/DIRS…`, created as needed (0700), opened without links.
+fn quarantine_parent(
+    root_fd: &OwnedFd,
+    plan_id: &str,
+    dirs: &[&std::ffi::OsStr],
+) -> std::result::Result<OwnedFd, String> {
+    let mut fd = rustix::io::dup(root_fd).map_err(|e| e.to_string())?;
+    let top = [
+        std::ffi::OsStr::new(QUARANTINE_DIR),
+        std::ffi::OsStr::new(plan_id),
+    ];
+    for name in top.iter().chain(dirs.iter()) {
+        match rustix::fs::mkdirat(&fd, *name, Mode::from_raw_mode(0o700)) {
+            Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+            Err(e) => return Err(format!("creating the quarantine: {e}")),
+        }
+        fd = rustix::fs::openat(&fd, *name, dir_flags(), Mode::empty())
+            .map_err(|e| format!("opening the quarantine: {e}"))?;
+    }
+    Ok(fd)
+}
+
+fn quarantine_dir(root: &Path, plan_id: &str) -> PathBuf {
+    root.join(QUARANTINE_DIR).join(plan_id)
+}
+
+fn append_manifest(root: &Path, plan_id: &str, line: &str) -> std::result::Result<(), String> {
+    use std::io::Write;
+    let path = quarantine_dir(root, plan_id).join(MANIFEST);
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    writeln!(file, "{line}")
+        .and_then(|()| file.sync_all())
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Puts back every file a plan quarantined under `roots`, refusing to overwrite anything that
+/// now stands at the original path. Returns the restored paths; records them in the audit log.
+pub fn restore(plan_id: &str, roots: &[PathBuf], options: &EnforceOptions) -> Result<Vec<PathBuf>> {
+    let mut restored = Vec::new();
+    let mut events = Vec::new();
+    let mut found_any = false;
+    for root in roots {
+        let dir = quarantine_dir(root, plan_id);
+        let manifest = dir.join(MANIFEST);
+        let Ok(text) = std::fs::read_to_string(&manifest) else {
+            continue;
+        };
+        found_any = true;
+        for line in text.lines() {
+            let entry: QuarantinedFile =
+                serde_json::from_str(line).map_err(|e| Error::InvalidData {
+                    what: format!("manifest {}", manifest.display()),
+                    message: e.to_string(),
+                })?;
+            let stored = dir.join(&entry.stored_as);
+            let parent = entry.original.parent().unwrap_or(root);
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+            let result = rustix::fs::renameat_with(
+                CWD,
+                &stored,
+                CWD,
+                &entry.original,
+                RenameFlags::NOREPLACE,
+            );
+            let (outcome, done) = match result {
+                Ok(()) => ("done".to_string(), true),
+                Err(rustix::io::Errno::EXIST) => (
+                    "refused: a file now stands at the original path".to_string(),
+                    false,
+                ),
+                Err(rustix::io::Errno::NOENT) => ("already restored or purged".to_string(), false),
+                Err(e) => (e.to_string(), false),
+            };
+            events.push(AuditEvent {
+                at: Utc::now(),
+                plan_id: plan_id.into(),
+                policy: String::new(),
+                who: options.who.clone(),
+                action: "restore".into(),
+                path: entry.original.display().to_string(),
+                before: None,
+                result: outcome,
+                quarantine_path: Some(entry.stored_as.display().to_string()),
+            });
+            if done {
+                restored.push(entry.original);
+            }
+        }
+    }
+    if !found_any {
+        return Err(Error::invalid(
+            "plan id",
+            format!("no quarantine for plan {plan_id} under the given roots"),
+        ));
+    }
+    audit::append(&options.audit_log, &events)?;
+    Ok(restored)
+}

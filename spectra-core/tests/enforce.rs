@@ -1,0 +1,273 @@
+//! Enforcing delete plans on generated trees: quarantine, restore, the re-checks and refusals
+//! of the safety rules, and the audit chain. Everything happens under temp dirs.
+
+use std::fs;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use spectra_core::ErrorCode;
+use spectra_core::policy::{self, EnforceOptions, Plan, Policy, QUARANTINE_DIR, audit};
+use spectra_core::scan::{CancelToken, ScanControl, ScanOptions};
+
+const OLD: Duration = Duration::from_secs(200 * 86_400);
+
+fn old_log(path: &Path, bytes: &[u8]) {
+    fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    fs::write(path, bytes).expect("write");
+    fs::set_permissions(path, fs::Permissions::from_mode(0o640)).expect("chmod");
+    fs::File::options()
+        .write(true)
+        .open(path)
+        .expect("open")
+        .set_modified(SystemTime::now() - OLD)
+        .expect("age");
+}
+
+fn policy(limits: &str) -> policy::CompiledPolicy {
+    let text = format!(
+        r#"{{"name": "Cleanup Old Logs", "rules": ["extension == 'log'", "days_since_modified > 90"], "action": "DELETE"{limits}}}"#
+    );
+    Policy::from_json(&text)
+        .expect("policy")
+        .compile()
+        .expect("compile")
+}
+
+fn plan_of(root: &Path, limits: &str) -> Plan {
+    // Generous default limits for tests that are not about limits: these trees are tiny, so
+    // a quarter of the scanned bytes would refuse almost any plan.
+    let limits = if limits.is_empty() {
+        r#", "limits": {"max_fraction": 1.0}"#
+    } else {
+        limits
+    };
+    policy::plan(&policy(limits), ScanOptions::new(root), ScanControl::new())
+        .expect("plan")
+        .0
+}
+
+fn options(dir: &Path) -> EnforceOptions {
+    EnforceOptions {
+        who: "test".into(),
+        audit_log: dir.join("audit.jsonl"),
+        override_limits: false,
+    }
+}
+
+struct Setup {
+    _tmp: tempfile::TempDir,
+    root: PathBuf,
+    state: PathBuf,
+}
+
+fn setup() -> Setup {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let root = tmp.path().join("tree");
+    let state = tmp.path().join("state");
+    fs::create_dir_all(&state).expect("mkdir");
+    old_log(&root.join("app/a.log"), b"alpha alpha");
+    old_log(&root.join("app/deep/b.log"), b"bravo");
+    fs::write(root.join("keep.txt"), vec![b'k'; 4000]).expect("write");
+    Setup {
+        _tmp: tmp,
+        root,
+        state,
+    }
+}
+
+#[test]
+fn quarantine_and_restore_round_trip_bytes_modes_and_times() {
+    let s = setup();
+    let before: Vec<(Vec<u8>, u32, i64)> = ["app/a.log", "app/deep/b.log"]
+        .iter()
+        .map(|p| {
+            let path = s.root.join(p);
+            let m = fs::metadata(&path).expect("stat");
+            (fs::read(&path).expect("read"), m.mode(), m.mtime())
+        })
+        .collect();
+    let plan = plan_of(&s.root, "");
+    assert_eq!(plan.files.len(), 2);
+    let outcome = policy::enforce(&plan, &options(&s.state)).expect("enforce");
+    assert_eq!(outcome.quarantined.len(), 2, "{:?}", outcome.skipped);
+    assert!(!s.root.join("app/a.log").exists() && !s.root.join("app/deep/b.log").exists());
+    let stored = s
+        .root
+        .join(QUARANTINE_DIR)
+        .join(&plan.id)
+        .join("app/deep/b.log");
+    assert_eq!(fs::read(&stored).expect("in quarantine"), b"bravo");
+    assert!(
+        s.root.join("keep.txt").exists(),
+        "files the policy does not select stay"
+    );
+    assert!(
+        plan_of(&s.root, "").files.is_empty(),
+        "the quarantine is never planned again"
+    );
+
+    let restored = policy::restore(&plan.id, std::slice::from_ref(&s.root), &options(&s.state))
+        .expect("restore");
+    assert_eq!(restored.len(), 2);
+    for (p, (bytes, mode, mtime)) in ["app/a.log", "app/deep/b.log"].iter().zip(before) {
+        let path = s.root.join(p);
+        let m = fs::metadata(&path).expect("restored");
+        assert_eq!(
+            (fs::read(&path).expect("read"), m.mode(), m.mtime()),
+            (bytes, mode, mtime),
+            "{p}"
+        );
+    }
+    assert_eq!(
+        audit::verify(&s.state.join("audit.jsonl")).expect("chain"),
+        4,
+        "2 quarantines + 2 restores"
+    );
+}
+
+#[test]
+fn a_file_changed_after_planning_is_skipped() {
+    let s = setup();
+    let plan = plan_of(&s.root, "");
+    fs::write(s.root.join("app/a.log"), b"rewritten since the plan").expect("write");
+    let outcome = policy::enforce(&plan, &options(&s.state)).expect("enforce");
+    assert_eq!(outcome.quarantined.len(), 1);
+    assert_eq!(outcome.skipped.len(), 1);
+    assert!(
+        outcome.skipped[0]
+            .reason
+            .contains("modified since the plan"),
+        "{:?}",
+        outcome.skipped
+    );
+    assert_eq!(
+        fs::read(s.root.join("app/a.log")).expect("still there"),
+        b"rewritten since the plan"
+    );
+}
+
+#[test]
+fn a_directory_swapped_for_a_symlink_is_never_followed() {
+    let s = setup();
+    let outside = s.state.join("outside");
+    old_log(&outside.join("deep/b.log"), b"bravo");
+    let plan = plan_of(&s.root, "");
+    // After planning, app/ is replaced by a link to a look-alike tree outside the root.
+    fs::rename(s.root.join("app"), s.root.join("app.moved")).expect("move away");
+    std::os::unix::fs::symlink(&outside, s.root.join("app")).expect("symlink");
+    let outcome = policy::enforce(&plan, &options(&s.state)).expect("enforce");
+    assert!(outcome.quarantined.is_empty(), "{:?}", outcome.quarantined);
+    assert!(
+        outcome
+            .skipped
+            .iter()
+            .all(|k| k.reason.contains("without following links")),
+        "{:?}",
+        outcome.skipped
+    );
+    assert_eq!(
+        fs::read(outside.join("deep/b.log")).expect("untouched"),
+        b"bravo"
+    );
+}
+
+#[test]
+fn limits_refuse_an_oversize_plan_unless_overridden() {
+    let s = setup();
+    let plan = plan_of(
+        &s.root,
+        r#", "limits": {"max_files": 1, "max_fraction": 1.0}"#,
+    );
+    let err = policy::enforce(&plan, &options(&s.state)).expect_err("over max_files");
+    assert_eq!(err.code(), ErrorCode::InvalidInput);
+    assert!(err.to_string().contains("2 files > max_files 1"), "{err}");
+    assert!(
+        s.root.join("app/a.log").exists(),
+        "a refused plan touches nothing"
+    );
+    let fraction = plan_of(&s.root, r#", "limits": {"max_fraction": 0.0001}"#);
+    assert!(
+        policy::enforce(&fraction, &options(&s.state))
+            .expect_err("over fraction")
+            .to_string()
+            .contains("max_fraction")
+    );
+    let forced = EnforceOptions {
+        override_limits: true,
+        ..options(&s.state)
+    };
+    assert_eq!(
+        policy::enforce(&plan, &forced)
+            .expect("override")
+            .quarantined
+            .len(),
+        2
+    );
+}
+
+#[test]
+fn partial_altered_and_hard_linked_plans_are_refused_or_skipped() {
+    let s = setup();
+    let token = CancelToken::new();
+    token.cancel();
+    let (partial, _) = policy::plan(
+        &policy(""),
+        ScanOptions::new(&s.root),
+        ScanControl::new().cancel_with(token),
+    )
+    .expect("plan");
+    assert!(partial.scan_partial);
+    assert!(
+        policy::enforce(&partial, &options(&s.state))
+            .expect_err("partial")
+            .to_string()
+            .contains("partial scan")
+    );
+
+    let mut altered = plan_of(&s.root, "");
+    altered.files[0].size += 1;
+    assert_eq!(
+        policy::enforce(&altered, &options(&s.state))
+            .expect_err("altered")
+            .code(),
+        ErrorCode::InvalidData
+    );
+
+    fs::hard_link(s.root.join("app/a.log"), s.state.join("second-name.log")).expect("link");
+    let plan = plan_of(&s.root, "");
+    let outcome = policy::enforce(&plan, &options(&s.state)).expect("enforce");
+    assert!(
+        outcome
+            .skipped
+            .iter()
+            .any(|k| k.reason.contains("hard links")),
+        "{:?}",
+        outcome.skipped
+    );
+    assert!(s.root.join("app/a.log").exists());
+}
+
+#[test]
+fn a_tampered_audit_log_fails_verification() {
+    let s = setup();
+    let plan = plan_of(&s.root, "");
+    policy::enforce(&plan, &options(&s.state)).expect("enforce");
+    let log = s.state.join("audit.jsonl");
+    assert_eq!(audit::verify(&log).expect("intact"), 2);
+    let text = fs::read_to_string(&log).expect("read");
+    fs::write(&log, text.replacen("\"done\"", "\"skipped\"", 1)).expect("tamper");
+    let err = audit::verify(&log).expect_err("tampered");
+    assert!(
+        err.to_string().contains("record 1") && err.to_string().contains("changed"),
+        "{err}"
+    );
+    let lines: Vec<&str> = text.lines().collect();
+    fs::write(&log, format!("{}\n", lines[1])).expect("drop the first record");
+    assert!(
+        audit::verify(&log)
+            .expect_err("missing")
+            .to_string()
+            .contains("missing or out of order")
+    );
+}
