@@ -48,11 +48,7 @@ fn plan_of(root: &Path, limits: &str) -> Plan {
 }
 
 fn options(dir: &Path) -> EnforceOptions {
-    EnforceOptions {
-        who: "test".into(),
-        audit_log: dir.join("audit.jsonl"),
-        override_limits: false,
-    }
+    EnforceOptions::new("test", dir.join("audit.jsonl"))
 }
 
 struct Setup {
@@ -223,6 +219,39 @@ fn partial_altered_and_hard_linked_plans_are_refused_or_skipped() {
             .expect_err("partial")
             .to_string()
             .contains("partial scan")
+    );
+
+    let mut expired = plan_of(&s.root, "");
+    expired.created_at -= chrono::Duration::hours(25);
+    let store = policy::PlanStore::new(s.state.join("plans"));
+    assert!(store.save(&expired).is_ok());
+    assert_eq!(
+        store
+            .load(&expired.id)
+            .expect_err("id no longer matches")
+            .code(),
+        ErrorCode::InvalidData
+    );
+    let fresh = plan_of(&s.root, "");
+    store.save(&fresh).expect("save");
+    assert_eq!(store.load(&fresh.id).expect("load"), fresh);
+    assert_eq!(
+        store
+            .load("../../etc/passwd")
+            .expect_err("not an id")
+            .code(),
+        ErrorCode::InvalidInput
+    );
+    let stale = EnforceOptions {
+        max_plan_age: chrono::Duration::zero(),
+        ..options(&s.state)
+    };
+    std::thread::sleep(Duration::from_millis(20));
+    assert!(
+        policy::enforce(&fresh, &stale)
+            .expect_err("expired")
+            .to_string()
+            .contains("expired")
     );
 
     let mut altered = plan_of(&s.root, "");

@@ -2,7 +2,8 @@
 //! on the same filesystem, from which [`restore`] puts it back.
 //!
 //! The safety rules of DESIGN.md, as this module applies them:
-//! - only an existing, unaltered plan ([`Plan::verify`]) made from a complete scan;
+//! - only an existing, unaltered plan ([`Plan::verify`]) made from a complete scan, and not
+//!   older than [`EnforceOptions::max_plan_age`];
 //! - the plan's limits (files, bytes, share of the scanned bytes) refuse it unless overridden;
 //! - each file is re-checked just before acting: same device, inode, size and mtime as planned,
 //!   still a regular file, and the policy's rules still match;
@@ -43,6 +44,19 @@ pub struct EnforceOptions {
     pub audit_log: PathBuf,
     /// Enforce even when the plan exceeds its limits.
     pub override_limits: bool,
+    /// Older plans are refused: the tree has moved on since (a day unless set).
+    pub max_plan_age: chrono::Duration,
+}
+
+impl EnforceOptions {
+    pub fn new(who: impl Into<String>, audit_log: impl Into<PathBuf>) -> Self {
+        EnforceOptions {
+            who: who.into(),
+            audit_log: audit_log.into(),
+            override_limits: false,
+            max_plan_age: chrono::Duration::hours(24),
+        }
+    }
 }
 
 /// One quarantined file, as the manifest records it.
@@ -76,6 +90,17 @@ fn refuse(plan: &Plan, why: String) -> Error {
 /// Checks the plan may be enforced at all: intact, from a complete scan, a delete, in limits.
 fn admit(plan: &Plan, options: &EnforceOptions) -> Result<()> {
     plan.verify()?;
+    let age = Utc::now() - plan.created_at;
+    if age > options.max_plan_age {
+        return Err(refuse(
+            plan,
+            format!(
+                "it expired: made {} hours ago, plans last {} hours",
+                age.num_hours(),
+                options.max_plan_age.num_hours()
+            ),
+        ));
+    }
     if plan.scan_partial {
         return Err(refuse(
             plan,

@@ -29,7 +29,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 pub use enforce::{
     EnforceOptions, EnforceOutcome, QUARANTINE_DIR, QuarantinedFile, Skipped, enforce, restore,
 };
-pub use plan::{Plan, PlannedFile, plan};
+pub use plan::{Plan, PlanStore, PlannedFile, plan};
 pub use rule::{Facts, Field, Rule, RuleError, Type, kind_name};
 
 use crate::error::{Error, Result};

@@ -95,6 +95,50 @@ struct Needs {
     group: bool,
 }
 
+/// Plans kept by id in a directory, so `enforce PLAN_ID` acts on exactly what was reviewed.
+#[derive(Debug, Clone)]
+pub struct PlanStore {
+    dir: std::path::PathBuf,
+}
+
+impl PlanStore {
+    pub fn new(dir: impl Into<std::path::PathBuf>) -> Self {
+        PlanStore { dir: dir.into() }
+    }
+
+    fn path_of(&self, id: &str) -> Result<std::path::PathBuf> {
+        // An id is a SHA-256 in hex: anything else (a path, `..`) is refused before use.
+        if id.len() != 64 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::invalid(
+                "plan id",
+                format!("{id:?} is not a plan id (64 hex digits)"),
+            ));
+        }
+        Ok(self.dir.join(format!("{id}.json")))
+    }
+
+    pub fn save(&self, plan: &Plan) -> Result<std::path::PathBuf> {
+        std::fs::create_dir_all(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+        let path = self.path_of(&plan.id)?;
+        let bytes =
+            serde_json::to_vec_pretty(plan).map_err(|e| Error::invalid("plan", e.to_string()))?;
+        std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))?;
+        Ok(path)
+    }
+
+    /// Loads a plan and checks it was not altered since it was saved.
+    pub fn load(&self, id: &str) -> Result<Plan> {
+        let path = self.path_of(id)?;
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        let plan: Plan = serde_json::from_slice(&bytes).map_err(|e| Error::InvalidData {
+            what: format!("plan {}", path.display()),
+            message: e.to_string(),
+        })?;
+        plan.verify()?;
+        Ok(plan)
+    }
+}
+
 /// The visitor that evaluates a policy on every entry of a scan.
 #[derive(Debug)]
 struct Planner<'p> {
