@@ -8,13 +8,47 @@ use std::io::Write;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use spectra_core::policy::{FileFacts, Policy};
+use spectra_core::policy::{EnforceOptions, FileFacts, PlanStore, Policy};
 use spectra_core::scan::{ScanControl, ScanOptions};
 
 #[derive(Debug, Args)]
 pub struct PolicyArgs {
     #[command(subcommand)]
     command: PolicyCommand,
+    /// Where plans and the audit log are kept (default: $SPECTRA_STATE_DIR, else
+    /// ~/.local/state/spectra).
+    #[arg(long, global = true, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+}
+
+impl PolicyArgs {
+    fn state_dir(&self) -> PathBuf {
+        self.state_dir
+            .clone()
+            .or_else(|| std::env::var_os("SPECTRA_STATE_DIR").map(PathBuf::from))
+            .unwrap_or_else(|| {
+                let home = std::env::var_os("HOME")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(std::env::temp_dir);
+                home.join(".local/state/spectra")
+            })
+    }
+
+    fn store(&self) -> PlanStore {
+        PlanStore::new(self.state_dir().join("plans"))
+    }
+
+    fn enforce_options(&self, override_limits: bool) -> anyhow::Result<EnforceOptions> {
+        let state = self.state_dir();
+        std::fs::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
+        let who = std::env::var("SUDO_USER")
+            .or_else(|_| std::env::var("USER"))
+            .unwrap_or_else(|_| "unknown".into());
+        Ok(EnforceOptions {
+            override_limits,
+            ..EnforceOptions::new(who, state.join("audit.jsonl"))
+        })
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -35,6 +69,24 @@ enum PolicyCommand {
         #[arg(long, value_name = "FILE")]
         out: Option<PathBuf>,
     },
+    /// Act on a saved plan: re-check each file and move it into the quarantine. Nothing
+    /// happens without --enforce. Exit 1 when some files were skipped.
+    Enforce {
+        plan_id: String,
+        /// Really act (without it, only say what the plan holds).
+        #[arg(long)]
+        enforce: bool,
+        /// Enforce even above the policy's limits.
+        #[arg(long)]
+        override_limits: bool,
+    },
+    /// Put back everything a plan quarantined.
+    Restore { plan_id: String },
+    /// Check the audit log's hash chain.
+    Audit {
+        #[arg(long)]
+        verify: bool,
+    },
     /// Show which rules of a policy match PATH, with the values they saw. Exit 0 when the
     /// policy selects the file, 1 when it does not.
     Explain {
@@ -51,7 +103,8 @@ enum PlanFormat {
     Csv,
 }
 
-/// Exit status of `explain` when the policy does not select the file.
+/// Exit status of `explain` when the policy does not select the file, and of `enforce` when
+/// it skipped some files.
 const EXIT_NOT_SELECTED: u8 = 1;
 
 pub fn run(args: &PolicyArgs) -> anyhow::Result<ExitCode> {
@@ -80,6 +133,7 @@ pub fn run(args: &PolicyArgs) -> anyhow::Result<ExitCode> {
                 ..ScanOptions::default()
             };
             let (plan, _) = spectra_core::policy::plan(&compiled, options, ScanControl::new())?;
+            let saved = args.store().save(&plan)?;
             if let Some(out) = out {
                 std::fs::write(out, serde_json::to_vec_pretty(&plan)?)
                     .with_context(|| format!("writing {}", out.display()))?;
@@ -130,6 +184,75 @@ pub fn run(args: &PolicyArgs) -> anyhow::Result<ExitCode> {
                 .lock()
                 .write_all(text.as_bytes())
                 .context("writing the plan")?;
+            eprintln!("plan saved as {}", saved.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        PolicyCommand::Enforce {
+            plan_id,
+            enforce,
+            override_limits,
+        } => {
+            let plan = args.store().load(plan_id)?;
+            if !enforce {
+                anyhow::bail!(
+                    "refusing to act without --enforce: plan {} would {} {} files ({} bytes) under policy '{}'",
+                    plan.id,
+                    serde_json::to_value(&plan.policy.action)?["type"]
+                        .as_str()
+                        .unwrap_or("act on"),
+                    plan.files.len(),
+                    plan.total_bytes,
+                    plan.policy.name
+                );
+            }
+            let outcome =
+                spectra_core::policy::enforce(&plan, &args.enforce_options(*override_limits)?)?;
+            for q in &outcome.quarantined {
+                println!("quarantined  {}", q.original.display());
+            }
+            for k in &outcome.skipped {
+                println!("skipped      {}: {}", k.path.display(), k.reason);
+            }
+            println!(
+                "{} quarantined, {} skipped{}; undo with: spectra policy restore {}",
+                outcome.quarantined.len(),
+                outcome.skipped.len(),
+                if outcome.stopped {
+                    " (stopped: too many failures)"
+                } else {
+                    ""
+                },
+                plan.id
+            );
+            Ok(if outcome.skipped.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_NOT_SELECTED)
+            })
+        }
+        PolicyCommand::Restore { plan_id } => {
+            let plan = args.store().load(plan_id)?;
+            let roots: Vec<PathBuf> = plan
+                .roots
+                .iter()
+                .map(|r| r.as_path().to_path_buf())
+                .collect();
+            let restored =
+                spectra_core::policy::restore(&plan.id, &roots, &args.enforce_options(false)?)?;
+            for path in &restored {
+                println!("restored  {}", path.display());
+            }
+            println!("{} restored", restored.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        PolicyCommand::Audit { verify } => {
+            let log = args.state_dir().join("audit.jsonl");
+            if !verify {
+                print!("{}", std::fs::read_to_string(&log).unwrap_or_default());
+                return Ok(ExitCode::SUCCESS);
+            }
+            let records = spectra_core::policy::audit::verify(&log)?;
+            println!("{}: {records} records, chain intact", log.display());
             Ok(ExitCode::SUCCESS)
         }
         PolicyCommand::Explain { path, policy } => {

@@ -101,3 +101,84 @@ fn plan_lists_matches_saves_the_plan_and_changes_nothing() {
     assert!(text.contains(plan["id"].as_str().expect("id")));
     assert!(tree.join("big.log").exists(), "a dry run deletes nothing");
 }
+
+#[test]
+fn enforce_needs_the_switch_then_quarantines_and_restore_undoes_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let state = dir.path().join("state");
+    let tree = dir.path().join("tree");
+    fs::create_dir(&tree).expect("mkdir");
+    fs::write(tree.join("big.log"), vec![b'x'; 5000]).expect("write");
+    fs::write(tree.join("other.txt"), vec![b'y'; 50_000]).expect("write");
+    let policy = dir.path().join("p.json");
+    fs::write(&policy, r#"{"name": "big logs", "rules": ["extension == 'log'", "size > 1KB"], "action": "delete"}"#).expect("write");
+    let saved = dir.path().join("plan.json");
+    let state_arg = state.to_str().expect("utf-8");
+    let plan = spectra(&[
+        "policy",
+        "plan",
+        tree.to_str().expect("utf-8"),
+        "--policy",
+        policy.to_str().expect("utf-8"),
+        "--out",
+        saved.to_str().expect("utf-8"),
+        "--state-dir",
+        state_arg,
+    ]);
+    assert!(
+        plan.status.success(),
+        "{}",
+        String::from_utf8_lossy(&plan.stderr)
+    );
+    let id = serde_json::from_slice::<serde_json::Value>(&fs::read(&saved).expect("plan"))
+        .expect("JSON")["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
+
+    let dry = spectra(&["policy", "enforce", &id, "--state-dir", state_arg]);
+    assert_eq!(dry.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&dry.stderr).contains("refusing to act without --enforce"));
+    assert!(tree.join("big.log").exists());
+
+    let act = spectra(&[
+        "policy",
+        "enforce",
+        &id,
+        "--enforce",
+        "--state-dir",
+        state_arg,
+    ]);
+    assert!(
+        act.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&act.stdout),
+        String::from_utf8_lossy(&act.stderr)
+    );
+    assert!(!tree.join("big.log").exists());
+    assert!(tree.join("other.txt").exists());
+
+    let verify = spectra(&["policy", "audit", "--verify", "--state-dir", state_arg]);
+    assert!(String::from_utf8_lossy(&verify.stdout).contains("1 records, chain intact"));
+
+    let undo = spectra(&["policy", "restore", &id, "--state-dir", state_arg]);
+    assert!(
+        undo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&undo.stderr)
+    );
+    assert_eq!(
+        fs::read(tree.join("big.log")).expect("restored"),
+        vec![b'x'; 5000]
+    );
+
+    let bogus = spectra(&[
+        "policy",
+        "enforce",
+        "../../etc/passwd",
+        "--enforce",
+        "--state-dir",
+        state_arg,
+    ]);
+    assert_eq!(bogus.status.code(), Some(2));
+}
