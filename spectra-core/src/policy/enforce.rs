@@ -351,10 +351,7 @@ fn quarantine_one(
     let extension = crate::scan::extension_of(name.as_bytes())
         .unwrap_or_default()
         .to_ascii_lowercase();
-    let group = nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(meta.gid))
-        .ok()
-        .flatten()
-        .map(|g| g.name);
+    let group = crate::scan::group_name(meta.gid);
     let owner = user_name(meta.uid);
     let facts = Facts {
         path: path.as_os_str().as_bytes(),

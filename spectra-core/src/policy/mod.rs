@@ -248,10 +248,7 @@ impl FileFacts {
             meta,
             depth: path.components().count().saturating_sub(1),
             owner: crate::scan::user_name(meta.uid),
-            group: nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(meta.gid))
-                .ok()
-                .flatten()
-                .map(|g| g.name),
+            group: crate::scan::group_name(meta.gid),
             now,
         })
     }

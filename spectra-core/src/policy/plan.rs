@@ -173,12 +173,7 @@ impl Visitor for Planner<'_> {
         let group = if self.needs.group {
             self.groups
                 .entry(meta.gid)
-                .or_insert_with(|| {
-                    nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(meta.gid))
-                        .ok()
-                        .flatten()
-                        .map(|g| g.name)
-                })
+                .or_insert_with(|| crate::scan::group_name(meta.gid))
                 .as_deref()
         } else {
             None
