@@ -300,3 +300,41 @@ fn a_tampered_audit_log_fails_verification() {
             .contains("missing or out of order")
     );
 }
+
+#[test]
+fn purge_deletes_old_quarantines_for_good_and_only_them() {
+    let s = setup();
+    let plan = plan_of(&s.root, "");
+    policy::enforce(&plan, &options(&s.state)).expect("enforce");
+    let quarantine = s.root.join(QUARANTINE_DIR).join(&plan.id);
+    assert!(quarantine.is_dir());
+    let young = policy::purge(
+        std::slice::from_ref(&s.root),
+        Duration::from_secs(14 * 86_400),
+        None,
+        &options(&s.state),
+    )
+    .expect("purge");
+    assert!(young.is_empty(), "a fresh quarantine is kept");
+    // Something that is not a plan's quarantine is never touched.
+    let stranger = s.root.join(QUARANTINE_DIR).join("not-a-plan");
+    fs::create_dir_all(&stranger).expect("mkdir");
+    fs::write(stranger.join("manifest.jsonl"), b"").expect("write");
+    let purged = policy::purge(
+        std::slice::from_ref(&s.root),
+        Duration::ZERO,
+        None,
+        &options(&s.state),
+    )
+    .expect("purge");
+    assert_eq!(purged, std::slice::from_ref(&plan.id));
+    assert!(!quarantine.exists() && stranger.exists());
+    assert!(
+        policy::restore(&plan.id, std::slice::from_ref(&s.root), &options(&s.state)).is_err(),
+        "purged is gone"
+    );
+    assert_eq!(
+        audit::verify(&s.state.join("audit.jsonl")).expect("chain"),
+        3
+    );
+}

@@ -79,6 +79,17 @@ enum PolicyCommand {
         /// Enforce even above the policy's limits.
         #[arg(long)]
         override_limits: bool,
+        /// Delete for good right after quarantining (no restore possible).
+        #[arg(long)]
+        purge_now: bool,
+    },
+    /// Delete for good the quarantines under PATHs older than --older-than.
+    Purge {
+        #[arg(required = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// Like 14d, 12h; 0s purges every quarantine.
+        #[arg(long, value_name = "DURATION")]
+        older_than: String,
     },
     /// Put back everything a plan quarantined.
     Restore { plan_id: String },
@@ -191,6 +202,7 @@ pub fn run(args: &PolicyArgs) -> anyhow::Result<ExitCode> {
             plan_id,
             enforce,
             override_limits,
+            purge_now,
         } => {
             let plan = args.store().load(plan_id)?;
             if !enforce {
@@ -205,8 +217,8 @@ pub fn run(args: &PolicyArgs) -> anyhow::Result<ExitCode> {
                     plan.policy.name
                 );
             }
-            let outcome =
-                spectra_core::policy::enforce(&plan, &args.enforce_options(*override_limits)?)?;
+            let options = args.enforce_options(*override_limits)?;
+            let outcome = spectra_core::policy::enforce(&plan, &options)?;
             for q in &outcome.quarantined {
                 println!("quarantined  {}", q.original.display());
             }
@@ -224,11 +236,40 @@ pub fn run(args: &PolicyArgs) -> anyhow::Result<ExitCode> {
                 },
                 plan.id
             );
+            if *purge_now {
+                let roots: Vec<PathBuf> = plan
+                    .roots
+                    .iter()
+                    .map(|r| r.as_path().to_path_buf())
+                    .collect();
+                spectra_core::policy::purge(
+                    &roots,
+                    std::time::Duration::ZERO,
+                    Some(&plan.id),
+                    &options,
+                )?;
+                println!("purged now: the quarantined files are deleted for good");
+            }
             Ok(if outcome.skipped.is_empty() {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(EXIT_NOT_SELECTED)
             })
+        }
+        PolicyCommand::Purge { paths, older_than } => {
+            let older_than = spectra_core::policy::parse_duration(older_than)
+                .map_err(|e| anyhow::anyhow!("--older-than: {e}"))?;
+            let purged = spectra_core::policy::purge(
+                paths,
+                older_than,
+                None,
+                &args.enforce_options(false)?,
+            )?;
+            for id in &purged {
+                println!("purged  {id}");
+            }
+            println!("{} quarantines purged", purged.len());
+            Ok(ExitCode::SUCCESS)
         }
         PolicyCommand::Restore { plan_id } => {
             let plan = args.store().load(plan_id)?;

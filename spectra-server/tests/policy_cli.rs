@@ -172,6 +172,32 @@ fn enforce_needs_the_switch_then_quarantines_and_restore_undoes_it() {
         vec![b'x'; 5000]
     );
 
+    let purge = spectra(&[
+        "policy",
+        "purge",
+        tree.to_str().expect("utf-8"),
+        "--older-than",
+        "0s",
+        "--state-dir",
+        state_arg,
+    ]);
+    assert!(
+        String::from_utf8_lossy(&purge.stdout).contains("1 quarantines purged"),
+        "{}",
+        String::from_utf8_lossy(&purge.stderr)
+    );
+    assert!(!tree.join(".spectra-quarantine").join(&id).exists());
+    let bad_age = spectra(&[
+        "policy",
+        "purge",
+        tree.to_str().expect("utf-8"),
+        "--older-than",
+        "soon",
+        "--state-dir",
+        state_arg,
+    ]);
+    assert_eq!(bad_age.status.code(), Some(2));
+
     let bogus = spectra(&[
         "policy",
         "enforce",

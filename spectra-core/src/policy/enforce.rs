@@ -16,7 +16,8 @@
 //! - every action and skip is written to the hash-chained audit log;
 //! - a run stops when more than a tenth of its attempts fail.
 //!
-//! Archive and move are not implemented yet: enforcing such a plan is refused.
+//! [`purge`] deletes quarantines for good once they are old enough. Archive and move are not
+//! implemented yet: enforcing such a plan is refused.
 
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
@@ -483,4 +484,58 @@ pub fn restore(plan_id: &str, roots: &[PathBuf], options: &EnforceOptions) -> Re
     }
     audit::append(&options.audit_log, &events)?;
     Ok(restored)
+}
+
+/// Deletes for good the quarantines under `roots` whose last enforcement is older than
+/// `older_than` (zero purges them all), or only plan `only` when given. Returns the purged plan
+/// ids; records them in the audit log. Only directories this module created are removed, and
+/// never through a symlink.
+pub fn purge(
+    roots: &[PathBuf],
+    older_than: std::time::Duration,
+    only: Option<&str>,
+    options: &EnforceOptions,
+) -> Result<Vec<String>> {
+    let mut purged = Vec::new();
+    let mut events = Vec::new();
+    for root in roots {
+        let base = root.join(QUARANTINE_DIR);
+        let Ok(entries) = std::fs::read_dir(&base) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let id = entry.file_name().to_string_lossy().into_owned();
+            let dir = entry.path();
+            let is_plan_dir = id.len() == 64
+                && id.bytes().all(|b| b.is_ascii_hexdigit())
+                && entry.file_type().is_ok_and(|t| t.is_dir());
+            let Ok(manifest) = std::fs::symlink_metadata(dir.join(MANIFEST)) else {
+                continue;
+            };
+            let age = manifest
+                .modified()
+                .ok()
+                .and_then(|m| m.elapsed().ok())
+                .unwrap_or_default();
+            if !is_plan_dir || age < older_than || only.is_some_and(|o| o != id) {
+                continue;
+            }
+            // remove_dir_all removes symlinks themselves, never what they point to.
+            std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+            events.push(AuditEvent {
+                at: Utc::now(),
+                plan_id: id.clone(),
+                policy: String::new(),
+                who: options.who.clone(),
+                action: "purge".into(),
+                path: dir.display().to_string(),
+                before: None,
+                result: "done".into(),
+                quarantine_path: None,
+            });
+            purged.push(id);
+        }
+    }
+    audit::append(&options.audit_log, &events)?;
+    Ok(purged)
 }

@@ -15,7 +15,7 @@
 //!
 //! This module holds the rule language, the policy types, planning (a dry run during a scan,
 //! [`plan`]), enforcement of deletes into a quarantine ([`enforce`], [`restore`]) and the
-//! hash-chained [`audit`] log. Archive and move, and purging the quarantine, are not built yet.
+//! hash-chained [`audit`] log, and [`purge`] of old quarantines. Archive and move are not built yet.
 
 pub mod audit;
 mod enforce;
@@ -27,10 +27,11 @@ use std::path::PathBuf;
 use serde::{Deserialize, Deserializer, Serialize};
 
 pub use enforce::{
-    EnforceOptions, EnforceOutcome, QUARANTINE_DIR, QuarantinedFile, Skipped, enforce, restore,
+    EnforceOptions, EnforceOutcome, QUARANTINE_DIR, QuarantinedFile, Skipped, enforce, purge,
+    restore,
 };
 pub use plan::{Plan, PlanStore, PlannedFile, plan};
-pub use rule::{Facts, Field, Rule, RuleError, Type, kind_name};
+pub use rule::{Facts, Field, Rule, RuleError, Type, kind_name, parse_duration};
 
 use crate::error::{Error, Result};
 

@@ -815,6 +815,17 @@ fn field_names() -> String {
         .join(", ")
 }
 
+/// A duration as rules write it (`14d`, `12h`, `90m`, `2w`), for options such as
+/// `purge --older-than`.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    match parse_number(text)? {
+        Literal::Seconds(secs) if secs >= 0.0 => Ok(std::time::Duration::from_secs_f64(secs)),
+        _ => Err(format!(
+            "'{text}' is not a duration such as 14d, 12h or 30m"
+        )),
+    }
+}
+
 enum Literal {
     Plain(f64),
     Bytes(f64),

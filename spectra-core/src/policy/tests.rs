@@ -451,3 +451,17 @@ fn plans_evaluate_path_owner_and_group_rules() {
     let names: Vec<String> = plan.files.iter().map(|f| f.path.to_string()).collect();
     assert_eq!(names, [format!("{}/b.tmp", dir.path().display())]);
 }
+
+#[test]
+fn durations_parse_for_options() {
+    assert_eq!(
+        parse_duration("14d"),
+        Ok(std::time::Duration::from_secs(14 * 86_400))
+    );
+    assert_eq!(
+        parse_duration("90m"),
+        Ok(std::time::Duration::from_secs(5400))
+    );
+    assert!(parse_duration("14").is_err());
+    assert!(parse_duration("5GB").is_err());
+}
