@@ -8,7 +8,7 @@ use std::io::Write;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use spectra_core::policy::{EnforceOptions, FileFacts, PlanStore, Policy};
+use spectra_core::policy::{EnforceOptions, EnforceOutcome, FileFacts, Plan, PlanStore, Policy};
 use spectra_core::scan::{ScanControl, ScanOptions};
 
 #[derive(Debug, Args)]
@@ -22,32 +22,81 @@ pub struct PolicyArgs {
 }
 
 impl PolicyArgs {
-    fn state_dir(&self) -> PathBuf {
-        self.state_dir
-            .clone()
-            .or_else(|| std::env::var_os("SPECTRA_STATE_DIR").map(PathBuf::from))
-            .unwrap_or_else(|| {
-                let home = std::env::var_os("HOME")
-                    .map(PathBuf::from)
-                    .unwrap_or_else(std::env::temp_dir);
-                home.join(".local/state/spectra")
-            })
+    fn state(&self) -> StateDir {
+        StateDir::resolve(self.state_dir.clone())
+    }
+}
+
+/// Where plans and the audit log live: `--state-dir`, else `$SPECTRA_STATE_DIR`, else
+/// `~/.local/state/spectra`.
+#[derive(Debug, Clone)]
+pub struct StateDir(PathBuf);
+
+impl StateDir {
+    pub fn resolve(flag: Option<PathBuf>) -> StateDir {
+        StateDir(
+            flag.or_else(|| std::env::var_os("SPECTRA_STATE_DIR").map(PathBuf::from))
+                .unwrap_or_else(|| {
+                    let home = std::env::var_os("HOME")
+                        .map(PathBuf::from)
+                        .unwrap_or_else(std::env::temp_dir);
+                    home.join(".local/state/spectra")
+                }),
+        )
     }
 
-    fn store(&self) -> PlanStore {
-        PlanStore::new(self.state_dir().join("plans"))
+    pub fn store(&self) -> PlanStore {
+        PlanStore::new(self.0.join("plans"))
     }
 
-    fn enforce_options(&self, override_limits: bool) -> anyhow::Result<EnforceOptions> {
-        let state = self.state_dir();
-        std::fs::create_dir_all(&state).with_context(|| format!("creating {}", state.display()))?;
+    fn audit_log(&self) -> PathBuf {
+        self.0.join("audit.jsonl")
+    }
+
+    pub fn enforce_options(&self, override_limits: bool) -> anyhow::Result<EnforceOptions> {
+        std::fs::create_dir_all(&self.0)
+            .with_context(|| format!("creating {}", self.0.display()))?;
         let who = std::env::var("SUDO_USER")
             .or_else(|_| std::env::var("USER"))
             .unwrap_or_else(|_| "unknown".into());
         Ok(EnforceOptions {
             override_limits,
-            ..EnforceOptions::new(who, state.join("audit.jsonl"))
+            ..EnforceOptions::new(who, self.audit_log())
         })
+    }
+}
+
+/// Writes what an enforcement did to `out`; exit 1 when it skipped files.
+pub fn print_outcome(
+    plan: &Plan,
+    outcome: &EnforceOutcome,
+    out: &mut dyn std::io::Write,
+) -> ExitCode {
+    let mut text = String::new();
+    for q in &outcome.quarantined {
+        let _ = writeln!(text, "quarantined  {}", q.original.display());
+    }
+    for k in &outcome.skipped {
+        let _ = writeln!(text, "skipped      {}: {}", k.path.display(), k.reason);
+    }
+    let stopped = if outcome.stopped {
+        " (stopped: too many failures)"
+    } else {
+        ""
+    };
+    let _ = writeln!(
+        text,
+        "{} quarantined, {} skipped{stopped}; undo with: spectra policy restore {}",
+        outcome.quarantined.len(),
+        outcome.skipped.len(),
+        plan.id
+    );
+    // The files were acted on whether or not this message can be shown.
+    let _ = out.write_all(text.as_bytes());
+    if outcome.skipped.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(EXIT_NOT_SELECTED)
     }
 }
 
@@ -144,7 +193,7 @@ pub fn run(args: &PolicyArgs) -> anyhow::Result<ExitCode> {
                 ..ScanOptions::default()
             };
             let (plan, _) = spectra_core::policy::plan(&compiled, options, ScanControl::new())?;
-            let saved = args.store().save(&plan)?;
+            let saved = args.state().store().save(&plan)?;
             if let Some(out) = out {
                 std::fs::write(out, serde_json::to_vec_pretty(&plan)?)
                     .with_context(|| format!("writing {}", out.display()))?;
@@ -204,7 +253,7 @@ pub fn run(args: &PolicyArgs) -> anyhow::Result<ExitCode> {
             override_limits,
             purge_now,
         } => {
-            let plan = args.store().load(plan_id)?;
+            let plan = args.state().store().load(plan_id)?;
             if !enforce {
                 anyhow::bail!(
                     "refusing to act without --enforce: plan {} would {} {} files ({} bytes) under policy '{}'",
@@ -217,25 +266,9 @@ pub fn run(args: &PolicyArgs) -> anyhow::Result<ExitCode> {
                     plan.policy.name
                 );
             }
-            let options = args.enforce_options(*override_limits)?;
+            let options = args.state().enforce_options(*override_limits)?;
             let outcome = spectra_core::policy::enforce(&plan, &options)?;
-            for q in &outcome.quarantined {
-                println!("quarantined  {}", q.original.display());
-            }
-            for k in &outcome.skipped {
-                println!("skipped      {}: {}", k.path.display(), k.reason);
-            }
-            println!(
-                "{} quarantined, {} skipped{}; undo with: spectra policy restore {}",
-                outcome.quarantined.len(),
-                outcome.skipped.len(),
-                if outcome.stopped {
-                    " (stopped: too many failures)"
-                } else {
-                    ""
-                },
-                plan.id
-            );
+            let code = print_outcome(&plan, &outcome, &mut std::io::stdout());
             if *purge_now {
                 let roots: Vec<PathBuf> = plan
                     .roots
@@ -250,11 +283,7 @@ pub fn run(args: &PolicyArgs) -> anyhow::Result<ExitCode> {
                 )?;
                 println!("purged now: the quarantined files are deleted for good");
             }
-            Ok(if outcome.skipped.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(EXIT_NOT_SELECTED)
-            })
+            Ok(code)
         }
         PolicyCommand::Purge { paths, older_than } => {
             let older_than = spectra_core::policy::parse_duration(older_than)
@@ -263,7 +292,7 @@ pub fn run(args: &PolicyArgs) -> anyhow::Result<ExitCode> {
                 paths,
                 older_than,
                 None,
-                &args.enforce_options(false)?,
+                &args.state().enforce_options(false)?,
             )?;
             for id in &purged {
                 println!("purged  {id}");
@@ -272,14 +301,17 @@ pub fn run(args: &PolicyArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         PolicyCommand::Restore { plan_id } => {
-            let plan = args.store().load(plan_id)?;
+            let plan = args.state().store().load(plan_id)?;
             let roots: Vec<PathBuf> = plan
                 .roots
                 .iter()
                 .map(|r| r.as_path().to_path_buf())
                 .collect();
-            let restored =
-                spectra_core::policy::restore(&plan.id, &roots, &args.enforce_options(false)?)?;
+            let restored = spectra_core::policy::restore(
+                &plan.id,
+                &roots,
+                &args.state().enforce_options(false)?,
+            )?;
             for path in &restored {
                 println!("restored  {}", path.display());
             }
@@ -287,7 +319,7 @@ pub fn run(args: &PolicyArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         PolicyCommand::Audit { verify } => {
-            let log = args.state_dir().join("audit.jsonl");
+            let log = args.state().audit_log();
             if !verify {
                 print!("{}", std::fs::read_to_string(&log).unwrap_or_default());
                 return Ok(ExitCode::SUCCESS);

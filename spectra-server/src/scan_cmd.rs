@@ -11,7 +11,10 @@ use anyhow::Context;
 use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use spectra_core::format::bytes as human;
+use spectra_core::policy::Policy;
 use spectra_core::scan::{ScanControl, ScanOptions, ScanReport, Scanner, SizeMode, Usage};
+
+use crate::policy_cmd::{StateDir, print_outcome};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -56,6 +59,16 @@ pub struct ScanArgs {
     /// Count every hard link of a file, not just the first one seen.
     #[arg(long)]
     count_links: bool,
+    /// Evaluate this policy file during the scan: the plan (a dry run) is saved and summed up on
+    /// stderr. The seed's `--analyze --policy FILE` form.
+    #[arg(long, value_name = "FILE")]
+    policy: Option<PathBuf>,
+    /// Accepted for the seed's `--analyze --policy FILE`; --policy alone does the same.
+    #[arg(long, requires = "policy")]
+    analyze: bool,
+    /// With --policy: enforce the plan just made (each file re-checked, quarantined, audited).
+    #[arg(long, requires = "policy")]
+    enforce: bool,
 }
 
 /// Exit status when the report is complete but some entries could not be read.
@@ -78,35 +91,49 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
         top: args.top,
         ..ScanOptions::default()
     };
-    let scanner = Scanner::new(options)?;
-    let report = if std::io::stderr().is_terminal() {
+    // Validate options (and the policy) before any progress bar appears.
+    Scanner::new(options.clone())?;
+    let policy = args
+        .policy
+        .as_deref()
+        .map(|file| Policy::load(file)?.compile())
+        .transpose()?;
+    let bar = std::io::stderr().is_terminal().then(|| {
         let bar = ProgressBar::new_spinner();
         bar.set_style(
             ProgressStyle::with_template("{spinner} {msg}")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner()),
         );
-        let control = ScanControl::new()
-            .every(Duration::from_millis(120))
-            .on_progress(|p| {
-                let current = p
-                    .current
-                    .as_ref()
-                    .map(|c| c.display().to_string())
-                    .unwrap_or_default();
-                bar.set_message(format!(
-                    "{} entries, {}  {current}",
-                    p.entries,
-                    human(p.bytes)
-                ));
-                bar.tick();
-                ControlFlow::Continue(())
-            });
-        let report = scanner.scan_controlled(control);
-        bar.finish_and_clear();
-        report?
-    } else {
-        scanner.scan()?
+        bar
+    });
+    let mut control = ScanControl::new();
+    if let Some(bar) = &bar {
+        control = control.every(Duration::from_millis(120)).on_progress(|p| {
+            let current = p
+                .current
+                .as_ref()
+                .map(|c| c.display().to_string())
+                .unwrap_or_default();
+            bar.set_message(format!(
+                "{} entries, {}  {current}",
+                p.entries,
+                human(p.bytes)
+            ));
+            bar.tick();
+            ControlFlow::Continue(())
+        });
+    }
+    let outcome = match &policy {
+        None => Scanner::new(options)?
+            .scan_controlled(control)
+            .map(|report| (report, None)),
+        Some(policy) => spectra_core::policy::plan(policy, options, control)
+            .map(|(plan, report)| (report, Some(plan))),
     };
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let (report, plan) = outcome?;
     let rendered = match args.format {
         Format::Table => render_table(&report),
         Format::Json => {
@@ -122,6 +149,22 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
         // A closed pipe (`spectra scan / | head`) is the reader's choice, not a failure.
         if e.kind() != std::io::ErrorKind::BrokenPipe {
             return Err(e).context("writing the report");
+        }
+    }
+    if let Some(plan) = &plan {
+        let state = StateDir::resolve(None);
+        let saved = state.store().save(plan)?;
+        eprintln!(
+            "spectra: plan {} (policy '{}'): {} files, {} — saved as {}",
+            plan.id,
+            plan.policy.name,
+            plan.files.len(),
+            human(plan.total_bytes),
+            saved.display()
+        );
+        if args.enforce {
+            let outcome = spectra_core::policy::enforce(plan, &state.enforce_options(false)?)?;
+            return Ok(print_outcome(plan, &outcome, &mut std::io::stderr()));
         }
     }
     if report.partial {

@@ -172,3 +172,57 @@ fn unreadable_entries_exit_1_with_the_report_still_printed() {
         "the warning names the path: {stderr}"
     );
 }
+
+#[test]
+fn the_seed_one_liner_plans_and_with_enforce_quarantines() {
+    let dir = tree();
+    let state = tempfile::tempdir().expect("state");
+    let policy = state.path().join("p.json");
+    fs::write(
+        &policy,
+        r#"{"name": "logs", "rules": ["extension == 'log'", "size > 10KB"], "action": "DELETE", "limits": {"max_fraction": 1.0}}"#,
+    )
+    .expect("write");
+    let run = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_spectra"))
+            .args([
+                "scan",
+                dir.path().to_str().expect("utf-8"),
+                "--analyze",
+                "--policy",
+                policy.to_str().expect("utf-8"),
+            ])
+            .args(extra)
+            .env("SPECTRA_STATE_DIR", state.path())
+            .output()
+            .expect("run")
+    };
+    let dry = run(&["--format", "json"]);
+    assert!(
+        dry.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dry.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_slice(&dry.stdout).expect("stdout is still the report");
+    assert_eq!(report["totals"]["files"], 3);
+    let stderr = String::from_utf8_lossy(&dry.stderr);
+    assert!(stderr.contains("(policy 'logs'): 1 files"), "{stderr}");
+    assert!(
+        dir.path().join("logs/old/app.1.log").exists(),
+        "analyze alone changes nothing"
+    );
+
+    let act = run(&["--enforce"]);
+    assert!(
+        act.status.success(),
+        "{}",
+        String::from_utf8_lossy(&act.stderr)
+    );
+    assert!(String::from_utf8_lossy(&act.stderr).contains("1 quarantined, 0 skipped"));
+    assert!(!dir.path().join("logs/old/app.1.log").exists());
+    assert!(
+        dir.path().join("logs/app.log").exists(),
+        "the small log is not selected"
+    );
+}
