@@ -338,3 +338,41 @@ fn purge_deletes_old_quarantines_for_good_and_only_them() {
         3
     );
 }
+
+#[test]
+fn symlinks_are_never_planned_and_scope_limits_enforcement() {
+    let s = setup();
+    let outside = s.state.join("outside");
+    old_log(&outside.join("target.log"), b"precious");
+    std::os::unix::fs::symlink(outside.join("target.log"), s.root.join("link.log"))
+        .expect("symlink");
+    let plan = plan_of(&s.root, "");
+    assert!(
+        plan.files
+            .iter()
+            .all(|f| !f.path.to_string().ends_with("link.log")),
+        "a symlink is not a target"
+    );
+    policy::enforce(&plan, &options(&s.state)).expect("enforce");
+    assert_eq!(
+        fs::read(outside.join("target.log")).expect("untouched"),
+        b"precious"
+    );
+    assert!(fs::symlink_metadata(s.root.join("link.log")).is_ok());
+
+    let s = setup();
+    let scoped = format!(
+        r#", "limits": {{"max_fraction": 1.0}}, "scope": ["{}"]"#,
+        s.root.join("app/deep").display()
+    );
+    let plan = plan_of(&s.root, &scoped);
+    assert_eq!(
+        plan.files.len(),
+        1,
+        "the dry run lists only what the real run may touch"
+    );
+    let outcome = policy::enforce(&plan, &options(&s.state)).expect("enforce");
+    assert_eq!(outcome.quarantined.len(), 1);
+    assert!(outcome.skipped.is_empty());
+    assert!(s.root.join("app/a.log").exists());
+}

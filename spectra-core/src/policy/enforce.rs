@@ -7,9 +7,10 @@
 //! - the plan's limits (files, bytes, share of the scanned bytes) refuse it unless overridden;
 //! - each file is re-checked just before acting: same device, inode, size and mtime as planned,
 //!   still a regular file, and the policy's rules still match;
-//! - the path is walked from the root one directory at a time with `O_NOFOLLOW`, so no symlink
-//!   is ever followed, nothing outside the roots is reached, and a directory on another device
-//!   (a mount point) stops the walk;
+//! - a file outside the policy's `scope` (when it has one) is skipped; the path is walked from
+//!   the scan root one directory at a time with `O_NOFOLLOW`, so no symlink is ever followed,
+//!   nothing outside the roots is reached, and a directory on another device (a mount point)
+//!   stops the walk;
 //! - files with several hard links are skipped unless the policy allows them;
 //! - the move is a `renameat2(RENAME_NOREPLACE)` into `ROOT/.spectra-quarantine/PLAN_ID/`,
 //!   keeping the relative path (and so mode, owner and times), with a manifest;
@@ -316,6 +317,10 @@ fn quarantine_one(
     let Some((root, parts)) = split_under(&plan.roots, path) else {
         return Err(Attempt::Skip("outside the plan's roots".into()));
     };
+    let scope = &plan.policy.scope;
+    if !scope.is_empty() && !scope.iter().any(|allowed| path.starts_with(allowed)) {
+        return Err(Attempt::Skip("outside the policy's scope".into()));
+    }
     let (name, dirs) = parts
         .split_last()
         .ok_or_else(|| Attempt::Skip("the root itself".into()))?;

@@ -153,6 +153,11 @@ struct Planner<'p> {
 impl Visitor for Planner<'_> {
     fn visit(&mut self, entry: &Entry<'_>) {
         let meta = &entry.meta;
+        // Policies act on regular files: a symlink is never a target (what it points to may
+        // be anywhere), and directories empty out as their files go.
+        if meta.kind != crate::scan::FileKind::File {
+            return;
+        }
         // Only what some rule reads is computed for every entry; the path of a match is
         // built once it matches.
         let path = self.needs.path.then(|| entry.path());
@@ -188,7 +193,14 @@ impl Visitor for Planner<'_> {
             group,
             now: self.now,
         };
-        if self.policy.matches(&facts) {
+        let in_scope = || {
+            let scope = &self.policy.policy().scope;
+            scope.is_empty()
+                || path
+                    .as_ref()
+                    .is_some_and(|p| scope.iter().any(|allowed| p.starts_with(allowed)))
+        };
+        if self.policy.matches(&facts) && in_scope() {
             self.matches.push(PlannedFile {
                 path: path.unwrap_or_else(|| entry.path()).into(),
                 dev: meta.dev,
@@ -221,7 +233,7 @@ pub fn plan(
     options.exclude.push(format!("/{}", super::QUARANTINE_DIR));
     let scanner = Scanner::new(options)?;
     let needs = Needs {
-        path: policy.uses(Field::Path),
+        path: policy.uses(Field::Path) || !policy.policy().scope.is_empty(),
         owner: policy.uses(Field::Owner),
         group: policy.uses(Field::Group),
     };
