@@ -376,3 +376,95 @@ fn symlinks_are_never_planned_and_scope_limits_enforcement() {
     assert!(outcome.skipped.is_empty());
     assert!(s.root.join("app/a.log").exists());
 }
+
+fn archive_plan(root: &Path, destination: &Path) -> Plan {
+    let text = format!(
+        r#"{{"name": "archive logs", "rules": ["extension == 'log'", "days_since_modified > 90"], "action": {{"type": "archive", "destination": "{}"}}, "limits": {{"max_fraction": 1.0}}}}"#,
+        destination.display()
+    );
+    let compiled = Policy::from_json(&text)
+        .expect("policy")
+        .compile()
+        .expect("compile");
+    policy::plan(&compiled, ScanOptions::new(root), ScanControl::new())
+        .expect("plan")
+        .0
+}
+
+fn assert_archived(s: &Setup, destination: &Path) {
+    for (rel, bytes) in [
+        ("app/a.log", &b"alpha alpha"[..]),
+        ("app/deep/b.log", b"bravo"),
+    ] {
+        assert!(!s.root.join(rel).exists(), "{rel} left its place");
+        let moved = destination.join(rel);
+        assert_eq!(fs::read(&moved).expect("archived"), bytes, "{rel}");
+        let m = fs::metadata(&moved).expect("stat");
+        assert_eq!(m.mode() & 0o7777, 0o640, "mode kept");
+        let age = SystemTime::now()
+            .duration_since(m.modified().expect("mtime"))
+            .expect("past");
+        assert!(age > Duration::from_secs(199 * 86_400), "mtime kept");
+    }
+}
+
+#[test]
+fn archive_renames_on_the_same_filesystem() {
+    let s = setup();
+    let destination = s.state.join("archive");
+    fs::create_dir(&destination).expect("mkdir");
+    let outcome =
+        policy::enforce(&archive_plan(&s.root, &destination), &options(&s.state)).expect("enforce");
+    assert_eq!(outcome.quarantined.len(), 2, "{:?}", outcome.skipped);
+    assert_archived(&s, &destination);
+    assert!(
+        !s.root.join(QUARANTINE_DIR).exists(),
+        "archive does not use the quarantine"
+    );
+    let missing = archive_plan(&s.root, &s.state.join("nowhere"));
+    assert!(
+        policy::enforce(&missing, &options(&s.state))
+            .expect_err("no destination")
+            .to_string()
+            .contains("not an existing directory")
+    );
+}
+
+/// Unmounts on drop, so a failed assertion never leaves a mount behind.
+struct Mounted(PathBuf);
+
+impl Drop for Mounted {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn archive_copies_verifies_and_removes_across_filesystems() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: mounting a second filesystem needs root");
+        return;
+    }
+    let s = setup();
+    let destination = s.state.join("other-fs");
+    fs::create_dir(&destination).expect("mkdir");
+    let status = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=4m", "spectra-archive-test"])
+        .arg(&destination)
+        .status()
+        .expect("mount");
+    assert!(status.success(), "root could not mount a tmpfs");
+    let _mounted = Mounted(destination.clone());
+    assert_ne!(
+        fs::metadata(&destination).expect("stat").dev(),
+        fs::metadata(&s.root).expect("stat").dev()
+    );
+    let outcome =
+        policy::enforce(&archive_plan(&s.root, &destination), &options(&s.state)).expect("enforce");
+    assert_eq!(outcome.quarantined.len(), 2, "{:?}", outcome.skipped);
+    assert_archived(&s, &destination);
+    assert_eq!(
+        audit::verify(&s.state.join("audit.jsonl")).expect("chain"),
+        2
+    );
+}

@@ -17,8 +17,10 @@
 //! - every action and skip is written to the hash-chained audit log;
 //! - a run stops when more than a tenth of its attempts fail.
 //!
-//! [`purge`] deletes quarantines for good once they are old enough. Archive and move are not
-//! implemented yet: enforcing such a plan is refused.
+//! Archive and move go to the policy's destination, keeping the path relative to the scan
+//! root: a rename on the same filesystem, else a copy that is synced and verified (size and
+//! SHA-256) before the unchanged source is removed. [`purge`] deletes quarantines for good once
+//! they are old enough.
 
 use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
@@ -79,6 +81,8 @@ pub struct Skipped {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EnforceOutcome {
     pub plan_id: String,
+    /// Files moved away: into the quarantine (delete; `stored_as` relative to it) or to the
+    /// destination (archive and move; `stored_as` is the new full path).
     pub quarantined: Vec<QuarantinedFile>,
     pub skipped: Vec<Skipped>,
     /// True when the run stopped early because too many attempts failed.
@@ -109,11 +113,28 @@ fn admit(plan: &Plan, options: &EnforceOptions) -> Result<()> {
             "it was made from a partial scan; plan again once every entry can be read".into(),
         ));
     }
-    if plan.policy.action != Action::Delete {
-        return Err(Error::unsupported(
-            "enforcing archive, move or report plans",
-            "only delete (to quarantine) is implemented",
-        ));
+    match &plan.policy.action {
+        Action::Delete => {}
+        Action::Report => {
+            return Err(refuse(
+                plan,
+                "a report policy has nothing to enforce".into(),
+            ));
+        }
+        Action::Archive { destination } | Action::Move { destination } => {
+            let Some(destination) = destination else {
+                return Err(refuse(plan, "archive and move need a destination".into()));
+            };
+            if !destination.is_dir() {
+                return Err(refuse(
+                    plan,
+                    format!(
+                        "the destination {} is not an existing directory",
+                        destination.display()
+                    ),
+                ));
+            }
+        }
     }
     let limits = &plan.policy.limits;
     let over = [
@@ -257,6 +278,11 @@ pub fn enforce(plan: &Plan, options: &EnforceOptions) -> Result<EnforceOutcome> 
         result,
         quarantine_path: stored,
     };
+    let verb = match plan.policy.action {
+        Action::Archive { .. } => "archive",
+        Action::Move { .. } => "move",
+        Action::Delete | Action::Report => "quarantine",
+    };
     for planned in &plan.files {
         let path = planned.path.as_path();
         attempts += 1;
@@ -264,7 +290,7 @@ pub fn enforce(plan: &Plan, options: &EnforceOptions) -> Result<EnforceOutcome> 
         match attempt {
             Ok((stored, before)) => {
                 events.push(event(
-                    "quarantine",
+                    verb,
                     path,
                     Some(stat_line(&before)),
                     "done".into(),
@@ -375,6 +401,16 @@ fn quarantine_one(
         ));
     }
     let relative: PathBuf = parts.iter().collect();
+    if let Action::Archive {
+        destination: Some(destination),
+    }
+    | Action::Move {
+        destination: Some(destination),
+    } = &plan.policy.action
+    {
+        let target = transfer(&parent, name, &meta, destination, dirs)?;
+        return Ok((target, meta));
+    }
     let store = quarantine_parent(&root_fd, &plan.id, dirs).map_err(Attempt::Failed)?;
     rustix::fs::renameat_with(&parent, *name, &store, *name, RenameFlags::NOREPLACE)
         .map_err(|e| Attempt::Failed(format!("moving into the quarantine: {e}")))?;
@@ -388,26 +424,156 @@ fn quarantine_one(
     Ok((relative, meta))
 }
 
+/// Moves one re-checked file to `destination/DIRS/NAME`: a rename on the same filesystem;
+/// otherwise a copy (mode and times kept) that is synced and verified by size and SHA-256
+/// before the source — unchanged meanwhile — is removed. Never overwrites.
+fn transfer(
+    parent: &OwnedFd,
+    name: &std::ffi::OsStr,
+    meta: &FileMeta,
+    destination: &Path,
+    dirs: &[&std::ffi::OsStr],
+) -> std::result::Result<PathBuf, Attempt> {
+    let failed = |what: &str, e: rustix::io::Errno| Attempt::Failed(format!("{what}: {e}"));
+    let base = rustix::fs::open(
+        destination,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| failed("opening the destination", e))?;
+    let target_dir = create_dirs(&base, dirs, 0o755).map_err(Attempt::Failed)?;
+    let target: PathBuf = destination
+        .join(dirs.iter().collect::<PathBuf>())
+        .join(name);
+    let same_filesystem = rustix::fs::fstat(&target_dir)
+        .map_err(|e| failed("destination", e))?
+        .st_dev
+        == meta.dev;
+    if same_filesystem {
+        rustix::fs::renameat_with(parent, name, &target_dir, name, RenameFlags::NOREPLACE)
+            .map_err(|e| failed("renaming to the destination", e))?;
+        return Ok(target);
+    }
+    let source = rustix::fs::openat(
+        parent,
+        name,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .map_err(|e| failed("opening the source", e))?;
+    let copy = rustix::fs::openat(
+        &target_dir,
+        name,
+        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(meta.mode & 0o7777),
+    )
+    .map_err(|e| failed("creating the copy", e))?;
+    let written = copy_hashing(&source, &copy).and_then(|digest| {
+        rustix::fs::fsync(&copy).map_err(|e| format!("syncing the copy: {e}"))?;
+        let times = |t: Option<crate::scan::Timestamp>| rustix::fs::Timespec {
+            tv_sec: t.map_or(0, |t| t.secs),
+            tv_nsec: t.map_or(rustix::fs::UTIME_OMIT, |t| i64::from(t.nanos)),
+        };
+        let stamps = rustix::fs::Timestamps {
+            last_access: times(meta.atime),
+            last_modification: times(meta.mtime),
+        };
+        rustix::fs::futimens(&copy, &stamps)
+            .map_err(|e| format!("setting the copy's times: {e}"))?;
+        let reread = rustix::fs::openat(
+            &target_dir,
+            name,
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| format!("re-reading the copy: {e}"))?;
+        let (size, check) = hash_file(&reread)?;
+        if (size, check) != (meta.size, digest) {
+            return Err("the copy does not match the source (size or SHA-256)".to_string());
+        }
+        let now = rustix::fs::fstat(&source).map_err(|e| e.to_string())?;
+        if now.st_size as u64 != meta.size || Some(now.st_mtime) != meta.mtime.map(|t| t.secs) {
+            return Err("the source changed while it was copied".to_string());
+        }
+        Ok(())
+    });
+    if let Err(why) = written {
+        // Leave the source alone and take back the partial copy.
+        let _ = rustix::fs::unlinkat(&target_dir, name, AtFlags::empty());
+        return Err(Attempt::Failed(why));
+    }
+    rustix::fs::unlinkat(parent, name, AtFlags::empty())
+        .map_err(|e| failed("removing the source after copying", e))?;
+    Ok(target)
+}
+
+fn copy_hashing(source: &OwnedFd, copy: &OwnedFd) -> std::result::Result<[u8; 32], String> {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 256 * 1024];
+    loop {
+        let n = rustix::io::read(source, &mut buffer)
+            .map_err(|e| format!("reading the source: {e}"))?;
+        if n == 0 {
+            return Ok(hasher.finalize().into());
+        }
+        hasher.update(&buffer[..n]);
+        let mut chunk = &buffer[..n];
+        while !chunk.is_empty() {
+            let written =
+                rustix::io::write(copy, chunk).map_err(|e| format!("writing the copy: {e}"))?;
+            chunk = &chunk[written..];
+        }
+    }
+}
+
+fn hash_file(file: &OwnedFd) -> std::result::Result<(u64, [u8; 32]), String> {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 256 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n =
+            rustix::io::read(file, &mut buffer).map_err(|e| format!("re-reading the copy: {e}"))?;
+        if n == 0 {
+            return Ok((size, hasher.finalize().into()));
+        }
+        size += n as u64;
+        hasher.update(&buffer[..n]);
+    }
+}
+
+/// Opens (creating as needed, with `mode`) each directory of `names` below `base`, without
+/// following symlinks.
+fn create_dirs(
+    base: &OwnedFd,
+    names: &[&std::ffi::OsStr],
+    mode: u32,
+) -> std::result::Result<OwnedFd, String> {
+    let mut fd = rustix::io::dup(base).map_err(|e| e.to_string())?;
+    for name in names {
+        match rustix::fs::mkdirat(&fd, *name, Mode::from_raw_mode(mode)) {
+            Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+            Err(e) => return Err(format!("creating {:?}: {e}", name)),
+        }
+        fd = rustix::fs::openat(&fd, *name, dir_flags(), Mode::empty())
+            .map_err(|e| format!("opening {:?}: {e}", name))?;
+    }
+    Ok(fd)
+}
+
 /// `ROOT/.spectra-quarantine/PLAN_ID/DIRS…`, created as needed (0700), opened without links.
 fn quarantine_parent(
     root_fd: &OwnedFd,
     plan_id: &str,
     dirs: &[&std::ffi::OsStr],
 ) -> std::result::Result<OwnedFd, String> {
-    let mut fd = rustix::io::dup(root_fd).map_err(|e| e.to_string())?;
-    let top = [
+    let mut names = vec![
         std::ffi::OsStr::new(QUARANTINE_DIR),
         std::ffi::OsStr::new(plan_id),
     ];
-    for name in top.iter().chain(dirs.iter()) {
-        match rustix::fs::mkdirat(&fd, *name, Mode::from_raw_mode(0o700)) {
-            Ok(()) | Err(rustix::io::Errno::EXIST) => {}
-            Err(e) => return Err(format!("creating the quarantine: {e}")),
-        }
-        fd = rustix::fs::openat(&fd, *name, dir_flags(), Mode::empty())
-            .map_err(|e| format!("opening the quarantine: {e}"))?;
-    }
-    Ok(fd)
+    names.extend_from_slice(dirs);
+    create_dirs(root_fd, &names, 0o700).map_err(|e| format!("the quarantine: {e}"))
 }
 
 fn quarantine_dir(root: &Path, plan_id: &str) -> PathBuf {
