@@ -468,3 +468,64 @@ fn archive_copies_verifies_and_removes_across_filesystems() {
         2
     );
 }
+
+#[test]
+fn access_times_on_noatime_mounts_are_unknown_to_rules() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: mounting needs root");
+        return;
+    }
+    let tmp = tempfile::tempdir().expect("tmp");
+    let normal = tmp.path().join("normal");
+    let frozen = tmp.path().join("frozen");
+    for dir in [&normal, &frozen] {
+        fs::create_dir(dir).expect("mkdir");
+    }
+    let status = std::process::Command::new("mount")
+        .args([
+            "-t",
+            "tmpfs",
+            "-o",
+            "size=1m,noatime",
+            "spectra-noatime-test",
+        ])
+        .arg(&frozen)
+        .status()
+        .expect("mount");
+    assert!(status.success(), "root could not mount a tmpfs");
+    let _mounted = Mounted(frozen.clone());
+    let long_ago = SystemTime::now() - OLD;
+    for dir in [&normal, &frozen] {
+        let file = dir.join("data.bin");
+        fs::write(&file, b"x").expect("write");
+        fs::File::options()
+            .write(true)
+            .open(&file)
+            .expect("open")
+            .set_times(
+                fs::FileTimes::new()
+                    .set_accessed(long_ago)
+                    .set_modified(long_ago),
+            )
+            .expect("age");
+    }
+    let compiled = Policy::from_json(
+        r#"{"name": "unread", "rules": ["days_since_accessed > 90"], "action": "report"}"#,
+    )
+    .expect("policy")
+    .compile()
+    .expect("compile");
+    let planned = |root: &Path| {
+        policy::plan(&compiled, ScanOptions::new(root), ScanControl::new())
+            .expect("plan")
+            .0
+            .files
+            .len()
+    };
+    assert_eq!(planned(&normal), 1, "a real access time counts");
+    assert_eq!(
+        planned(&frozen),
+        0,
+        "a noatime mount's access time is unknown, so never matches"
+    );
+}

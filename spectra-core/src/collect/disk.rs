@@ -30,6 +30,10 @@ pub struct Mount {
     pub device: String,
     pub mount_point: String,
     pub fs_type: String,
+    /// The device number files on it report (`st_dev`).
+    pub dev: u64,
+    /// Per-mount options (`rw,noatime,…`).
+    pub options: String,
 }
 
 /// Undoes the octal escapes (`\040` for a space) the kernel puts in mount fields.
@@ -60,14 +64,17 @@ pub(crate) fn parse_mountinfo(text: &str) -> Vec<Mount> {
     text.lines()
         .filter_map(|line| {
             let (before, after) = line.split_once(" - ")?;
-            let mount_point = before.split_whitespace().nth(4)?;
+            let fields: Vec<&str> = before.split_whitespace().collect();
+            let (major, minor) = fields.get(2)?.split_once(':')?;
             let mut rest = after.split_whitespace();
             let fs_type = rest.next()?;
             let device = rest.next()?;
             Some(Mount {
                 device: unescape(device),
-                mount_point: unescape(mount_point),
+                mount_point: unescape(fields.get(4)?),
                 fs_type: fs_type.to_string(),
+                dev: rustix::fs::makedev(major.parse().ok()?, minor.parse().ok()?),
+                options: fields.get(5)?.to_string(),
             })
         })
         .collect()
@@ -357,6 +364,10 @@ mod tests {
                 m.fs_type.as_str()
             ),
             ("/mnt/my disk", "/dev/sdb1", "ext4")
+        );
+        assert_eq!(
+            (m.dev, m.options.as_str()),
+            (rustix::fs::makedev(98, 0), "rw,noatime")
         );
         assert!(parse_mountinfo("garbage without separator\n").is_empty());
     }

@@ -254,6 +254,7 @@ pub fn enforce(plan: &Plan, options: &EnforceOptions) -> Result<EnforceOutcome> 
     admit(plan, options)?;
     let policy = plan.policy.compile()?;
     let now = Utc::now().timestamp();
+    let noatime = super::noatime_devices();
     let mut outcome = EnforceOutcome {
         plan_id: plan.id.clone(),
         quarantined: Vec::new(),
@@ -286,7 +287,7 @@ pub fn enforce(plan: &Plan, options: &EnforceOptions) -> Result<EnforceOutcome> 
     for planned in &plan.files {
         let path = planned.path.as_path();
         attempts += 1;
-        let attempt = quarantine_one(plan, &policy, planned, now);
+        let attempt = act_on_one(plan, &policy, planned, now, &noatime);
         match attempt {
             Ok((stored, before)) => {
                 events.push(event(
@@ -333,11 +334,13 @@ enum Attempt {
     Failed(String),
 }
 
-fn quarantine_one(
+/// Re-checks one planned file and, if it is still what the plan selected, acts on it.
+fn act_on_one(
     plan: &Plan,
     policy: &super::CompiledPolicy,
     planned: &PlannedFile,
     now: i64,
+    noatime: &std::collections::HashSet<u64>,
 ) -> std::result::Result<(PathBuf, FileMeta), Attempt> {
     let path = planned.path.as_path();
     let Some((root, parts)) = split_under(&plan.roots, path) else {
@@ -370,7 +373,7 @@ fn quarantine_one(
         rustix::io::Errno::NOENT => Attempt::Skip("it no longer exists".into()),
         other => Attempt::Failed(other.to_string()),
     })?;
-    let meta = crate::scan::meta_from_statx(&st);
+    let meta = super::trusted(&crate::scan::meta_from_statx(&st), noatime);
     if let Some(why) = changed_since_plan(planned, &meta) {
         return Err(Attempt::Skip(why));
     }

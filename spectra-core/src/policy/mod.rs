@@ -223,6 +223,31 @@ impl CompiledPolicy {
     }
 }
 
+/// Devices mounted `noatime`: their access times are stale, so rules must see them as
+/// unknown (an access time that never moves would make every file look abandoned).
+pub(crate) fn noatime_devices() -> std::collections::HashSet<u64> {
+    let text = crate::collect::Host::real()
+        .read("proc/self/mountinfo")
+        .unwrap_or_default();
+    crate::collect::parse_mountinfo(&text)
+        .into_iter()
+        .filter(|m| m.options.split(',').any(|o| o == "noatime"))
+        .map(|m| m.dev)
+        .collect()
+}
+
+/// `meta` as rules may see it: without its atime on a `noatime` mount.
+pub(crate) fn trusted(
+    meta: &crate::scan::FileMeta,
+    noatime: &std::collections::HashSet<u64>,
+) -> crate::scan::FileMeta {
+    let mut meta = *meta;
+    if noatime.contains(&meta.dev) {
+        meta.atime = None;
+    }
+    meta
+}
+
 /// Everything a rule may ask about one file, owned (for `explain` and one-off checks; the
 /// planner builds [`Facts`] straight from the scanner's entries instead).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -240,7 +265,7 @@ impl FileFacts {
     /// Stats `path` (without following a final symlink) and resolves its owner and group.
     pub fn of_path(path: &std::path::Path, now: i64) -> Result<FileFacts> {
         use std::os::unix::ffi::OsStrExt;
-        let meta = crate::scan::stat_path(path)?;
+        let meta = trusted(&crate::scan::stat_path(path)?, &noatime_devices());
         let name = path.file_name().map(|n| n.as_bytes()).unwrap_or_default();
         Ok(FileFacts {
             path: path.into(),

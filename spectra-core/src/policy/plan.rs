@@ -16,7 +16,9 @@ use crate::scan::{
     Entry, ScanControl, ScanOptions, ScanReport, Scanner, Timestamp, Visitor, user_name,
 };
 
-/// One file a plan would act on, as it was when planned.
+/// One file a plan would act on, as it was when planned: what identifies it (device, inode)
+/// and the values the rules saw (every rule matched: they are joined by AND). An atime the
+/// rules could not trust (a `noatime` mount) is recorded as unknown.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlannedFile {
     pub path: RawPath,
@@ -25,7 +27,10 @@ pub struct PlannedFile {
     pub size: u64,
     pub disk_size: u64,
     pub mtime: Option<Timestamp>,
+    pub atime: Option<Timestamp>,
     pub ctime: Option<Timestamp>,
+    pub uid: u32,
+    pub gid: u32,
     pub nlink: u64,
 }
 
@@ -144,6 +149,7 @@ impl PlanStore {
 struct Planner<'p> {
     policy: &'p CompiledPolicy,
     needs: Needs,
+    noatime: &'p std::collections::HashSet<u64>,
     now: i64,
     matches: Vec<PlannedFile>,
     owners: HashMap<u32, Option<String>>,
@@ -152,7 +158,8 @@ struct Planner<'p> {
 
 impl Visitor for Planner<'_> {
     fn visit(&mut self, entry: &Entry<'_>) {
-        let meta = &entry.meta;
+        let trusted = super::trusted(&entry.meta, self.noatime);
+        let meta = &trusted;
         // Policies act on regular files: a symlink is never a target (what it points to may
         // be anywhere), and directories empty out as their files go.
         if meta.kind != crate::scan::FileKind::File {
@@ -208,7 +215,10 @@ impl Visitor for Planner<'_> {
                 size: meta.size,
                 disk_size: meta.disk_size,
                 mtime: meta.mtime,
+                atime: meta.atime,
                 ctime: meta.ctime,
+                uid: meta.uid,
+                gid: meta.gid,
                 nlink: meta.nlink,
             });
         }
@@ -237,9 +247,11 @@ pub fn plan(
         owner: policy.uses(Field::Owner),
         group: policy.uses(Field::Group),
     };
+    let noatime = super::noatime_devices();
     let make = || Planner {
         policy,
         needs,
+        noatime: &noatime,
         now,
         matches: Vec::new(),
         owners: HashMap::new(),
