@@ -455,6 +455,8 @@ fn archive_copies_verifies_and_removes_across_filesystems() {
         .expect("mount");
     assert!(status.success(), "root could not mount a tmpfs");
     let _mounted = Mounted(destination.clone());
+    std::os::unix::fs::chown(s.root.join("app/a.log"), Some(65534), Some(65534))
+        .expect("chown to nobody");
     assert_ne!(
         fs::metadata(&destination).expect("stat").dev(),
         fs::metadata(&s.root).expect("stat").dev()
@@ -463,6 +465,12 @@ fn archive_copies_verifies_and_removes_across_filesystems() {
         policy::enforce(&archive_plan(&s.root, &destination), &options(&s.state)).expect("enforce");
     assert_eq!(outcome.quarantined.len(), 2, "{:?}", outcome.skipped);
     assert_archived(&s, &destination);
+    let owner = fs::metadata(destination.join("app/a.log")).expect("stat");
+    assert_eq!(
+        (owner.uid(), owner.gid()),
+        (65534, 65534),
+        "root's copy keeps the owner"
+    );
     assert_eq!(
         audit::verify(&s.state.join("audit.jsonl")).expect("chain"),
         2

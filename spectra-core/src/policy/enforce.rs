@@ -428,7 +428,7 @@ fn act_on_one(
 }
 
 /// Moves one re-checked file to `destination/DIRS/NAME`: a rename on the same filesystem;
-/// otherwise a copy (mode and times kept) that is synced and verified by size and SHA-256
+/// otherwise a copy (mode, times and — for root — owner kept) that is synced and verified by size and SHA-256
 /// before the source — unchanged meanwhile — is removed. Never overwrites.
 fn transfer(
     parent: &OwnedFd,
@@ -483,6 +483,18 @@ fn transfer(
         };
         rustix::fs::futimens(&copy, &stamps)
             .map_err(|e| format!("setting the copy's times: {e}"))?;
+        // Only root may give a file away; anyone else keeps ownership of the copy.
+        let owner = (
+            rustix::fs::Uid::from_raw(meta.uid),
+            rustix::fs::Gid::from_raw(meta.gid),
+        );
+        match rustix::fs::fchown(&copy, Some(owner.0), Some(owner.1)) {
+            Ok(()) | Err(rustix::io::Errno::PERM) => {}
+            Err(e) => return Err(format!("setting the copy's owner: {e}")),
+        }
+        // chown clears set-id bits; put the mode back exactly.
+        rustix::fs::fchmod(&copy, Mode::from_raw_mode(meta.mode & 0o7777))
+            .map_err(|e| format!("setting the copy's mode: {e}"))?;
         let reread = rustix::fs::openat(
             &target_dir,
             name,
