@@ -14,6 +14,7 @@ need cargo "the Rust toolchain"
 need du "coreutils: the scanner is checked against du"
 need mkfifo "coreutils: special-file tests"
 need setpriv "util-linux: permission tests run as nobody when started as root"
+need mount "util-linux: mount-change, noatime and cross-filesystem archive tests"
 
 echo "== format"
 cargo fmt --all -- --check
