@@ -5,6 +5,7 @@ mod diag_cmd;
 mod policy_cmd;
 mod render;
 mod scan_cmd;
+mod server_cmd;
 
 use std::process::ExitCode;
 
@@ -40,6 +41,15 @@ enum Command {
     Diag(diag_cmd::DiagArgs),
     /// Check policy files and explain their rules against a file.
     Policy(policy_cmd::PolicyArgs),
+    /// Run the server: agents enroll and send metrics and snapshots; admins read history,
+    /// queue diagnostics and manage policies over a JSON API (see /openapi.json).
+    ///
+    /// Settings come from flags, then SPECTRA_* environment variables, then the --config TOML
+    /// file, then defaults. SQLite (spectra.db) unless --db postgres://…; binds 127.0.0.1:8080
+    /// unless --listen. Stops on SIGINT/SIGTERM after finishing in-flight requests.
+    Serve(spectra_server::config::ServeArgs),
+    /// Create, list and revoke API tokens in the server's database.
+    Token(server_cmd::TokenArgs),
 }
 
 /// Exit status for usage and fatal errors (clap uses the same for its own usage errors).
@@ -52,6 +62,8 @@ fn main() -> ExitCode {
         Command::Collect(args) => collect_cmd::run(&args),
         Command::Diag(args) => diag_cmd::run(&args),
         Command::Policy(args) => policy_cmd::run(&args),
+        Command::Serve(args) => server_cmd::serve(&args),
+        Command::Token(args) => server_cmd::token(&args),
     };
     match outcome {
         Ok(code) => code,

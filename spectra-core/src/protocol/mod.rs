@@ -1,5 +1,8 @@
 //! The wire types shared by agent, server and bindings, and their codec.
 //!
+//! Besides metrics, the module holds the other messages between agents and the server
+//! (enrollment, scan [`Snapshot`]s, diagnostic [`Command`]s and their results).
+//!
 //! Metrics travel as [`Envelope`]s — `{type, timestamp, hostname, data}`, the Go agent's
 //! format — grouped into a [`MetricBatch`] and sent as JSON, usually gzip-compressed. Decoding
 //! is the part that faces the network, so it enforces hard [`Limits`] before doing any work
@@ -28,6 +31,13 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
+
+mod messages;
+
+pub use messages::{
+    AgentInfo, Command, CommandOutcome, CommandResult, Diagnostic, MAX_DISK_USAGE_TOP,
+    Registration, Snapshot,
+};
 
 /// The protocol version this build speaks. A batch with a newer version is refused (the
 /// receiver cannot know what it would drop); older versions are read as they are.

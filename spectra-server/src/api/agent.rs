@@ -1,0 +1,247 @@
+//! What agents call: enroll, heartbeat, upload metrics and snapshots, read policies, poll for
+//! commands and report their results.
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use spectra_core::protocol::{
+    self, Command, CommandResult, Compression, Limits, Registration, Snapshot,
+};
+
+use super::{ApiError, AppState, read_body};
+use crate::auth::{self, ApprovedAgent, Caller, EnrolledAgent, Role};
+use crate::store::{Finished, Ingested};
+
+/// The longest a command poll waits.
+pub const MAX_POLL: Duration = Duration::from_secs(30);
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/agent/register", post(register))
+        .route("/api/v1/agent/heartbeat", post(heartbeat))
+        .route("/api/v1/metrics", post(metrics))
+        .route("/api/v1/ingest", post(ingest))
+        .route("/api/v1/agent/command", get(next_command))
+        .route("/api/v1/agent/command_result", post(command_result))
+}
+
+#[derive(Debug, Serialize)]
+struct Enrolled {
+    agent_id: String,
+    agent_token: String,
+    /// `approved`, or `pending` until an admin approves the agent.
+    status: &'static str,
+}
+
+async fn register(
+    State(state): State<AppState>,
+    body: Result<Json<Registration>, JsonRejection>,
+) -> Result<(StatusCode, Json<Enrolled>), ApiError> {
+    let Json(registration) = body?;
+    let Some(expected) = &state.config.enrollment_token else {
+        return Err(ApiError::forbidden(
+            "enrollment is closed: the server has no enrollment token set",
+        ));
+    };
+    if !auth::secrets_match(&registration.enrollment_token, expected) {
+        return Err(ApiError::unauthorized("wrong enrollment token"));
+    }
+    registration.agent.validate()?;
+    let now = Utc::now();
+    let issued = auth::issue(Role::Agent, &registration.agent.hostname, now)?;
+    let (agent, _) = state
+        .store
+        .enroll(
+            &registration.agent,
+            !state.config.approval,
+            issued.record,
+            now,
+        )
+        .await?;
+    tracing::info!(agent_id = %agent.id, hostname = %agent.hostname, approved = agent.approved,
+                   "agent enrolled");
+    Ok((
+        StatusCode::CREATED,
+        Json(Enrolled {
+            agent_id: agent.id,
+            agent_token: issued.token,
+            status: if agent.approved {
+                "approved"
+            } else {
+                "pending"
+            },
+        }),
+    ))
+}
+
+async fn heartbeat(
+    State(state): State<AppState>,
+    EnrolledAgent(agent): EnrolledAgent,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let now = Utc::now();
+    state.store.heartbeat(&agent.id, now).await?;
+    Ok(Json(json!({
+        "agent_id": agent.id,
+        "status": if agent.approved { "approved" } else { "pending" },
+        "server_time": now,
+    })))
+}
+
+fn decode_limits(state: &AppState) -> Limits {
+    let limits = &state.config.limits;
+    Limits {
+        max_body_bytes: limits.max_body_bytes,
+        max_decoded_bytes: limits.max_decoded_bytes,
+        max_envelopes: limits.max_envelopes,
+        ..Limits::default()
+    }
+}
+
+/// The outcome of an upload, as the agent sees it.
+fn acknowledge(outcome: Ingested, stored: serde_json::Value) -> Result<Response, ApiError> {
+    match outcome {
+        Ingested::Stored => Ok((StatusCode::OK, Json(stored)).into_response()),
+        Ingested::Duplicate => {
+            let mut body = stored;
+            body["duplicate"] = json!(true);
+            Ok((StatusCode::OK, Json(body)).into_response())
+        }
+        Ingested::RateLimited { retry_after_secs } => Err(ApiError::rate_limited(retry_after_secs)),
+    }
+}
+
+/// A metric batch: gzip or plain JSON, a `MetricBatch` or the Go agent's bare envelopes.
+async fn metrics(
+    State(state): State<AppState>,
+    ApprovedAgent(agent): ApprovedAgent,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let limits = decode_limits(&state);
+    let bytes = read_body(body, limits.max_body_bytes, "metric batch").await?;
+    let batch = protocol::decode_metric_batch(&bytes, Compression::sniff(&bytes), &limits)?;
+    if let Some(claimed) = &batch.agent_id
+        && claimed != &agent.id
+    {
+        return Err(ApiError::forbidden(format!(
+            "the batch names agent {claimed}, but the token is agent {}'s",
+            agent.id
+        )));
+    }
+    let outcome = state
+        .store
+        .ingest_batch(
+            &agent.id,
+            &batch,
+            Utc::now(),
+            state.config.limits.agent_requests_per_minute,
+        )
+        .await?;
+    acknowledge(
+        outcome,
+        json!({"batch_id": batch.batch_id, "accepted": batch.envelopes.len()}),
+    )
+}
+
+/// A scan snapshot (gzip or plain JSON).
+async fn ingest(
+    State(state): State<AppState>,
+    ApprovedAgent(agent): ApprovedAgent,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let limits = decode_limits(&state);
+    let bytes = read_body(body, limits.max_body_bytes, "snapshot").await?;
+    let snapshot: Snapshot =
+        protocol::decode("snapshot", &bytes, Compression::sniff(&bytes), &limits)?;
+    snapshot.validate()?;
+    let outcome = state
+        .store
+        .ingest_snapshot(
+            &agent.id,
+            &snapshot,
+            Utc::now(),
+            state.config.limits.agent_requests_per_minute,
+        )
+        .await?;
+    acknowledge(outcome, json!({"snapshot_id": snapshot.snapshot_id}))
+}
+
+#[derive(Debug, Deserialize)]
+struct PollParams {
+    /// Seconds to wait for a command, 0–30 (default 30).
+    wait: Option<u64>,
+}
+
+/// The next queued command, waiting up to `wait` seconds for one; 204 when none came.
+async fn next_command(
+    State(state): State<AppState>,
+    EnrolledAgent(agent): EnrolledAgent,
+    params: Result<Query<PollParams>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(params) = params?;
+    let wait = Duration::from_secs(params.wait.unwrap_or(MAX_POLL.as_secs())).min(MAX_POLL);
+    if !agent.approved {
+        // A pending agent may poll, but gets nothing until approved.
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = state.shutdown.cancelled() => {}
+        }
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let command = state
+        .store
+        .next_command(&agent.id, wait, &state.shutdown)
+        .await?;
+    Ok(match command {
+        Some(record) => Json(Command {
+            command_id: record.id,
+            diagnostic: record.diagnostic,
+            issued_at: record.created_at,
+        })
+        .into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    })
+}
+
+async fn command_result(
+    State(state): State<AppState>,
+    ApprovedAgent(agent): ApprovedAgent,
+    body: Result<Json<CommandResult>, JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Json(result) = body?;
+    match state
+        .store
+        .finish_command(&agent.id, &result, Utc::now())
+        .await?
+    {
+        Finished::Stored => Ok(Json(
+            json!({"command_id": result.command_id, "stored": true}),
+        )),
+        Finished::Unknown => Err(ApiError::not_found(format!(
+            "agent {} has no command {}",
+            agent.id, result.command_id
+        ))),
+        Finished::NotRunning(status) => Err(ApiError::conflict(format!(
+            "command {} is {}, not running: its result was not stored",
+            result.command_id,
+            serde_json::to_value(status).unwrap_or_default()
+        ))),
+    }
+}
+
+/// `GET /api/v1/policies`: agents read them to evaluate locally; people read them too.
+pub(super) async fn list_policies(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let policies = state.store.policies().await?;
+    Ok(Json(json!({ "policies": policies })))
+}

@@ -1,0 +1,408 @@
+//! History: snapshots (time travel), growth, and metric series.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{ApiError, AppState, parse_time};
+use crate::auth::Viewer;
+use crate::series::{Aggregate, Buckets, add_to_buckets};
+use crate::store::{SnapshotSummary, millis};
+
+/// Rollup resolutions, in seconds: 5 minutes and 1 hour.
+pub const ROLLUP_5M: i64 = 300;
+pub const ROLLUP_1H: i64 = 3600;
+/// Points a metric query returns when no step is given.
+const DEFAULT_POINTS: i64 = 300;
+/// Most points a query may ask for per field.
+const MAX_POINTS: i64 = 10_000;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/api/v1/snapshots", get(list_snapshots))
+        .route("/api/v1/snapshots/{id}", get(get_snapshot))
+        .route("/api/v1/growth", get(growth))
+        .route("/api/v1/metrics/query", get(query_metrics))
+}
+
+#[derive(Debug, Deserialize)]
+struct SnapshotParams {
+    agent: Option<String>,
+    root: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+fn range(
+    from: Option<&str>,
+    to: Option<&str>,
+    default_span: chrono::Duration,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), ApiError> {
+    let now = Utc::now();
+    let to = to.map_or(Ok(now), |t| parse_time("to", t, now))?;
+    let from = from.map_or(Ok(to - default_span), |f| parse_time("from", f, now))?;
+    if from > to {
+        return Err(ApiError::bad_request(format!(
+            "from ({from}) is after to ({to})"
+        )));
+    }
+    Ok((from, to))
+}
+
+/// Snapshot summaries in a time range (default: the last 30 days), oldest first.
+async fn list_snapshots(
+    State(state): State<AppState>,
+    _: Viewer,
+    params: Result<Query<SnapshotParams>, QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(params) = params?;
+    let (from, to) = range(
+        params.from.as_deref(),
+        params.to.as_deref(),
+        chrono::Duration::days(30),
+    )?;
+    let snapshots = state
+        .store
+        .snapshots(
+            params.agent.as_deref(),
+            params.root.as_deref(),
+            millis(from),
+            millis(to).saturating_add(1),
+        )
+        .await?;
+    Ok(Json(
+        json!({"from": from, "to": to, "snapshots": snapshots}),
+    ))
+}
+
+/// One snapshot with its whole report: what the tree looked like then.
+async fn get_snapshot(
+    State(state): State<AppState>,
+    _: Viewer,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Path(id) = id?;
+    let (summary, report) = state
+        .store
+        .snapshot(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no snapshot {id}")))?;
+    let mut body = serde_json::to_value(summary).unwrap_or_default();
+    body["report"] = report;
+    Ok(Json(body))
+}
+
+#[derive(Debug, Deserialize)]
+struct GrowthParams {
+    agent: String,
+    root: Option<String>,
+    /// How far back, e.g. `30d` (the default).
+    period: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct GrowthSeries {
+    root: String,
+    points: Vec<GrowthPoint>,
+    /// (last − first) / days between them; null with fewer than two snapshots.
+    growth_bytes_per_day: Option<f64>,
+    growth_files_per_day: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+struct GrowthPoint {
+    snapshot_id: String,
+    taken_at: DateTime<Utc>,
+    apparent_bytes: i64,
+    disk_bytes: i64,
+    files: i64,
+}
+
+/// Size and file count of each root over `period`, with growth per day.
+async fn growth(
+    State(state): State<AppState>,
+    _: Viewer,
+    params: Result<Query<GrowthParams>, QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(params) = params?;
+    let period_text = params.period.unwrap_or_else(|| "30d".to_owned());
+    let period = spectra_core::policy::parse_duration(&period_text)
+        .map_err(|e| ApiError::bad_request(format!("period: {e}")))?;
+    let period = chrono::Duration::from_std(period)
+        .map_err(|_| ApiError::bad_request(format!("period: {period_text} is too long")))?;
+    super::admin::find_agent(&state, &params.agent).await?;
+    let now = Utc::now();
+    let snapshots = state
+        .store
+        .snapshots(
+            Some(&params.agent),
+            params.root.as_deref(),
+            millis(now - period),
+            millis(now).saturating_add(1),
+        )
+        .await?;
+    let mut by_root: BTreeMap<String, Vec<SnapshotSummary>> = BTreeMap::new();
+    for snapshot in snapshots {
+        by_root
+            .entry(snapshot.root.clone())
+            .or_default()
+            .push(snapshot);
+    }
+    let series: Vec<GrowthSeries> = by_root
+        .into_iter()
+        .map(|(root, snapshots)| growth_series(root, &snapshots))
+        .collect();
+    Ok(Json(json!({
+        "agent": params.agent,
+        "period": period_text,
+        "series": series,
+    })))
+}
+
+fn growth_series(root: String, snapshots: &[SnapshotSummary]) -> GrowthSeries {
+    let per_day = |value: fn(&SnapshotSummary) -> i64| {
+        let (first, last) = (snapshots.first()?, snapshots.last()?);
+        let days = (last.taken_at - first.taken_at).num_milliseconds() as f64 / 86_400_000.0;
+        (days > 0.0).then(|| (value(last) - value(first)) as f64 / days)
+    };
+    GrowthSeries {
+        growth_bytes_per_day: per_day(|s| s.apparent_bytes),
+        growth_files_per_day: per_day(|s| s.files),
+        points: snapshots
+            .iter()
+            .map(|s| GrowthPoint {
+                snapshot_id: s.id.clone(),
+                taken_at: s.taken_at,
+                apparent_bytes: s.apparent_bytes,
+                disk_bytes: s.disk_bytes,
+                files: s.files,
+            })
+            .collect(),
+        root,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct MetricQuery {
+    agent: String,
+    #[serde(rename = "type")]
+    kind: String,
+    from: Option<String>,
+    to: Option<String>,
+    /// Bucket width, e.g. `60s`, `5m`, `1h`; default: the range in about 300 points.
+    step: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Point {
+    t: DateTime<Utc>,
+    mean: f64,
+    min: f64,
+    max: f64,
+    samples: i64,
+}
+
+/// A metric's numeric fields over time, bucketed by `step`. Steps of 5 minutes or more read
+/// the rollups (1-hour ones for steps of an hour or more), and so do ranges reaching past raw
+/// retention; the not yet rolled-up tail of such a range comes from raw rows.
+async fn query_metrics(
+    State(state): State<AppState>,
+    _: Viewer,
+    params: Result<Query<MetricQuery>, QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(params) = params?;
+    let (from, to) = range(
+        params.from.as_deref(),
+        params.to.as_deref(),
+        chrono::Duration::hours(1),
+    )?;
+    let (from_ms, to_ms) = (millis(from), millis(to).saturating_add(1));
+    let span_ms = (to_ms - from_ms).max(1);
+    let mut step_ms = match &params.step {
+        Some(text) => {
+            let step = spectra_core::policy::parse_duration(text)
+                .map_err(|e| ApiError::bad_request(format!("step: {e}")))?;
+            i64::try_from(step.as_millis()).unwrap_or(i64::MAX)
+        }
+        None => (span_ms / DEFAULT_POINTS).max(1000),
+    };
+    if step_ms < 1000 {
+        return Err(ApiError::bad_request("step: must be at least 1s"));
+    }
+    let raw_horizon = millis(Utc::now())
+        - i64::try_from(state.config.retention.raw.as_millis()).unwrap_or(i64::MAX);
+    let resolution = if step_ms >= ROLLUP_1H * 1000 {
+        Some(ROLLUP_1H)
+    } else if step_ms >= ROLLUP_5M * 1000 || from_ms < raw_horizon {
+        Some(ROLLUP_5M)
+    } else {
+        None
+    };
+    if let Some(resolution) = resolution {
+        step_ms = step_ms.max(resolution * 1000);
+    }
+    if span_ms / step_ms > MAX_POINTS {
+        return Err(ApiError::bad_request(format!(
+            "step: {} points per field is more than the limit of {MAX_POINTS}; use a larger step",
+            span_ms / step_ms
+        )));
+    }
+    let mut buckets = Buckets::new();
+    let mut raw_from = from_ms;
+    if let Some(resolution) = resolution {
+        let done_until = state
+            .store
+            .rollup_progress(resolution)
+            .await?
+            .unwrap_or(from_ms)
+            .clamp(from_ms, to_ms);
+        for rollup in state
+            .store
+            .rollups_between(&params.agent, &params.kind, resolution, from_ms, done_until)
+            .await?
+        {
+            let bucket = rollup.bucket.div_euclid(step_ms) * step_ms;
+            let aggregate = Aggregate {
+                samples: rollup.samples,
+                total: rollup.total,
+                low: rollup.low,
+                high: rollup.high,
+            };
+            buckets
+                .entry((rollup.field, bucket))
+                .and_modify(|a| a.merge(aggregate))
+                .or_insert(aggregate);
+        }
+        raw_from = done_until;
+    }
+    for row in state
+        .store
+        .metrics_between(Some(&params.agent), Some(&params.kind), raw_from, to_ms)
+        .await?
+    {
+        if let Ok(data) = serde_json::from_str(&row.data) {
+            add_to_buckets(&mut buckets, &data, row.ts, step_ms);
+        }
+    }
+    let mut series: BTreeMap<String, Vec<Point>> = BTreeMap::new();
+    for ((field, bucket), aggregate) in buckets {
+        series.entry(field).or_default().push(Point {
+            t: crate::store::from_millis(bucket),
+            mean: aggregate.mean(),
+            min: aggregate.low,
+            max: aggregate.high,
+            samples: aggregate.samples,
+        });
+    }
+    let series: Vec<serde_json::Value> = series
+        .into_iter()
+        .map(|(field, points)| json!({"field": field, "points": points}))
+        .collect();
+    Ok(Json(json!({
+        "agent": params.agent,
+        "type": params.kind,
+        "from": from,
+        "to": to,
+        "step_secs": step_ms as f64 / 1000.0,
+        "source": match resolution {
+            None => "raw",
+            Some(ROLLUP_5M) => "rollup_5m",
+            Some(_) => "rollup_1h",
+        },
+        "series": series,
+    })))
+}
+
+/// Computes the rollups of every resolution for buckets that have ended (with a minute's
+/// grace for late batches), recomputing the last two buckets each time so late data lands.
+pub async fn roll_up(state: &AppState) -> Result<usize, crate::store::StoreError> {
+    const GRACE_MS: i64 = 60_000;
+    let now = millis(Utc::now());
+    let raw_horizon =
+        now - i64::try_from(state.config.retention.raw.as_millis()).unwrap_or(i64::MAX);
+    let mut written = 0;
+    for resolution in [ROLLUP_5M, ROLLUP_1H] {
+        let width = resolution * 1000;
+        let until = (now - GRACE_MS).div_euclid(width) * width;
+        let done = state.store.rollup_progress(resolution).await?;
+        let start = done
+            .map_or(raw_horizon, |done| done - 2 * width)
+            .max(raw_horizon)
+            .div_euclid(width)
+            * width;
+        // One hour of raw rows per transaction keeps each step's memory bounded.
+        let mut chunk_start = start;
+        while chunk_start < until {
+            let chunk_end = (chunk_start + width.max(ROLLUP_1H * 1000)).min(until);
+            let mut keys: BTreeMap<(String, String), Buckets> = BTreeMap::new();
+            for row in state
+                .store
+                .metrics_between(None, None, chunk_start, chunk_end)
+                .await?
+            {
+                if let Ok(data) = serde_json::from_str(&row.data) {
+                    add_to_buckets(
+                        keys.entry((row.agent_id, row.kind)).or_default(),
+                        &data,
+                        row.ts,
+                        width,
+                    );
+                }
+            }
+            let rollups: Vec<crate::store::Rollup> = keys
+                .into_iter()
+                .flat_map(|((agent_id, kind), series)| {
+                    series
+                        .into_iter()
+                        .map(move |((field, bucket), a)| crate::store::Rollup {
+                            agent_id: agent_id.clone(),
+                            kind: kind.clone(),
+                            field,
+                            bucket,
+                            samples: a.samples,
+                            total: a.total,
+                            low: a.low,
+                            high: a.high,
+                        })
+                })
+                .collect();
+            written += rollups.len();
+            state
+                .store
+                .write_rollups(resolution, chunk_start, chunk_end, &rollups)
+                .await?;
+            chunk_start = chunk_end;
+        }
+    }
+    Ok(written)
+}
+
+/// Deletes what retention no longer keeps and expires unanswered commands.
+pub async fn prune(state: &AppState) -> Result<u64, crate::store::StoreError> {
+    let now = Utc::now();
+    let before = |keep: Duration| millis(now) - i64::try_from(keep.as_millis()).unwrap_or(i64::MAX);
+    let retention = &state.config.retention;
+    let deleted = state
+        .store
+        .prune(
+            before(retention.raw),
+            &[
+                (ROLLUP_5M, before(retention.rollup_5m)),
+                (ROLLUP_1H, before(retention.rollup_1h)),
+            ],
+            now,
+        )
+        .await?;
+    let expired = state
+        .store
+        .expire_commands(before(state.config.command_timeout), now)
+        .await?;
+    Ok(deleted + expired)
+}

@@ -1,0 +1,193 @@
+//! The HTTP API: [`app`] builds the router over an [`AppState`].
+//!
+//! Every endpoint but `/healthz` and `/readyz` needs a token (see [`crate::auth`]); errors are
+//! JSON `{code, message}` ([`ApiError`]). `/openapi.json` describes every route.
+
+mod admin;
+mod agent;
+mod error;
+mod history;
+mod policies;
+mod prometheus;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
+
+pub use error::ApiError;
+pub use history::{prune, roll_up};
+pub use prometheus::RequestStats;
+
+use crate::config::ServeConfig;
+use crate::store::Store;
+
+/// What every handler shares. Cheap to clone; nothing in it must be shared between replicas.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub config: Arc<ServeConfig>,
+    pub stats: Arc<RequestStats>,
+    /// Cancelled when the server begins to shut down: long-polls return at once.
+    pub shutdown: CancellationToken,
+}
+
+impl AppState {
+    pub fn new(store: Arc<dyn Store>, config: ServeConfig) -> Self {
+        AppState {
+            store,
+            config: Arc::new(config),
+            stats: Arc::new(RequestStats::default()),
+            shutdown: CancellationToken::new(),
+        }
+    }
+}
+
+/// The whole API over `state`.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/openapi.json", get(openapi))
+        .route("/metrics", get(prometheus::exposition))
+        .merge(agent::routes())
+        .merge(admin::routes())
+        .merge(history::routes())
+        .merge(policies::routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            record_request,
+        ))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn healthz() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+/// Ready when the database answers.
+async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+    state.store.ping().await?;
+    Ok(Json(
+        serde_json::json!({"status": "ready", "store": state.store.backend()}),
+    ))
+}
+
+async fn openapi(_: crate::auth::Viewer) -> impl IntoResponse {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        include_str!("openapi.json"),
+    )
+}
+
+async fn not_found(request: Request) -> ApiError {
+    ApiError::not_found(format!("no route for {}", request.uri().path()))
+}
+
+async fn method_not_allowed(request: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        format!(
+            "{} is not allowed on {}",
+            request.method(),
+            request.uri().path()
+        ),
+    )
+}
+
+/// Counts each request by route and status and times it, for `/metrics`.
+async fn record_request(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().clone();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    state.stats.record(
+        method.as_str(),
+        &route,
+        response.status().as_u16(),
+        started.elapsed(),
+    );
+    response
+}
+
+/// Reads a body of at most `limit` bytes; more is a 413 that says the limit.
+pub(crate) async fn read_body(body: Body, limit: u64, what: &str) -> Result<Bytes, ApiError> {
+    let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
+    axum::body::to_bytes(body, limit_usize).await.map_err(|e| {
+        let too_long = std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |e| {
+            e.source()
+        })
+        .any(|e| e.is::<http_body_util::LengthLimitError>());
+        if too_long {
+            ApiError::too_large(format!(
+                "{what} body is larger than the limit of {limit} bytes; nothing was stored"
+            ))
+        } else {
+            ApiError::bad_request(format!("{what} body could not be read: {e}"))
+        }
+    })
+}
+
+/// Reads a time parameter: RFC 3339, Unix seconds, `now`, or an offset back from now such as
+/// `-24h` or `-30d`.
+pub(crate) fn parse_time(
+    name: &str,
+    text: &str,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, ApiError> {
+    let text = text.trim();
+    if text == "now" {
+        return Ok(now);
+    }
+    if let Some(back) = text.strip_prefix('-') {
+        let span = spectra_core::policy::parse_duration(back)
+            .map_err(|e| ApiError::bad_request(format!("{name}: {e}")))?;
+        let span = chrono::Duration::from_std(span)
+            .map_err(|_| ApiError::bad_request(format!("{name}: {text} is too far back")))?;
+        return Ok(now - span);
+    }
+    if let Ok(secs) = text.parse::<i64>() {
+        return DateTime::from_timestamp(secs, 0)
+            .ok_or_else(|| ApiError::bad_request(format!("{name}: {secs} is out of range")));
+    }
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| {
+            ApiError::bad_request(format!(
+                "{name}: {text:?} is not RFC 3339, Unix seconds, 'now' or '-DURATION' ({e})"
+            ))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_read_in_every_documented_form() {
+        let now: DateTime<Utc> = "2026-11-23T12:00:00Z".parse().expect("now");
+        let at = |text| parse_time("from", text, now).expect(text);
+        assert_eq!(at("now"), now);
+        assert_eq!(at("-2h"), now - chrono::Duration::hours(2));
+        assert_eq!(at("-30d"), now - chrono::Duration::days(30));
+        assert_eq!(at("0").timestamp(), 0);
+        assert_eq!(at("2026-11-23T13:00:00+01:00"), now);
+        let err = parse_time("from", "yesterday", now).expect_err("refused");
+        assert!(err.message.starts_with("from:"), "{}", err.message);
+    }
+}

@@ -1,0 +1,241 @@
+//! `GET /metrics` in Prometheus' text format: the latest host metrics of every agent, and this
+//! replica's own request counters and latency quantiles (each replica is scraped on its own).
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+
+use super::{ApiError, AppState};
+use crate::auth::Viewer;
+use crate::series::samples;
+
+/// Latency histogram bounds grow by this factor, so a quantile is exact to within it.
+const GROWTH: f64 = 1.2;
+const FIRST_BOUND_SECS: f64 = 1e-5;
+const BOUNDS: usize = 96;
+
+#[derive(Debug, Default)]
+pub struct RequestStats {
+    inner: Mutex<StatsInner>,
+}
+
+#[derive(Debug, Default)]
+struct StatsInner {
+    counts: BTreeMap<(String, String, u16), u64>,
+    latencies: HashMap<String, Histogram>,
+}
+
+#[derive(Debug, Clone)]
+struct Histogram {
+    buckets: Vec<u64>,
+    count: u64,
+    sum_secs: f64,
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram {
+            buckets: vec![0; BOUNDS + 1],
+            count: 0,
+            sum_secs: 0.0,
+        }
+    }
+}
+
+fn bound(index: usize) -> f64 {
+    FIRST_BOUND_SECS * GROWTH.powi(i32::try_from(index).unwrap_or(i32::MAX))
+}
+
+impl Histogram {
+    fn record(&mut self, secs: f64) {
+        let index = (0..BOUNDS).find(|&i| secs <= bound(i)).unwrap_or(BOUNDS);
+        self.buckets[index] += 1;
+        self.count += 1;
+        self.sum_secs += secs;
+    }
+
+    /// The upper bound of the bucket holding the `q` quantile.
+    fn quantile(&self, q: f64) -> f64 {
+        let rank = (q * self.count as f64).ceil().max(1.0) as u64;
+        let mut seen = 0;
+        for (index, &n) in self.buckets.iter().enumerate() {
+            seen += n;
+            if seen >= rank {
+                return bound(index.min(BOUNDS - 1));
+            }
+        }
+        bound(BOUNDS - 1)
+    }
+}
+
+impl RequestStats {
+    pub fn record(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        *inner
+            .counts
+            .entry((method.to_owned(), route.to_owned(), status))
+            .or_default() += 1;
+        inner
+            .latencies
+            .entry(route.to_owned())
+            .or_default()
+            .record(elapsed.as_secs_f64());
+    }
+
+    /// Latency quantile of `route`, in seconds (for tests and benchmarks).
+    pub fn quantile(&self, route: &str, q: f64) -> Option<f64> {
+        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        inner.latencies.get(route).map(|h| h.quantile(q))
+    }
+
+    fn write(&self, out: &mut String) {
+        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        out.push_str("# HELP spectra_http_requests_total Requests served by this replica.\n");
+        out.push_str("# TYPE spectra_http_requests_total counter\n");
+        for ((method, route, status), n) in &inner.counts {
+            let _ = writeln!(
+                out,
+                "spectra_http_requests_total{{method=\"{}\",route=\"{}\",status=\"{status}\"}} {n}",
+                escape(method),
+                escape(route)
+            );
+        }
+        out.push_str(
+            "# HELP spectra_http_request_duration_seconds Request latency on this replica.\n",
+        );
+        out.push_str("# TYPE spectra_http_request_duration_seconds summary\n");
+        let routes: BTreeMap<_, _> = inner.latencies.iter().collect();
+        for (route, histogram) in routes {
+            let route = escape(route);
+            for q in [0.5, 0.95, 0.99] {
+                let _ = writeln!(
+                    out,
+                    "spectra_http_request_duration_seconds{{route=\"{route}\",quantile=\"{q}\"}} {}",
+                    histogram.quantile(q)
+                );
+            }
+            let _ = writeln!(
+                out,
+                "spectra_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
+                histogram.sum_secs
+            );
+            let _ = writeln!(
+                out,
+                "spectra_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
+                histogram.count
+            );
+        }
+    }
+}
+
+fn escape(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+/// A metric name from free text: `[a-zA-Z0-9_]`, everything else `_`.
+fn metric_name(parts: &[&str]) -> String {
+    let mut name = String::from("spectra");
+    for part in parts {
+        name.push('_');
+        name.extend(part.chars().map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        }));
+    }
+    name
+}
+
+pub(super) async fn exposition(
+    State(state): State<AppState>,
+    _: Viewer,
+) -> Result<impl IntoResponse, ApiError> {
+    let mut families: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for row in state.store.latest_metrics().await? {
+        let Ok(data) = serde_json::from_str::<serde_json::Value>(&row.data) else {
+            continue;
+        };
+        let base = format!(
+            "agent_id=\"{}\",hostname=\"{}\"",
+            escape(&row.agent_id),
+            escape(&row.hostname)
+        );
+        families
+            .entry("spectra_metric_timestamp_seconds".into())
+            .or_default()
+            .push(format!(
+                "spectra_metric_timestamp_seconds{{{base},type=\"{}\"}} {}",
+                escape(&row.kind),
+                row.ts as f64 / 1000.0
+            ));
+        for sample in samples(&data) {
+            let mut parts = vec![row.kind.as_str()];
+            parts.extend(sample.path.iter().map(String::as_str));
+            if sample.path.is_empty() {
+                parts.push("value");
+            }
+            let name = metric_name(&parts);
+            let mut labels = base.clone();
+            for (key, value) in &sample.labels {
+                let _ = write!(labels, ",{key}=\"{}\"", escape(value));
+            }
+            families
+                .entry(name.clone())
+                .or_default()
+                .push(format!("{name}{{{labels}}} {}", sample.value));
+        }
+    }
+    let mut out = String::new();
+    for (name, lines) in families {
+        let _ = writeln!(out, "# TYPE {name} gauge");
+        for line in lines {
+            out.push_str(&line);
+            out.push('\n');
+        }
+    }
+    state.stats.write(&mut out);
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_come_within_one_bucket() {
+        let mut histogram = Histogram::default();
+        for ms in 1..=100 {
+            histogram.record(f64::from(ms) / 1000.0);
+        }
+        let p50 = histogram.quantile(0.5);
+        let p99 = histogram.quantile(0.99);
+        assert!((0.050..0.050 * GROWTH).contains(&p50), "p50 {p50}");
+        assert!((0.099..0.099 * GROWTH).contains(&p99), "p99 {p99}");
+        assert_eq!(histogram.count, 100);
+    }
+
+    #[test]
+    fn names_and_labels_are_sanitized() {
+        assert_eq!(
+            metric_name(&["disk", "usage-percent"]),
+            "spectra_disk_usage_percent"
+        );
+        assert_eq!(escape("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}

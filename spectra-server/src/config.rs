@@ -1,0 +1,307 @@
+//! `spectra serve` settings: flags, `SPECTRA_*` environment variables and a TOML file.
+//!
+//! Precedence, highest first: a command-line flag, its environment variable, the config file
+//! (`--config` / `SPECTRA_CONFIG`), the built-in default. Every setting has all four forms;
+//! the file uses the flag's name with `_` for `-` (`max_body_bytes = 8388608`).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use spectra_core::policy::parse_duration;
+
+/// Settings of the server, as flags (each also read from the environment variable shown).
+#[derive(Debug, Clone, Default, clap::Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServeArgs {
+    /// TOML file with any of these settings (flags and environment variables win over it).
+    #[arg(long, env = "SPECTRA_CONFIG", value_name = "FILE")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080]. Use 0.0.0.0:8080 to open it.
+    #[arg(long, env = "SPECTRA_LISTEN", value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Database: a SQLite file path (or sqlite://PATH) or postgres://… [default: spectra.db].
+    #[arg(long, env = "SPECTRA_DB", value_name = "URL")]
+    pub db: Option<String>,
+    /// Token agents present to enroll. Without one, enrollment is closed.
+    #[arg(long, env = "SPECTRA_ENROLLMENT_TOKEN", value_name = "TOKEN")]
+    pub enrollment_token: Option<String>,
+    /// New agents wait as pending until an admin approves them.
+    #[arg(long, env = "SPECTRA_APPROVAL", value_name = "BOOL", num_args = 0..=1,
+          default_missing_value = "true")]
+    pub approval: Option<bool>,
+    /// PEM certificate chain; serves HTTPS (with --tls-key).
+    #[arg(
+        long,
+        env = "SPECTRA_TLS_CERT",
+        value_name = "FILE",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert.
+    #[arg(
+        long,
+        env = "SPECTRA_TLS_KEY",
+        value_name = "FILE",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// Log format: text or json [default: text]. The level comes from RUST_LOG (default info).
+    #[arg(long, env = "SPECTRA_LOG_FORMAT", value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
+    /// Largest request body, in bytes, as received [default: 8388608].
+    #[arg(long, env = "SPECTRA_MAX_BODY_BYTES", value_name = "BYTES")]
+    pub max_body_bytes: Option<u64>,
+    /// Largest body after gzip decompression, in bytes [default: 67108864].
+    #[arg(long, env = "SPECTRA_MAX_DECODED_BYTES", value_name = "BYTES")]
+    pub max_decoded_bytes: Option<u64>,
+    /// Most envelopes in one metric batch [default: 10000].
+    #[arg(long, env = "SPECTRA_MAX_ENVELOPES", value_name = "N")]
+    pub max_envelopes: Option<usize>,
+    /// Uploads (metric batches and snapshots) one agent may send per minute [default: 600].
+    #[arg(long, env = "SPECTRA_AGENT_REQUESTS_PER_MINUTE", value_name = "N")]
+    pub agent_requests_per_minute: Option<u32>,
+    /// How long raw metrics are kept [default: 7d].
+    #[arg(long, env = "SPECTRA_RETENTION_RAW", value_name = "DURATION")]
+    pub retention_raw: Option<String>,
+    /// How long 5-minute rollups are kept [default: 90d].
+    #[arg(long, env = "SPECTRA_RETENTION_5M", value_name = "DURATION")]
+    pub retention_5m: Option<String>,
+    /// How long 1-hour rollups are kept [default: 730d].
+    #[arg(long, env = "SPECTRA_RETENTION_1H", value_name = "DURATION")]
+    pub retention_1h: Option<String>,
+    /// How often rollups, retention and command expiry run [default: 60s].
+    #[arg(long, env = "SPECTRA_MAINTENANCE_INTERVAL", value_name = "DURATION")]
+    pub maintenance_interval: Option<String>,
+    /// How long a claimed command may go unanswered before it expires [default: 10m].
+    #[arg(long, env = "SPECTRA_COMMAND_TIMEOUT", value_name = "DURATION")]
+    pub command_timeout: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// The settings in effect, every one resolved.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    pub listen: SocketAddr,
+    pub db: String,
+    pub enrollment_token: Option<String>,
+    pub approval: bool,
+    pub tls: Option<(PathBuf, PathBuf)>,
+    pub log_format: LogFormat,
+    pub limits: IngestLimits,
+    pub retention: Retention,
+    pub maintenance_interval: Duration,
+    pub command_timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestLimits {
+    pub max_body_bytes: u64,
+    pub max_decoded_bytes: u64,
+    pub max_envelopes: usize,
+    pub agent_requests_per_minute: u32,
+}
+
+impl Default for IngestLimits {
+    fn default() -> Self {
+        IngestLimits {
+            max_body_bytes: 8 << 20,
+            max_decoded_bytes: 64 << 20,
+            max_envelopes: 10_000,
+            agent_requests_per_minute: 600,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retention {
+    pub raw: Duration,
+    pub rollup_5m: Duration,
+    pub rollup_1h: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        const DAY: u64 = 86_400;
+        Retention {
+            raw: Duration::from_secs(7 * DAY),
+            rollup_5m: Duration::from_secs(90 * DAY),
+            rollup_1h: Duration::from_secs(730 * DAY),
+        }
+    }
+}
+
+impl ServeConfig {
+    /// Settings for tests and embedders: defaults, SQLite at `db`, enrollment with `token`.
+    pub fn new(db: impl Into<String>) -> Self {
+        ServeConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            db: db.into(),
+            enrollment_token: None,
+            approval: false,
+            tls: None,
+            log_format: LogFormat::Text,
+            limits: IngestLimits::default(),
+            retention: Retention::default(),
+            maintenance_interval: Duration::from_secs(60),
+            command_timeout: Duration::from_secs(600),
+        }
+    }
+
+    /// Resolves flags (already merged with the environment by clap) over the config file over
+    /// the defaults. Errors name the setting and, for the file, its path.
+    pub fn resolve(args: &ServeArgs) -> Result<ServeConfig, String> {
+        let file = match &args.config {
+            Some(path) => read_file(path)?,
+            None => ServeArgs::default(),
+        };
+        let pick = |flag: &Option<String>, from_file: &Option<String>| {
+            flag.clone().or_else(|| from_file.clone())
+        };
+        let duration = |name: &str, value: Option<String>, default: Duration| match value {
+            None => Ok(default),
+            Some(text) => parse_duration(&text).map_err(|e| format!("{name}: {e}")),
+        };
+        let defaults = ServeConfig::new("spectra.db");
+        let limits = IngestLimits {
+            max_body_bytes: args
+                .max_body_bytes
+                .or(file.max_body_bytes)
+                .unwrap_or(defaults.limits.max_body_bytes),
+            max_decoded_bytes: args
+                .max_decoded_bytes
+                .or(file.max_decoded_bytes)
+                .unwrap_or(defaults.limits.max_decoded_bytes),
+            max_envelopes: args
+                .max_envelopes
+                .or(file.max_envelopes)
+                .unwrap_or(defaults.limits.max_envelopes),
+            agent_requests_per_minute: args
+                .agent_requests_per_minute
+                .or(file.agent_requests_per_minute)
+                .unwrap_or(defaults.limits.agent_requests_per_minute),
+        };
+        let tls = match (
+            args.tls_cert.clone().or(file.tls_cert),
+            args.tls_key.clone().or(file.tls_key),
+        ) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => return Err("tls_cert and tls_key must be given together".into()),
+        };
+        let config = ServeConfig {
+            listen: args.listen.or(file.listen).unwrap_or(defaults.listen),
+            db: pick(&args.db, &file.db).unwrap_or(defaults.db),
+            enrollment_token: pick(&args.enrollment_token, &file.enrollment_token)
+                .filter(|t| !t.is_empty()),
+            approval: args.approval.or(file.approval).unwrap_or(false),
+            tls,
+            log_format: args.log_format.or(file.log_format).unwrap_or_default(),
+            limits,
+            retention: Retention {
+                raw: duration(
+                    "retention_raw",
+                    pick(&args.retention_raw, &file.retention_raw),
+                    defaults.retention.raw,
+                )?,
+                rollup_5m: duration(
+                    "retention_5m",
+                    pick(&args.retention_5m, &file.retention_5m),
+                    defaults.retention.rollup_5m,
+                )?,
+                rollup_1h: duration(
+                    "retention_1h",
+                    pick(&args.retention_1h, &file.retention_1h),
+                    defaults.retention.rollup_1h,
+                )?,
+            },
+            maintenance_interval: duration(
+                "maintenance_interval",
+                pick(&args.maintenance_interval, &file.maintenance_interval),
+                defaults.maintenance_interval,
+            )?,
+            command_timeout: duration(
+                "command_timeout",
+                pick(&args.command_timeout, &file.command_timeout),
+                defaults.command_timeout,
+            )?,
+        };
+        if config.maintenance_interval.is_zero() {
+            return Err("maintenance_interval must be more than 0".into());
+        }
+        Ok(config)
+    }
+}
+
+fn read_file(path: &Path) -> Result<ServeArgs, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("config file {}: {e}", path.display()))?;
+    toml::from_str(&text).map_err(|e| format!("config file {}: {e}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_the_file_which_wins_over_defaults() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("spectra.toml");
+        std::fs::write(
+            &file,
+            "db = \"/var/lib/spectra.db\"\nmax_envelopes = 50\nretention_raw = \"2d\"\n\
+             listen = \"0.0.0.0:9000\"\n",
+        )
+        .expect("write");
+        let args = ServeArgs {
+            config: Some(file),
+            listen: Some("127.0.0.1:7000".parse().expect("addr")),
+            ..ServeArgs::default()
+        };
+        let config = ServeConfig::resolve(&args).expect("resolves");
+        assert_eq!(config.listen.port(), 7000, "the flag wins");
+        assert_eq!(
+            config.db, "/var/lib/spectra.db",
+            "the file fills what flags leave"
+        );
+        assert_eq!(config.limits.max_envelopes, 50);
+        assert_eq!(config.retention.raw, Duration::from_secs(2 * 86_400));
+        assert_eq!(
+            config.limits.max_body_bytes,
+            8 << 20,
+            "the default fills the rest"
+        );
+        assert!(!config.approval);
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("bad.toml");
+        std::fs::write(&file, "max_envelops = 5\n").expect("write");
+        let args = ServeArgs {
+            config: Some(file),
+            ..ServeArgs::default()
+        };
+        let err = ServeConfig::resolve(&args).expect_err("unknown key");
+        assert!(
+            err.contains("bad.toml") && err.contains("max_envelops"),
+            "{err}"
+        );
+        let args = ServeArgs {
+            retention_raw: Some("soon".into()),
+            ..ServeArgs::default()
+        };
+        let err = ServeConfig::resolve(&args).expect_err("bad duration");
+        assert!(err.starts_with("retention_raw:"), "{err}");
+    }
+}

@@ -1,0 +1,1235 @@
+//! Where the server keeps everything: one [`Store`] trait over SQL, implemented for SQLite
+//! ([`SqliteStore`], the zero-setup default) and PostgreSQL ([`PostgresStore`], for several
+//! replicas over one database).
+//!
+//! Both speak the same SQL (the schema in `schema.sql` uses only types both read alike, and
+//! `$N` placeholders, which SQLite accepts too), so nearly every operation is written once as a
+//! provided method of the trait. An implementation supplies only what really differs: how a
+//! write transaction takes its lock, how a command queue row is claimed without two replicas
+//! taking the same one, and how waiting long-polls learn that a command was queued.
+//!
+//! Nothing a replica keeps in memory is needed by another: tokens, agents, the command queue
+//! and the per-agent rate counters are all rows. Every write commits (SQLite: WAL with
+//! `synchronous=FULL`; PostgreSQL: `synchronous_commit` as configured, on by default) before
+//! the handler that made it answers.
+
+mod postgres;
+mod sqlite;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use spectra_core::protocol::{
+    AgentInfo, CommandOutcome, CommandResult, Diagnostic, MetricBatch, Snapshot,
+};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+use sqlx::{AnyPool, AssertSqlSafe};
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+use crate::auth::Role;
+
+const SCHEMA: &[(i64, &str)] = &[(1, include_str!("schema.sql"))];
+/// Rows per multi-row INSERT: well under both databases' bound-parameter limits.
+const INSERT_CHUNK: usize = 400;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("stored {what} does not decode: {message}")]
+    Corrupt { what: &'static str, message: String },
+    #[error("database {url:?}: {message}")]
+    Config { url: String, message: String },
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Opens the store a `--db` value names: `postgres://…` (or `postgresql://…`), else SQLite
+/// at a path (`sqlite://PATH` or a bare path), created if missing.
+pub async fn open(db: &str) -> StoreResult<Arc<dyn Store>> {
+    if db.starts_with("postgres://") || db.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStore::connect(db).await?))
+    } else {
+        let path = db.strip_prefix("sqlite://").unwrap_or(db);
+        Ok(Arc::new(
+            SqliteStore::open(std::path::Path::new(path)).await?,
+        ))
+    }
+}
+
+fn install_drivers() {
+    static INSTALLED: std::sync::Once = std::sync::Once::new();
+    INSTALLED.call_once(sqlx::any::install_default_drivers);
+}
+
+pub(crate) fn millis(at: DateTime<Utc>) -> i64 {
+    at.timestamp_millis()
+}
+
+pub(crate) fn from_millis(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::UNIX_EPOCH)
+}
+
+fn saturating_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// Long-polls waiting in this process, by agent. A queued command wakes them; on PostgreSQL
+/// the wake-up arrives through `LISTEN`, so a poll on one replica hears a command queued on
+/// another.
+#[derive(Debug, Default)]
+pub struct Wakeups {
+    waiting: Mutex<HashMap<String, Arc<Notify>>>,
+}
+
+impl Wakeups {
+    /// The handle to wait on for `agent_id`. Create the `notified()` future and `enable()` it
+    /// *before* looking at the queue, so a command queued in between is not missed.
+    pub fn handle(&self, agent_id: &str) -> Arc<Notify> {
+        let mut waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+        waiting.retain(|_, notify| Arc::strong_count(notify) > 1);
+        waiting.entry(agent_id.to_owned()).or_default().clone()
+    }
+
+    pub fn wake(&self, agent_id: &str) {
+        let waiting = self.waiting.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(notify) = waiting.get(agent_id) {
+            notify.notify_waiters();
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgentRecord {
+    pub id: String,
+    pub hostname: String,
+    pub os: String,
+    pub version: String,
+    pub capabilities: Vec<String>,
+    pub machine_id: Option<String>,
+    pub approved: bool,
+    pub registered_at: DateTime<Utc>,
+    pub last_seen: Option<DateTime<Utc>>,
+    pub last_snapshot_id: Option<String>,
+    pub last_snapshot_at: Option<DateTime<Utc>>,
+}
+
+/// A token as stored: only the hash of its secret is kept.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TokenRecord {
+    pub id: String,
+    #[serde(skip)]
+    pub secret_hash: String,
+    pub role: Role,
+    pub name: String,
+    pub agent_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    /// Claimed by its agent but never answered within the command timeout.
+    Expired,
+}
+
+impl CommandStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            CommandStatus::Queued => "queued",
+            CommandStatus::Running => "running",
+            CommandStatus::Succeeded => "succeeded",
+            CommandStatus::Failed => "failed",
+            CommandStatus::Expired => "expired",
+        }
+    }
+
+    fn parse(text: &str) -> StoreResult<Self> {
+        Ok(match text {
+            "queued" => CommandStatus::Queued,
+            "running" => CommandStatus::Running,
+            "succeeded" => CommandStatus::Succeeded,
+            "failed" => CommandStatus::Failed,
+            "expired" => CommandStatus::Expired,
+            other => {
+                return Err(StoreError::Corrupt {
+                    what: "command status",
+                    message: format!("unknown status {other:?}"),
+                });
+            }
+        })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CommandRecord {
+    pub id: Uuid,
+    pub agent_id: String,
+    pub diagnostic: Diagnostic,
+    pub status: CommandStatus,
+    pub created_at: DateTime<Utc>,
+    pub created_by: String,
+    pub claimed_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// The agent's report: `{"status": "succeeded", "output": …}` or `{"status": "failed", …}`.
+    pub result: Option<serde_json::Value>,
+}
+
+/// What storing a result did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Finished {
+    Stored,
+    /// No such command for this agent.
+    Unknown,
+    /// The command is not running (never claimed, or already answered or expired).
+    NotRunning(CommandStatus),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SnapshotSummary {
+    pub id: String,
+    pub agent_id: String,
+    pub root: String,
+    pub taken_at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+    pub apparent_bytes: i64,
+    pub disk_bytes: i64,
+    pub files: i64,
+    pub dirs: i64,
+    pub partial: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PolicyRecord {
+    pub name: String,
+    /// The policy as JSON (core's `Policy`).
+    pub body: serde_json::Value,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: String,
+}
+
+/// What an upload did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ingested {
+    Stored,
+    /// Seen before (same batch or snapshot id): kept once, acknowledged again.
+    Duplicate,
+    /// Over the agent's requests per minute; nothing was stored.
+    RateLimited {
+        retry_after_secs: u64,
+    },
+}
+
+/// One raw metric row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricRow {
+    pub agent_id: String,
+    pub hostname: String,
+    pub kind: String,
+    pub ts: i64,
+    pub data: String,
+}
+
+/// The aggregate of one numeric field over one bucket.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rollup {
+    pub agent_id: String,
+    pub kind: String,
+    pub field: String,
+    pub bucket: i64,
+    pub samples: i64,
+    pub total: f64,
+    pub low: f64,
+    pub high: f64,
+}
+
+/// What the store can do. Implementors supply the few database-specific parts; everything
+/// else is provided here in SQL both databases accept.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+    /// Connections for reads.
+    fn reader(&self) -> &AnyPool;
+    /// Starts a transaction that holds the write lock from its first statement (SQLite's
+    /// deferred `BEGIN` could fail on upgrading from read to write).
+    async fn begin_write(&self) -> StoreResult<Transaction<'static, Any>>;
+    /// Appended to the sub-select that picks the next queued command, so concurrent
+    /// claimers skip a row another holds instead of taking it too.
+    fn claim_lock_clause(&self) -> &'static str;
+    /// Tells the long-polls of every replica that `agent_id` has a new command.
+    async fn announce_command(&self, agent_id: &str) -> StoreResult<()>;
+    /// The long-polls waiting in this process.
+    fn wakeups(&self) -> &Wakeups;
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(self.reader()).await?;
+        Ok(())
+    }
+
+    // ---- tokens
+
+    async fn insert_token(&self, token: &TokenRecord) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        insert_token(&mut tx, token).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The token with this id and, for an agent token, its agent.
+    async fn token(&self, id: &str) -> StoreResult<Option<(TokenRecord, Option<AgentRecord>)>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT t.id, t.secret_hash, t.role, t.name, t.agent_id, t.created_at, {AGENT_COLUMNS}
+             FROM tokens t LEFT JOIN agents a ON a.id = t.agent_id WHERE t.id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(self.reader())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let token = token_from_row(&row)?;
+        let agent = match row.try_get::<Option<String>, _>("a_id")? {
+            Some(_) => Some(agent_from_row(&row)?),
+            None => None,
+        };
+        Ok(Some((token, agent)))
+    }
+
+    async fn tokens(&self) -> StoreResult<Vec<TokenRecord>> {
+        let rows = sqlx::query(
+            "SELECT id, secret_hash, role, name, agent_id, created_at FROM tokens
+             WHERE agent_id IS NULL ORDER BY created_at, id",
+        )
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter().map(token_from_row).collect()
+    }
+
+    async fn delete_token(&self, id: &str) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query("DELETE FROM tokens WHERE id = $1 AND agent_id IS NULL")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    // ---- agents
+
+    /// Enrolls an agent (or re-enrolls one with a known `machine_id`, which keeps its id and
+    /// approval and replaces its token). `token.agent_id` is set to the agent's id.
+    async fn enroll(
+        &self,
+        info: &AgentInfo,
+        approved: bool,
+        mut token: TokenRecord,
+        now: DateTime<Utc>,
+    ) -> StoreResult<(AgentRecord, TokenRecord)> {
+        let capabilities = serde_json::to_string(&info.capabilities).unwrap_or_default();
+        let mut tx = self.begin_write().await?;
+        let id: String = sqlx::query_scalar(
+            "INSERT INTO agents (id, hostname, os, version, capabilities, machine_id, approved,
+                                 registered_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (machine_id) DO UPDATE SET hostname = excluded.hostname,
+                 os = excluded.os, version = excluded.version,
+                 capabilities = excluded.capabilities
+             RETURNING id",
+        )
+        .bind(Uuid::new_v4().to_string())
+        .bind(&info.hostname)
+        .bind(&info.os)
+        .bind(&info.version)
+        .bind(capabilities)
+        .bind(info.machine_id.clone())
+        .bind(i64::from(approved))
+        .bind(millis(now))
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query("DELETE FROM tokens WHERE agent_id = $1")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        token.agent_id = Some(id.clone());
+        insert_token(&mut tx, &token).await?;
+        let agent = fetch_agent(&mut *tx, &id)
+            .await?
+            .ok_or(StoreError::Corrupt {
+                what: "agent",
+                message: format!("{id} vanished while enrolling"),
+            })?;
+        tx.commit().await?;
+        Ok((agent, token))
+    }
+
+    async fn agents(&self) -> StoreResult<Vec<AgentRecord>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {AGENT_COLUMNS} FROM agents a ORDER BY a.hostname, a.id"
+        )))
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter().map(agent_from_row).collect()
+    }
+
+    async fn agent(&self, id: &str) -> StoreResult<Option<AgentRecord>> {
+        let mut conn = self.reader().acquire().await?;
+        fetch_agent(&mut *conn, id).await
+    }
+
+    async fn approve_agent(&self, id: &str) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query("UPDATE agents SET approved = 1 WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Deregisters an agent: its tokens stop working and its history and queue are deleted.
+    async fn delete_agent(&self, id: &str) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        for table in [
+            "tokens",
+            "metrics",
+            "metric_batches",
+            "metric_rollups",
+            "snapshots",
+            "commands",
+            "agent_rates",
+        ] {
+            sqlx::query(AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE agent_id = $1"
+            )))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let done = sqlx::query("DELETE FROM agents WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn heartbeat(&self, id: &str, now: DateTime<Utc>) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE agents SET last_seen = $2 WHERE id = $1")
+            .bind(id)
+            .bind(millis(now))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    // ---- metrics
+
+    /// Stores a batch once (by its id) within the agent's rate limit, all in one transaction:
+    /// either every envelope is durable or none is.
+    async fn ingest_batch(
+        &self,
+        agent_id: &str,
+        batch: &MetricBatch,
+        now: DateTime<Utc>,
+        requests_per_minute: u32,
+    ) -> StoreResult<Ingested> {
+        let mut tx = self.begin_write().await?;
+        if let Some(limited) = count_request(&mut tx, agent_id, now, requests_per_minute).await? {
+            return Ok(limited);
+        }
+        let fresh = sqlx::query(
+            "INSERT INTO metric_batches (batch_id, agent_id, received_at, envelopes)
+             VALUES ($1, $2, $3, $4) ON CONFLICT (batch_id) DO NOTHING",
+        )
+        .bind(batch.batch_id.to_string())
+        .bind(agent_id)
+        .bind(millis(now))
+        .bind(saturating_i64(batch.envelopes.len() as u64))
+        .execute(&mut *tx)
+        .await?;
+        if fresh.rows_affected() == 0 {
+            tx.commit().await?;
+            return Ok(Ingested::Duplicate);
+        }
+        for chunk in batch.envelopes.chunks(INSERT_CHUNK) {
+            let mut sql =
+                String::from("INSERT INTO metrics (agent_id, kind, ts, hostname, data) VALUES ");
+            for i in 0..chunk.len() {
+                let p = i * 5;
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!(
+                    "(${}, ${}, ${}, ${}, ${})",
+                    p + 1,
+                    p + 2,
+                    p + 3,
+                    p + 4,
+                    p + 5
+                ));
+            }
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for envelope in chunk {
+                query = query
+                    .bind(agent_id)
+                    .bind(envelope.kind.as_str())
+                    .bind(millis(envelope.timestamp))
+                    .bind(envelope.hostname.as_str())
+                    .bind(envelope.data.to_string());
+            }
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(Ingested::Stored)
+    }
+
+    /// Raw rows of one series (or of every kind when `kind` is `None`), oldest first.
+    async fn metrics_between(
+        &self,
+        agent_id: Option<&str>,
+        kind: Option<&str>,
+        from: i64,
+        to: i64,
+    ) -> StoreResult<Vec<MetricRow>> {
+        let rows = sqlx::query(
+            "SELECT agent_id, hostname, kind, ts, data FROM metrics
+             WHERE ($1 IS NULL OR agent_id = $1) AND ($2 IS NULL OR kind = $2)
+               AND ts >= $3 AND ts < $4
+             ORDER BY ts",
+        )
+        .bind(agent_id.map(str::to_owned))
+        .bind(kind.map(str::to_owned))
+        .bind(from)
+        .bind(to)
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter().map(metric_from_row).collect()
+    }
+
+    /// The newest row of every (agent, kind).
+    async fn latest_metrics(&self) -> StoreResult<Vec<MetricRow>> {
+        let rows = sqlx::query(
+            "SELECT m.agent_id, m.hostname, m.kind, m.ts, m.data FROM metrics m
+             JOIN (SELECT agent_id, kind, MAX(ts) AS ts FROM metrics GROUP BY agent_id, kind) n
+               ON n.agent_id = m.agent_id AND n.kind = m.kind AND n.ts = m.ts
+             ORDER BY m.agent_id, m.kind",
+        )
+        .fetch_all(self.reader())
+        .await?;
+        let mut latest: Vec<MetricRow> =
+            rows.iter().map(metric_from_row).collect::<Result<_, _>>()?;
+        // Two rows with the same newest timestamp: keep one.
+        latest.dedup_by(|a, b| a.agent_id == b.agent_id && a.kind == b.kind);
+        Ok(latest)
+    }
+
+    async fn rollups_between(
+        &self,
+        agent_id: &str,
+        kind: &str,
+        resolution_secs: i64,
+        from: i64,
+        to: i64,
+    ) -> StoreResult<Vec<Rollup>> {
+        let rows = sqlx::query(
+            "SELECT agent_id, kind, field, bucket, samples, total, low, high FROM metric_rollups
+             WHERE agent_id = $1 AND kind = $2 AND resolution = $3 AND bucket >= $4 AND bucket < $5
+             ORDER BY bucket, field",
+        )
+        .bind(agent_id)
+        .bind(kind)
+        .bind(resolution_secs)
+        .bind(from)
+        .bind(to)
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(Rollup {
+                    agent_id: row.try_get("agent_id")?,
+                    kind: row.try_get("kind")?,
+                    field: row.try_get("field")?,
+                    bucket: row.try_get("bucket")?,
+                    samples: row.try_get("samples")?,
+                    total: row.try_get("total")?,
+                    low: row.try_get("low")?,
+                    high: row.try_get("high")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Up to where (ms, exclusive) rollups of this resolution are complete.
+    async fn rollup_progress(&self, resolution_secs: i64) -> StoreResult<Option<i64>> {
+        Ok(
+            sqlx::query_scalar("SELECT done_until FROM rollup_progress WHERE resolution = $1")
+                .bind(resolution_secs)
+                .fetch_optional(self.reader())
+                .await?,
+        )
+    }
+
+    /// Replaces the rollups of `[from, to)` with `rollups` and records progress up to `to`.
+    /// Recomputing from raw rows makes this safe to run on several replicas at once.
+    async fn write_rollups(
+        &self,
+        resolution_secs: i64,
+        from: i64,
+        to: i64,
+        rollups: &[Rollup],
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "DELETE FROM metric_rollups WHERE resolution = $1 AND bucket >= $2 AND bucket < $3",
+        )
+        .bind(resolution_secs)
+        .bind(from)
+        .bind(to)
+        .execute(&mut *tx)
+        .await?;
+        for chunk in rollups.chunks(INSERT_CHUNK) {
+            let mut sql = String::from(
+                "INSERT INTO metric_rollups
+                 (agent_id, kind, resolution, field, bucket, samples, total, low, high) VALUES ",
+            );
+            for i in 0..chunk.len() {
+                let p = i * 9;
+                if i > 0 {
+                    sql.push(',');
+                }
+                let params: Vec<String> = (1..=9).map(|k| format!("${}", p + k)).collect();
+                sql.push_str(&format!("({})", params.join(", ")));
+            }
+            sql.push_str(
+                " ON CONFLICT (agent_id, kind, resolution, field, bucket) DO UPDATE SET
+                  samples = excluded.samples, total = excluded.total, low = excluded.low,
+                  high = excluded.high",
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for rollup in chunk {
+                query = query
+                    .bind(rollup.agent_id.as_str())
+                    .bind(rollup.kind.as_str())
+                    .bind(resolution_secs)
+                    .bind(rollup.field.as_str())
+                    .bind(rollup.bucket)
+                    .bind(rollup.samples)
+                    .bind(rollup.total)
+                    .bind(rollup.low)
+                    .bind(rollup.high);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        sqlx::query(
+            "INSERT INTO rollup_progress (resolution, done_until) VALUES ($1, $2)
+             ON CONFLICT (resolution) DO UPDATE SET done_until = excluded.done_until
+             WHERE rollup_progress.done_until < excluded.done_until",
+        )
+        .bind(resolution_secs)
+        .bind(to)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes what retention no longer keeps: raw rows (and batch ids) before `raw_before`,
+    /// rollups of each resolution before its bound, and spent rate windows.
+    async fn prune(
+        &self,
+        raw_before: i64,
+        rollups_before: &[(i64, i64)],
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let mut tx = self.begin_write().await?;
+        let mut deleted = 0;
+        deleted += sqlx::query("DELETE FROM metrics WHERE ts < $1")
+            .bind(raw_before)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM metric_batches WHERE received_at < $1")
+            .bind(raw_before)
+            .execute(&mut *tx)
+            .await?;
+        for &(resolution, before) in rollups_before {
+            deleted +=
+                sqlx::query("DELETE FROM metric_rollups WHERE resolution = $1 AND bucket < $2")
+                    .bind(resolution)
+                    .bind(before)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+        }
+        sqlx::query("DELETE FROM agent_rates WHERE window_start < $1")
+            .bind(rate_window(now) - RATE_WINDOW_MS)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(deleted)
+    }
+
+    // ---- snapshots
+
+    async fn ingest_snapshot(
+        &self,
+        agent_id: &str,
+        snapshot: &Snapshot,
+        now: DateTime<Utc>,
+        requests_per_minute: u32,
+    ) -> StoreResult<Ingested> {
+        let report = serde_json::to_string(&snapshot.report).unwrap_or_default();
+        let totals = &snapshot.report.totals;
+        let taken_at = millis(snapshot.report.finished_at);
+        let id = snapshot.snapshot_id.to_string();
+        let mut tx = self.begin_write().await?;
+        if let Some(limited) = count_request(&mut tx, agent_id, now, requests_per_minute).await? {
+            return Ok(limited);
+        }
+        let fresh = sqlx::query(
+            "INSERT INTO snapshots (id, agent_id, root, taken_at, received_at, apparent_bytes,
+                                    disk_bytes, files, dirs, partial, report)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&id)
+        .bind(agent_id)
+        .bind(snapshot.root())
+        .bind(taken_at)
+        .bind(millis(now))
+        .bind(saturating_i64(totals.apparent_bytes))
+        .bind(saturating_i64(totals.disk_bytes))
+        .bind(saturating_i64(totals.files))
+        .bind(saturating_i64(totals.dirs))
+        .bind(i64::from(snapshot.report.partial))
+        .bind(report)
+        .execute(&mut *tx)
+        .await?;
+        if fresh.rows_affected() == 0 {
+            tx.commit().await?;
+            return Ok(Ingested::Duplicate);
+        }
+        sqlx::query(
+            "UPDATE agents SET last_snapshot_id = $2, last_snapshot_at = $3
+             WHERE id = $1 AND (last_snapshot_at IS NULL OR last_snapshot_at <= $3)",
+        )
+        .bind(agent_id)
+        .bind(&id)
+        .bind(taken_at)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Ingested::Stored)
+    }
+
+    /// Snapshot summaries, oldest first.
+    async fn snapshots(
+        &self,
+        agent_id: Option<&str>,
+        root: Option<&str>,
+        from: i64,
+        to: i64,
+    ) -> StoreResult<Vec<SnapshotSummary>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {SNAPSHOT_COLUMNS} FROM snapshots
+             WHERE ($1 IS NULL OR agent_id = $1) AND ($2 IS NULL OR root = $2)
+               AND taken_at >= $3 AND taken_at < $4
+             ORDER BY taken_at, id"
+        )))
+        .bind(agent_id.map(str::to_owned))
+        .bind(root.map(str::to_owned))
+        .bind(from)
+        .bind(to)
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter().map(snapshot_from_row).collect()
+    }
+
+    /// A snapshot with its full report (JSON).
+    async fn snapshot(
+        &self,
+        id: &str,
+    ) -> StoreResult<Option<(SnapshotSummary, serde_json::Value)>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {SNAPSHOT_COLUMNS}, report FROM snapshots WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(self.reader())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let report: String = row.try_get("report")?;
+        let report = serde_json::from_str(&report).map_err(|e| StoreError::Corrupt {
+            what: "snapshot report",
+            message: e.to_string(),
+        })?;
+        Ok(Some((snapshot_from_row(&row)?, report)))
+    }
+
+    // ---- policies
+
+    async fn policies(&self) -> StoreResult<Vec<PolicyRecord>> {
+        let rows =
+            sqlx::query("SELECT name, body, updated_at, updated_by FROM policies ORDER BY name")
+                .fetch_all(self.reader())
+                .await?;
+        rows.iter().map(policy_from_row).collect()
+    }
+
+    async fn policy(&self, name: &str) -> StoreResult<Option<PolicyRecord>> {
+        let row =
+            sqlx::query("SELECT name, body, updated_at, updated_by FROM policies WHERE name = $1")
+                .bind(name)
+                .fetch_optional(self.reader())
+                .await?;
+        row.as_ref().map(policy_from_row).transpose()
+    }
+
+    /// Creates a policy; false when one of that name exists.
+    async fn create_policy(
+        &self,
+        name: &str,
+        body: &serde_json::Value,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(
+            "INSERT INTO policies (name, body, updated_at, updated_by) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(name)
+        .bind(body.to_string())
+        .bind(millis(now))
+        .bind(by)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Replaces a policy; false when there is none of that name.
+    async fn replace_policy(
+        &self,
+        name: &str,
+        body: &serde_json::Value,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE policies SET body = $2, updated_at = $3, updated_by = $4 WHERE name = $1",
+        )
+        .bind(name)
+        .bind(body.to_string())
+        .bind(millis(now))
+        .bind(by)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_policy(&self, name: &str) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query("DELETE FROM policies WHERE name = $1")
+            .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    // ---- commands
+
+    async fn queue_command(
+        &self,
+        agent_id: &str,
+        diagnostic: &Diagnostic,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<CommandRecord> {
+        let record = CommandRecord {
+            id: Uuid::new_v4(),
+            agent_id: agent_id.to_owned(),
+            diagnostic: diagnostic.clone(),
+            status: CommandStatus::Queued,
+            created_at: from_millis(millis(now)),
+            created_by: by.to_owned(),
+            claimed_at: None,
+            finished_at: None,
+            result: None,
+        };
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO commands (id, agent_id, kind, diagnostic, status, created_at, created_by)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(record.id.to_string())
+        .bind(agent_id)
+        .bind(diagnostic.kind())
+        .bind(serde_json::to_string(diagnostic).unwrap_or_default())
+        .bind(CommandStatus::Queued.as_str())
+        .bind(millis(now))
+        .bind(by)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        self.announce_command(agent_id).await?;
+        Ok(record)
+    }
+
+    async fn command(&self, id: &str) -> StoreResult<Option<CommandRecord>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {COMMAND_COLUMNS} FROM commands WHERE id = $1"
+        )))
+        .bind(id)
+        .fetch_optional(self.reader())
+        .await?;
+        row.as_ref().map(command_from_row).transpose()
+    }
+
+    /// Takes the oldest queued command of `agent_id` and marks it running, so no other poll
+    /// (on any replica) gets it too.
+    async fn claim_command(
+        &self,
+        agent_id: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<CommandRecord>> {
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "UPDATE commands SET status = 'running', claimed_at = $2
+             WHERE id = (SELECT id FROM commands WHERE agent_id = $1 AND status = 'queued'
+                         ORDER BY created_at, id LIMIT 1 {})
+             RETURNING {COMMAND_COLUMNS}",
+            self.claim_lock_clause()
+        )))
+        .bind(agent_id)
+        .bind(millis(now))
+        .fetch_optional(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        row.as_ref().map(command_from_row).transpose()
+    }
+
+    async fn finish_command(
+        &self,
+        agent_id: &str,
+        result: &CommandResult,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Finished> {
+        let status = match result.outcome {
+            CommandOutcome::Succeeded { .. } => CommandStatus::Succeeded,
+            CommandOutcome::Failed { .. } => CommandStatus::Failed,
+        };
+        let body = serde_json::to_value(&result.outcome).unwrap_or_default();
+        let id = result.command_id.to_string();
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE commands SET status = $3, finished_at = $4, result = $5
+             WHERE id = $1 AND agent_id = $2 AND status = 'running'",
+        )
+        .bind(&id)
+        .bind(agent_id)
+        .bind(status.as_str())
+        .bind(millis(now))
+        .bind(body.to_string())
+        .execute(&mut *tx)
+        .await?;
+        let outcome = if done.rows_affected() == 1 {
+            Finished::Stored
+        } else {
+            let current: Option<String> =
+                sqlx::query_scalar("SELECT status FROM commands WHERE id = $1 AND agent_id = $2")
+                    .bind(&id)
+                    .bind(agent_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            match current {
+                Some(status) => Finished::NotRunning(CommandStatus::parse(&status)?),
+                None => Finished::Unknown,
+            }
+        };
+        tx.commit().await?;
+        Ok(outcome)
+    }
+
+    /// Marks commands claimed before `claimed_before` and never answered as expired.
+    async fn expire_commands(&self, claimed_before: i64, now: DateTime<Utc>) -> StoreResult<u64> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(
+            "UPDATE commands SET status = 'expired', finished_at = $2
+             WHERE status = 'running' AND claimed_at < $1",
+        )
+        .bind(claimed_before)
+        .bind(millis(now))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
+    }
+
+    /// Waits up to `wait` for a command for `agent_id`, claiming it. `shutdown` ends the
+    /// wait early (with `None`) so a stopping server does not hold polls open.
+    async fn next_command(
+        &self,
+        agent_id: &str,
+        wait: Duration,
+        shutdown: &tokio_util::sync::CancellationToken,
+    ) -> StoreResult<Option<CommandRecord>> {
+        // A missed wake-up (a LISTEN connection re-established, say) costs at most this.
+        const RECHECK: Duration = Duration::from_secs(5);
+        let deadline = tokio::time::Instant::now() + wait;
+        let notify = self.wakeups().handle(agent_id);
+        loop {
+            let notified = notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if let Some(command) = self.claim_command(agent_id, Utc::now()).await? {
+                return Ok(Some(command));
+            }
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
+                return Ok(None);
+            }
+            let nap = (deadline - now).min(RECHECK);
+            tokio::select! {
+                () = notified => {}
+                () = tokio::time::sleep(nap) => {}
+                () = shutdown.cancelled() => return Ok(None),
+            }
+        }
+    }
+}
+
+/// Applies the schema versions not yet applied, in one transaction per version. `lock` (run
+/// first inside each) keeps two processes starting at once from applying one version twice.
+async fn migrate(store: &dyn Store, lock: Option<&'static str>) -> StoreResult<()> {
+    let mut tx = store.begin_write().await?;
+    sqlx::query(
+        "CREATE TABLE IF NOT EXISTS spectra_migrations (
+             version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+    )
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    for &(version, sql) in SCHEMA {
+        let mut tx = store.begin_write().await?;
+        if let Some(lock) = lock {
+            sqlx::query(lock).execute(&mut *tx).await?;
+        }
+        let applied: Option<i64> =
+            sqlx::query_scalar("SELECT version FROM spectra_migrations WHERE version = $1")
+                .bind(version)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if applied.is_none() {
+            sqlx::raw_sql(sql).execute(&mut *tx).await?;
+            sqlx::query("INSERT INTO spectra_migrations (version, applied_at) VALUES ($1, $2)")
+                .bind(version)
+                .bind(millis(Utc::now()))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
+/// Rate windows are whole minutes.
+const RATE_WINDOW_MS: i64 = 60_000;
+
+fn rate_window(now: DateTime<Utc>) -> i64 {
+    millis(now).div_euclid(RATE_WINDOW_MS) * RATE_WINDOW_MS
+}
+
+/// Counts one request of `agent_id` in the current minute; over the limit, rolls the
+/// transaction back and says when to retry.
+async fn count_request(
+    tx: &mut Transaction<'static, Any>,
+    agent_id: &str,
+    now: DateTime<Utc>,
+    requests_per_minute: u32,
+) -> StoreResult<Option<Ingested>> {
+    let window = rate_window(now);
+    let requests: i64 = sqlx::query_scalar(
+        "INSERT INTO agent_rates (agent_id, window_start, requests) VALUES ($1, $2, 1)
+         ON CONFLICT (agent_id, window_start)
+         DO UPDATE SET requests = agent_rates.requests + 1
+         RETURNING requests",
+    )
+    .bind(agent_id)
+    .bind(window)
+    .fetch_one(&mut **tx)
+    .await?;
+    if requests > i64::from(requests_per_minute) {
+        let retry_after_ms = window + RATE_WINDOW_MS - millis(now);
+        return Ok(Some(Ingested::RateLimited {
+            retry_after_secs: u64::try_from((retry_after_ms + 999) / 1000)
+                .unwrap_or(1)
+                .max(1),
+        }));
+    }
+    Ok(None)
+}
+
+async fn insert_token(tx: &mut Transaction<'static, Any>, token: &TokenRecord) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO tokens (id, secret_hash, role, name, agent_id, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(&token.id)
+    .bind(&token.secret_hash)
+    .bind(token.role.as_str())
+    .bind(&token.name)
+    .bind(token.agent_id.clone())
+    .bind(millis(token.created_at))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+const AGENT_COLUMNS: &str = "a.id AS a_id, a.hostname AS a_hostname, a.os AS a_os,
+    a.version AS a_version, a.capabilities AS a_capabilities, a.machine_id AS a_machine_id,
+    a.approved AS a_approved, a.registered_at AS a_registered_at, a.last_seen AS a_last_seen,
+    a.last_snapshot_id AS a_last_snapshot_id, a.last_snapshot_at AS a_last_snapshot_at";
+
+async fn fetch_agent(conn: &mut sqlx::AnyConnection, id: &str) -> StoreResult<Option<AgentRecord>> {
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {AGENT_COLUMNS} FROM agents a WHERE a.id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(agent_from_row).transpose()
+}
+
+fn agent_from_row(row: &AnyRow) -> StoreResult<AgentRecord> {
+    let capabilities: String = row.try_get("a_capabilities")?;
+    Ok(AgentRecord {
+        id: row.try_get("a_id")?,
+        hostname: row.try_get("a_hostname")?,
+        os: row.try_get("a_os")?,
+        version: row.try_get("a_version")?,
+        capabilities: serde_json::from_str(&capabilities).map_err(|e| StoreError::Corrupt {
+            what: "agent capabilities",
+            message: e.to_string(),
+        })?,
+        machine_id: row.try_get("a_machine_id")?,
+        approved: row.try_get::<i64, _>("a_approved")? != 0,
+        registered_at: from_millis(row.try_get("a_registered_at")?),
+        last_seen: row
+            .try_get::<Option<i64>, _>("a_last_seen")?
+            .map(from_millis),
+        last_snapshot_id: row.try_get("a_last_snapshot_id")?,
+        last_snapshot_at: row
+            .try_get::<Option<i64>, _>("a_last_snapshot_at")?
+            .map(from_millis),
+    })
+}
+
+fn token_from_row(row: &AnyRow) -> StoreResult<TokenRecord> {
+    let role: String = row.try_get("role")?;
+    Ok(TokenRecord {
+        id: row.try_get("id")?,
+        secret_hash: row.try_get("secret_hash")?,
+        role: role.parse().map_err(|message| StoreError::Corrupt {
+            what: "token role",
+            message,
+        })?,
+        name: row.try_get("name")?,
+        agent_id: row.try_get("agent_id")?,
+        created_at: from_millis(row.try_get("created_at")?),
+    })
+}
+
+fn metric_from_row(row: &AnyRow) -> StoreResult<MetricRow> {
+    Ok(MetricRow {
+        agent_id: row.try_get("agent_id")?,
+        hostname: row.try_get("hostname")?,
+        kind: row.try_get("kind")?,
+        ts: row.try_get("ts")?,
+        data: row.try_get("data")?,
+    })
+}
+
+const SNAPSHOT_COLUMNS: &str = "id, agent_id, root, taken_at, received_at, apparent_bytes, \
+                                disk_bytes, files, dirs, partial";
+
+fn snapshot_from_row(row: &AnyRow) -> StoreResult<SnapshotSummary> {
+    Ok(SnapshotSummary {
+        id: row.try_get("id")?,
+        agent_id: row.try_get("agent_id")?,
+        root: row.try_get("root")?,
+        taken_at: from_millis(row.try_get("taken_at")?),
+        received_at: from_millis(row.try_get("received_at")?),
+        apparent_bytes: row.try_get("apparent_bytes")?,
+        disk_bytes: row.try_get("disk_bytes")?,
+        files: row.try_get("files")?,
+        dirs: row.try_get("dirs")?,
+        partial: row.try_get::<i64, _>("partial")? != 0,
+    })
+}
+
+fn policy_from_row(row: &AnyRow) -> StoreResult<PolicyRecord> {
+    let body: String = row.try_get("body")?;
+    Ok(PolicyRecord {
+        name: row.try_get("name")?,
+        body: serde_json::from_str(&body).map_err(|e| StoreError::Corrupt {
+            what: "policy",
+            message: e.to_string(),
+        })?,
+        updated_at: from_millis(row.try_get("updated_at")?),
+        updated_by: row.try_get("updated_by")?,
+    })
+}
+
+const COMMAND_COLUMNS: &str =
+    "id, agent_id, diagnostic, status, created_at, created_by, claimed_at, finished_at, result";
+
+fn command_from_row(row: &AnyRow) -> StoreResult<CommandRecord> {
+    let corrupt = |what: &'static str| {
+        move |e: serde_json::Error| StoreError::Corrupt {
+            what,
+            message: e.to_string(),
+        }
+    };
+    let id: String = row.try_get("id")?;
+    let diagnostic: String = row.try_get("diagnostic")?;
+    let status: String = row.try_get("status")?;
+    let result: Option<String> = row.try_get("result")?;
+    Ok(CommandRecord {
+        id: id.parse().map_err(|e: uuid::Error| StoreError::Corrupt {
+            what: "command id",
+            message: e.to_string(),
+        })?,
+        agent_id: row.try_get("agent_id")?,
+        diagnostic: serde_json::from_str(&diagnostic).map_err(corrupt("command diagnostic"))?,
+        status: CommandStatus::parse(&status)?,
+        created_at: from_millis(row.try_get("created_at")?),
+        created_by: row.try_get("created_by")?,
+        claimed_at: row
+            .try_get::<Option<i64>, _>("claimed_at")?
+            .map(from_millis),
+        finished_at: row
+            .try_get::<Option<i64>, _>("finished_at")?
+            .map(from_millis),
+        result: result
+            .map(|text| serde_json::from_str(&text))
+            .transpose()
+            .map_err(corrupt("command result"))?,
+    })
+}
