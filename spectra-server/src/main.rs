@@ -47,7 +47,7 @@ enum Command {
     /// Settings come from flags, then SPECTRA_* environment variables, then the --config TOML
     /// file, then defaults. SQLite (spectra.db) unless --db postgres://…; binds 127.0.0.1:8080
     /// unless --listen. Stops on SIGINT/SIGTERM after finishing in-flight requests.
-    Serve(spectra_server::config::ServeArgs),
+    Serve(Box<spectra_server::config::ServeArgs>),
     /// Create, list and revoke API tokens in the server's database.
     Token(server_cmd::TokenArgs),
 }

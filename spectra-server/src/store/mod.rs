@@ -365,7 +365,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
             .await?;
         token.agent_id = Some(id.clone());
         insert_token(&mut tx, &token).await?;
-        let agent = fetch_agent(&mut *tx, &id)
+        let agent = fetch_agent(&mut tx, &id)
             .await?
             .ok_or(StoreError::Corrupt {
                 what: "agent",
@@ -386,7 +386,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     async fn agent(&self, id: &str) -> StoreResult<Option<AgentRecord>> {
         let mut conn = self.reader().acquire().await?;
-        fetch_agent(&mut *conn, id).await
+        fetch_agent(&mut conn, id).await
     }
 
     async fn approve_agent(&self, id: &str) -> StoreResult<bool> {
