@@ -1101,3 +1101,96 @@ async fn openapi_documents_every_route_the_app_serves() {
         }
     });
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_uploads_are_each_judged_on_their_own() {
+    each_store!(
+        |c| {
+            c.limits.agent_requests_per_minute = 5;
+        },
+        |f| {
+            let (a_id, a) = f.enroll("a").await;
+            let (b_id, b) = f.enroll("b").await;
+            let (_, twice) = gzip_batch(None, vec![cpu("b", 1.0, Utc::now())]);
+            let mut uploads = Vec::new();
+            for i in 0..10 {
+                let (_, body) = gzip_batch(None, vec![cpu("a", f64::from(i), Utc::now())]);
+                uploads.push((a.clone(), body));
+            }
+            uploads.push((b.clone(), twice.clone()));
+            uploads.push((b.clone(), twice));
+            let (_, other) = gzip_batch(None, vec![cpu("b", 2.0, Utc::now())]);
+            uploads.push((b.clone(), other));
+            let replies = futures_join_all(&f, uploads).await;
+            let status_of = |token: &str| -> Vec<StatusCode> {
+                replies
+                    .iter()
+                    .filter(|(t, _)| t == token)
+                    .map(|(_, r)| r.status)
+                    .collect()
+            };
+            let a_ok = status_of(&a)
+                .iter()
+                .filter(|s| **s == StatusCode::OK)
+                .count();
+            let a_limited = status_of(&a)
+                .iter()
+                .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+                .count();
+            assert_eq!((a_ok, a_limited), (5, 5), "{:?}", status_of(&a));
+            assert!(
+                status_of(&b).iter().all(|s| *s == StatusCode::OK),
+                "{:?}",
+                status_of(&b)
+            );
+            let duplicates = replies
+                .iter()
+                .filter(|(_, r)| r.body["duplicate"] == true)
+                .count();
+            assert_eq!(duplicates, 1);
+            let count = |id: String| {
+                let store = f.backend.store.clone();
+                async move {
+                    store
+                        .metrics_between(Some(&id), None, 0, i64::MAX)
+                        .await
+                        .expect("rows")
+                        .len()
+                }
+            };
+            assert_eq!(count(a_id).await, 5);
+            assert_eq!(count(b_id).await, 2);
+        }
+    );
+}
+
+/// Sends every upload at once; returns (token, reply) pairs.
+async fn futures_join_all(
+    f: &Fixture,
+    uploads: Vec<(String, Vec<u8>)>,
+) -> Vec<(String, harness::Reply)> {
+    let mut tasks = tokio::task::JoinSet::new();
+    for (token, body) in uploads {
+        let app = f.app.clone();
+        tasks.spawn(async move {
+            use tower::ServiceExt;
+            let request = axum::http::Request::post("/api/v1/metrics")
+                .header("authorization", format!("Bearer {token}"))
+                .body(axum::body::Body::from(body))
+                .expect("request");
+            let response = app.oneshot(request).await.expect("infallible");
+            let status = response.status();
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .expect("body");
+            let reply = harness::Reply {
+                status,
+                headers: axum::http::HeaderMap::new(),
+                body: serde_json::from_slice(&bytes).unwrap_or_default(),
+                text: String::from_utf8_lossy(&bytes).into_owned(),
+            };
+            (token, reply)
+        });
+    }
+    tasks.join_all().await
+}

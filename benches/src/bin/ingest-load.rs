@@ -52,7 +52,10 @@ fn client() -> reqwest::Client {
         rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
-    .map(|b| b.with_root_certificates(rustls::RootCertStore::empty()).with_no_client_auth());
+    .map(|b| {
+        b.with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth()
+    });
     let mut builder = reqwest::Client::builder()
         .pool_max_idle_per_host(usize::MAX)
         .timeout(Duration::from_secs(30));
@@ -68,15 +71,23 @@ fn batch(agent_id: &str, hostname: &str, envelopes: usize, seq: u64) -> Vec<u8> 
         .map(|i| {
             let value = (seq as f64 * 7.0 + i as f64) % 100.0;
             if i % 2 == 0 {
-                Envelope::new("cpu", hostname, json!({"usage_percent": value,
+                Envelope::new(
+                    "cpu",
+                    hostname,
+                    json!({"usage_percent": value,
                     "load": {"one": value / 50.0, "five": value / 60.0, "fifteen": value / 70.0},
                     "user_percent": value * 0.6, "system_percent": value * 0.3,
-                    "iowait_percent": value * 0.1, "cores": 8, "steal_percent": 0.0}))
+                    "iowait_percent": value * 0.1, "cores": 8, "steal_percent": 0.0}),
+                )
             } else {
-                Envelope::new("memory", hostname, json!({"total": 25_000_000_000u64,
+                Envelope::new(
+                    "memory",
+                    hostname,
+                    json!({"total": 25_000_000_000u64,
                     "used": 10_000_000_000u64 + seq, "available": 15_000_000_000u64,
                     "used_percent": value, "swap_total": 0, "swap_used": 0,
-                    "cached": 4_000_000_000u64, "buffers": 100_000_000u64}))
+                    "cached": 4_000_000_000u64, "buffers": 100_000_000u64}),
+                )
             }
         })
         .collect();
@@ -84,11 +95,17 @@ fn batch(agent_id: &str, hostname: &str, envelopes: usize, seq: u64) -> Vec<u8> 
     protocol::encode(&batch, Compression::Gzip).unwrap_or_default()
 }
 
-async fn enroll(client: &reqwest::Client, options: &Options, index: usize) -> Option<(String, String)> {
+async fn enroll(
+    client: &reqwest::Client,
+    options: &Options,
+    index: usize,
+) -> Option<(String, String)> {
     let reply = client
         .post(format!("{}/api/v1/agent/register", options.url))
-        .json(&json!({"enrollment_token": options.enroll, "hostname": format!("load-{index}"),
-                      "os": "linux", "version": "bench"}))
+        .json(
+            &json!({"enrollment_token": options.enroll, "hostname": format!("load-{index}"),
+                      "os": "linux", "version": "bench"}),
+        )
         .send()
         .await
         .ok()?;
@@ -133,11 +150,17 @@ async fn main() {
     let end = started + Duration::from_secs(options.seconds);
     let mut tasks = Vec::new();
     for (index, (agent_id, token)) in agents.into_iter().enumerate() {
-        let (client, options, latencies, failures) =
-            (client.clone(), options.clone(), latencies.clone(), failures.clone());
+        let (client, options, latencies, failures) = (
+            client.clone(),
+            options.clone(),
+            latencies.clone(),
+            failures.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             // Spread the agents over one interval, as real ones drift apart.
-            let offset = options.interval.mul_f64(index as f64 / options.agents as f64);
+            let offset = options
+                .interval
+                .mul_f64(index as f64 / options.agents as f64);
             tokio::time::sleep(offset).await;
             let hostname = format!("load-{index}");
             let mut mine = Vec::new();

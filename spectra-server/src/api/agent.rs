@@ -136,19 +136,17 @@ async fn metrics(
             agent.id
         )));
     }
+    let stored = json!({"batch_id": batch.batch_id, "accepted": batch.envelopes.len()});
     let outcome = state
         .store
         .ingest_batch(
             &agent.id,
-            &batch,
+            batch,
             Utc::now(),
             state.config.limits.agent_requests_per_minute,
         )
         .await?;
-    acknowledge(
-        outcome,
-        json!({"batch_id": batch.batch_id, "accepted": batch.envelopes.len()}),
-    )
+    acknowledge(outcome, stored)
 }
 
 /// A scan snapshot (gzip or plain JSON).

@@ -27,7 +27,7 @@ use spectra_core::protocol::{
     AgentInfo, CommandOutcome, CommandResult, Diagnostic, MetricBatch, Snapshot,
 };
 use sqlx::any::AnyRow;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, AnyConnection, Row, Transaction};
 use sqlx::{AnyPool, AssertSqlSafe};
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -47,6 +47,8 @@ pub enum StoreError {
     Database(#[from] sqlx::Error),
     #[error("stored {what} does not decode: {message}")]
     Corrupt { what: &'static str, message: String },
+    #[error("the shared commit of this upload's group failed: {0}")]
+    GroupCommit(String),
     #[error("database {url:?}: {message}")]
     Config { url: String, message: String },
 }
@@ -444,58 +446,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn ingest_batch(
         &self,
         agent_id: &str,
-        batch: &MetricBatch,
+        batch: MetricBatch,
         now: DateTime<Utc>,
         requests_per_minute: u32,
     ) -> StoreResult<Ingested> {
         let mut tx = self.begin_write().await?;
-        if let Some(limited) = count_request(&mut tx, agent_id, now, requests_per_minute).await? {
-            return Ok(limited);
-        }
-        let fresh = sqlx::query(
-            "INSERT INTO metric_batches (batch_id, agent_id, received_at, envelopes)
-             VALUES ($1, $2, $3, $4) ON CONFLICT (batch_id) DO NOTHING",
-        )
-        .bind(batch.batch_id.to_string())
-        .bind(agent_id)
-        .bind(millis(now))
-        .bind(saturating_i64(batch.envelopes.len() as u64))
-        .execute(&mut *tx)
-        .await?;
-        if fresh.rows_affected() == 0 {
+        let outcome = write_batch(&mut tx, agent_id, &batch, now, requests_per_minute).await?;
+        if matches!(outcome, Ingested::RateLimited { .. }) {
+            tx.rollback().await?;
+        } else {
             tx.commit().await?;
-            return Ok(Ingested::Duplicate);
         }
-        for chunk in batch.envelopes.chunks(INSERT_CHUNK) {
-            let mut sql =
-                String::from("INSERT INTO metrics (agent_id, kind, ts, hostname, data) VALUES ");
-            for i in 0..chunk.len() {
-                let p = i * 5;
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!(
-                    "(${}, ${}, ${}, ${}, ${})",
-                    p + 1,
-                    p + 2,
-                    p + 3,
-                    p + 4,
-                    p + 5
-                ));
-            }
-            let mut query = sqlx::query(AssertSqlSafe(sql));
-            for envelope in chunk {
-                query = query
-                    .bind(agent_id)
-                    .bind(envelope.kind.as_str())
-                    .bind(millis(envelope.timestamp))
-                    .bind(envelope.hostname.as_str())
-                    .bind(envelope.data.to_string());
-            }
-            query.execute(&mut *tx).await?;
-        }
-        tx.commit().await?;
-        Ok(Ingested::Stored)
+        Ok(outcome)
     }
 
     /// Raw rows of one series (or of every kind when `kind` is `None`), oldest first.
@@ -1049,6 +1011,62 @@ async fn migrate(store: &dyn Store, lock: Option<&'static str>) -> StoreResult<(
     Ok(())
 }
 
+/// The statements of one batch upload, inside the caller's transaction. A rate-limited upload
+/// has counted itself; the caller rolls that back.
+pub(crate) async fn write_batch(
+    conn: &mut AnyConnection,
+    agent_id: &str,
+    batch: &MetricBatch,
+    now: DateTime<Utc>,
+    requests_per_minute: u32,
+) -> StoreResult<Ingested> {
+    if let Some(limited) = count_request(conn, agent_id, now, requests_per_minute).await? {
+        return Ok(limited);
+    }
+    let fresh = sqlx::query(
+        "INSERT INTO metric_batches (batch_id, agent_id, received_at, envelopes)
+         VALUES ($1, $2, $3, $4) ON CONFLICT (batch_id) DO NOTHING",
+    )
+    .bind(batch.batch_id.to_string())
+    .bind(agent_id)
+    .bind(millis(now))
+    .bind(saturating_i64(batch.envelopes.len() as u64))
+    .execute(&mut *conn)
+    .await?;
+    if fresh.rows_affected() == 0 {
+        return Ok(Ingested::Duplicate);
+    }
+    for chunk in batch.envelopes.chunks(INSERT_CHUNK) {
+        let mut sql =
+            String::from("INSERT INTO metrics (agent_id, kind, ts, hostname, data) VALUES ");
+        for i in 0..chunk.len() {
+            let p = i * 5;
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${})",
+                p + 1,
+                p + 2,
+                p + 3,
+                p + 4,
+                p + 5
+            ));
+        }
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for envelope in chunk {
+            query = query
+                .bind(agent_id)
+                .bind(envelope.kind.as_str())
+                .bind(millis(envelope.timestamp))
+                .bind(envelope.hostname.as_str())
+                .bind(envelope.data.to_string());
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(Ingested::Stored)
+}
+
 /// Rate windows are whole minutes.
 const RATE_WINDOW_MS: i64 = 60_000;
 
@@ -1059,7 +1077,7 @@ fn rate_window(now: DateTime<Utc>) -> i64 {
 /// Counts one request of `agent_id` in the current minute; over the limit, rolls the
 /// transaction back and says when to retry.
 async fn count_request(
-    tx: &mut Transaction<'static, Any>,
+    conn: &mut AnyConnection,
     agent_id: &str,
     now: DateTime<Utc>,
     requests_per_minute: u32,
@@ -1073,7 +1091,7 @@ async fn count_request(
     )
     .bind(agent_id)
     .bind(window)
-    .fetch_one(&mut **tx)
+    .fetch_one(conn)
     .await?;
     if requests > i64::from(requests_per_minute) {
         let retry_after_ms = window + RATE_WINDOW_MS - millis(now);
