@@ -407,6 +407,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         for table in [
             "tokens",
             "metrics",
+            "latest_metrics",
             "metric_batches",
             "metric_rollups",
             "snapshots",
@@ -486,18 +487,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The newest row of every (agent, kind).
     async fn latest_metrics(&self) -> StoreResult<Vec<MetricRow>> {
         let rows = sqlx::query(
-            "SELECT m.agent_id, m.hostname, m.kind, m.ts, m.data FROM metrics m
-             JOIN (SELECT agent_id, kind, MAX(ts) AS ts FROM metrics GROUP BY agent_id, kind) n
-               ON n.agent_id = m.agent_id AND n.kind = m.kind AND n.ts = m.ts
-             ORDER BY m.agent_id, m.kind",
+            "SELECT agent_id, hostname, kind, ts, data FROM latest_metrics ORDER BY agent_id, kind",
         )
         .fetch_all(self.reader())
         .await?;
-        let mut latest: Vec<MetricRow> =
-            rows.iter().map(metric_from_row).collect::<Result<_, _>>()?;
-        // Two rows with the same newest timestamp: keep one.
-        latest.dedup_by(|a, b| a.agent_id == b.agent_id && a.kind == b.kind);
-        Ok(latest)
+        rows.iter().map(metric_from_row).collect()
     }
 
     async fn rollups_between(
@@ -565,22 +559,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         .execute(&mut *tx)
         .await?;
         for chunk in rollups.chunks(INSERT_CHUNK) {
-            let mut sql = String::from(
+            let sql = format!(
                 "INSERT INTO metric_rollups
-                 (agent_id, kind, resolution, field, bucket, samples, total, low, high) VALUES ",
-            );
-            for i in 0..chunk.len() {
-                let p = i * 9;
-                if i > 0 {
-                    sql.push(',');
-                }
-                let params: Vec<String> = (1..=9).map(|k| format!("${}", p + k)).collect();
-                sql.push_str(&format!("({})", params.join(", ")));
-            }
-            sql.push_str(
-                " ON CONFLICT (agent_id, kind, resolution, field, bucket) DO UPDATE SET
-                  samples = excluded.samples, total = excluded.total, low = excluded.low,
-                  high = excluded.high",
+                 (agent_id, kind, resolution, field, bucket, samples, total, low, high)
+                 VALUES {}
+                 ON CONFLICT (agent_id, kind, resolution, field, bucket) DO UPDATE SET
+                 samples = excluded.samples, total = excluded.total, low = excluded.low,
+                 high = excluded.high",
+                placeholders(chunk.len(), 9)
             );
             let mut query = sqlx::query(AssertSqlSafe(sql));
             for rollup in chunk {
@@ -960,7 +946,17 @@ pub trait Store: Send + Sync + std::fmt::Debug {
             let notified = notify.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if let Some(command) = self.claim_command(agent_id, Utc::now()).await? {
+            // Look before claiming: the look is a read, the claim a write transaction, and
+            // most wake-ups and re-checks find nothing.
+            let queued: Option<i64> = sqlx::query_scalar(
+                "SELECT 1 FROM commands WHERE agent_id = $1 AND status = 'queued' LIMIT 1",
+            )
+            .bind(agent_id)
+            .fetch_optional(self.reader())
+            .await?;
+            if queued.is_some()
+                && let Some(command) = self.claim_command(agent_id, Utc::now()).await?
+            {
                 return Ok(Some(command));
             }
             let now = tokio::time::Instant::now();
@@ -1037,22 +1033,10 @@ pub(crate) async fn write_batch(
         return Ok(Ingested::Duplicate);
     }
     for chunk in batch.envelopes.chunks(INSERT_CHUNK) {
-        let mut sql =
-            String::from("INSERT INTO metrics (agent_id, kind, ts, hostname, data) VALUES ");
-        for i in 0..chunk.len() {
-            let p = i * 5;
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push_str(&format!(
-                "(${}, ${}, ${}, ${}, ${})",
-                p + 1,
-                p + 2,
-                p + 3,
-                p + 4,
-                p + 5
-            ));
-        }
+        let sql = format!(
+            "INSERT INTO metrics (agent_id, kind, ts, hostname, data) VALUES {}",
+            placeholders(chunk.len(), 5)
+        );
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for envelope in chunk {
             query = query
@@ -1064,7 +1048,58 @@ pub(crate) async fn write_batch(
         }
         query.execute(&mut *conn).await?;
     }
+    write_latest(conn, agent_id, batch).await?;
     Ok(Ingested::Stored)
+}
+
+/// Keeps `latest_metrics` at the newest envelope of each kind in `batch` (an older batch
+/// arriving late changes nothing).
+async fn write_latest(
+    conn: &mut AnyConnection,
+    agent_id: &str,
+    batch: &MetricBatch,
+) -> StoreResult<()> {
+    let mut newest: HashMap<&str, &spectra_core::protocol::Envelope> = HashMap::new();
+    for envelope in &batch.envelopes {
+        let slot = newest.entry(envelope.kind.as_str()).or_insert(envelope);
+        if envelope.timestamp >= slot.timestamp {
+            *slot = envelope;
+        }
+    }
+    if newest.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO latest_metrics (agent_id, kind, ts, hostname, data) VALUES {}
+         ON CONFLICT (agent_id, kind) DO UPDATE SET ts = excluded.ts,
+             hostname = excluded.hostname, data = excluded.data
+         WHERE excluded.ts >= latest_metrics.ts",
+        placeholders(newest.len(), 5)
+    );
+    let mut query = sqlx::query(AssertSqlSafe(sql));
+    for envelope in newest.values() {
+        query = query
+            .bind(agent_id)
+            .bind(envelope.kind.as_str())
+            .bind(millis(envelope.timestamp))
+            .bind(envelope.hostname.as_str())
+            .bind(envelope.data.to_string());
+    }
+    query.execute(conn).await?;
+    Ok(())
+}
+
+/// `($1, $2), ($3, $4)` for `rows` rows of `columns` parameters.
+fn placeholders(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|row| {
+            let params: Vec<String> = (1..=columns)
+                .map(|column| format!("${}", row * columns + column))
+                .collect();
+            format!("({})", params.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Rate windows are whole minutes.
@@ -1250,4 +1285,34 @@ fn command_from_row(row: &AnyRow) -> StoreResult<CommandRecord> {
             .transpose()
             .map_err(corrupt("command result"))?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_number_every_parameter_once() {
+        assert_eq!(placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
+        assert_eq!(placeholders(1, 1), "($1)");
+        assert_eq!(placeholders(0, 5), "");
+    }
+
+    #[test]
+    fn command_statuses_round_trip() {
+        for status in [
+            CommandStatus::Queued,
+            CommandStatus::Running,
+            CommandStatus::Succeeded,
+            CommandStatus::Failed,
+            CommandStatus::Expired,
+        ] {
+            assert_eq!(CommandStatus::parse(status.as_str()).ok(), Some(status));
+            assert_eq!(
+                serde_json::to_value(status).ok(),
+                Some(status.as_str().into())
+            );
+        }
+        assert!(CommandStatus::parse("lost").is_err());
+    }
 }

@@ -42,6 +42,16 @@ CREATE TABLE metrics (
 CREATE INDEX metrics_series ON metrics (agent_id, kind, ts);
 CREATE INDEX metrics_ts ON metrics (ts);
 
+-- The newest envelope of each (agent, kind), kept on ingest so /metrics reads one row each.
+CREATE TABLE latest_metrics (
+    agent_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    ts BIGINT NOT NULL,
+    hostname TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (agent_id, kind)
+);
+
 CREATE TABLE metric_rollups (
     agent_id TEXT NOT NULL,
     kind TEXT NOT NULL,
