@@ -24,6 +24,7 @@ mod control;
 mod entry;
 mod options;
 mod report;
+mod stream;
 mod visitor;
 mod walk;
 
@@ -37,6 +38,7 @@ pub use report::{
     AGE_BUCKET_DAYS, AgeBucket, ERROR_SAMPLE, ErrorSummary, OwnerUsage, ScanError, ScanReport,
     SizedPath, Totals, Usage,
 };
+pub use stream::{FileRecord, FileStream, Next};
 pub use visitor::Visitor;
 pub(crate) use walk::meta_from_statx;
 pub use walk::stat_path;
