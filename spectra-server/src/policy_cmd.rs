@@ -8,7 +8,7 @@ use std::io::Write;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use spectra_core::policy::{EnforceOptions, EnforceOutcome, FileFacts, Plan, PlanStore, Policy};
+use spectra_core::policy::{EnforceOutcome, FileFacts, Plan, Policy, StateDir};
 use spectra_core::scan::{ScanControl, ScanOptions};
 
 #[derive(Debug, Args)]
@@ -24,45 +24,6 @@ pub struct PolicyArgs {
 impl PolicyArgs {
     fn state(&self) -> StateDir {
         StateDir::resolve(self.state_dir.clone())
-    }
-}
-
-/// Where plans and the audit log live: `--state-dir`, else `$SPECTRA_STATE_DIR`, else
-/// `~/.local/state/spectra`.
-#[derive(Debug, Clone)]
-pub struct StateDir(PathBuf);
-
-impl StateDir {
-    pub fn resolve(flag: Option<PathBuf>) -> StateDir {
-        StateDir(
-            flag.or_else(|| std::env::var_os("SPECTRA_STATE_DIR").map(PathBuf::from))
-                .unwrap_or_else(|| {
-                    let home = std::env::var_os("HOME")
-                        .map(PathBuf::from)
-                        .unwrap_or_else(std::env::temp_dir);
-                    home.join(".local/state/spectra")
-                }),
-        )
-    }
-
-    pub fn store(&self) -> PlanStore {
-        PlanStore::new(self.0.join("plans"))
-    }
-
-    fn audit_log(&self) -> PathBuf {
-        self.0.join("audit.jsonl")
-    }
-
-    pub fn enforce_options(&self, override_limits: bool) -> anyhow::Result<EnforceOptions> {
-        std::fs::create_dir_all(&self.0)
-            .with_context(|| format!("creating {}", self.0.display()))?;
-        let who = std::env::var("SUDO_USER")
-            .or_else(|_| std::env::var("USER"))
-            .unwrap_or_else(|_| "unknown".into());
-        Ok(EnforceOptions {
-            override_limits,
-            ..EnforceOptions::new(who, self.audit_log())
-        })
     }
 }
 
@@ -193,7 +154,7 @@ pub fn run(args: &PolicyArgs) -> anyhow::Result<ExitCode> {
                 ..ScanOptions::default()
             };
             let (plan, _) = spectra_core::policy::plan(&compiled, options, ScanControl::new())?;
-            let saved = args.state().store().save(&plan)?;
+            let saved = args.state().plans().save(&plan)?;
             if let Some(out) = out {
                 std::fs::write(out, serde_json::to_vec_pretty(&plan)?)
                     .with_context(|| format!("writing {}", out.display()))?;
@@ -253,7 +214,7 @@ pub fn run(args: &PolicyArgs) -> anyhow::Result<ExitCode> {
             override_limits,
             purge_now,
         } => {
-            let plan = args.state().store().load(plan_id)?;
+            let plan = args.state().plans().load(plan_id)?;
             if !enforce {
                 anyhow::bail!(
                     "refusing to act without --enforce: plan {} would {} {} files ({} bytes) under policy '{}'",
@@ -301,7 +262,7 @@ pub fn run(args: &PolicyArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         PolicyCommand::Restore { plan_id } => {
-            let plan = args.state().store().load(plan_id)?;
+            let plan = args.state().plans().load(plan_id)?;
             let roots: Vec<PathBuf> = plan
                 .roots
                 .iter()

@@ -14,7 +14,8 @@ use spectra_core::format::bytes as human;
 use spectra_core::policy::Policy;
 use spectra_core::scan::{ScanControl, ScanOptions, ScanReport, Scanner, SizeMode, Usage};
 
-use crate::policy_cmd::{StateDir, print_outcome};
+use crate::policy_cmd::print_outcome;
+use spectra_core::policy::StateDir;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -153,7 +154,7 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
     }
     if let Some(plan) = &plan {
         let state = StateDir::resolve(None);
-        let saved = state.store().save(plan)?;
+        let saved = state.plans().save(plan)?;
         eprintln!(
             "spectra: plan {} (policy '{}'): {} files, {} — saved as {}",
             plan.id,

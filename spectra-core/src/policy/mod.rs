@@ -21,6 +21,7 @@ pub mod audit;
 mod enforce;
 mod plan;
 mod rule;
+mod state;
 
 use std::path::PathBuf;
 
@@ -32,6 +33,7 @@ pub use enforce::{
 };
 pub use plan::{Plan, PlanStore, PlannedFile, plan};
 pub use rule::{Facts, Field, Rule, RuleError, Type, kind_name, parse_duration};
+pub use state::StateDir;
 
 use crate::error::{Error, Result};
 
