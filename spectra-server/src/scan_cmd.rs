@@ -12,7 +12,7 @@ use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use spectra_core::format::bytes as human;
 use spectra_core::policy::Policy;
-use spectra_core::scan::{ScanControl, ScanOptions, ScanReport, Scanner, SizeMode, Usage};
+use spectra_core::scan::{ScanControl, ScanOptions, ScanReport, Scanner, SizeMode};
 
 use crate::policy_cmd::print_outcome;
 use spectra_core::policy::StateDir;
@@ -296,66 +296,16 @@ pub fn csv_field(value: &str) -> String {
 }
 
 fn render_csv(report: &ScanReport) -> String {
-    let mut rows: Vec<(&str, String, u64, u64)> = Vec::new();
-    let t = &report.totals;
-    rows.push((
-        "totals",
-        "apparent_bytes".into(),
-        t.files + t.dirs + t.symlinks + t.others,
-        t.apparent_bytes,
-    ));
-    rows.push((
-        "totals",
-        "disk_bytes".into(),
-        t.files + t.dirs + t.symlinks + t.others,
-        t.disk_bytes,
-    ));
-    for f in &report.largest_files {
-        rows.push((
-            "largest_file",
-            f.path.to_string(),
-            1,
-            f.bytes(report.size_mode),
-        ));
-    }
-    for d in &report.largest_dirs {
-        rows.push((
-            "largest_dir",
-            d.path.to_string(),
-            1,
-            d.bytes(report.size_mode),
-        ));
-    }
-    let usage_rows = |section, usages: &[Usage], rows: &mut Vec<(&str, String, u64, u64)>| {
-        for u in usages {
-            rows.push((section, u.name.clone(), u.count, u.bytes));
-        }
-    };
-    usage_rows("extension", &report.extensions, &mut rows);
-    rows.push((
-        "extension",
-        "(other)".into(),
-        report.other_extensions.count,
-        report.other_extensions.bytes,
-    ));
-    for o in &report.owners {
-        rows.push((
-            "owner",
-            o.user.clone().unwrap_or_else(|| o.uid.to_string()),
-            o.count,
-            o.bytes,
-        ));
-    }
-    for b in &report.age_by_mtime {
-        rows.push(("age_mtime", b.label.clone(), b.count, b.bytes));
-    }
-    for b in &report.age_by_atime {
-        rows.push(("age_atime", b.label.clone(), b.count, b.bytes));
-    }
-    rows.push(("errors", "unreadable".into(), report.errors.count, 0));
     let mut out = String::from("section,name,count,bytes\n");
-    for (section, name, count, bytes) in rows {
-        let _ = writeln!(out, "{section},{},{count},{bytes}", csv_field(&name));
+    for row in report.summary_rows() {
+        let _ = writeln!(
+            out,
+            "{},{},{},{}",
+            row.section,
+            csv_field(&row.name),
+            row.count,
+            row.bytes
+        );
     }
     out
 }

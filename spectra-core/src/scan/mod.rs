@@ -36,7 +36,7 @@ pub use entry::{Entry, FileKind, FileMeta, FinishedDir, Timestamp};
 pub use options::{MAX_THREADS, MAX_TOP, ScanOptions, SizeMode};
 pub use report::{
     AGE_BUCKET_DAYS, AgeBucket, ERROR_SAMPLE, ErrorSummary, OwnerUsage, ScanError, ScanReport,
-    SizedPath, Totals, Usage,
+    SizedPath, SummaryRow, Totals, Usage,
 };
 pub use stream::{FileRecord, FileStream, Next};
 pub use visitor::Visitor;

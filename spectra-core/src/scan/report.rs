@@ -62,6 +62,74 @@ pub struct ScanReport {
     pub revisits_skipped: u64,
 }
 
+/// One figure of a report in long form (`section`, `name`, `count`, `bytes`): what a CSV file
+/// or a DataFrame of the whole report holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SummaryRow {
+    /// `totals`, `largest_file`, `largest_dir`, `extension`, `owner`, `age_mtime`,
+    /// `age_atime` or `errors`.
+    pub section: &'static str,
+    pub name: String,
+    pub count: u64,
+    /// Bytes in the report's size mode (totals name theirs).
+    pub bytes: u64,
+}
+
+impl ScanReport {
+    /// Every figure of the report as rows, sections in a fixed order.
+    pub fn summary_rows(&self) -> Vec<SummaryRow> {
+        let row = |section, name: String, count, bytes| SummaryRow {
+            section,
+            name,
+            count,
+            bytes,
+        };
+        let t = &self.totals;
+        let entries = t.files + t.dirs + t.symlinks + t.others;
+        let mut rows = vec![
+            row("totals", "apparent_bytes".into(), entries, t.apparent_bytes),
+            row("totals", "disk_bytes".into(), entries, t.disk_bytes),
+        ];
+        for (section, paths) in [
+            ("largest_file", &self.largest_files),
+            ("largest_dir", &self.largest_dirs),
+        ] {
+            rows.extend(
+                paths
+                    .iter()
+                    .map(|p| row(section, p.path.to_string(), 1, p.bytes(self.size_mode))),
+            );
+        }
+        rows.extend(
+            self.extensions
+                .iter()
+                .map(|u| row("extension", u.name.clone(), u.count, u.bytes)),
+        );
+        rows.push(row(
+            "extension",
+            "(other)".into(),
+            self.other_extensions.count,
+            self.other_extensions.bytes,
+        ));
+        rows.extend(self.owners.iter().map(|o| {
+            let name = o.user.clone().unwrap_or_else(|| o.uid.to_string());
+            row("owner", name, o.count, o.bytes)
+        }));
+        for (section, buckets) in [
+            ("age_mtime", &self.age_by_mtime),
+            ("age_atime", &self.age_by_atime),
+        ] {
+            rows.extend(
+                buckets
+                    .iter()
+                    .map(|b| row(section, b.label.clone(), b.count, b.bytes)),
+            );
+        }
+        rows.push(row("errors", "unreadable".into(), self.errors.count, 0));
+        rows
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Totals {
     /// Sum of `st_size` over every counted entry (directories and symlinks included).
