@@ -15,6 +15,7 @@ need du "coreutils: the scanner is checked against du"
 need mkfifo "coreutils: special-file tests"
 need setpriv "util-linux: permission tests run as nobody when started as root"
 need mount "util-linux: mount-change, noatime and cross-filesystem archive tests"
+need python3 "CPython >= 3.9 with venv and pip: the Python package is built and tested"
 
 echo "== format"
 cargo fmt --all -- --check
@@ -23,4 +24,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 echo "== tests"
-cargo test --workspace --locked
+# spectra-py is tested from Python (a Rust test binary would have to link libpython).
+cargo test --workspace --exclude spectra-py --locked
+echo "== python"
+spectra-py/test.sh

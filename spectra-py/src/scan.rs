@@ -1,0 +1,424 @@
+//! `scan`, `ScanReport` and `iter_files`.
+
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use pyo3::exceptions::{PyImportError, PyRuntimeError};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use spectra_core::scan::{
+    FileKind, FileRecord, FileStream, Next, ScanControl, ScanOptions, ScanReport, Scanner, SizeMode,
+};
+
+use crate::convert::to_python;
+use crate::errors::{CoreError, CoreResult};
+
+/// How often a running scan looks for Ctrl-C and calls the progress callback.
+const PROGRESS_EVERY: Duration = Duration::from_millis(200);
+/// Entries `iter_files` lets the walk run ahead of the reader.
+const STREAM_AHEAD: usize = 4096;
+
+#[allow(clippy::too_many_arguments)]
+fn options(
+    path: PathBuf,
+    top: usize,
+    exclude: Vec<String>,
+    one_file_system: bool,
+    follow_symlinks: bool,
+    apparent_size: bool,
+    threads: Option<usize>,
+) -> ScanOptions {
+    let mut options = ScanOptions::new(path)
+        .with_top(top)
+        .with_one_file_system(one_file_system)
+        .with_follow_symlinks(follow_symlinks);
+    if apparent_size {
+        options = options.with_size_mode(SizeMode::Apparent);
+    }
+    if let Some(threads) = threads {
+        options = options.with_threads(threads);
+    }
+    for pattern in exclude {
+        options = options.with_exclude(pattern);
+    }
+    options
+}
+
+/// What a finished scan found. Sizes are in bytes; `total_bytes` counts in the scan's size
+/// mode (on-disk unless `apparent_size=True`).
+#[pyclass(frozen, name = "ScanReport", module = "spectra")]
+#[derive(Debug)]
+pub struct PyScanReport {
+    inner: ScanReport,
+}
+
+#[pymethods]
+impl PyScanReport {
+    #[getter]
+    fn total_bytes(&self) -> u64 {
+        let t = &self.inner.totals;
+        self.inner.size_mode.pick(t.apparent_bytes, t.disk_bytes)
+    }
+    #[getter]
+    fn apparent_bytes(&self) -> u64 {
+        self.inner.totals.apparent_bytes
+    }
+    #[getter]
+    fn disk_bytes(&self) -> u64 {
+        self.inner.totals.disk_bytes
+    }
+    #[getter]
+    fn file_count(&self) -> u64 {
+        self.inner.totals.files
+    }
+    #[getter]
+    fn dir_count(&self) -> u64 {
+        self.inner.totals.dirs
+    }
+    #[getter]
+    fn symlink_count(&self) -> u64 {
+        self.inner.totals.symlinks
+    }
+    #[getter]
+    fn error_count(&self) -> u64 {
+        self.inner.errors.count
+    }
+    #[getter]
+    fn partial(&self) -> bool {
+        self.inner.partial
+    }
+    #[getter]
+    fn cancelled(&self) -> bool {
+        self.inner.cancelled
+    }
+    #[getter]
+    fn duration(&self) -> f64 {
+        self.inner.duration_secs
+    }
+    #[getter]
+    fn roots(&self) -> Vec<String> {
+        self.inner.roots.iter().map(|r| r.to_string()).collect()
+    }
+    /// `[{"path", "apparent_bytes", "disk_bytes"}]`, largest first.
+    #[getter]
+    fn largest_files<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &self.inner.largest_files)
+    }
+    #[getter]
+    fn largest_dirs<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &self.inner.largest_dirs)
+    }
+    /// `[{"name", "count", "bytes"}]` by extension, largest first.
+    #[getter]
+    fn extensions<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &self.inner.extensions)
+    }
+    /// `[{"uid", "user", "count", "bytes"}]`, largest first.
+    #[getter]
+    fn owners<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &self.inner.owners)
+    }
+    #[getter]
+    fn age_by_mtime<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &self.inner.age_by_mtime)
+    }
+    #[getter]
+    fn age_by_atime<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &self.inner.age_by_atime)
+    }
+
+    /// The whole report as plain data (the JSON document every frontend gets).
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &self.inner)
+    }
+
+    /// Every figure as a long DataFrame: section, name, count, bytes.
+    fn to_pandas<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let rows = self.inner.summary_rows();
+        let columns = PyDict::new(py);
+        columns.set_item(
+            "section",
+            rows.iter().map(|r| r.section).collect::<Vec<_>>(),
+        )?;
+        columns.set_item(
+            "name",
+            rows.iter().map(|r| r.name.as_str()).collect::<Vec<_>>(),
+        )?;
+        columns.set_item("count", rows.iter().map(|r| r.count).collect::<Vec<_>>())?;
+        columns.set_item("bytes", rows.iter().map(|r| r.bytes).collect::<Vec<_>>())?;
+        data_frame(py, &columns)
+    }
+
+    /// The largest files as a DataFrame: path, bytes (in the size mode), apparent_bytes,
+    /// disk_bytes.
+    fn largest_files_frame<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        let files = &self.inner.largest_files;
+        let mode = self.inner.size_mode;
+        let columns = PyDict::new(py);
+        columns.set_item(
+            "path",
+            files.iter().map(|f| f.path.to_string()).collect::<Vec<_>>(),
+        )?;
+        columns.set_item(
+            "bytes",
+            files.iter().map(|f| f.bytes(mode)).collect::<Vec<_>>(),
+        )?;
+        columns.set_item(
+            "apparent_bytes",
+            files.iter().map(|f| f.apparent_bytes).collect::<Vec<_>>(),
+        )?;
+        columns.set_item(
+            "disk_bytes",
+            files.iter().map(|f| f.disk_bytes).collect::<Vec<_>>(),
+        )?;
+        data_frame(py, &columns)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "ScanReport(roots={:?}, files={}, total_bytes={}, partial={})",
+            self.roots(),
+            self.inner.totals.files,
+            self.total_bytes(),
+            self.inner.partial
+        )
+    }
+}
+
+/// `pandas.DataFrame(columns)` with uint64 columns kept as such.
+pub(crate) fn data_frame<'py>(
+    py: Python<'py>,
+    columns: &Bound<'py, PyDict>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let pandas = py.import("pandas").map_err(|_| {
+        PyImportError::new_err(
+            "pandas is needed for DataFrames: pip install pandas (or spectra-py[pandas])",
+        )
+    })?;
+    pandas.getattr("DataFrame")?.call1((columns,))
+}
+
+/// Scans `path` with the interpreter released. `progress(entries, bytes)` is called from
+/// this thread about five times a second; Ctrl-C (or an exception raised by `progress`)
+/// cancels the walk and is raised here.
+#[pyfunction]
+#[pyo3(signature = (path, *, top = 10, exclude = Vec::new(), one_file_system = false,
+                    follow_symlinks = false, apparent_size = false, threads = None,
+                    progress = None))]
+#[allow(clippy::too_many_arguments)]
+fn scan(
+    py: Python<'_>,
+    path: PathBuf,
+    top: usize,
+    exclude: Vec<String>,
+    one_file_system: bool,
+    follow_symlinks: bool,
+    apparent_size: bool,
+    threads: Option<usize>,
+    progress: Option<Py<PyAny>>,
+) -> PyResult<PyScanReport> {
+    let options = options(
+        path,
+        top,
+        exclude,
+        one_file_system,
+        follow_symlinks,
+        apparent_size,
+        threads,
+    );
+    let raised: Mutex<Option<PyErr>> = Mutex::new(None);
+    let report = py.detach(|| -> CoreResult<ScanReport> {
+        let scanner = Scanner::new(options)?;
+        let control = ScanControl::new()
+            .every(PROGRESS_EVERY)
+            .on_progress(|seen| {
+                Python::attach(|py| {
+                    let outcome = py.check_signals().and_then(|()| match &progress {
+                        Some(callback) => callback.call1(py, (seen.entries, seen.bytes)).map(drop),
+                        None => Ok(()),
+                    });
+                    match outcome {
+                        Ok(()) => ControlFlow::Continue(()),
+                        Err(e) => {
+                            if let Ok(mut slot) = raised.lock() {
+                                slot.get_or_insert(e);
+                            }
+                            ControlFlow::Break(())
+                        }
+                    }
+                })
+            });
+        Ok(scanner.scan_controlled(control)?)
+    });
+    if let Some(error) = raised.into_inner().ok().flatten() {
+        return Err(error);
+    }
+    Ok(PyScanReport { inner: report? })
+}
+
+/// One entry from `iter_files`.
+#[pyclass(frozen, name = "FileEntry", module = "spectra")]
+#[derive(Debug)]
+pub struct PyFileEntry {
+    inner: FileRecord,
+}
+
+fn kind_name(kind: FileKind) -> &'static str {
+    match kind {
+        FileKind::File => "file",
+        FileKind::Dir => "dir",
+        FileKind::Symlink => "symlink",
+        _ => "other",
+    }
+}
+
+#[pymethods]
+impl PyFileEntry {
+    #[getter]
+    fn path(&self) -> String {
+        self.inner.path.to_string()
+    }
+    /// `file`, `dir`, `symlink` or `other`.
+    #[getter]
+    fn kind(&self) -> &'static str {
+        kind_name(self.inner.kind)
+    }
+    #[getter]
+    fn size(&self) -> u64 {
+        self.inner.size
+    }
+    #[getter]
+    fn disk_size(&self) -> u64 {
+        self.inner.disk_size
+    }
+    /// Seconds since the epoch, or None when the filesystem does not say.
+    #[getter]
+    fn mtime(&self) -> Option<f64> {
+        self.inner
+            .mtime
+            .map(|t| t.secs as f64 + f64::from(t.nanos) / 1e9)
+    }
+    #[getter]
+    fn atime(&self) -> Option<f64> {
+        self.inner
+            .atime
+            .map(|t| t.secs as f64 + f64::from(t.nanos) / 1e9)
+    }
+    #[getter]
+    fn uid(&self) -> u32 {
+        self.inner.uid
+    }
+    #[getter]
+    fn gid(&self) -> u32 {
+        self.inner.gid
+    }
+    #[getter]
+    fn depth(&self) -> usize {
+        self.inner.depth
+    }
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &self.inner)
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "FileEntry(path={:?}, kind={:?}, size={})",
+            self.path(),
+            self.kind(),
+            self.inner.size
+        )
+    }
+}
+
+/// The entries of a scan, as they are found (the walk runs ahead by a bounded amount).
+#[pyclass(frozen, name = "FileIterator", module = "spectra")]
+#[derive(Debug)]
+pub struct PyFileIterator {
+    // A Mutex only because Python objects may move between threads; one iterator is read by
+    // one thread at a time.
+    stream: Mutex<Option<FileStream>>,
+}
+
+#[pymethods]
+impl PyFileIterator {
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    fn __next__(&self, py: Python<'_>) -> PyResult<Option<PyFileEntry>> {
+        let mut slot = self.stream.lock().unwrap_or_else(PoisonError::into_inner);
+        loop {
+            let Some(stream) = slot.as_mut() else {
+                return Ok(None);
+            };
+            match py.detach(|| stream.next_timeout(PROGRESS_EVERY)) {
+                Next::Entry(record) => return Ok(Some(PyFileEntry { inner: record })),
+                Next::Waiting => {
+                    if let Err(interrupt) = py.check_signals() {
+                        drop(slot);
+                        self.close(py)?;
+                        return Err(interrupt);
+                    }
+                }
+                Next::Done => {
+                    if let Some(stream) = slot.take() {
+                        py.detach(|| stream.finish()).map_err(CoreError::from)?;
+                    }
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    /// Stops the walk early.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        let stream = self
+            .stream
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(stream) = stream {
+            // A cancelled walk reports what it saw; only an error of the walk itself matters.
+            py.detach(|| stream.finish())
+                .map(drop)
+                .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+/// Streams every entry under `path` (directories, files, symlinks) without holding them all.
+#[pyfunction]
+#[pyo3(signature = (path, *, exclude = Vec::new(), one_file_system = false,
+                    follow_symlinks = false, threads = None))]
+fn iter_files(
+    path: PathBuf,
+    exclude: Vec<String>,
+    one_file_system: bool,
+    follow_symlinks: bool,
+    threads: Option<usize>,
+) -> PyResult<PyFileIterator> {
+    let options = options(
+        path,
+        1,
+        exclude,
+        one_file_system,
+        follow_symlinks,
+        false,
+        threads,
+    );
+    let scanner = Scanner::new(options).map_err(CoreError::from)?;
+    Ok(PyFileIterator {
+        stream: Mutex::new(Some(scanner.stream(STREAM_AHEAD))),
+    })
+}
+
+pub fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add_class::<PyScanReport>()?;
+    module.add_class::<PyFileEntry>()?;
+    module.add_class::<PyFileIterator>()?;
+    module.add_function(wrap_pyfunction!(scan, module)?)?;
+    module.add_function(wrap_pyfunction!(iter_files, module)?)?;
+    Ok(())
+}

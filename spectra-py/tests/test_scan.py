@@ -1,0 +1,155 @@
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import spectra
+from conftest import truth
+
+
+def test_scan_agrees_with_the_truth(tree: Path) -> None:
+    report = spectra.scan(tree, top=3, apparent_size=True)
+    files, size = truth(tree)
+    assert report.file_count == files == 5
+    assert report.dir_count == 4  # root, a, b, b/c
+    file_bytes = sum(e.size for e in spectra.iter_files(tree) if e.kind == "file")
+    assert file_bytes == size
+    assert report.total_bytes == report.apparent_bytes >= size
+    assert [f["path"] for f in report.largest_files] == [
+        str(tree / "b/c/four.bin"), str(tree / "b/three.txt"), str(tree / "a/two.log")]
+    logs = next(e for e in report.extensions if e["name"] == "log")
+    assert (logs["count"], logs["bytes"]) == (2, 3000)
+    assert report.roots == [str(tree)]
+    assert not report.partial and not report.cancelled
+    assert report.to_dict()["totals"]["files"] == 5
+    assert "ScanReport(" in repr(report)
+
+
+def test_options_are_passed_through(tree: Path) -> None:
+    report = spectra.scan(tree, exclude=["*.log"], threads=1)
+    assert report.file_count == 3
+    with pytest.raises(spectra.InvalidPatternError) as error:
+        spectra.scan(tree, exclude=["[unclosed"])
+    assert isinstance(error.value, ValueError)
+    assert "[unclosed" in str(error.value)
+
+
+def test_progress_is_called_and_its_exception_propagates(tree: Path) -> None:
+    seen = []
+    spectra.scan(tree, progress=lambda entries, size: seen.append((entries, size)))
+    assert seen, "called at least once (at the end)"
+    assert seen[-1][0] >= 9  # 5 files + 4 directories
+
+    class Stop(Exception):
+        pass
+
+    def boom(entries: int, size: int) -> None:
+        raise Stop("from the callback")
+
+    with pytest.raises(Stop, match="from the callback"):
+        spectra.scan(tree, progress=boom)
+
+
+def big_tree(root: Path, files: int = 60_000) -> Path:
+    for i in range(files):
+        directory = root / f"d{i % 300}"
+        if i < 300:
+            directory.mkdir(parents=True)
+        (directory / f"f{i}").touch()
+    return root
+
+
+def test_ctrl_c_cancels_a_scan_promptly(tmp_path: Path) -> None:
+    root = big_tree(tmp_path / "big")
+    started = time.monotonic()
+    full = spectra.scan(root, threads=1)
+    full_time = time.monotonic() - started
+    assert full.file_count == 60_000
+
+    def interrupt() -> None:
+        time.sleep(min(0.05, full_time / 4))
+        os.kill(os.getpid(), signal.SIGINT)
+
+    threading.Thread(target=interrupt).start()
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        # Slowed by a callback so the interrupt lands mid-walk whatever the machine.
+        spectra.scan(root, threads=1, progress=lambda e, b: time.sleep(0.01))
+    assert time.monotonic() - started < full_time + 1.0
+
+
+def test_the_interpreter_runs_while_a_scan_does(tmp_path: Path) -> None:
+    root = big_tree(tmp_path / "big", 30_000)
+    ticks = 0
+    done = threading.Event()
+
+    def count() -> None:
+        nonlocal ticks
+        while not done.is_set():
+            ticks += 1
+            time.sleep(0.001)
+
+    counter = threading.Thread(target=count)
+    counter.start()
+    before = ticks
+    spectra.scan(root, threads=1)
+    during = ticks - before
+    done.set()
+    counter.join()
+    assert during > 5, f"the other thread ran {during} times during the scan"
+
+
+def test_iter_files_streams_every_entry_once(tree: Path) -> None:
+    entries = list(spectra.iter_files(tree))
+    paths = [e.path for e in entries]
+    assert len(paths) == len(set(paths)) == 9
+    expected = {str(tree)}
+    for directory, dirs, names in os.walk(tree):
+        expected.update(os.path.join(directory, n) for n in dirs + names)
+    assert set(paths) == expected
+    five = next(e for e in entries if e.path.endswith("five"))
+    assert (five.kind, five.size, five.depth) == ("file", 10, 1)
+    assert five.mtime is not None and abs(five.mtime - os.lstat(five.path).st_mtime) < 1e-3
+    assert five.to_dict()["size"] == 10
+
+
+def test_iter_files_can_stop_early(tmp_path: Path) -> None:
+    root = big_tree(tmp_path / "big", 20_000)
+    stream = spectra.iter_files(root)
+    first = [next(stream) for _ in range(10)]
+    assert len(first) == 10
+    stream.close()
+    assert list(stream) == []
+
+
+def test_frames_have_the_documented_shape(tree: Path) -> None:
+    pandas = pytest.importorskip("pandas")
+    report = spectra.scan(tree, top=2)
+    frame = report.largest_files_frame()
+    assert isinstance(frame, pandas.DataFrame)
+    assert list(frame.columns) == ["path", "bytes", "apparent_bytes", "disk_bytes"]
+    assert len(frame) == 2
+    assert pandas.api.types.is_string_dtype(frame["path"])
+    assert all(str(frame[c].dtype) in ("int64", "uint64") for c in frame.columns[1:])
+    long = report.to_pandas()
+    assert list(long.columns) == ["section", "name", "count", "bytes"]
+    assert set(long["section"]) >= {"totals", "largest_file", "extension", "owner", "age_mtime"}
+    totals = long[long["section"] == "totals"].set_index("name")["bytes"]
+    assert totals["apparent_bytes"] == report.apparent_bytes
+
+
+def test_a_forked_child_can_scan(tree: Path) -> None:
+    import multiprocessing
+
+    spectra.scan(tree)  # the parent has scanned (and used threads) before forking
+    context = multiprocessing.get_context("fork")
+    with context.Pool(1) as pool:
+        files = pool.apply(_count_files, (str(tree),))
+    assert files == 5
+
+
+def _count_files(path: str) -> int:
+    return spectra.scan(path).file_count
