@@ -15,4 +15,5 @@ venv="$work/venv"
 "$venv/bin/pip" install -q --disable-pip-version-check -r requirements-test.txt
 "$venv/bin/pip" install -q --disable-pip-version-check .
 cd tests
-"$venv/bin/python" -m pytest -q
+# The notebook's kernel is found on PATH: make it this venv's.
+PATH="$venv/bin:$PATH" "$venv/bin/python" -m pytest -q

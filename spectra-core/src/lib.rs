@@ -31,6 +31,7 @@ pub mod policy;
 pub mod protocol;
 mod raw_path;
 pub mod scan;
+pub mod telemetry;
 
 pub use error::{Error, ErrorCode, Result};
 pub use raw_path::RawPath;

@@ -8,6 +8,7 @@ mod convert;
 mod errors;
 mod policy;
 mod scan;
+mod telemetry;
 
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -124,5 +125,6 @@ fn _spectra(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(mounts, module)?)?;
     scan::register(module)?;
     policy::register(module)?;
+    telemetry::register(module)?;
     Ok(())
 }

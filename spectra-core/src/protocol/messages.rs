@@ -271,6 +271,80 @@ pub enum CommandOutcome {
     Failed { code: String, message: String },
 }
 
+/// What was done to a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessOp {
+    Open,
+    Read,
+    Write,
+    Create,
+    Delete,
+    Rename,
+    /// Metadata only (sampled by recorders).
+    Stat,
+    /// A directory listing (metadata; sampled).
+    List,
+}
+
+impl AccessOp {
+    /// Metadata operations are frequent and cheap, so recorders sample them.
+    pub fn is_metadata(self) -> bool {
+        matches!(self, AccessOp::Stat | AccessOp::List)
+    }
+}
+
+impl std::str::FromStr for AccessOp {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<AccessOp> {
+        serde_json::from_value(serde_json::Value::from(text)).map_err(|_| {
+            Error::invalid(
+                "access op",
+                format!(
+                    "{text:?}: expected open, read, write, create, delete, rename, stat or list"
+                ),
+            )
+        })
+    }
+}
+
+/// One access to a file, as an embedder reports it. Only metadata: never file contents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessEvent {
+    pub timestamp: DateTime<Utc>,
+    pub op: AccessOp,
+    pub path: crate::RawPath,
+    #[serde(default)]
+    pub uid: Option<u32>,
+    /// Bytes read or written (0 when not applicable).
+    #[serde(default)]
+    pub bytes: u64,
+}
+
+impl AccessEvent {
+    /// An event stamped now.
+    pub fn new(op: AccessOp, path: impl Into<PathBuf>) -> Self {
+        AccessEvent {
+            timestamp: Utc::now(),
+            op,
+            path: crate::RawPath::from(path.into()),
+            uid: None,
+            bytes: 0,
+        }
+    }
+
+    pub fn with_bytes(mut self, bytes: u64) -> Self {
+        self.bytes = bytes;
+        self
+    }
+
+    pub fn with_uid(mut self, uid: u32) -> Self {
+        self.uid = Some(uid);
+        self
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

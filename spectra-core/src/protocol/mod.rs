@@ -35,8 +35,8 @@ use crate::error::{Error, Result};
 mod messages;
 
 pub use messages::{
-    AgentInfo, Command, CommandOutcome, CommandResult, Diagnostic, MAX_DISK_USAGE_TOP,
-    Registration, Snapshot,
+    AccessEvent, AccessOp, AgentInfo, Command, CommandOutcome, CommandResult, Diagnostic,
+    MAX_DISK_USAGE_TOP, Registration, Snapshot,
 };
 
 /// The protocol version this build speaks. A batch with a newer version is refused (the

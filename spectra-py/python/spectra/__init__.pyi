@@ -30,6 +30,7 @@ __all__ = [
     "Processes",
     "RaspberryPi",
     "Record",
+    "Recorder",
     "ScanReport",
     "Sensor",
     "Service",
@@ -393,6 +394,27 @@ class Plan:
     def matches(self) -> List[Dict[str, Any]]: ...
     def to_dict(self) -> Dict[str, Any]: ...
     def to_pandas(self) -> Any: ...
+
+@final
+class Recorder:
+    def __new__(
+        cls,
+        sink: Union[_Path, Callable[[List[Dict[str, Any]]], object]],
+        *,
+        batch_size: int = 500,
+        flush_interval: float = 1.0,
+        metadata_sample_rate: float = 0.1,
+        queue_capacity: int = 10000,
+    ) -> Recorder: ...
+    def record(
+        self, op: str, path: _Path, *, bytes: int = 0, uid: Optional[int] = None
+    ) -> bool: ...
+    def flush(self) -> None: ...
+    def close(self) -> Dict[str, int]: ...
+    @property
+    def stats(self) -> Dict[str, int]: ...
+    def __enter__(self) -> Recorder: ...
+    def __exit__(self, *_args: object) -> bool: ...
 
 def scan(
     path: _Path,
