@@ -24,7 +24,6 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 echo "== tests"
-# spectra-py is tested from Python (a Rust test binary would have to link libpython).
-cargo test --workspace --exclude spectra-py --locked
+cargo test --workspace --locked
 echo "== python"
 spectra-py/test.sh

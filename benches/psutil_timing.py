@@ -53,6 +53,18 @@ EQUIVALENTS = {"cpu": cpu, "memory": memory, "disk": disk, "disk_io": disk_io, "
                "processes": processes, "system": system, "temperature": temperature}
 
 
+def median_us(fn, calls):
+    """Median microseconds per call of fn over `calls` calls, after one priming call."""
+    fn()  # prime rate state, as the Rust side does
+    times = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - started) * 1e6)
+    times.sort()
+    return times[len(times) // 2]
+
+
 def main():
     calls = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     only = set(sys.argv[2].split(",")) if len(sys.argv) > 2 else set(EQUIVALENTS)
@@ -60,14 +72,7 @@ def main():
     for name, fn in EQUIVALENTS.items():
         if name not in only:
             continue
-        fn()  # prime rate state, as the Rust side does
-        times = []
-        for _ in range(calls):
-            started = time.perf_counter()
-            fn()
-            times.append((time.perf_counter() - started) * 1e6)
-        times.sort()
-        medians[name] = times[len(times) // 2]
+        medians[name] = median_us(fn, calls)
     print(json.dumps(medians))
 
 

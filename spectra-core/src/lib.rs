@@ -4,11 +4,14 @@
 //! touched in months. Every frontend (the `spectra` CLI and server, Python, Node, the C ABI)
 //! is a thin layer over this crate, which has no async runtime, no HTTP and no database.
 //!
-//! - [`scan`]: the parallel disk scanner and its [`scan::ScanReport`].
+//! - [`scan`]: the parallel disk scanner, its [`scan::ScanReport`], and [`scan::FileStream`]
+//!   for every entry as it is found.
 //! - [`collect`]: host collectors (cpu, memory, disks, network, …) returning typed metrics.
 //! - [`diagnose`]: bounded on-demand diagnostics (ping, tcp connect, netstat, traceroute, logs, …).
-//! - [`policy`]: the typed rule language and policy types (planning and enforcement to come).
-//! - [`protocol`]: the wire types (`Envelope`, `MetricBatch`) and their size-limited codec.
+//! - [`policy`]: the typed rule language, dry-run plans, safe enforcement and its audit log.
+//! - [`protocol`]: the wire types (envelopes, metric batches, snapshots, commands, access
+//!   events) and their size-limited codec.
+//! - [`telemetry`]: a non-blocking recorder of file accesses for embedders.
 //! - [`Error`]: the one error type, with a stable [`ErrorCode`] each frontend maps once.
 //! - [`RawPath`]: a path kept byte for byte (Unix names need not be UTF-8).
 //! - [`format`](mod@format): human-readable sizes, shared by every frontend that prints.

@@ -16,13 +16,17 @@ class Record:
     _nested: ClassVar[Dict[str, type]] = {}
 
     def __init__(self, data: Dict[str, Any]) -> None:
-        for key, value in data.items():
-            kind = self._nested.get(key)
-            if kind is not None and isinstance(value, dict):
-                value = kind(value)
-            elif kind is not None and isinstance(value, list):
-                value = [kind(item) if isinstance(item, dict) else item for item in value]
-            object.__setattr__(self, key, value)
+        # The dict from the native module becomes the instance's namespace as it is (this is
+        # the hot path of every collector call); only nested records are converted.
+        if self._nested:
+            data = dict(data)
+            for key, kind in self._nested.items():
+                value = data.get(key)
+                if isinstance(value, dict):
+                    data[key] = kind(value)
+                elif isinstance(value, list):
+                    data[key] = [kind(item) if isinstance(item, dict) else item for item in value]
+        object.__setattr__(self, "__dict__", data)
 
     @classmethod
     def _fields(cls) -> List[str]:
