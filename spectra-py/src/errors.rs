@@ -104,6 +104,9 @@ fn to_exception(py: Python<'_>, error: &Error) -> PyResult<PyErr> {
             let instance = class.call1((message,))?;
             instance.setattr("policy", policy)?;
             instance.setattr("rule_index", *index)?;
+            // Rules are written one per line (a TOML array, a list in code): the rule's
+            // number is its line within the policy's rules.
+            instance.setattr("line", *index)?;
             instance.setattr("rule", &rule.rule)?;
             instance.setattr("column", rule.column)?;
             instance.setattr("reason", &rule.message)?;

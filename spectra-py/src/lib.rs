@@ -2,7 +2,7 @@
 //!
 //! No logic lives here: each function converts its arguments, calls `spectra-core` with the
 //! interpreter released (`py.detach`), converts the result and maps errors once
-//! ([`errors`]). The friendly surface (records, DataFrames) is in `python/spectra/`.
+//! (`src/errors.rs`). The friendly surface (records, DataFrames) is in `python/spectra/`.
 
 mod convert;
 mod errors;

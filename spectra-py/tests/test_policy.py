@@ -23,7 +23,7 @@ def test_a_bad_rule_says_where() -> None:
         spectra.Policy("p", ["size > 1KB", "size > 10 parsecs"])
     e = error.value
     assert isinstance(e, ValueError) and isinstance(e, spectra.SpectraError)
-    assert (e.rule_index, e.column, e.policy) == (2, 11, "p")
+    assert (e.rule_index, e.line, e.column, e.policy) == (2, 2, 11, "p")
     assert e.rule == "size > 10 parsecs"
     assert "^" in str(e) and "rule 2" in str(e)
     with pytest.raises(spectra.InvalidDataError) as error:

@@ -88,6 +88,7 @@ class UnsupportedError(SpectraError, NotImplementedError): ...
 class PolicyError(SpectraError, ValueError):
     policy: str
     rule_index: int
+    line: int
     rule: str
     column: int
     reason: str
