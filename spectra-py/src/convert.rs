@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use serde::Serialize;
 use serde_json::Value;
+use spectra_core::scan::Timestamp;
 
 /// `value` as plain Python data: dicts, lists, str, int, float, bool, None.
 pub fn to_python<'py, T: Serialize + ?Sized>(
@@ -44,4 +45,9 @@ pub fn value_to_python<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'p
             dict.into_any()
         }
     })
+}
+
+/// A file time as Python's `os.stat` gives it: float seconds since the epoch.
+pub fn epoch_seconds(time: Option<Timestamp>) -> Option<f64> {
+    time.map(|t| t.secs as f64 + f64::from(t.nanos) / 1e9)
 }

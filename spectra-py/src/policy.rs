@@ -4,10 +4,10 @@ use std::path::PathBuf;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use spectra_core::policy::{self, Action, Plan, Policy, StateDir};
+use spectra_core::policy::{self, Action, Plan, PlannedFile, Policy, StateDir};
 use spectra_core::scan::{ScanControl, ScanOptions};
 
-use crate::convert::to_python;
+use crate::convert::{epoch_seconds, to_python};
 use crate::errors::{CoreError, CoreResult};
 
 /// A named list of rules (joined by AND) and an action. Rules are checked when the policy is
@@ -146,10 +146,16 @@ impl PyPlan {
     fn file_count(&self) -> usize {
         self.inner.files.len()
     }
-    /// The matching files: `[{"path", "size", "disk_size", "mtime", "uid", …}]`.
+    /// The matching files, as `PlannedFile` objects.
     #[getter]
-    fn matches<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        to_python(py, &self.inner.files)
+    fn matches(&self) -> Vec<PyPlannedFile> {
+        self.inner
+            .files
+            .iter()
+            .map(|file| PyPlannedFile {
+                inner: file.clone(),
+            })
+            .collect()
     }
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         to_python(py, &self.inner)
@@ -171,7 +177,7 @@ impl PyPlan {
             "mtime",
             files
                 .iter()
-                .map(|f| f.mtime.map(|t| t.secs as f64 + f64::from(t.nanos) / 1e9))
+                .map(|f| epoch_seconds(f.mtime))
                 .collect::<Vec<_>>(),
         )?;
         columns.set_item("uid", files.iter().map(|f| f.uid).collect::<Vec<_>>())?;
@@ -184,6 +190,59 @@ impl PyPlan {
             self.inner.id,
             self.inner.files.len(),
             self.inner.total_bytes
+        )
+    }
+}
+
+/// One file a plan would act on, as it was when planned (enforcement checks it again).
+#[pyclass(frozen, name = "PlannedFile", module = "spectra")]
+#[derive(Debug)]
+pub struct PyPlannedFile {
+    inner: PlannedFile,
+}
+
+#[pymethods]
+impl PyPlannedFile {
+    #[getter]
+    fn path(&self) -> String {
+        self.inner.path.to_string()
+    }
+    #[getter]
+    fn size(&self) -> u64 {
+        self.inner.size
+    }
+    #[getter]
+    fn disk_size(&self) -> u64 {
+        self.inner.disk_size
+    }
+    #[getter]
+    fn mtime(&self) -> Option<f64> {
+        epoch_seconds(self.inner.mtime)
+    }
+    #[getter]
+    fn atime(&self) -> Option<f64> {
+        epoch_seconds(self.inner.atime)
+    }
+    #[getter]
+    fn uid(&self) -> u32 {
+        self.inner.uid
+    }
+    #[getter]
+    fn gid(&self) -> u32 {
+        self.inner.gid
+    }
+    #[getter]
+    fn nlink(&self) -> u64 {
+        self.inner.nlink
+    }
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &self.inner)
+    }
+    fn __repr__(&self) -> String {
+        format!(
+            "PlannedFile(path={:?}, size={})",
+            self.path(),
+            self.inner.size
         )
     }
 }
@@ -236,6 +295,7 @@ fn restore(py: Python<'_>, plan_id: &str, state_dir: Option<PathBuf>) -> PyResul
 pub fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<PyPolicy>()?;
     module.add_class::<PyPlan>()?;
+    module.add_class::<PyPlannedFile>()?;
     module.add_function(wrap_pyfunction!(enforce, module)?)?;
     module.add_function(wrap_pyfunction!(restore, module)?)?;
     Ok(())

@@ -12,7 +12,7 @@ use spectra_core::scan::{
     FileKind, FileRecord, FileStream, Next, ScanControl, ScanOptions, ScanReport, Scanner, SizeMode,
 };
 
-use crate::convert::to_python;
+use crate::convert::{epoch_seconds, to_python};
 use crate::errors::{CoreError, CoreResult};
 
 /// How often a running scan looks for Ctrl-C and calls the progress callback.
@@ -296,15 +296,11 @@ impl PyFileEntry {
     /// Seconds since the epoch, or None when the filesystem does not say.
     #[getter]
     fn mtime(&self) -> Option<f64> {
-        self.inner
-            .mtime
-            .map(|t| t.secs as f64 + f64::from(t.nanos) / 1e9)
+        epoch_seconds(self.inner.mtime)
     }
     #[getter]
     fn atime(&self) -> Option<f64> {
-        self.inner
-            .atime
-            .map(|t| t.secs as f64 + f64::from(t.nanos) / 1e9)
+        epoch_seconds(self.inner.atime)
     }
     #[getter]
     fn uid(&self) -> u32 {

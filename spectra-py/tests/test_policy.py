@@ -38,7 +38,9 @@ def test_plan_enforce_and_restore(tree: Path, tmp_path: Path) -> None:
     policy = spectra.Policy("logs", ["extension == 'log'"], action="delete")
     plan = policy.plan(tree, state_dir=state)
     assert plan.file_count == 2 and plan.total_bytes == 3000
-    assert sorted(Path(m["path"]).name for m in plan.matches) == ["one.log", "two.log"]
+    assert sorted(Path(m.path).name for m in plan.matches) == ["one.log", "two.log"]
+    assert all(isinstance(m, spectra.PlannedFile) and m.size in (1000, 2000) for m in plan.matches)
+    assert plan.matches[0].to_dict()["size"] == plan.matches[0].size
     assert len(plan.id) == 64 and (state / "plans" / f"{plan.id}.json").exists()
     assert (tree / "a/one.log").exists(), "a plan changes nothing"
     outcome = spectra.enforce(plan.id, state_dir=state)
