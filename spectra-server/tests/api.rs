@@ -1079,7 +1079,10 @@ async fn openapi_documents_every_route_the_app_serves() {
         let paths = spec.body["paths"].as_object().expect("paths");
         assert!(paths.len() >= 25, "{}", paths.len());
         for (path, operations) in paths {
-            let uri = path.replace("{id}", "x").replace("{name}", "x");
+            let uri = path
+                .replace("{id}", "x")
+                .replace("{name}", "x")
+                .replace("{subject}", "x");
             for method in operations.as_object().expect("operations").keys() {
                 let method: Method = method.to_uppercase().parse().expect("method");
                 let reply = f
@@ -1193,4 +1196,96 @@ async fn futures_join_all(
         });
     }
     tasks.join_all().await
+}
+
+#[tokio::test]
+async fn quotas_show_usage_from_the_newest_snapshots() {
+    each_store!(|f| {
+        let (_, agent) = f.enroll("files-1").await;
+        let tree = tempfile::tempdir().expect("tree");
+        std::fs::write(tree.path().join("a"), vec![1u8; 100_000]).expect("write");
+        let mut old = scan_snapshot(tree.path(), "files-1");
+        old.report.finished_at = Utc::now() - chrono::Duration::days(1);
+        std::fs::write(tree.path().join("b"), vec![1u8; 300_000]).expect("write");
+        let new = scan_snapshot(tree.path(), "files-1");
+        for snapshot in [&old, &new] {
+            let body = protocol::encode(snapshot, Compression::Gzip).expect("encode");
+            assert_eq!(
+                post_bytes(&f, "/api/v1/ingest", &agent, body).await.status,
+                StatusCode::OK
+            );
+        }
+        let owner = new.report.owners[0].user.clone().expect("owner name");
+        let root = new.root();
+
+        let user_uri = format!("/api/v1/quotas/user:{owner}");
+        let root_uri = format!("/api/v1/quotas/root:{}", urlencode(&root));
+        let limit = json!({"limit_bytes": 200_000});
+        assert_error(
+            &f.send(Method::PUT, &user_uri, &f.operator, &limit).await,
+            StatusCode::FORBIDDEN,
+            "forbidden",
+        );
+        let set = f.send(Method::PUT, &user_uri, &f.admin, &limit).await;
+        assert_eq!(set.status, StatusCode::OK, "{}", set.text);
+        let expected = new.report.owners[0].bytes;
+        assert_eq!(
+            set.body["used_bytes"], expected,
+            "the newest snapshot counts, once"
+        );
+        assert_eq!(set.body["over"], true);
+        let set = f
+            .send(
+                Method::PUT,
+                &root_uri,
+                &f.admin,
+                &json!({"limit_bytes": 10_000_000}),
+            )
+            .await;
+        assert_eq!(
+            set.body["used_bytes"], new.report.totals.disk_bytes,
+            "{}",
+            set.text
+        );
+        assert_eq!(set.body["over"], false);
+
+        let listed = f.get("/api/v1/quotas", &f.viewer).await;
+        assert_eq!(
+            listed.body["quotas"].as_array().map(Vec::len),
+            Some(2),
+            "{}",
+            listed.text
+        );
+        for (bad, code) in [
+            ("/api/v1/quotas/group:staff", "invalid_input"),
+            ("/api/v1/quotas/root:relative", "invalid_input"),
+        ] {
+            assert_error(
+                &f.send(Method::PUT, bad, &f.admin, &limit).await,
+                StatusCode::BAD_REQUEST,
+                code,
+            );
+        }
+        assert_error(
+            &f.send(
+                Method::PUT,
+                &user_uri,
+                &f.admin,
+                &json!({"limit_bytes": -1}),
+            )
+            .await,
+            StatusCode::BAD_REQUEST,
+            "invalid_input",
+        );
+        assert_eq!(
+            f.send(Method::DELETE, &user_uri, &f.admin, &json!({}))
+                .await
+                .status,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            f.get(&user_uri, &f.viewer).await.status,
+            StatusCode::NOT_FOUND
+        );
+    });
 }

@@ -9,6 +9,7 @@ mod error;
 mod history;
 mod policies;
 mod prometheus;
+mod quotas;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -62,6 +63,7 @@ pub fn app(state: AppState) -> Router {
         .merge(admin::routes())
         .merge(history::routes())
         .merge(policies::routes())
+        .merge(quotas::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(

@@ -37,7 +37,10 @@ pub use sqlite::SqliteStore;
 
 use crate::auth::Role;
 
-const SCHEMA: &[(i64, &str)] = &[(1, include_str!("schema.sql"))];
+const SCHEMA: &[(i64, &str)] = &[
+    (1, include_str!("schema.sql")),
+    (2, include_str!("schema_2.sql")),
+];
 /// Rows per multi-row INSERT: well under both databases' bound-parameter limits.
 const INSERT_CHUNK: usize = 400;
 
@@ -219,6 +222,15 @@ pub struct PolicyRecord {
     pub name: String,
     /// The policy as JSON (core's `Policy`).
     pub body: serde_json::Value,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QuotaRecord {
+    /// `user:NAME` or `root:PATH`.
+    pub subject: String,
+    pub limit_bytes: i64,
     pub updated_at: DateTime<Utc>,
     pub updated_by: String,
 }
@@ -799,6 +811,83 @@ pub trait Store: Send + Sync + std::fmt::Debug {
             .await?;
         tx.commit().await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    // ---- quotas
+
+    async fn quotas(&self) -> StoreResult<Vec<QuotaRecord>> {
+        let rows = sqlx::query(
+            "SELECT subject, limit_bytes, updated_at, updated_by FROM quotas ORDER BY subject",
+        )
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(QuotaRecord {
+                    subject: row.try_get("subject")?,
+                    limit_bytes: row.try_get("limit_bytes")?,
+                    updated_at: from_millis(row.try_get("updated_at")?),
+                    updated_by: row.try_get("updated_by")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Sets (creates or replaces) the quota of `subject`.
+    async fn set_quota(
+        &self,
+        subject: &str,
+        limit_bytes: i64,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO quotas (subject, limit_bytes, updated_at, updated_by)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (subject) DO UPDATE SET limit_bytes = excluded.limit_bytes,
+                 updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+        )
+        .bind(subject)
+        .bind(limit_bytes)
+        .bind(millis(now))
+        .bind(by)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn delete_quota(&self, subject: &str) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query("DELETE FROM quotas WHERE subject = $1")
+            .bind(subject)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// The newest snapshot of every (agent, root), with its report: what is on disk now.
+    async fn latest_snapshots(&self) -> StoreResult<Vec<(SnapshotSummary, serde_json::Value)>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {SNAPSHOT_COLUMNS}, report FROM snapshots s
+             WHERE taken_at = (SELECT MAX(taken_at) FROM snapshots n
+                               WHERE n.agent_id = s.agent_id AND n.root = s.root)
+             ORDER BY agent_id, root"
+        )))
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                let report: String = row.try_get("report")?;
+                let report = serde_json::from_str(&report).map_err(|e| StoreError::Corrupt {
+                    what: "snapshot report",
+                    message: e.to_string(),
+                })?;
+                Ok((snapshot_from_row(row)?, report))
+            })
+            .collect()
     }
 
     // ---- commands
