@@ -61,7 +61,7 @@ impl AgentInfo {
     }
 }
 
-fn check_label(what: &str, value: &str, may_be_empty: bool) -> Result<()> {
+pub(super) fn check_label(what: &str, value: &str, may_be_empty: bool) -> Result<()> {
     if value.is_empty() && !may_be_empty {
         return Err(Error::invalid(what, "must not be empty"));
     }

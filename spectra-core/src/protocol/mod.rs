@@ -54,6 +54,27 @@ pub struct Envelope {
 }
 
 impl Envelope {
+    /// Refuses a `type` that is not a short name (`[A-Za-z0-9_.-]`, at most 64) and a
+    /// hostname with control characters, so no store or exporter sees them.
+    pub fn validate(&self) -> Result<()> {
+        let kind_ok = !self.kind.is_empty()
+            && self.kind.len() <= 64
+            && self
+                .kind
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'));
+        if !kind_ok {
+            return Err(Error::invalid(
+                "type",
+                format!(
+                    "{:?} is not a name of 1 to 64 letters, digits, '_', '.', '-'",
+                    self.kind
+                ),
+            ));
+        }
+        messages::check_label("hostname", &self.hostname, true)
+    }
+
     /// An envelope stamped now.
     pub fn new(
         kind: impl Into<String>,
@@ -220,6 +241,12 @@ pub fn decode_metric_batch(
             unit: "envelopes",
         });
     }
+    for (index, envelope) in batch.envelopes.iter().enumerate() {
+        envelope.validate().map_err(|e| Error::InvalidData {
+            what: WHAT.into(),
+            message: format!("envelope {index}: {e}"),
+        })?;
+    }
     Ok(batch)
 }
 
@@ -380,7 +407,7 @@ mod tests {
         let deep = b"[[[[[1]]]]]";
         let err = decode_metric_batch(deep, Compression::None, &limits).expect_err("too deep");
         assert!(err.to_string().contains("at byte 4"), "{err}");
-        let brackets_in_strings = br#"{"type":"[[[[[[","timestamp":"2026-01-01T00:00:00Z","hostname":"h","data":"{{{{{{"}"#;
+        let brackets_in_strings = br#"{"type":"cpu","timestamp":"2026-01-01T00:00:00Z","hostname":"[[[[[[","data":"{{{{{{"}"#;
         decode_metric_batch(brackets_in_strings, Compression::None, &limits)
             .expect("brackets inside strings do not nest");
 
@@ -395,6 +422,23 @@ mod tests {
         };
         let err = decode_metric_batch(&two, Compression::None, &limits).expect_err("too many");
         assert!(err.to_string().contains("2 envelopes"), "{err}");
+    }
+
+    #[test]
+    fn envelopes_with_odd_names_are_refused_by_index() {
+        let odd = br#"[{"type":"cpu","timestamp":"2026-11-22T10:00:00Z","hostname":"h","data":1},
+                      {"type":"c\u0000pu","timestamp":"2026-11-22T10:00:00Z","hostname":"h","data":1}]"#;
+        let err = decode_metric_batch(odd, Compression::None, &Limits::default()).expect_err("odd");
+        assert_eq!(err.code(), ErrorCode::InvalidData);
+        assert!(
+            err.to_string().contains("envelope 1: invalid type"),
+            "{err}"
+        );
+        let host =
+            br#"{"type":"cpu","timestamp":"2026-11-22T10:00:00Z","hostname":"a\nb","data":1}"#;
+        let err =
+            decode_metric_batch(host, Compression::None, &Limits::default()).expect_err("host");
+        assert!(err.to_string().contains("hostname"), "{err}");
     }
 
     #[test]

@@ -1097,7 +1097,7 @@ async fn migrate(store: &dyn Store, lock: Option<&'static str>) -> StoreResult<(
 }
 
 /// The statements of one batch upload, inside the caller's transaction. A rate-limited upload
-/// has counted itself; the caller rolls that back.
+/// has written nothing.
 pub(crate) async fn write_batch(
     conn: &mut AnyConnection,
     agent_id: &str,
@@ -1198,8 +1198,8 @@ fn rate_window(now: DateTime<Utc>) -> i64 {
     millis(now).div_euclid(RATE_WINDOW_MS) * RATE_WINDOW_MS
 }
 
-/// Counts one request of `agent_id` in the current minute; over the limit, rolls the
-/// transaction back and says when to retry.
+/// Counts one request of `agent_id` in the current minute; over the limit, takes the count
+/// back and says when to retry.
 async fn count_request(
     conn: &mut AnyConnection,
     agent_id: &str,
@@ -1215,9 +1215,18 @@ async fn count_request(
     )
     .bind(agent_id)
     .bind(window)
-    .fetch_one(conn)
+    .fetch_one(&mut *conn)
     .await?;
     if requests > i64::from(requests_per_minute) {
+        // A refused request does not count, whether or not the caller rolls back.
+        sqlx::query(
+            "UPDATE agent_rates SET requests = requests - 1
+             WHERE agent_id = $1 AND window_start = $2",
+        )
+        .bind(agent_id)
+        .bind(window)
+        .execute(conn)
+        .await?;
         let retry_after_ms = window + RATE_WINDOW_MS - millis(now);
         return Ok(Some(Ingested::RateLimited {
             retry_after_secs: u64::try_from((retry_after_ms + 999) / 1000)

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use spectra_core::protocol::MetricBatch;
 use sqlx::any::AnyPoolOptions;
-use sqlx::{Acquire, Any, AnyPool, Transaction};
+use sqlx::{Any, AnyPool, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
 use super::{Ingested, Store, StoreError, StoreResult, Wakeups, migrate, write_batch};
@@ -31,9 +31,10 @@ struct PendingBatch {
 /// `synchronous=FULL` syncs the WAL on every commit.
 ///
 /// Metric uploads, the bulk of all writes, go through a group commit: the uploads waiting when
-/// the writer comes free are written in one transaction, each in its own savepoint (so one
-/// refused upload leaves the others alone), and each is answered only after that transaction
-/// commits. One sync then covers many uploads.
+/// the writer comes free are written in one transaction and each is answered only after it
+/// commits, so one sync covers many uploads. A refused upload (duplicate, over its rate) writes
+/// nothing and leaves the others alone; should one fail outright, the group is rolled back and
+/// written again one upload per transaction.
 #[derive(Debug)]
 pub struct SqliteStore {
     writer: AnyPool,
@@ -121,23 +122,39 @@ async fn commit_group(
     writer: &AnyPool,
     group: &[PendingBatch],
 ) -> StoreResult<Vec<StoreResult<Ingested>>> {
+    match write_together(writer, group).await {
+        Ok(outcomes) => Ok(outcomes.into_iter().map(Ok).collect()),
+        // One upload failed and took the transaction with it: write each on its own, so only
+        // that one fails. (Rare: refusals are outcomes, not errors.)
+        Err(_) if group.len() > 1 => {
+            let mut outcomes = Vec::with_capacity(group.len());
+            for pending in group {
+                let outcome = write_together(writer, std::slice::from_ref(pending))
+                    .await
+                    .map(|mut one| one.remove(0));
+                outcomes.push(outcome);
+            }
+            Ok(outcomes)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Writes the uploads in one transaction: all or none.
+async fn write_together(writer: &AnyPool, group: &[PendingBatch]) -> StoreResult<Vec<Ingested>> {
     let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
     let mut outcomes = Vec::with_capacity(group.len());
     for pending in group {
-        let mut savepoint = tx.begin().await?;
-        let outcome = write_batch(
-            &mut savepoint,
-            &pending.agent_id,
-            &pending.batch,
-            pending.now,
-            pending.requests_per_minute,
-        )
-        .await;
-        match outcome {
-            Ok(Ingested::Stored | Ingested::Duplicate) => savepoint.commit().await?,
-            Ok(Ingested::RateLimited { .. }) | Err(_) => savepoint.rollback().await?,
-        }
-        outcomes.push(outcome);
+        outcomes.push(
+            write_batch(
+                &mut tx,
+                &pending.agent_id,
+                &pending.batch,
+                pending.now,
+                pending.requests_per_minute,
+            )
+            .await?,
+        );
     }
     tx.commit().await?;
     Ok(outcomes)
@@ -190,5 +207,67 @@ impl Store for SqliteStore {
 
     fn wakeups(&self) -> &Wakeups {
         &self.wakeups
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use spectra_core::protocol::Envelope;
+
+    fn pending(
+        agent: &str,
+        kind: &str,
+    ) -> (PendingBatch, oneshot::Receiver<StoreResult<Ingested>>) {
+        let (reply, answer) = oneshot::channel();
+        let envelope = Envelope::new(kind, "h", serde_json::json!({"v": 1}));
+        let batch = PendingBatch {
+            agent_id: agent.to_owned(),
+            batch: MetricBatch::new(None, vec![envelope]),
+            now: Utc::now(),
+            requests_per_minute: 100,
+            reply,
+        };
+        (batch, answer)
+    }
+
+    #[tokio::test]
+    async fn one_failing_upload_in_a_group_fails_alone() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(&dir.path().join("s.db"))
+            .await
+            .expect("open");
+        // A stand-in for any failure of one upload's statements.
+        sqlx::raw_sql(
+            "CREATE TRIGGER poison BEFORE INSERT ON metrics WHEN NEW.kind = 'poison'
+             BEGIN SELECT RAISE(ABORT, 'poisoned'); END;",
+        )
+        .execute(&store.writer)
+        .await
+        .expect("trigger");
+        let group = [
+            pending("a", "cpu").0,
+            pending("b", "poison").0,
+            pending("c", "memory").0,
+        ];
+        let outcomes = commit_group(&store.writer, &group).await.expect("group");
+        assert!(matches!(outcomes[0], Ok(Ingested::Stored)));
+        let err = outcomes[1].as_ref().expect_err("poisoned");
+        assert!(err.to_string().contains("poisoned"), "{err}");
+        assert!(matches!(outcomes[2], Ok(Ingested::Stored)));
+        let kept = store
+            .metrics_between(None, None, 0, i64::MAX)
+            .await
+            .expect("rows");
+        let kinds: Vec<&str> = kept.iter().map(|row| row.kind.as_str()).collect();
+        assert_eq!(kinds.len(), 2, "{kinds:?}");
+        assert!(!kinds.contains(&"poison"));
+        // The poisoned upload did not count against its agent's rate either.
+        let counted: Option<i64> =
+            sqlx::query_scalar("SELECT requests FROM agent_rates WHERE agent_id = 'b'")
+                .fetch_optional(&store.reader)
+                .await
+                .expect("rate");
+        assert_eq!(counted, None);
     }
 }
