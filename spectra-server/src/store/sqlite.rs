@@ -14,6 +14,8 @@ use super::{Ingested, Store, StoreError, StoreResult, Wakeups, migrate, write_ba
 
 /// Readers beside the one writer; WAL lets them run while it writes.
 const READERS: u32 = 4;
+/// How often the WAL is checkpointed.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// Most uploads committed together.
 const MAX_GROUP: usize = 128;
 
@@ -41,6 +43,30 @@ pub struct SqliteStore {
     reader: AnyPool,
     wakeups: Wakeups,
     uploads: mpsc::Sender<PendingBatch>,
+    checkpoints: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        self.checkpoints.abort();
+    }
+}
+
+/// Copies WAL pages back into the database from a reader connection, beside the writes. The
+/// writer's own automatic checkpoint (every 1000 pages, which keeps the WAL from growing) then
+/// finds most pages copied already, so it holds up commits for less time.
+async fn checkpoint(reader: AnyPool) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&reader)
+            .await
+        {
+            tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
+        }
+    }
 }
 
 impl SqliteStore {
@@ -66,7 +92,8 @@ impl SqliteStore {
                     Box::pin(async move {
                         sqlx::raw_sql(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
-                             PRAGMA busy_timeout = 10000;",
+                             PRAGMA busy_timeout = 10000;
+                             PRAGMA journal_size_limit = 67108864;",
                         )
                         .execute(conn)
                         .await?;
@@ -79,11 +106,13 @@ impl SqliteStore {
         let reader = pool(READERS).await?;
         let (uploads, queue) = mpsc::channel(4 * MAX_GROUP);
         tokio::spawn(group_commit(writer.clone(), queue));
+        let checkpoints = tokio::spawn(checkpoint(reader.clone()));
         let store = SqliteStore {
             writer,
             reader,
             wakeups: Wakeups::default(),
             uploads,
+            checkpoints,
         };
         migrate(&store, None).await?;
         Ok(store)
