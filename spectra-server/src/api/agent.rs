@@ -18,7 +18,7 @@ use spectra_core::protocol::{
 };
 
 use super::{ApiError, AppState, read_body};
-use crate::auth::{self, ApprovedAgent, Caller, EnrolledAgent, Role};
+use crate::auth::{self, ApprovedAgent, EnrolledAgent, Role};
 use crate::store::{Finished, Ingested};
 
 /// The longest a command poll waits.
@@ -233,13 +233,4 @@ async fn command_result(
             serde_json::to_value(status).unwrap_or_default()
         ))),
     }
-}
-
-/// `GET /api/v1/policies`: agents read them to evaluate locally; people read them too.
-pub(super) async fn list_policies(
-    State(state): State<AppState>,
-    _caller: Caller,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let policies = state.store.policies().await?;
-    Ok(Json(json!({ "policies": policies })))
 }

@@ -10,19 +10,25 @@ use chrono::Utc;
 use spectra_core::policy::Policy;
 
 use super::{ApiError, AppState};
-use crate::auth::{Operator, User, Viewer};
+use crate::auth::{Caller, Operator, User, Viewer};
 use crate::store::PolicyRecord;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
-        .route(
-            "/api/v1/policies",
-            get(super::agent::list_policies).post(create),
-        )
+        .route("/api/v1/policies", get(list).post(create))
         .route(
             "/api/v1/policies/{name}",
             get(read).put(replace).delete(remove),
         )
+}
+
+/// Agents read the policies to evaluate them locally; people read them too.
+async fn list(
+    State(state): State<AppState>,
+    _caller: Caller,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let policies = state.store.policies().await?;
+    Ok(Json(serde_json::json!({ "policies": policies })))
 }
 
 /// Parses and compiles the policy, returning it as the JSON to store.
