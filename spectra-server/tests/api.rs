@@ -347,6 +347,10 @@ async fn metric_batches_are_stored_once_and_read_back() {
             )
             .await;
         assert_error(&reply, StatusCode::BAD_REQUEST, "invalid_input");
+        let reply = f
+            .get("/api/v1/metrics/query?agent=nobody&type=cpu", &f.viewer)
+            .await;
+        assert_error(&reply, StatusCode::NOT_FOUND, "not_found");
         let reply = f.get("/api/v1/metrics/query?type=cpu", &f.viewer).await;
         assert_error(&reply, StatusCode::BAD_REQUEST, "invalid_input");
         assert!(reply.text.contains("agent"), "{}", reply.text);

@@ -218,6 +218,7 @@ async fn query_metrics(
     params: Result<Query<MetricQuery>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(params) = params?;
+    super::admin::find_agent(&state, &params.agent).await?;
     let (from, to) = range(
         params.from.as_deref(),
         params.to.as_deref(),
