@@ -26,7 +26,12 @@ pub struct ServeArgs {
     #[arg(long, env = "SPECTRA_DB", value_name = "URL")]
     pub db: Option<String>,
     /// Token agents present to enroll. Without one, enrollment is closed.
-    #[arg(long, env = "SPECTRA_ENROLLMENT_TOKEN", value_name = "TOKEN")]
+    #[arg(
+        long,
+        env = "SPECTRA_ENROLLMENT_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
     pub enrollment_token: Option<String>,
     /// New agents wait as pending until an admin approves them.
     #[arg(long, env = "SPECTRA_APPROVAL", value_name = "BOOL", num_args = 0..=1,
