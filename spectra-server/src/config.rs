@@ -23,7 +23,8 @@ pub struct ServeArgs {
     #[arg(long, env = "SPECTRA_LISTEN", value_name = "ADDR")]
     pub listen: Option<SocketAddr>,
     /// Database: a SQLite file path (or sqlite://PATH) or postgres://… [default: spectra.db].
-    #[arg(long, env = "SPECTRA_DB", value_name = "URL")]
+    // A PostgreSQL URL may hold a password: --help does not echo the environment's value.
+    #[arg(long, env = "SPECTRA_DB", value_name = "URL", hide_env_values = true)]
     pub db: Option<String>,
     /// Token agents present to enroll. Without one, enrollment is closed.
     #[arg(
