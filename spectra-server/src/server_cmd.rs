@@ -38,7 +38,13 @@ fn init_logging(format: LogFormat) {
 #[derive(Debug, Args)]
 pub struct TokenArgs {
     /// The server's database (as `spectra serve --db`).
-    #[arg(long, env = "SPECTRA_DB", default_value = "spectra.db", global = true)]
+    #[arg(
+        long,
+        env = "SPECTRA_DB",
+        default_value = "spectra.db",
+        global = true,
+        hide_env_values = true
+    )]
     db: String,
     #[command(subcommand)]
     command: TokenCommand,
