@@ -30,6 +30,7 @@ pub mod collect;
 pub mod diagnose;
 mod error;
 pub mod format;
+mod glob;
 pub mod policy;
 pub mod protocol;
 mod raw_path;

@@ -141,14 +141,20 @@ fn enforce_needs_the_switch_then_quarantines_and_restore_undoes_it() {
     assert!(String::from_utf8_lossy(&dry.stderr).contains("refusing to act without --enforce"));
     assert!(tree.join("big.log").exists());
 
-    let act = spectra(&[
-        "policy",
-        "enforce",
-        &id,
-        "--enforce",
-        "--state-dir",
-        state_arg,
-    ]);
+    // Without $USER (a service, a container) the audit log still says who acted.
+    let act = std::process::Command::new(env!("CARGO_BIN_EXE_spectra"))
+        .args([
+            "policy",
+            "enforce",
+            &id,
+            "--enforce",
+            "--state-dir",
+            state_arg,
+        ])
+        .env_remove("USER")
+        .env_remove("SUDO_USER")
+        .output()
+        .expect("run spectra");
     assert!(
         act.status.success(),
         "{}{}",
@@ -160,6 +166,22 @@ fn enforce_needs_the_switch_then_quarantines_and_restore_undoes_it() {
 
     let verify = spectra(&["policy", "audit", "--verify", "--state-dir", state_arg]);
     assert!(String::from_utf8_lossy(&verify.stdout).contains("1 records, chain intact"));
+    let uid = String::from_utf8(
+        std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .expect("id -u")
+            .stdout,
+    )
+    .expect("utf-8");
+    let audit = fs::read_to_string(state.join("audit.jsonl")).expect("audit log");
+    let record: serde_json::Value =
+        serde_json::from_str(audit.lines().next().expect("a record")).expect("JSON");
+    let who = record["event"]["who"].as_str().expect("who");
+    assert!(
+        who.ends_with(&format!("(uid {})", uid.trim())) && !who.starts_with('?'),
+        "the invoking user by uid and name: {who}"
+    );
 
     let undo = spectra(&["policy", "restore", &id, "--state-dir", state_arg]);
     assert!(

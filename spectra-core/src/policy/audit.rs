@@ -17,6 +17,10 @@ pub struct AuditEvent {
     pub plan_id: String,
     pub policy: String,
     pub who: String,
+    /// The API token or agent the enforcing process acted for, when it acted for another.
+    /// Left out of records without one, so older records keep their hashes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_behalf_of: Option<String>,
     /// `quarantine`, `restore`, `skip`, `error`.
     pub action: String,
     pub path: String,

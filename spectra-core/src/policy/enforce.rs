@@ -43,8 +43,11 @@ const MAX_ERROR_RATE: f64 = 0.1;
 
 #[derive(Debug, Clone)]
 pub struct EnforceOptions {
-    /// Who enforces, for the audit log.
+    /// Who enforces, for the audit log ([`invoking_user`] for the process's own user).
     pub who: String,
+    /// Who asked for it when the request came from elsewhere: the API token or agent that a
+    /// server or agent acts for. Recorded beside `who`.
+    pub on_behalf_of: Option<String>,
     pub audit_log: PathBuf,
     /// Enforce even when the plan exceeds its limits.
     pub override_limits: bool,
@@ -52,10 +55,25 @@ pub struct EnforceOptions {
     pub max_plan_age: chrono::Duration,
 }
 
+/// The user this process runs as, for the audit log: `name (uid N)`, plus the account that ran
+/// `sudo` when there is one. Taken from the real uid, not from `$USER`, which may be unset (a
+/// service, a container) or say anything.
+pub fn invoking_user() -> String {
+    let uid = nix::unistd::getuid().as_raw();
+    let name = crate::scan::user_name(uid).unwrap_or_else(|| "?".into());
+    match std::env::var("SUDO_USER") {
+        Ok(sudo) if uid == 0 && !sudo.is_empty() => {
+            format!("{name} (uid {uid}, via sudo from {sudo})")
+        }
+        _ => format!("{name} (uid {uid})"),
+    }
+}
+
 impl EnforceOptions {
     pub fn new(who: impl Into<String>, audit_log: impl Into<PathBuf>) -> Self {
         EnforceOptions {
             who: who.into(),
+            on_behalf_of: None,
             audit_log: audit_log.into(),
             override_limits: false,
             max_plan_age: chrono::Duration::hours(24),
@@ -273,6 +291,7 @@ pub fn enforce(plan: &Plan, options: &EnforceOptions) -> Result<EnforceOutcome> 
         plan_id: plan.id.clone(),
         policy: plan.policy.name.clone(),
         who: options.who.clone(),
+        on_behalf_of: options.on_behalf_of.clone(),
         action: action.into(),
         path: path.display().to_string(),
         before,
@@ -651,6 +670,8 @@ pub fn restore(plan_id: &str, roots: &[PathBuf], options: &EnforceOptions) -> Re
                 plan_id: plan_id.into(),
                 policy: String::new(),
                 who: options.who.clone(),
+                on_behalf_of: options.on_behalf_of.clone(),
+                on_behalf_of: options.on_behalf_of.clone(),
                 action: "restore".into(),
                 path: entry.original.display().to_string(),
                 before: None,
@@ -713,6 +734,8 @@ pub fn purge(
                 plan_id: id.clone(),
                 policy: String::new(),
                 who: options.who.clone(),
+                on_behalf_of: options.on_behalf_of.clone(),
+                on_behalf_of: options.on_behalf_of.clone(),
                 action: "purge".into(),
                 path: dir.display().to_string(),
                 before: None,

@@ -28,11 +28,16 @@ use std::path::PathBuf;
 use serde::{Deserialize, Deserializer, Serialize};
 
 pub use enforce::{
-    EnforceOptions, EnforceOutcome, QUARANTINE_DIR, QuarantinedFile, Skipped, enforce, purge,
-    restore,
+    EnforceOptions, EnforceOutcome, QUARANTINE_DIR, QuarantinedFile, Skipped, enforce,
+    invoking_user, purge, restore,
 };
 pub use plan::{Plan, PlanStore, PlannedFile, plan};
-pub use rule::{Facts, Field, Rule, RuleError, Type, kind_name, parse_duration};
+pub use rule::{
+    Facts, Field, MAX_RULE_LEN, MAX_RULE_NESTING, Rule, RuleError, Type, kind_name, parse_duration,
+};
+
+/// Most rules one policy may have (they are joined by AND; real policies have a handful).
+pub const MAX_POLICY_RULES: usize = 256;
 pub use state::StateDir;
 
 use crate::error::{Error, Result};
@@ -165,11 +170,29 @@ impl Policy {
                 format!("'{}' has no rules: it would select every file", self.name),
             ));
         }
+        if self.rules.len() > MAX_POLICY_RULES {
+            return Err(Error::TooLarge {
+                what: format!("policy '{}'", self.name),
+                limit: MAX_POLICY_RULES as u64,
+                unit: "rules",
+            });
+        }
         if !(0.0..=1.0).contains(&self.limits.max_fraction) {
             return Err(Error::invalid(
                 "limits.max_fraction",
                 format!("{} is not between 0 and 1", self.limits.max_fraction),
             ));
+        }
+        if let Action::Archive { destination } | Action::Move { destination } = &self.action {
+            check_destination(destination.as_deref())?;
+        }
+        for root in &self.scope {
+            if root.as_os_str().is_empty() || root.as_os_str().as_encoded_bytes().contains(&0) {
+                return Err(Error::invalid(
+                    "scope",
+                    format!("{root:?} is not a path (empty, or it holds a NUL byte)"),
+                ));
+            }
         }
         let rules = self
             .rules
@@ -191,6 +214,40 @@ impl Policy {
 }
 
 /// A policy whose rules parsed and type-checked.
+/// An archive or move destination must be an absolute path with no `..` and no NUL byte:
+/// files are moved there relative to their root, so a relative or climbing destination would
+/// put them wherever the process happens to run.
+fn check_destination(destination: Option<&std::path::Path>) -> Result<()> {
+    use std::path::Component;
+    let Some(destination) = destination else {
+        return Err(Error::invalid(
+            "action.destination",
+            "archive and move need a destination directory",
+        ));
+    };
+    let problem = if destination.as_os_str().is_empty() {
+        Some("is empty")
+    } else if destination.as_os_str().as_encoded_bytes().contains(&0) {
+        Some("holds a NUL byte")
+    } else if !destination.is_absolute() {
+        Some("is not an absolute path")
+    } else if destination
+        .components()
+        .any(|c| matches!(c, Component::ParentDir))
+    {
+        Some("contains '..'")
+    } else {
+        None
+    };
+    match problem {
+        Some(problem) => Err(Error::invalid(
+            "action.destination",
+            format!("{destination:?} {problem}"),
+        )),
+        None => Ok(()),
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct CompiledPolicy {
     policy: Policy,

@@ -9,10 +9,17 @@
 
 use std::fmt;
 
-use globset::{GlobBuilder, GlobMatcher};
+use globset::GlobMatcher;
 use serde::{Deserialize, Serialize};
 
 use crate::scan::{FileKind, FileMeta};
+
+/// Longest rule accepted, in bytes. Real rules are a line; the bound keeps every later step
+/// (tokens, the expression tree) small whatever a request carries.
+pub const MAX_RULE_LEN: usize = 4096;
+/// Deepest nesting of parentheses and `not` accepted. Parsing and evaluation recurse once per
+/// level, so this bounds their stack; chains of `and`/`or` are flat lists and do not nest.
+pub const MAX_RULE_NESTING: usize = 64;
 
 /// A rule that did not parse or type-check, with where.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -252,8 +259,10 @@ enum Expr {
     Glob(Operand, GlobMatcher),
     Regex(Operand, regex::bytes::Regex),
     Known(Operand, bool),
-    And(Box<Expr>, Box<Expr>),
-    Or(Box<Expr>, Box<Expr>),
+    /// Every term true (flat, however long the chain, so nothing recurses over its length).
+    And(Vec<Expr>),
+    /// Any term true.
+    Or(Vec<Expr>),
     Not(Box<Expr>),
 }
 
@@ -274,11 +283,26 @@ pub struct Rule {
 
 impl Rule {
     pub fn parse(source: &str) -> Result<Rule, RuleError> {
+        if source.len() > MAX_RULE_LEN {
+            let mut end = MAX_RULE_LEN;
+            while !source.is_char_boundary(end) {
+                end -= 1;
+            }
+            return Err(RuleError {
+                rule: source[..end].to_string(),
+                column: column_of(source, end),
+                message: format!(
+                    "the rule is {} bytes long; the limit is {MAX_RULE_LEN}",
+                    source.len()
+                ),
+            });
+        }
         let tokens = lex(source)?;
         let mut parser = Parser {
             source,
             tokens,
             at: 0,
+            depth: 0,
         };
         let expr = parser.or()?;
         if let Some(token) = parser.tokens.get(parser.at) {
@@ -308,7 +332,7 @@ impl Rule {
                 | Expr::Glob(o, _)
                 | Expr::Regex(o, _)
                 | Expr::Known(o, _) => reads(o),
-                Expr::And(a, b) | Expr::Or(a, b) => walk(a, field) || walk(b, field),
+                Expr::And(terms) | Expr::Or(terms) => terms.iter().any(|t| walk(t, field)),
                 Expr::Not(a) => walk(a, field),
             }
         }
@@ -333,16 +357,29 @@ impl fmt::Display for Rule {
 
 fn eval(expr: &Expr, facts: &Facts<'_>) -> Option<bool> {
     match expr {
-        Expr::And(a, b) => match (eval(a, facts), eval(b, facts)) {
-            (Some(false), _) | (_, Some(false)) => Some(false),
-            (Some(true), Some(true)) => Some(true),
-            _ => None,
-        },
-        Expr::Or(a, b) => match (eval(a, facts), eval(b, facts)) {
-            (Some(true), _) | (_, Some(true)) => Some(true),
-            (Some(false), Some(false)) => Some(false),
-            _ => None,
-        },
+        // Kleene logic: a definite answer from any term decides; otherwise unknown wins.
+        Expr::And(terms) => {
+            let mut all_known = true;
+            for term in terms {
+                match eval(term, facts) {
+                    Some(false) => return Some(false),
+                    Some(true) => {}
+                    None => all_known = false,
+                }
+            }
+            all_known.then_some(true)
+        }
+        Expr::Or(terms) => {
+            let mut all_known = true;
+            for term in terms {
+                match eval(term, facts) {
+                    Some(true) => return Some(true),
+                    Some(false) => {}
+                    None => all_known = false,
+                }
+            }
+            all_known.then_some(false)
+        }
         Expr::Not(a) => eval(a, facts).map(|v| !v),
         Expr::Known(operand, known) => Some(facts.value(*operand).is_some() == *known),
         Expr::Compare(operand, op, constant) => compare(&facts.value(*operand)?, *op, constant),
@@ -515,6 +552,8 @@ struct Parser<'s> {
     source: &'s str,
     tokens: Vec<Token>,
     at: usize,
+    /// Parentheses and `not`s open at this point.
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -557,32 +596,56 @@ impl Parser<'_> {
     }
 
     fn or(&mut self) -> Result<Expr, RuleError> {
-        let mut left = self.and()?;
+        let mut terms = vec![self.and()?];
         while self.peek_word("or") {
             self.at += 1;
-            left = Expr::Or(Box::new(left), Box::new(self.and()?));
+            terms.push(self.and()?);
         }
-        Ok(left)
+        Ok(if terms.len() == 1 {
+            terms.swap_remove(0)
+        } else {
+            Expr::Or(terms)
+        })
     }
 
     fn and(&mut self) -> Result<Expr, RuleError> {
-        let mut left = self.unary()?;
+        let mut terms = vec![self.unary()?];
         while self.peek_word("and") {
             self.at += 1;
-            left = Expr::And(Box::new(left), Box::new(self.unary()?));
+            terms.push(self.unary()?);
         }
-        Ok(left)
+        Ok(if terms.len() == 1 {
+            terms.swap_remove(0)
+        } else {
+            Expr::And(terms)
+        })
+    }
+
+    /// Enters one more level of `not` or parentheses, refusing past [`MAX_RULE_NESTING`].
+    fn nest(&mut self) -> Result<(), RuleError> {
+        if self.depth == MAX_RULE_NESTING {
+            return Err(self.error_at(
+                self.here(),
+                format!("nested deeper than {MAX_RULE_NESTING} levels of parentheses and not"),
+            ));
+        }
+        self.depth += 1;
+        self.at += 1;
+        Ok(())
     }
 
     fn unary(&mut self) -> Result<Expr, RuleError> {
         if self.peek_word("not") {
-            self.at += 1;
-            return Ok(Expr::Not(Box::new(self.unary()?)));
+            self.nest()?;
+            let inner = self.unary()?;
+            self.depth -= 1;
+            return Ok(Expr::Not(Box::new(inner)));
         }
         if self.peek_symbol("(") {
-            self.at += 1;
+            self.nest()?;
             let inner = self.or()?;
             self.expect_symbol(")", "to close the parenthesis")?;
+            self.depth -= 1;
             return Ok(inner);
         }
         self.condition()
@@ -671,10 +734,15 @@ impl Parser<'_> {
             Some(Tok::Word(w)) if w.eq_ignore_ascii_case("matches") => {
                 let (pattern, at) = self.text("a glob pattern after matches")?;
                 self.require_text(ty, op_start)?;
-                let glob = GlobBuilder::new(&pattern)
-                    .literal_separator(true)
-                    .build()
-                    .map_err(|e| self.error_at(at, format!("bad glob: {}", e.kind())))?;
+                let glob = crate::glob::build(&pattern, false).map_err(|e| {
+                    // Point into the pattern when it was written without escapes.
+                    let written_as_is = self.source[at + 1..].starts_with(pattern.as_str());
+                    let where_ = match e.offset {
+                        Some(offset) if written_as_is => at + 1 + offset,
+                        _ => at,
+                    };
+                    self.error_at(where_, format!("bad glob: {}", e.message))
+                })?;
                 Ok(Expr::Glob(operand, glob.compile_matcher()))
             }
             Some(Tok::Symbol("=~")) => {

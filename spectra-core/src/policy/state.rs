@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{EnforceOptions, PlanStore};
+use super::{EnforceOptions, PlanStore, invoking_user};
 use crate::error::{Error, Result};
 
 /// The state directory: the one given, else `$SPECTRA_STATE_DIR`, else
@@ -36,16 +36,13 @@ impl StateDir {
         self.0.join("audit.jsonl")
     }
 
-    /// Options for enforcing as the invoking user (`$SUDO_USER`, else `$USER`), creating the
-    /// directory if needed.
+    /// Options for enforcing as the invoking user ([`invoking_user`]), creating the directory
+    /// if needed.
     pub fn enforce_options(&self, override_limits: bool) -> Result<EnforceOptions> {
         std::fs::create_dir_all(&self.0).map_err(|e| Error::io(&self.0, e))?;
-        let who = std::env::var("SUDO_USER")
-            .or_else(|_| std::env::var("USER"))
-            .unwrap_or_else(|_| "unknown".into());
         Ok(EnforceOptions {
             override_limits,
-            ..EnforceOptions::new(who, self.audit_log())
+            ..EnforceOptions::new(invoking_user(), self.audit_log())
         })
     }
 }

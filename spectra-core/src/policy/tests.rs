@@ -497,3 +497,140 @@ fn durations_parse_for_options() {
     assert!(parse_duration("14").is_err());
     assert!(parse_duration("5GB").is_err());
 }
+
+/// Runs `body` on a thread with a small stack, as a server worker might have: a parser or
+/// evaluator that recursed with the input's size would overflow it and abort the test binary.
+fn on_small_stack<T: Send + 'static>(body: impl FnOnce() -> T + Send + 'static) -> T {
+    std::thread::Builder::new()
+        .stack_size(512 * 1024)
+        .spawn(body)
+        .expect("thread")
+        .join()
+        .expect("no panic")
+}
+
+#[test]
+fn hostile_nesting_is_a_positioned_error_not_a_stack_overflow() {
+    let parens = format!("{}size > 1{}", "(".repeat(2000), ")".repeat(2000));
+    let nots = "not ".repeat(10_000) + "size > 1";
+    let bangs = "!".repeat(10_000) + "size > 1";
+    for (what, rule) in [("parentheses", parens), ("not", nots), ("!", bangs)] {
+        let error = on_small_stack(move || Rule::parse(&rule)).expect_err(what);
+        assert!(
+            error.message.contains("nested deeper than 64")
+                || error.message.contains("limit is 4096"),
+            "{what}: {}",
+            error.message
+        );
+    }
+    // Within the length limit, depth is what stops it, at the 65th level.
+    let error = Rule::parse(&format!("{}size > 1{}", "(".repeat(65), ")".repeat(65)))
+        .expect_err("65 levels");
+    assert_eq!(error.column, 65, "{error}");
+    let deepest = format!("{}size > 1{}", "(".repeat(64), ")".repeat(64));
+    assert!(Rule::parse(&deepest).is_ok(), "64 levels are allowed");
+}
+
+#[test]
+fn long_chains_are_flat_and_evaluate_on_a_small_stack() {
+    // A tree built pairwise would be 250 levels deep.
+    let chain = vec!["uid == 1000"; 250].join(" and ") + " or size > 1GB";
+    assert!(chain.len() <= MAX_RULE_LEN);
+    let matched = on_small_stack(move || {
+        let rule = Rule::parse(&chain).expect("a long chain parses");
+        let file = meta(10, Some(1));
+        let result = rule.evaluate(&facts("/a/b.txt", &file, None));
+        drop(rule);
+        result
+    });
+    assert_eq!(matched, Some(true));
+    let huge = vec!["uid == 1"; 70_000].join(" or ");
+    let error = Rule::parse(&huge).expect_err("too long");
+    assert!(error.message.contains("the limit is 4096"), "{error}");
+    assert!(
+        error.rule.len() <= MAX_RULE_LEN,
+        "the error does not echo megabytes back"
+    );
+}
+
+#[test]
+fn three_valued_logic_holds_in_long_chains() {
+    let file = meta(10, None);
+    let eval = |rule: &str| {
+        Rule::parse(rule)
+            .expect(rule)
+            .evaluate(&facts("/a/b.txt", &file, None))
+    };
+    // mtime is unknown: an unknown term leaves and/or unknown unless another term decides.
+    assert_eq!(
+        eval("size == 10 and uid == 1000 and mtime > 2020-01-01"),
+        None
+    );
+    assert_eq!(
+        eval("size == 10 and uid == 7 and mtime > 2020-01-01"),
+        Some(false)
+    );
+    assert_eq!(eval("size == 9 or uid == 7 or mtime > 2020-01-01"), None);
+    assert_eq!(
+        eval("size == 9 or mtime > 2020-01-01 or uid == 1000"),
+        Some(true)
+    );
+    assert_eq!(eval("not (size == 9 or uid == 7)"), Some(true));
+}
+
+#[test]
+fn deeply_nested_glob_alternations_are_rule_errors() {
+    let mut pattern = "b".to_owned();
+    for _ in 0..200 {
+        pattern = format!("{{a,{pattern}}}");
+    }
+    let rule = format!("name matches '{pattern}'");
+    let error = on_small_stack(move || Rule::parse(&rule)).expect_err("refused");
+    assert!(
+        error.message.starts_with("bad glob: alternations"),
+        "{error}"
+    );
+    assert_eq!(
+        error.column,
+        15 + 3 * 8,
+        "the caret is at the ninth brace: {error}"
+    );
+}
+
+#[test]
+fn move_and_archive_destinations_must_be_absolute_and_plain() {
+    let policy = |action: &str| {
+        Policy::from_json(&format!(
+            r#"{{"name": "p", "rules": ["size > 1"], "action": {action}}}"#
+        ))
+        .expect("parses")
+        .compile()
+    };
+    for (destination, problem) in [
+        (r#""""#, "is empty"),
+        (r#""../../etc""#, "is not an absolute path"),
+        (r#""/archive/../etc""#, "contains '..'"),
+        (r#""/archive\u0000x""#, "holds a NUL byte"),
+    ] {
+        let action = format!(r#"{{"type": "move", "destination": {destination}}}"#);
+        let error = policy(&action).expect_err(destination);
+        let text = error.to_string();
+        assert!(
+            text.contains("action.destination") && text.contains(problem),
+            "{text}"
+        );
+    }
+    let error = policy(r#""archive""#).expect_err("no destination");
+    assert!(error.to_string().contains("need a destination"), "{error}");
+    assert!(policy(r#"{"type": "archive", "destination": "/archive"}"#).is_ok());
+}
+
+#[test]
+fn a_policy_has_at_most_so_many_rules() {
+    let mut policy =
+        Policy::from_json(r#"{"name": "p", "rules": ["size > 1"], "action": "report"}"#)
+            .expect("parses");
+    policy.rules = vec!["size > 1".into(); MAX_POLICY_RULES + 1];
+    let error = policy.compile().expect_err("too many");
+    assert_eq!(error.code(), crate::ErrorCode::TooLarge, "{error}");
+}

@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use globset::{GlobSet, GlobSetBuilder};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
@@ -197,13 +197,10 @@ impl Excludes {
                 });
             }
             let anchored = pattern.trim_start_matches('/');
-            let glob = GlobBuilder::new(anchored)
-                .literal_separator(true)
-                .backslash_escape(true)
-                .build()
-                .map_err(|e| Error::InvalidPattern {
+            let glob =
+                crate::glob::build(anchored, true).map_err(|error| Error::InvalidPattern {
                     pattern: pattern.clone(),
-                    message: e.kind().to_string(),
+                    message: error.message,
                 })?;
             if pattern.contains('/') {
                 by_relative_path.add(glob);
