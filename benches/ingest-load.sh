@@ -20,7 +20,7 @@ cleanup() {
 trap cleanup EXIT
 
 start() { # DB URL
-    "$bin/spectra" serve --listen 127.0.0.1:0 --db "$1" --enrollment-token bench \
+    "$bin/spectra" serve --listen 127.0.0.1:0 --db "$1" --enrollment-token bench-enrollment-token \
         --agent-requests-per-minute 1000000 >"$work/out" 2>"$work/err" &
     server=$!
     for _ in $(seq 100); do
@@ -38,7 +38,7 @@ run() { # STORE LABEL ARGS...
     local store=$1 label=$2
     shift 2
     local line
-    line=$("$bin/ingest-load" --url "$url" --enroll bench --seconds "$seconds" "$@")
+    line=$("$bin/ingest-load" --url "$url" --enroll bench-enrollment-token --seconds "$seconds" "$@")
     echo "{\"store\": \"$store\", \"scenario\": \"$label\", \"result\": $line}"
 }
 

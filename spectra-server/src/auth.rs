@@ -8,7 +8,9 @@
 
 use std::str::FromStr;
 
-use axum::extract::FromRequestParts;
+use std::net::IpAddr;
+
+use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
@@ -17,6 +19,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::api::{ApiError, AppState};
+use crate::serve::ClientAddr;
 use crate::store::{AgentRecord, TokenRecord};
 
 const PREFIX: &str = "spectra_";
@@ -95,7 +98,12 @@ fn hex(bytes: &[u8]) -> String {
 }
 
 fn hash(secret: &str) -> String {
-    hex(&Sha256::digest(secret.as_bytes()))
+    sha256_hex(secret.as_bytes())
+}
+
+/// The SHA-256 of `bytes` in lowercase hex.
+pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
 }
 
 /// Compares two secrets in time independent of where they differ (hashing first makes the
@@ -120,35 +128,150 @@ impl Caller {
     }
 }
 
+/// Failed authentications a token id may see per minute before it is refused outright (with
+/// a 429) for the rest of the minute. Secrets are 256 random bits, so this is not what keeps
+/// them safe; it keeps a flood of guesses cheap for the server and visible in its log.
+pub const MAX_FAILURES_PER_TOKEN: i64 = 10;
+/// The same for one client address, over every token id and the enrollment token.
+pub const MAX_FAILURES_PER_ADDRESS: i64 = 30;
+
+/// The subjects failed authentications are counted under.
+fn failure_subjects(token_id: Option<&str>, addr: Option<IpAddr>) -> Vec<String> {
+    let mut subjects = Vec::with_capacity(2);
+    if let Some(id) = token_id {
+        subjects.push(format!("token:{id}"));
+    }
+    if let Some(addr) = addr {
+        subjects.push(format!("addr:{addr}"));
+    }
+    subjects
+}
+
+/// Turns a failed authentication into its answer: a 429 when `token_id` or `addr` has
+/// already failed too often this minute (nothing more is written then, so a flood costs one
+/// read per request), else `error` after counting and logging the failure. Only failures
+/// pay: a valid token is never slowed down or locked out by someone else's guesses.
+pub(crate) async fn failed(
+    state: &AppState,
+    token_id: Option<&str>,
+    addr: Option<IpAddr>,
+    error: ApiError,
+) -> ApiError {
+    match count_failure(state, token_id, addr, &error).await {
+        Ok(None) => error,
+        Ok(Some(throttled)) => throttled,
+        Err(store) => store,
+    }
+}
+
+async fn count_failure(
+    state: &AppState,
+    token_id: Option<&str>,
+    addr: Option<IpAddr>,
+    error: &ApiError,
+) -> Result<Option<ApiError>, ApiError> {
+    let now = Utc::now();
+    let by_token = match token_id {
+        Some(id) => {
+            let subjects = failure_subjects(Some(id), None);
+            state.store.auth_failures(&subjects, now).await?
+        }
+        None => 0,
+    };
+    let by_address = match addr {
+        Some(addr) => {
+            let subjects = failure_subjects(None, Some(addr));
+            state.store.auth_failures(&subjects, now).await?
+        }
+        None => 0,
+    };
+    if by_token >= MAX_FAILURES_PER_TOKEN || by_address >= MAX_FAILURES_PER_ADDRESS {
+        let retry_after = u64::try_from(60 - now.timestamp().rem_euclid(60)).unwrap_or(60);
+        return Ok(Some(ApiError::auth_throttled(retry_after)));
+    }
+    let subjects = failure_subjects(token_id, addr);
+    let count = state.store.record_auth_failure(&subjects, now).await?;
+    tracing::warn!(
+        token_id = token_id.unwrap_or("-"),
+        client = %addr.map_or_else(|| "-".to_owned(), |a| a.to_string()),
+        failures_this_minute = count,
+        reason = %error.message,
+        "authentication failed"
+    );
+    Ok(None)
+}
+
+/// The client's address, when the server was started with connection info (tests through
+/// `oneshot` may leave it out).
+pub fn client_addr(parts: &Parts) -> Option<IpAddr> {
+    parts
+        .extensions
+        .get::<ConnectInfo<ClientAddr>>()
+        .map(|info| info.0.0.ip())
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let unauthorized = |message: &str| ApiError::unauthorized(message);
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or_else(|| unauthorized("missing Authorization: Bearer token"))?;
-        let text = header
+        let addr = client_addr(parts);
+        let Some(header) = parts.headers.get(AUTHORIZATION) else {
+            return Err(unauthorized("missing Authorization: Bearer token"));
+        };
+        let parsed = header
             .to_str()
             .ok()
             .and_then(|value| value.strip_prefix("Bearer "))
-            .ok_or_else(|| unauthorized("Authorization must be 'Bearer <token>'"))?;
-        let (id, secret) = text
-            .trim()
-            .strip_prefix(PREFIX)
-            .and_then(|rest| rest.split_once('_'))
-            .ok_or_else(|| unauthorized("malformed token"))?;
-        let (token, agent) = state
-            .store
-            .token(id)
-            .await?
-            .ok_or_else(|| unauthorized("unknown or revoked token"))?;
-        let presented = hash(secret);
-        if !bool::from(presented.as_bytes().ct_eq(token.secret_hash.as_bytes())) {
-            return Err(unauthorized("unknown or revoked token"));
-        }
+            .map(|text| {
+                text.trim()
+                    .strip_prefix(PREFIX)
+                    .and_then(|rest| rest.split_once('_'))
+            });
+        let (id, secret) = match parsed {
+            None => {
+                let error = unauthorized("Authorization must be 'Bearer <token>'");
+                return Err(failed(state, None, addr, error).await);
+            }
+            Some(None) => {
+                return Err(failed(state, None, addr, unauthorized("malformed token")).await);
+            }
+            Some(Some(parts)) => parts,
+        };
+        let found = state.store.token(id).await?;
+        let Some((token, agent)) = found.filter(|(token, _)| {
+            bool::from(hash(secret).as_bytes().ct_eq(token.secret_hash.as_bytes()))
+        }) else {
+            let error = unauthorized("unknown or revoked token");
+            return Err(failed(state, Some(id), addr, error).await);
+        };
         Ok(Caller { token, agent })
+    }
+}
+
+/// The agent whose token `token` is, for a re-enrollment's proof; anything else is a 401
+/// counted like any failed authentication.
+pub(crate) async fn agent_of_token(
+    state: &AppState,
+    token: &str,
+    addr: Option<IpAddr>,
+) -> Result<String, ApiError> {
+    let refused = || ApiError::unauthorized("agent_token: not this server's token of an agent");
+    let Some((id, secret)) = token
+        .trim()
+        .strip_prefix(PREFIX)
+        .and_then(|rest| rest.split_once('_'))
+    else {
+        return Err(failed(state, None, addr, refused()).await);
+    };
+    match state.store.token(id).await? {
+        Some((record, Some(agent)))
+            if record.role == Role::Agent
+                && bool::from(hash(secret).as_bytes().ct_eq(record.secret_hash.as_bytes())) =>
+        {
+            Ok(agent.id)
+        }
+        _ => Err(failed(state, Some(id), addr, refused()).await),
     }
 }
 
@@ -198,6 +321,23 @@ impl<const MIN: u8> FromRequestParts<AppState> for User<MIN> {
     }
 }
 
+/// How stale `last_seen` may get before a request refreshes it: any authenticated agent
+/// request is a sign of life, but one write per request would be a write too many.
+const ALIVE_REFRESH: chrono::Duration = chrono::Duration::seconds(10);
+
+/// Records that `agent` was heard from now (an upload or a poll counts as much as a
+/// heartbeat), at most every [`ALIVE_REFRESH`].
+pub(crate) async fn mark_alive(state: &AppState, agent: &AgentRecord) -> Result<(), ApiError> {
+    let now = Utc::now();
+    if agent
+        .last_seen
+        .is_none_or(|seen| now - seen >= ALIVE_REFRESH)
+    {
+        state.store.heartbeat(&agent.id, now).await?;
+    }
+    Ok(())
+}
+
 /// An enrolled agent, approved or still pending (heartbeats and polls are allowed to wait).
 #[derive(Debug, Clone)]
 pub struct EnrolledAgent(pub AgentRecord);
@@ -212,7 +352,10 @@ impl FromRequestParts<AppState> for EnrolledAgent {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let caller = Caller::from_request_parts(parts, state).await?;
         match caller.agent {
-            Some(agent) if caller.token.role == Role::Agent => Ok(EnrolledAgent(agent)),
+            Some(agent) if caller.token.role == Role::Agent => {
+                mark_alive(state, &agent).await?;
+                Ok(EnrolledAgent(agent))
+            }
             _ => Err(ApiError::forbidden(
                 "this endpoint is for agents; use an agent token".to_string(),
             )),

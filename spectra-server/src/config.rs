@@ -4,7 +4,7 @@
 //! (`--config` / `SPECTRA_CONFIG`), the built-in default. Every setting has all four forms;
 //! the file uses the flag's name with `_` for `-` (`max_body_bytes = 8388608`).
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -26,7 +26,8 @@ pub struct ServeArgs {
     // A PostgreSQL URL may hold a password: --help does not echo the environment's value.
     #[arg(long, env = "SPECTRA_DB", value_name = "URL", hide_env_values = true)]
     pub db: Option<String>,
-    /// Token agents present to enroll. Without one, enrollment is closed.
+    /// Token agents present to enroll (16 characters or more). Without one, enrollment is
+    /// closed.
     #[arg(
         long,
         env = "SPECTRA_ENROLLMENT_TOKEN",
@@ -34,6 +35,11 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub enrollment_token: Option<String>,
+    /// Networks whose old Go agents are accepted without credentials, identified by hostname
+    /// (comma-separated CIDRs, e.g. 10.1.0.0/16,192.168.5.7). Off by default: a migration
+    /// path, limited to what the Go agent does.
+    #[arg(long, env = "SPECTRA_LEGACY_AGENTS", value_name = "CIDR,...")]
+    pub legacy_agents: Option<String>,
     /// New agents wait as pending until an admin approves them.
     #[arg(long, env = "SPECTRA_APPROVAL", value_name = "BOOL", num_args = 0..=1,
           default_missing_value = "true")]
@@ -100,6 +106,8 @@ pub struct ServeConfig {
     pub listen: SocketAddr,
     pub db: String,
     pub enrollment_token: Option<String>,
+    /// Networks whose Go agents are admitted without credentials; empty: none.
+    pub legacy_agents: Vec<Cidr>,
     pub approval: bool,
     pub tls: Option<(PathBuf, PathBuf)>,
     pub log_format: LogFormat,
@@ -153,6 +161,7 @@ impl ServeConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             db: db.into(),
             enrollment_token: None,
+            legacy_agents: Vec::new(),
             approval: false,
             tls: None,
             log_format: LogFormat::Text,
@@ -209,6 +218,10 @@ impl ServeConfig {
             db: pick(&args.db, &file.db).unwrap_or(defaults.db),
             enrollment_token: pick(&args.enrollment_token, &file.enrollment_token)
                 .filter(|t| !t.is_empty()),
+            legacy_agents: match pick(&args.legacy_agents, &file.legacy_agents) {
+                Some(text) => Cidr::parse_list(&text).map_err(|e| format!("legacy_agents: {e}"))?,
+                None => Vec::new(),
+            },
             approval: args.approval.or(file.approval).unwrap_or(false),
             tls,
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
@@ -241,10 +254,94 @@ impl ServeConfig {
                 defaults.command_timeout,
             )?,
         };
+        if let Some(token) = &config.enrollment_token
+            && token.chars().count() < MIN_ENROLLMENT_TOKEN_CHARS
+        {
+            return Err(format!(
+                "enrollment_token: {} characters is too short to guard enrollment; use at least \
+                 {MIN_ENROLLMENT_TOKEN_CHARS} (e.g. `openssl rand -hex 16`)",
+                token.chars().count()
+            ));
+        }
         if config.maintenance_interval.is_zero() {
             return Err("maintenance_interval must be more than 0".into());
         }
         Ok(config)
+    }
+}
+
+/// The shortest enrollment token accepted: anyone holding it may enroll agents.
+pub const MIN_ENROLLMENT_TOKEN_CHARS: usize = 16;
+
+/// A network: an address and a prefix length (`10.0.0.0/8`, `fd00::/8`; a bare address is
+/// the network of that address alone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    network: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// A comma-separated list; every entry must parse.
+    pub fn parse_list(text: &str) -> Result<Vec<Cidr>, String> {
+        text.split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .map(str::parse)
+            .collect()
+    }
+
+    pub fn contains(&self, addr: IpAddr) -> bool {
+        // An IPv4 client on a dual-stack listener shows up as ::ffff:a.b.c.d.
+        let addr = match addr {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(addr, IpAddr::V4),
+            v4 => v4,
+        };
+        match (self.network, addr) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::str::FromStr for Cidr {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Cidr, String> {
+        let (address, prefix) = match text.split_once('/') {
+            Some((address, prefix)) => (address, Some(prefix)),
+            None => (text, None),
+        };
+        let network: IpAddr = address
+            .parse()
+            .map_err(|_| format!("{text:?} is not an address or CIDR network"))?;
+        let max = if network.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            None => max,
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(|| format!("{text:?}: the prefix length must be 0 to {max}"))?,
+        };
+        Ok(Cidr { network, prefix })
+    }
+}
+
+impl std::fmt::Display for Cidr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.network, self.prefix)
     }
 }
 
@@ -309,5 +406,37 @@ mod tests {
         };
         let err = ServeConfig::resolve(&args).expect_err("bad duration");
         assert!(err.starts_with("retention_raw:"), "{err}");
+        let args = ServeArgs {
+            enrollment_token: Some("abc".into()),
+            ..ServeArgs::default()
+        };
+        let err = ServeConfig::resolve(&args).expect_err("short token");
+        assert!(err.starts_with("enrollment_token: 3 characters"), "{err}");
+        let args = ServeArgs {
+            legacy_agents: Some("10.0.0.0/8, 10.0.0.0/33".into()),
+            ..ServeArgs::default()
+        };
+        let err = ServeConfig::resolve(&args).expect_err("bad prefix");
+        assert!(err.contains("0 to 32"), "{err}");
+    }
+
+    #[test]
+    fn networks_contain_their_addresses_only() {
+        let list = Cidr::parse_list("10.1.0.0/16,192.168.5.7,fd00::/8").expect("parses");
+        let has = |ip: &str| list.iter().any(|c| c.contains(ip.parse().expect("ip")));
+        assert!(has("10.1.200.3"));
+        assert!(!has("10.2.0.1"));
+        assert!(has("192.168.5.7"));
+        assert!(!has("192.168.5.8"));
+        assert!(has("fd12::1"));
+        assert!(!has("fe80::1"));
+        assert!(
+            has("::ffff:10.1.0.9"),
+            "IPv4-mapped addresses count as IPv4"
+        );
+        assert!(
+            Cidr::parse_list("0.0.0.0/0").expect("all")[0].contains("8.8.8.8".parse().expect("ip"))
+        );
+        assert!("ten/8".parse::<Cidr>().is_err());
     }
 }

@@ -21,7 +21,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 mod series;
-mod serve;
+pub mod serve;
 pub mod store;
 
 pub use serve::{ServeError, run};

@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 /// Fields that name an array element, in order of preference.
-const LABEL_KEYS: [&str; 8] = [
+const LABEL_KEYS: [&str; 9] = [
     "mount_point",
+    "mountpoint",
     "interface",
     "name",
     "device",
@@ -20,6 +21,10 @@ const LABEL_KEYS: [&str; 8] = [
     "pid",
     "id",
 ];
+/// Fields that make a whole envelope one series of several: the Go agent sends one envelope
+/// per mount (`mountpoint`), interface, disk (`device`) and sensor. Narrower than
+/// [`LABEL_KEYS`]: a top-level `name` or `id` describes the host, not a series.
+const SERIES_KEYS: [&str; 5] = ["mount_point", "mountpoint", "interface", "device", "sensor"];
 const MAX_DEPTH: usize = 4;
 const MAX_SAMPLES: usize = 512;
 
@@ -53,11 +58,31 @@ impl Sample {
     }
 }
 
-/// The numeric leaves of `data` (numbers, and booleans as 0/1).
+/// The numeric leaves of `data` (numbers, and booleans as 0/1), labelled by the envelope's
+/// [series](series_label) when it has one.
 pub fn samples(data: &Value) -> Vec<Sample> {
     let mut out = Vec::new();
-    walk(data, &mut Vec::new(), &mut Vec::new(), 0, &mut out);
+    let mut labels: Vec<(String, String)> = series_label(data).into_iter().collect();
+    walk(data, &mut Vec::new(), &mut labels, 0, &mut out);
     out
+}
+
+/// Which series of its kind an envelope is (`mountpoint="/"`), when its data is an object
+/// with a [series field](SERIES_KEYS).
+pub fn series_label(data: &Value) -> Option<(String, String)> {
+    let fields = data.as_object()?;
+    SERIES_KEYS.iter().find_map(|key| match fields.get(*key)? {
+        Value::String(s) => Some(((*key).to_owned(), s.clone())),
+        _ => None,
+    })
+}
+
+/// [`series_label`] as the text that keys the latest envelope of each series (empty for
+/// envelopes of a single series).
+pub fn series_key(data: &Value) -> String {
+    series_label(data).map_or_else(String::new, |(key, value)| {
+        format!("{key}={}", Value::from(value))
+    })
 }
 
 fn walk(
@@ -200,6 +225,21 @@ mod tests {
             keys,
             ["used{mount_point=\"/\"}", "used{mount_point=\"/srv\"}"]
         );
+    }
+
+    #[test]
+    fn the_go_agents_one_envelope_per_mount_is_a_series_each() {
+        let root = json!({"device": "/dev/vda", "mountpoint": "/", "disk_used": 7});
+        let home = json!({"device": "/dev/vdb", "mountpoint": "/home", "disk_used": 9});
+        let keys = |data: &Value| samples(data).iter().map(Sample::key).collect::<Vec<_>>();
+        assert_eq!(keys(&root), ["disk_used{mountpoint=\"/\"}"]);
+        assert_eq!(keys(&home), ["disk_used{mountpoint=\"/home\"}"]);
+        assert_eq!(series_key(&home), "mountpoint=\"/home\"");
+        let nic = json!({"interface": "eth0", "rx_bytes": 1});
+        assert_eq!(keys(&nic), ["rx_bytes{interface=\"eth0\"}"]);
+        let cpu = json!({"usage": 0.3, "cores": [0.6, 0.0]});
+        assert_eq!(series_key(&cpu), "", "a host-wide envelope is one series");
+        assert!(keys(&cpu).contains(&"usage".to_owned()), "{:?}", keys(&cpu));
     }
 
     #[test]

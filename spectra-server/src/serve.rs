@@ -59,15 +59,21 @@ pub async fn run(config: ServeConfig) -> Result<(), ServeError> {
         Some((cert, key)) => {
             let listener = TlsListener::new(tcp, tls_acceptor(cert, key)?);
             announce("https", local);
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<ClientAddr>(),
+            )
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await
         }
         None => {
             announce("http", local);
-            axum::serve(tcp, router)
-                .with_graceful_shutdown(async move { stop.cancelled().await })
-                .await
+            axum::serve(
+                tcp,
+                router.into_make_service_with_connect_info::<ClientAddr>(),
+            )
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await
         }
     };
     maintenance.abort();
@@ -193,6 +199,27 @@ impl TlsListener {
 impl Drop for TlsListener {
     fn drop(&mut self) {
         self.acceptor_task.abort();
+    }
+}
+
+/// The peer of a connection, as handlers see it (`ConnectInfo<ClientAddr>`), over plain TCP
+/// and TLS alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddr(pub SocketAddr);
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TcpListener>>
+    for ClientAddr
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, TcpListener>) -> Self {
+        ClientAddr(*stream.remote_addr())
+    }
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TlsListener>>
+    for ClientAddr
+{
+    fn connect_info(stream: axum::serve::IncomingStream<'_, TlsListener>) -> Self {
+        ClientAddr(*stream.remote_addr())
     }
 }
 

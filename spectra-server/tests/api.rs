@@ -156,7 +156,7 @@ async fn enrollment_checks_the_token_and_the_description() {
         let reply = f
             .register(json!({"enrollment_token": harness::ENROLL}))
             .await;
-        assert_error(&reply, StatusCode::UNPROCESSABLE_ENTITY, "invalid_data");
+        assert_error(&reply, StatusCode::BAD_REQUEST, "invalid_data");
         assert!(reply.text.contains("hostname"), "{}", reply.text);
 
         // Re-enrolling the same machine keeps the id and replaces the token.
@@ -714,7 +714,7 @@ async fn commands_flow_from_operator_to_agent_and_back() {
         let reply = f
             .post(&queue_uri, &f.operator, &json!({"kind": "rm -rf"}))
             .await;
-        assert_error(&reply, StatusCode::UNPROCESSABLE_ENTITY, "invalid_data");
+        assert_error(&reply, StatusCode::BAD_REQUEST, "invalid_data");
         assert_error(
             &f.post("/api/v1/agents/nope/commands", &f.operator, &ping)
                 .await,

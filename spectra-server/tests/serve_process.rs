@@ -70,7 +70,7 @@ async fn a_real_listener_serves_agents_and_admins_and_shuts_down_gracefully() {
     // The environment wins over the file; the file gives the database.
     let mut server = ServerProcess::start(
         &["--config", config.to_str().expect("utf-8")],
-        &[("SPECTRA_ENROLLMENT_TOKEN", "from-env")],
+        &[("SPECTRA_ENROLLMENT_TOKEN", "from-env-0123456789")],
         dir.path(),
     );
     let url = server.url.clone();
@@ -78,12 +78,12 @@ async fn a_real_listener_serves_agents_and_admins_and_shuts_down_gracefully() {
 
     let refused = client
         .post(format!("{url}/api/v1/agent/register"))
-        .json(&json!({"enrollment_token": "from-file", "hostname": "h", "os": "l", "version": "1"}))
+        .json(&json!({"enrollment_token": "from-file-0123456789", "hostname": "h", "os": "l", "version": "1"}))
         .send()
         .await
         .expect("register");
     assert_eq!(refused.status(), StatusCode::UNAUTHORIZED);
-    let (id, agent) = enroll(&client, &url, "from-env", "web-1").await;
+    let (id, agent) = enroll(&client, &url, "from-env-0123456789", "web-1").await;
 
     let reply = client
         .post(format!("{url}/api/v1/metrics"))
@@ -212,13 +212,13 @@ async fn every_acknowledged_batch_survives_sigkill() {
         "--db",
         db.as_str(),
         "--enrollment-token",
-        "e",
+        "enroll-0123456789",
         "--agent-requests-per-minute",
         "100000",
     ];
     let mut server = ServerProcess::start(&args, &[], dir.path());
     let client = http_client(None);
-    let (id, agent) = enroll(&client, &server.url, "e", "web-1").await;
+    let (id, agent) = enroll(&client, &server.url, "enroll-0123456789", "web-1").await;
 
     let acknowledged = Arc::new(Mutex::new(BTreeSet::new()));
     let mut senders = Vec::new();
@@ -298,14 +298,14 @@ async fn two_replicas_share_one_postgres() {
         "--db",
         db.as_str(),
         "--enrollment-token",
-        "e",
+        "enroll-0123456789",
         "--agent-requests-per-minute",
         "8",
     ];
     let a = ServerProcess::start(&args, &[], dir.path());
     let b = ServerProcess::start(&args, &[], dir.path());
     let client = http_client(None);
-    let (id, agent) = enroll(&client, &a.url, "e", "web-1").await;
+    let (id, agent) = enroll(&client, &a.url, "enroll-0123456789", "web-1").await;
 
     // A poll waiting on B hears of a command queued on A (LISTEN/NOTIFY), within seconds.
     let poll = {

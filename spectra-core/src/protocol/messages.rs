@@ -61,6 +61,32 @@ impl AgentInfo {
     }
 }
 
+/// Longest path accepted from the wire, in bytes (Linux's `PATH_MAX`).
+pub const MAX_PATH_BYTES: usize = 4096;
+
+/// Refuses a path from the wire that is empty, relative, longer than [`MAX_PATH_BYTES`] or
+/// holds a NUL byte (which no system call can take), naming the field.
+pub fn check_path(what: &str, path: &[u8]) -> Result<()> {
+    let problem = if path.is_empty() {
+        "is empty".to_owned()
+    } else if path.contains(&0) {
+        "holds a NUL byte".to_owned()
+    } else if path[0] != b'/' {
+        format!(
+            "{:?} is not an absolute path",
+            String::from_utf8_lossy(path)
+        )
+    } else if path.len() > MAX_PATH_BYTES {
+        format!(
+            "is {} bytes long; the limit is {MAX_PATH_BYTES}",
+            path.len()
+        )
+    } else {
+        return Ok(());
+    };
+    Err(Error::invalid(what, problem))
+}
+
 pub(super) fn check_label(what: &str, value: &str, may_be_empty: bool) -> Result<()> {
     if value.is_empty() && !may_be_empty {
         return Err(Error::invalid(what, "must not be empty"));
@@ -84,6 +110,10 @@ pub(super) fn check_label(what: &str, value: &str, may_be_empty: bool) -> Result
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Registration {
     pub enrollment_token: String,
+    /// The agent's current token, when it has one: proof that a re-enrollment comes from the
+    /// enrolled agent itself, which lets it keep its approval.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_token: Option<String>,
     #[serde(flatten)]
     pub agent: AgentInfo,
 }
@@ -134,6 +164,9 @@ impl Snapshot {
         check_label("hostname", &self.hostname, false)?;
         if self.report.roots.is_empty() {
             return Err(Error::invalid("snapshot", "report has no roots"));
+        }
+        for (index, root) in self.report.roots.iter().enumerate() {
+            check_path(&format!("report.roots[{index}]"), root.as_bytes())?;
         }
         Ok(())
     }
@@ -224,12 +257,7 @@ impl Diagnostic {
                 check_range("lines", *lines as u64, 1, MAX_LOG_LINES as u64)
             }
             Diagnostic::DiskUsage { path, top } => {
-                if !path.is_absolute() {
-                    return Err(Error::invalid(
-                        "path",
-                        format!("{} is not absolute", path.display()),
-                    ));
-                }
+                check_path("path", path.as_os_str().as_encoded_bytes())?;
                 check_range("top", *top as u64, 1, MAX_DISK_USAGE_TOP as u64)
             }
         }
@@ -404,7 +432,11 @@ mod tests {
             ),
             (
                 json!({"kind": "disk_usage", "args": {"path": "var"}}),
-                "not absolute",
+                "not an absolute path",
+            ),
+            (
+                json!({"kind": "disk_usage", "args": {"path": "/var\u{0}/x"}}),
+                "invalid path: holds a NUL byte",
             ),
         ];
         for (wire, expected) in cases {

@@ -36,7 +36,7 @@ mod messages;
 
 pub use messages::{
     AccessEvent, AccessOp, AgentInfo, Command, CommandOutcome, CommandResult, Diagnostic,
-    MAX_DISK_USAGE_TOP, Registration, Snapshot,
+    MAX_DISK_USAGE_TOP, MAX_PATH_BYTES, Registration, Snapshot, check_path,
 };
 
 /// The protocol version this build speaks. A batch with a newer version is refused (the
@@ -186,9 +186,17 @@ pub fn decode<T: DeserializeOwned>(
     let json = decompress(what, body, compression, limits)?;
     check_depth(what, &json, limits.max_depth)?;
     serde_json::from_slice(&json).map_err(|e| Error::InvalidData {
-        what: what.into(),
+        what: described(what, compression),
         message: e.to_string(),
     })
+}
+
+/// `what`, saying when the bytes at fault were the inside of a gzip body.
+fn described(what: &str, compression: Compression) -> String {
+    match compression {
+        Compression::Gzip => format!("{what} (in the gunzipped body)"),
+        Compression::None => what.to_owned(),
+    }
 }
 
 /// Decodes a metric batch: a [`MetricBatch`] object, or the Go agent's forms — a bare array of
@@ -203,7 +211,7 @@ pub fn decode_metric_batch(
     let json = decompress(WHAT, body, compression, limits)?;
     check_depth(WHAT, &json, limits.max_depth)?;
     let invalid = |e: serde_json::Error| Error::InvalidData {
-        what: WHAT.into(),
+        what: described(WHAT, compression),
         message: e.to_string(),
     };
     let value: serde_json::Value = serde_json::from_slice(&json).map_err(invalid)?;

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use axum::body::Body;
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -17,9 +17,9 @@ use spectra_core::protocol::{
     self, Command, CommandResult, Compression, Limits, Registration, Snapshot,
 };
 
-use super::{ApiError, AppState, read_body};
+use super::{ApiError, AppState, ConnectInfoOpt, legacy, read_body};
 use crate::auth::{self, ApprovedAgent, EnrolledAgent, Role};
-use crate::store::{Finished, Ingested};
+use crate::store::{Enrollment, Finished, Ingested, LEGACY_MACHINE_PREFIX};
 
 /// The longest a command poll waits.
 pub const MAX_POLL: Duration = Duration::from_secs(30);
@@ -42,33 +42,75 @@ struct Enrolled {
     status: &'static str,
 }
 
+/// Enrolls an agent with the enrollment token (and, on re-enrollment, its current agent
+/// token as proof); or, from a `--legacy-agents` network, registers a Go agent by hostname.
 async fn register(
     State(state): State<AppState>,
-    body: Result<Json<Registration>, JsonRejection>,
-) -> Result<(StatusCode, Json<Enrolled>), ApiError> {
-    let Json(registration) = body?;
+    ConnectInfoOpt(addr): ConnectInfoOpt,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let bytes = read_body(body, state.config.limits.max_body_bytes, "registration").await?;
+    let limits = decode_limits(&state);
+    let value: serde_json::Value =
+        protocol::decode("registration", &bytes, Compression::sniff(&bytes), &limits)?;
+    if value.get("enrollment_token").is_none() {
+        return legacy::register(&state, addr, &value).await;
+    }
+    let registration: Registration = serde_json::from_value(value).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_data",
+            format!("registration: {e}"),
+        )
+    })?;
     let Some(expected) = &state.config.enrollment_token else {
         return Err(ApiError::forbidden(
             "enrollment is closed: the server has no enrollment token set",
         ));
     };
     if !auth::secrets_match(&registration.enrollment_token, expected) {
-        return Err(ApiError::unauthorized("wrong enrollment token"));
+        let error = ApiError::unauthorized("wrong enrollment token");
+        return Err(auth::failed(&state, None, addr, error).await);
     }
     registration.agent.validate()?;
+    if registration
+        .agent
+        .machine_id
+        .as_deref()
+        .is_some_and(|id| id.starts_with(LEGACY_MACHINE_PREFIX))
+    {
+        return Err(ApiError::bad_request(format!(
+            "machine_id: the prefix {LEGACY_MACHINE_PREFIX:?} is reserved for legacy Go agents"
+        )));
+    }
+    let proven_id = match &registration.agent_token {
+        Some(token) => Some(auth::agent_of_token(&state, token, addr).await?),
+        None => None,
+    };
+    let proof = match &proven_id {
+        Some(id) => Enrollment::Proven(id),
+        None => Enrollment::Token,
+    };
+    let actor = match (&proven_id, addr) {
+        (Some(_), _) => "agent token".to_owned(),
+        (None, Some(addr)) => format!("enrollment token from {addr}"),
+        (None, None) => "enrollment token".to_owned(),
+    };
     let now = Utc::now();
     let issued = auth::issue(Role::Agent, &registration.agent.hostname, now)?;
     let (agent, _) = state
         .store
         .enroll(
             &registration.agent,
-            !state.config.approval,
+            state.config.approval,
+            proof,
+            &actor,
             issued.record,
             now,
         )
         .await?;
     tracing::info!(agent_id = %agent.id, hostname = %agent.hostname, approved = agent.approved,
-                   "agent enrolled");
+                   proven = proven_id.is_some(), "agent enrolled");
     Ok((
         StatusCode::CREATED,
         Json(Enrolled {
@@ -80,7 +122,8 @@ async fn register(
                 "pending"
             },
         }),
-    ))
+    )
+        .into_response())
 }
 
 async fn heartbeat(
@@ -96,7 +139,7 @@ async fn heartbeat(
     })))
 }
 
-fn decode_limits(state: &AppState) -> Limits {
+pub(super) fn decode_limits(state: &AppState) -> Limits {
     let limits = &state.config.limits;
     Limits {
         max_body_bytes: limits.max_body_bytes,
@@ -106,8 +149,13 @@ fn decode_limits(state: &AppState) -> Limits {
     }
 }
 
-/// The outcome of an upload, as the agent sees it.
-fn acknowledge(outcome: Ingested, stored: serde_json::Value) -> Result<Response, ApiError> {
+/// The outcome of an upload, as the agent sees it. `stored` is the answer's body, which holds
+/// the upload's id under `id_field`.
+fn acknowledge(
+    outcome: Ingested,
+    stored: serde_json::Value,
+    id_field: &str,
+) -> Result<Response, ApiError> {
     match outcome {
         Ingested::Stored => Ok((StatusCode::OK, Json(stored)).into_response()),
         Ingested::Duplicate => {
@@ -116,13 +164,18 @@ fn acknowledge(outcome: Ingested, stored: serde_json::Value) -> Result<Response,
             Ok((StatusCode::OK, Json(body)).into_response())
         }
         Ingested::RateLimited { retry_after_secs } => Err(ApiError::rate_limited(retry_after_secs)),
+        Ingested::Conflict => Err(ApiError::conflict(format!(
+            "{id_field} {} was already used for other content; nothing was stored (send new \
+             content under a new id)",
+            stored[id_field]
+        ))),
     }
 }
 
 /// A metric batch: gzip or plain JSON, a `MetricBatch` or the Go agent's bare envelopes.
 async fn metrics(
     State(state): State<AppState>,
-    ApprovedAgent(agent): ApprovedAgent,
+    legacy::Sender(agent): legacy::Sender,
     body: Body,
 ) -> Result<Response, ApiError> {
     let limits = decode_limits(&state);
@@ -146,7 +199,7 @@ async fn metrics(
             state.config.limits.agent_requests_per_minute,
         )
         .await?;
-    acknowledge(outcome, stored)
+    acknowledge(outcome, stored, "batch_id")
 }
 
 /// A scan snapshot (gzip or plain JSON).
@@ -169,7 +222,11 @@ async fn ingest(
             state.config.limits.agent_requests_per_minute,
         )
         .await?;
-    acknowledge(outcome, json!({"snapshot_id": snapshot.snapshot_id}))
+    acknowledge(
+        outcome,
+        json!({"snapshot_id": snapshot.snapshot_id}),
+        "snapshot_id",
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -181,7 +238,7 @@ struct PollParams {
 /// The next queued command, waiting up to `wait` seconds for one; 204 when none came.
 async fn next_command(
     State(state): State<AppState>,
-    EnrolledAgent(agent): EnrolledAgent,
+    legacy::Poller(agent): legacy::Poller,
     params: Result<Query<PollParams>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let Query(params) = params?;
@@ -199,6 +256,7 @@ async fn next_command(
         .next_command(&agent.id, wait, &state.shutdown)
         .await?;
     Ok(match command {
+        Some(record) if agent.legacy => Json(legacy::command(&record)).into_response(),
         Some(record) => Json(Command {
             command_id: record.id,
             diagnostic: record.diagnostic,
@@ -209,12 +267,26 @@ async fn next_command(
     })
 }
 
+/// A command's result: `CommandResult` JSON, gzip-compressed or plain (the Go agent's
+/// `{id, type, payload, error}` from a legacy agent).
 async fn command_result(
     State(state): State<AppState>,
-    ApprovedAgent(agent): ApprovedAgent,
-    body: Result<Json<CommandResult>, JsonRejection>,
+    legacy::Sender(agent): legacy::Sender,
+    body: Body,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let Json(result) = body?;
+    let limits = decode_limits(&state);
+    let bytes = read_body(body, limits.max_body_bytes, "command result").await?;
+    let compression = Compression::sniff(&bytes);
+    let result: CommandResult = if agent.legacy {
+        legacy::result(protocol::decode(
+            "command result",
+            &bytes,
+            compression,
+            &limits,
+        )?)
+    } else {
+        protocol::decode("command result", &bytes, compression, &limits)?
+    };
     match state
         .store
         .finish_command(&agent.id, &result, Utc::now())

@@ -68,6 +68,21 @@ impl ApiError {
         }
     }
 
+    /// Too many failed authentications from this token id or address this minute.
+    pub fn auth_throttled(retry_after_secs: u64) -> Self {
+        ApiError {
+            retry_after_secs: Some(retry_after_secs),
+            ..ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "auth_throttled",
+                format!(
+                    "too many failed authentications from this token or address; retry in \
+                     {retry_after_secs} s"
+                ),
+            )
+        }
+    }
+
     pub fn internal(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
     }
@@ -126,14 +141,17 @@ impl From<StoreError> for ApiError {
 }
 
 impl From<JsonRejection> for ApiError {
+    /// Every unreadable JSON body is a 400 `invalid_data` (axum would say 415 or 422), as the
+    /// OpenAPI document lists; only an over-large one is a 413.
     fn from(rejection: JsonRejection) -> Self {
-        let status = rejection.status();
-        let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
-            "too_large"
-        } else {
-            "invalid_data"
-        };
-        ApiError::new(status, code, rejection.body_text())
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            return ApiError::too_large(rejection.body_text());
+        }
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_data",
+            rejection.body_text(),
+        )
     }
 }
 

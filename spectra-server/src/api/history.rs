@@ -322,7 +322,9 @@ async fn query_metrics(
 }
 
 /// Computes the rollups of every resolution for buckets that have ended (with a minute's
-/// grace for late batches), recomputing the last two buckets each time so late data lands.
+/// grace), recomputing the last two buckets each time so data a little late lands; then
+/// recomputes the hours that later data reached (an agent back from an outage, a replayed
+/// spool), which ingest marks, so late envelopes are in the rollups like any others.
 pub async fn roll_up(state: &AppState) -> Result<usize, crate::store::StoreError> {
     const GRACE_MS: i64 = 60_000;
     let now = millis(Utc::now());
@@ -342,47 +344,62 @@ pub async fn roll_up(state: &AppState) -> Result<usize, crate::store::StoreError
         let mut chunk_start = start;
         while chunk_start < until {
             let chunk_end = (chunk_start + width.max(ROLLUP_1H * 1000)).min(until);
-            let mut keys: BTreeMap<(String, String), Buckets> = BTreeMap::new();
-            for row in state
-                .store
-                .metrics_between(None, None, chunk_start, chunk_end)
-                .await?
-            {
-                if let Ok(data) = serde_json::from_str(&row.data) {
-                    add_to_buckets(
-                        keys.entry((row.agent_id, row.kind)).or_default(),
-                        &data,
-                        row.ts,
-                        width,
-                    );
-                }
-            }
-            let rollups: Vec<crate::store::Rollup> = keys
-                .into_iter()
-                .flat_map(|((agent_id, kind), series)| {
-                    series
-                        .into_iter()
-                        .map(move |((field, bucket), a)| crate::store::Rollup {
-                            agent_id: agent_id.clone(),
-                            kind: kind.clone(),
-                            field,
-                            bucket,
-                            samples: a.samples,
-                            total: a.total,
-                            low: a.low,
-                            high: a.high,
-                        })
-                })
-                .collect();
-            written += rollups.len();
-            state
-                .store
-                .write_rollups(resolution, chunk_start, chunk_end, &rollups)
-                .await?;
+            written += roll_up_range(state, resolution, chunk_start, chunk_end, true).await?;
             chunk_start = chunk_end;
         }
     }
+    let hour_ms = ROLLUP_1H * 1000;
+    for (hour, marked_at) in state.store.dirty_hours().await? {
+        for resolution in [ROLLUP_5M, ROLLUP_1H] {
+            written += roll_up_range(state, resolution, hour, hour + hour_ms, false).await?;
+        }
+        state.store.clear_dirty_hour(hour, marked_at).await?;
+    }
     Ok(written)
+}
+
+/// Recomputes the rollups of `resolution` over `[from, to)` from raw rows.
+async fn roll_up_range(
+    state: &AppState,
+    resolution: i64,
+    from: i64,
+    to: i64,
+    advance: bool,
+) -> Result<usize, crate::store::StoreError> {
+    let width = resolution * 1000;
+    let mut keys: BTreeMap<(String, String), Buckets> = BTreeMap::new();
+    for row in state.store.metrics_between(None, None, from, to).await? {
+        if let Ok(data) = serde_json::from_str(&row.data) {
+            add_to_buckets(
+                keys.entry((row.agent_id, row.kind)).or_default(),
+                &data,
+                row.ts,
+                width,
+            );
+        }
+    }
+    let rollups: Vec<crate::store::Rollup> = keys
+        .into_iter()
+        .flat_map(|((agent_id, kind), series)| {
+            series
+                .into_iter()
+                .map(move |((field, bucket), a)| crate::store::Rollup {
+                    agent_id: agent_id.clone(),
+                    kind: kind.clone(),
+                    field,
+                    bucket,
+                    samples: a.samples,
+                    total: a.total,
+                    low: a.low,
+                    high: a.high,
+                })
+        })
+        .collect();
+    state
+        .store
+        .write_rollups(resolution, from, to, &rollups, advance)
+        .await?;
+    Ok(rollups.len())
 }
 
 /// Deletes what retention no longer keeps and expires unanswered commands.

@@ -7,6 +7,7 @@ mod admin;
 mod agent;
 mod error;
 mod history;
+pub mod legacy;
 mod policies;
 mod prometheus;
 mod quotas;
@@ -70,8 +71,31 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             record_request,
         ))
+        // A panic left in a library must not close a connection without an answer.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    ApiError::internal("the request failed inside the server (a bug); nothing was stored")
+        .into_response()
+}
+
+/// The client's address when the server runs with connection info; `None` in `oneshot` tests
+/// that leave it out.
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectInfoOpt(pub Option<std::net::IpAddr>);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for ConnectInfoOpt {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ConnectInfoOpt(crate::auth::client_addr(parts)))
+    }
 }
 
 async fn healthz() -> Json<serde_json::Value> {

@@ -12,7 +12,7 @@ use axum::response::IntoResponse;
 
 use super::{ApiError, AppState};
 use crate::auth::Viewer;
-use crate::series::samples;
+use crate::series::{samples, series_label};
 
 /// Latency histogram bounds grow by this factor, so a quantile is exact to within it.
 const GROWTH: f64 = 1.2;
@@ -170,11 +170,14 @@ pub(super) async fn exposition(
             escape(&row.agent_id),
             escape(&row.hostname)
         );
+        let series = series_label(&data)
+            .map(|(key, value)| format!(",{key}=\"{}\"", escape(&value)))
+            .unwrap_or_default();
         families
             .entry("spectra_metric_timestamp_seconds".into())
             .or_default()
             .push(format!(
-                "spectra_metric_timestamp_seconds{{{base},type=\"{}\"}} {}",
+                "spectra_metric_timestamp_seconds{{{base},type=\"{}\"{series}}} {}",
                 escape(&row.kind),
                 row.ts as f64 / 1000.0
             ));

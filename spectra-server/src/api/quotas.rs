@@ -17,7 +17,7 @@ use crate::store::{QuotaRecord, SnapshotSummary};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/api/v1/quotas", get(list)).route(
-        "/api/v1/quotas/{subject}",
+        "/api/v1/quotas/{*subject}",
         get(read).put(set).delete(remove),
     )
 }
@@ -35,8 +35,19 @@ fn parse(subject: &str) -> Result<Subject<'_>, ApiError> {
         ))
     };
     match subject.split_once(':') {
-        Some(("user", name)) if !name.is_empty() => Ok(Subject::User(name)),
-        Some(("root", path)) if path.starts_with('/') => Ok(Subject::Root(path)),
+        Some(("user", name))
+            if !name.is_empty() && name.len() <= 256 && !name.chars().any(char::is_control) =>
+        {
+            Ok(Subject::User(name))
+        }
+        Some(("user", _)) => Err(ApiError::bad_request(format!(
+            "quota subject {subject:?}: a user name is 1 to 256 characters, none a control \
+             character"
+        ))),
+        Some(("root", path)) => {
+            spectra_core::protocol::check_path("quota subject root", path.as_bytes())?;
+            Ok(Subject::Root(path))
+        }
         _ => Err(bad()),
     }
 }

@@ -30,6 +30,9 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, Row, Transaction};
 use sqlx::{AnyPool, AssertSqlSafe};
 use tokio::sync::Notify;
+
+use crate::auth::sha256_hex;
+use crate::series::series_key;
 use uuid::Uuid;
 
 pub use postgres::PostgresStore;
@@ -40,6 +43,7 @@ use crate::auth::Role;
 const SCHEMA: &[(i64, &str)] = &[
     (1, include_str!("schema.sql")),
     (2, include_str!("schema_2.sql")),
+    (3, include_str!("schema_3.sql")),
 ];
 /// Rows per multi-row INSERT: well under both databases' bound-parameter limits.
 const INSERT_CHUNK: usize = 400;
@@ -126,6 +130,29 @@ pub struct AgentRecord {
     pub last_seen: Option<DateTime<Utc>>,
     pub last_snapshot_id: Option<String>,
     pub last_snapshot_at: Option<DateTime<Utc>>,
+    /// A Go agent admitted by `--legacy-agents`: known by hostname, with no token.
+    pub legacy: bool,
+}
+
+/// How an enrollment proved itself, which decides what a re-enrollment keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enrollment<'a> {
+    /// The enrollment token alone.
+    Token,
+    /// The enrollment token and the current token of agent `.0`.
+    Proven(&'a str),
+}
+
+/// One entry of an agent's identity trail.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgentEvent {
+    pub agent_id: String,
+    pub at: DateTime<Utc>,
+    /// `enrolled`, `re-enrolled`, `re-enrolled-unproven`, `approved`, `deregistered`.
+    pub event: String,
+    /// Who caused it: `agent`, a token label, or the client address of an unproven request.
+    pub actor: String,
+    pub detail: String,
 }
 
 /// A token as stored: only the hash of its secret is kept.
@@ -245,6 +272,9 @@ pub enum Ingested {
     RateLimited {
         retry_after_secs: u64,
     },
+    /// The id was used before for other content (by this agent, or for a snapshot by
+    /// another agent); nothing was stored.
+    Conflict,
 }
 
 /// One raw metric row.
@@ -343,42 +373,108 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     // ---- agents
 
-    /// Enrolls an agent (or re-enrolls one with a known `machine_id`, which keeps its id and
-    /// approval and replaces its token). `token.agent_id` is set to the agent's id.
+    /// Enrolls an agent, or re-enrolls one with a known `machine_id` (which keeps its id and
+    /// history and replaces its token). What a re-enrollment may change depends on its proof:
+    /// with the agent's current token it keeps the approval and updates the description;
+    /// without it, when `approval_required`, an approved agent goes back to pending (and keeps
+    /// its description) until an admin approves again, so the enrollment token alone can never
+    /// take over an approved identity. Every case is written to the agent's event trail with
+    /// `actor`. `token.agent_id` is set to the agent's id.
     async fn enroll(
         &self,
         info: &AgentInfo,
-        approved: bool,
+        approval_required: bool,
+        proof: Enrollment<'_>,
+        actor: &str,
         mut token: TokenRecord,
         now: DateTime<Utc>,
     ) -> StoreResult<(AgentRecord, TokenRecord)> {
         let capabilities = serde_json::to_string(&info.capabilities).unwrap_or_default();
         let mut tx = self.begin_write().await?;
-        let id: String = sqlx::query_scalar(
-            "INSERT INTO agents (id, hostname, os, version, capabilities, machine_id, approved,
-                                 registered_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             ON CONFLICT (machine_id) DO UPDATE SET hostname = excluded.hostname,
-                 os = excluded.os, version = excluded.version,
-                 capabilities = excluded.capabilities
-             RETURNING id",
-        )
-        .bind(Uuid::new_v4().to_string())
-        .bind(&info.hostname)
-        .bind(&info.os)
-        .bind(&info.version)
-        .bind(capabilities)
-        .bind(info.machine_id.clone())
-        .bind(i64::from(approved))
-        .bind(millis(now))
-        .fetch_one(&mut *tx)
-        .await?;
+        let existing = match &info.machine_id {
+            Some(machine_id) => {
+                let row = sqlx::query(AssertSqlSafe(format!(
+                    "SELECT {AGENT_COLUMNS} FROM agents a WHERE a.machine_id = $1"
+                )))
+                .bind(machine_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                row.as_ref().map(agent_from_row).transpose()?
+            }
+            None => None,
+        };
+        let (id, event, detail) = match existing {
+            None => {
+                let id = Uuid::new_v4().to_string();
+                sqlx::query(
+                    "INSERT INTO agents (id, hostname, os, version, capabilities, machine_id,
+                                         approved, registered_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(&id)
+                .bind(&info.hostname)
+                .bind(&info.os)
+                .bind(&info.version)
+                .bind(&capabilities)
+                .bind(info.machine_id.clone())
+                .bind(i64::from(!approval_required))
+                .bind(millis(now))
+                .execute(&mut *tx)
+                .await?;
+                let detail = format!("hostname {:?}", info.hostname);
+                (id, "enrolled", detail)
+            }
+            Some(agent) => {
+                let proven = proof == Enrollment::Proven(agent.id.as_str());
+                let withdraw = !proven && approval_required && agent.approved;
+                let (event, detail) = if proven {
+                    (
+                        "re-enrolled",
+                        format!("proved by its agent token; hostname {:?}", info.hostname),
+                    )
+                } else if withdraw {
+                    (
+                        "re-enrolled-unproven",
+                        format!(
+                            "without the agent's token: approval withdrawn until an admin \
+                             approves again; hostname {:?} claimed, {:?} kept",
+                            info.hostname, agent.hostname
+                        ),
+                    )
+                } else {
+                    (
+                        "re-enrolled-unproven",
+                        format!("without the agent's token; hostname {:?}", info.hostname),
+                    )
+                };
+                if withdraw {
+                    sqlx::query("UPDATE agents SET approved = 0 WHERE id = $1")
+                        .bind(&agent.id)
+                        .execute(&mut *tx)
+                        .await?;
+                } else {
+                    sqlx::query(
+                        "UPDATE agents SET hostname = $2, os = $3, version = $4, capabilities = $5
+                         WHERE id = $1",
+                    )
+                    .bind(&agent.id)
+                    .bind(&info.hostname)
+                    .bind(&info.os)
+                    .bind(&info.version)
+                    .bind(&capabilities)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                (agent.id, event, detail)
+            }
+        };
         sqlx::query("DELETE FROM tokens WHERE agent_id = $1")
             .bind(&id)
             .execute(&mut *tx)
             .await?;
         token.agent_id = Some(id.clone());
         insert_token(&mut tx, &token).await?;
+        record_agent_event(&mut tx, &id, now, event, actor, &detail).await?;
         let agent = fetch_agent(&mut tx, &id)
             .await?
             .ok_or(StoreError::Corrupt {
@@ -387,6 +483,129 @@ pub trait Store: Send + Sync + std::fmt::Debug {
             })?;
         tx.commit().await?;
         Ok((agent, token))
+    }
+
+    /// The Go agent named `hostname`, admitted by `--legacy-agents`: registered (or its
+    /// description updated) on first sight. It has no token; its machine identity is its
+    /// hostname, in a namespace (`legacy:`) real agents cannot enroll into.
+    async fn legacy_agent(
+        &self,
+        hostname: &str,
+        description: Option<(&str, &str)>,
+        approved: bool,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<AgentRecord> {
+        let machine_id = format!("{LEGACY_MACHINE_PREFIX}{hostname}");
+        let known = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {AGENT_COLUMNS} FROM agents a WHERE a.machine_id = $1"
+        )))
+        .bind(&machine_id)
+        .fetch_optional(self.reader())
+        .await?;
+        if let (Some(row), None) = (&known, description) {
+            return agent_from_row(row);
+        }
+        let (os, version) = description.unwrap_or(("unknown", "unknown"));
+        let mut tx = self.begin_write().await?;
+        let id: String = sqlx::query_scalar(
+            "INSERT INTO agents (id, hostname, os, version, capabilities, machine_id, approved,
+                                 registered_at, legacy)
+             VALUES ($1, $2, $3, $4, '[]', $5, $6, $7, 1)
+             ON CONFLICT (machine_id) DO UPDATE SET os = excluded.os, version = excluded.version
+             RETURNING id",
+        )
+        .bind(Uuid::new_v4().to_string())
+        .bind(hostname)
+        .bind(os)
+        .bind(version)
+        .bind(&machine_id)
+        .bind(i64::from(approved))
+        .bind(millis(now))
+        .fetch_one(&mut *tx)
+        .await?;
+        if known.is_none() {
+            record_agent_event(
+                &mut tx,
+                &id,
+                now,
+                "enrolled",
+                actor,
+                &format!("legacy Go agent {hostname:?}, unauthenticated"),
+            )
+            .await?;
+        }
+        let agent = fetch_agent(&mut tx, &id)
+            .await?
+            .ok_or(StoreError::Corrupt {
+                what: "agent",
+                message: format!("{id} vanished while registering"),
+            })?;
+        tx.commit().await?;
+        Ok(agent)
+    }
+
+    async fn agent_events(&self, agent_id: &str) -> StoreResult<Vec<AgentEvent>> {
+        let rows = sqlx::query(
+            "SELECT agent_id, at, event, actor, detail FROM agent_events WHERE agent_id = $1
+             ORDER BY at, id",
+        )
+        .bind(agent_id)
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(AgentEvent {
+                    agent_id: row.try_get("agent_id")?,
+                    at: from_millis(row.try_get("at")?),
+                    event: row.try_get("event")?,
+                    actor: row.try_get("actor")?,
+                    detail: row.try_get("detail")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Counts one failed authentication of each subject (`token:ID`, `addr:IP`) in the
+    /// current minute and returns the highest count among them.
+    async fn record_auth_failure(
+        &self,
+        subjects: &[String],
+        now: DateTime<Utc>,
+    ) -> StoreResult<i64> {
+        let mut tx = self.begin_write().await?;
+        let mut highest = 0;
+        for subject in subjects {
+            let failures: i64 = sqlx::query_scalar(
+                "INSERT INTO auth_failures (subject, window_start, failures) VALUES ($1, $2, 1)
+                 ON CONFLICT (subject, window_start)
+                 DO UPDATE SET failures = auth_failures.failures + 1
+                 RETURNING failures",
+            )
+            .bind(subject)
+            .bind(rate_window(now))
+            .fetch_one(&mut *tx)
+            .await?;
+            highest = highest.max(failures);
+        }
+        tx.commit().await?;
+        Ok(highest)
+    }
+
+    /// The highest count of failed authentications among `subjects` in the current minute.
+    async fn auth_failures(&self, subjects: &[String], now: DateTime<Utc>) -> StoreResult<i64> {
+        let mut highest = 0;
+        for subject in subjects {
+            let failures: Option<i64> = sqlx::query_scalar(
+                "SELECT failures FROM auth_failures WHERE subject = $1 AND window_start = $2",
+            )
+            .bind(subject)
+            .bind(rate_window(now))
+            .fetch_optional(self.reader())
+            .await?;
+            highest = highest.max(failures.unwrap_or(0));
+        }
+        Ok(highest)
     }
 
     async fn agents(&self) -> StoreResult<Vec<AgentRecord>> {
@@ -403,18 +622,22 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         fetch_agent(&mut conn, id).await
     }
 
-    async fn approve_agent(&self, id: &str) -> StoreResult<bool> {
+    async fn approve_agent(&self, id: &str, actor: &str, now: DateTime<Utc>) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
         let done = sqlx::query("UPDATE agents SET approved = 1 WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        if done.rows_affected() == 1 {
+            record_agent_event(&mut tx, id, now, "approved", actor, "").await?;
+        }
         tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
 
-    /// Deregisters an agent: its tokens stop working and its history and queue are deleted.
-    async fn delete_agent(&self, id: &str) -> StoreResult<bool> {
+    /// Deregisters an agent: its tokens stop working and its history and queue are deleted
+    /// (its event trail is kept, with the deregistration).
+    async fn delete_agent(&self, id: &str, actor: &str, now: DateTime<Utc>) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
         for table in [
             "tokens",
@@ -437,6 +660,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
             .bind(id)
             .execute(&mut *tx)
             .await?;
+        if done.rows_affected() == 1 {
+            record_agent_event(&mut tx, id, now, "deregistered", actor, "history deleted").await?;
+        }
         tx.commit().await?;
         Ok(done.rows_affected() == 1)
     }
@@ -499,7 +725,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The newest row of every (agent, kind).
     async fn latest_metrics(&self) -> StoreResult<Vec<MetricRow>> {
         let rows = sqlx::query(
-            "SELECT agent_id, hostname, kind, ts, data FROM latest_metrics ORDER BY agent_id, kind",
+            "SELECT agent_id, hostname, kind, ts, data FROM latest_metrics
+             ORDER BY agent_id, kind, series",
         )
         .fetch_all(self.reader())
         .await?;
@@ -552,7 +779,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         )
     }
 
-    /// Replaces the rollups of `[from, to)` with `rollups` and records progress up to `to`.
+    /// Replaces the rollups of `[from, to)` with `rollups` and, when `advance`, records
+    /// progress up to `to` (a recomputation of a late hour leaves progress alone).
     /// Recomputing from raw rows makes this safe to run on several replicas at once.
     async fn write_rollups(
         &self,
@@ -560,6 +788,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         from: i64,
         to: i64,
         rollups: &[Rollup],
+        advance: bool,
     ) -> StoreResult<()> {
         let mut tx = self.begin_write().await?;
         sqlx::query(
@@ -595,15 +824,39 @@ pub trait Store: Send + Sync + std::fmt::Debug {
             }
             query.execute(&mut *tx).await?;
         }
-        sqlx::query(
-            "INSERT INTO rollup_progress (resolution, done_until) VALUES ($1, $2)
-             ON CONFLICT (resolution) DO UPDATE SET done_until = excluded.done_until
-             WHERE rollup_progress.done_until < excluded.done_until",
-        )
-        .bind(resolution_secs)
-        .bind(to)
-        .execute(&mut *tx)
-        .await?;
+        if advance {
+            sqlx::query(
+                "INSERT INTO rollup_progress (resolution, done_until) VALUES ($1, $2)
+                 ON CONFLICT (resolution) DO UPDATE SET done_until = excluded.done_until
+                 WHERE rollup_progress.done_until < excluded.done_until",
+            )
+            .bind(resolution_secs)
+            .bind(to)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Hours marked for recomputation by late envelopes, oldest first, with their marks.
+    async fn dirty_hours(&self) -> StoreResult<Vec<(i64, i64)>> {
+        let rows = sqlx::query("SELECT hour, marked_at FROM rollup_dirty ORDER BY hour")
+            .fetch_all(self.reader())
+            .await?;
+        rows.iter()
+            .map(|row| Ok((row.try_get("hour")?, row.try_get("marked_at")?)))
+            .collect()
+    }
+
+    /// Clears the mark of `hour` if nothing marked it again after `marked_at`.
+    async fn clear_dirty_hour(&self, hour: i64, marked_at: i64) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM rollup_dirty WHERE hour = $1 AND marked_at <= $2")
+            .bind(hour)
+            .bind(marked_at)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -625,6 +878,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
             .rows_affected();
         sqlx::query("DELETE FROM metric_batches WHERE received_at < $1")
             .bind(raw_before)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM auth_failures WHERE window_start < $1")
+            .bind(rate_window(now) - RATE_WINDOW_MS)
             .execute(&mut *tx)
             .await?;
         for &(resolution, before) in rollups_before {
@@ -654,6 +911,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         requests_per_minute: u32,
     ) -> StoreResult<Ingested> {
         let report = serde_json::to_string(&snapshot.report).unwrap_or_default();
+        let content_hash = sha256_hex(report.as_bytes());
         let totals = &snapshot.report.totals;
         let taken_at = millis(snapshot.report.finished_at);
         let id = snapshot.snapshot_id.to_string();
@@ -663,8 +921,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         }
         let fresh = sqlx::query(
             "INSERT INTO snapshots (id, agent_id, root, taken_at, received_at, apparent_bytes,
-                                    disk_bytes, files, dirs, partial, report)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (id) DO NOTHING",
+                                    disk_bytes, files, dirs, partial, report, content_hash)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+             ON CONFLICT (id) DO NOTHING",
         )
         .bind(&id)
         .bind(agent_id)
@@ -677,11 +936,22 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         .bind(saturating_i64(totals.dirs))
         .bind(i64::from(snapshot.report.partial))
         .bind(report)
+        .bind(&content_hash)
         .execute(&mut *tx)
         .await?;
         if fresh.rows_affected() == 0 {
+            let (owner, stored_hash): (String, String) =
+                sqlx::query_as("SELECT agent_id, content_hash FROM snapshots WHERE id = $1")
+                    .bind(&id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            let same = owner == agent_id && (stored_hash.is_empty() || stored_hash == content_hash);
             tx.commit().await?;
-            return Ok(Ingested::Duplicate);
+            return Ok(if same {
+                Ingested::Duplicate
+            } else {
+                Ingested::Conflict
+            });
         }
         sqlx::query(
             "UPDATE agents SET last_snapshot_id = $2, last_snapshot_at = $3
@@ -1108,19 +1378,34 @@ pub(crate) async fn write_batch(
     if let Some(limited) = count_request(conn, agent_id, now, requests_per_minute).await? {
         return Ok(limited);
     }
+    let content_hash = sha256_hex(&serde_json::to_vec(&batch.envelopes).unwrap_or_default());
     let fresh = sqlx::query(
-        "INSERT INTO metric_batches (batch_id, agent_id, received_at, envelopes)
-         VALUES ($1, $2, $3, $4) ON CONFLICT (batch_id) DO NOTHING",
+        "INSERT INTO metric_batches (agent_id, batch_id, content_hash, received_at, envelopes)
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (agent_id, batch_id) DO NOTHING",
     )
-    .bind(batch.batch_id.to_string())
     .bind(agent_id)
+    .bind(batch.batch_id.to_string())
+    .bind(&content_hash)
     .bind(millis(now))
     .bind(saturating_i64(batch.envelopes.len() as u64))
     .execute(&mut *conn)
     .await?;
     if fresh.rows_affected() == 0 {
-        return Ok(Ingested::Duplicate);
+        let stored: String = sqlx::query_scalar(
+            "SELECT content_hash FROM metric_batches WHERE agent_id = $1 AND batch_id = $2",
+        )
+        .bind(agent_id)
+        .bind(batch.batch_id.to_string())
+        .fetch_one(&mut *conn)
+        .await?;
+        // Rows from before content hashes were kept have none: taken as the same upload.
+        return Ok(if stored.is_empty() || stored == content_hash {
+            Ingested::Duplicate
+        } else {
+            Ingested::Conflict
+        });
     }
+    mark_late_hours(conn, batch, now).await?;
     for chunk in batch.envelopes.chunks(INSERT_CHUNK) {
         let sql = format!(
             "INSERT INTO metrics (agent_id, kind, ts, hostname, data) VALUES {}",
@@ -1141,16 +1426,17 @@ pub(crate) async fn write_batch(
     Ok(Ingested::Stored)
 }
 
-/// Keeps `latest_metrics` at the newest envelope of each kind in `batch` (an older batch
+/// Keeps `latest_metrics` at the newest envelope of each series in `batch` (an older batch
 /// arriving late changes nothing).
 async fn write_latest(
     conn: &mut AnyConnection,
     agent_id: &str,
     batch: &MetricBatch,
 ) -> StoreResult<()> {
-    let mut newest: HashMap<&str, &spectra_core::protocol::Envelope> = HashMap::new();
+    let mut newest: HashMap<(&str, String), &spectra_core::protocol::Envelope> = HashMap::new();
     for envelope in &batch.envelopes {
-        let slot = newest.entry(envelope.kind.as_str()).or_insert(envelope);
+        let key = (envelope.kind.as_str(), series_key(&envelope.data));
+        let slot = newest.entry(key).or_insert(envelope);
         if envelope.timestamp >= slot.timestamp {
             *slot = envelope;
         }
@@ -1159,22 +1445,79 @@ async fn write_latest(
         return Ok(());
     }
     let sql = format!(
-        "INSERT INTO latest_metrics (agent_id, kind, ts, hostname, data) VALUES {}
-         ON CONFLICT (agent_id, kind) DO UPDATE SET ts = excluded.ts,
+        "INSERT INTO latest_metrics (agent_id, kind, series, ts, hostname, data) VALUES {}
+         ON CONFLICT (agent_id, kind, series) DO UPDATE SET ts = excluded.ts,
              hostname = excluded.hostname, data = excluded.data
          WHERE excluded.ts >= latest_metrics.ts",
-        placeholders(newest.len(), 5)
+        placeholders(newest.len(), 6)
     );
     let mut query = sqlx::query(AssertSqlSafe(sql));
-    for envelope in newest.values() {
+    for ((kind, series), envelope) in newest {
         query = query
             .bind(agent_id)
-            .bind(envelope.kind.as_str())
+            .bind(kind)
+            .bind(series)
             .bind(millis(envelope.timestamp))
             .bind(envelope.hostname.as_str())
             .bind(envelope.data.to_string());
     }
     query.execute(conn).await?;
+    Ok(())
+}
+
+/// Envelopes older than this when they arrive may miss the rollup pass that covers their
+/// bucket; their hours are marked for recomputation. Newer ones are always recomputed: each
+/// pass redoes the last two buckets of each resolution, which reach back further than this.
+pub(crate) const LATE_AFTER_MS: i64 = 5 * 60_000;
+const HOUR_MS: i64 = 3_600_000;
+
+/// Marks the hours of `batch`'s late envelopes for the next rollup pass.
+async fn mark_late_hours(
+    conn: &mut AnyConnection,
+    batch: &MetricBatch,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let late_before = millis(now) - LATE_AFTER_MS;
+    let hours: std::collections::BTreeSet<i64> = batch
+        .envelopes
+        .iter()
+        .map(|envelope| millis(envelope.timestamp))
+        .filter(|&ts| ts < late_before)
+        .map(|ts| ts.div_euclid(HOUR_MS) * HOUR_MS)
+        .collect();
+    for hour in hours {
+        sqlx::query(
+            "INSERT INTO rollup_dirty (hour, marked_at) VALUES ($1, $2)
+             ON CONFLICT (hour) DO UPDATE SET marked_at = excluded.marked_at",
+        )
+        .bind(hour)
+        .bind(millis(now))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn record_agent_event(
+    conn: &mut AnyConnection,
+    agent_id: &str,
+    at: DateTime<Utc>,
+    event: &str,
+    actor: &str,
+    detail: &str,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO agent_events (id, agent_id, at, event, actor, detail)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(Uuid::new_v4().to_string())
+    .bind(agent_id)
+    .bind(millis(at))
+    .bind(event)
+    .bind(actor)
+    .bind(detail)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -1256,7 +1599,12 @@ async fn insert_token(tx: &mut Transaction<'static, Any>, token: &TokenRecord) -
 const AGENT_COLUMNS: &str = "a.id AS a_id, a.hostname AS a_hostname, a.os AS a_os,
     a.version AS a_version, a.capabilities AS a_capabilities, a.machine_id AS a_machine_id,
     a.approved AS a_approved, a.registered_at AS a_registered_at, a.last_seen AS a_last_seen,
-    a.last_snapshot_id AS a_last_snapshot_id, a.last_snapshot_at AS a_last_snapshot_at";
+    a.last_snapshot_id AS a_last_snapshot_id, a.last_snapshot_at AS a_last_snapshot_at,
+    a.legacy AS a_legacy";
+
+/// The machine identities of legacy Go agents: `legacy:HOSTNAME`. Real agents may not enroll
+/// with one (see the register handler).
+pub const LEGACY_MACHINE_PREFIX: &str = "legacy:";
 
 async fn fetch_agent(conn: &mut sqlx::AnyConnection, id: &str) -> StoreResult<Option<AgentRecord>> {
     let row = sqlx::query(AssertSqlSafe(format!(
@@ -1289,6 +1637,7 @@ fn agent_from_row(row: &AnyRow) -> StoreResult<AgentRecord> {
         last_snapshot_at: row
             .try_get::<Option<i64>, _>("a_last_snapshot_at")?
             .map(from_millis),
+        legacy: row.try_get::<i64, _>("a_legacy")? != 0,
     })
 }
 

@@ -15,7 +15,7 @@ use spectra_server::store::{self, Store};
 use sqlx::Connection;
 use tower::ServiceExt;
 
-pub const ENROLL: &str = "enroll-secret";
+pub const ENROLL: &str = "enroll-secret-0123456789";
 
 /// The PostgreSQL the tests use: `SPECTRA_TEST_POSTGRES`, else the local server.
 pub fn postgres_base() -> String {
@@ -169,6 +169,40 @@ impl Fixture {
             .oneshot(request.body(Body::from(body)).expect("request"))
             .await
             .expect("infallible");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
+    /// A request with exactly these headers, as if from `addr` (a client address, which
+    /// the real listener supplies and `oneshot` does not).
+    pub async fn request_from(
+        &self,
+        addr: std::net::SocketAddr,
+        method: Method,
+        uri: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Reply {
+        let mut request = Request::builder().method(method).uri(uri);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let mut request = request.body(Body::from(body)).expect("request");
+        request.extensions_mut().insert(axum::extract::ConnectInfo(
+            spectra_server::serve::ClientAddr(addr),
+        ));
+        let response = self.app.clone().oneshot(request).await.expect("infallible");
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
