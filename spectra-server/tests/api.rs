@@ -780,10 +780,14 @@ async fn commands_flow_from_operator_to_agent_and_back() {
             ),
             (
                 "/admin/trigger_network",
-                json!({"agent_id": id, "host": "10.0.0.1"}),
+                json!({"agent_id": id, "action": "ping", "target": "10.0.0.1"}),
                 "ping",
             ),
-            ("/admin/trigger_network", json!({"agent_id": id}), "netstat"),
+            (
+                "/admin/trigger_network",
+                json!({"agent_id": id, "action": "netstat"}),
+                "netstat",
+            ),
         ] {
             let reply = f.post(uri, &f.operator, &body).await;
             assert_eq!(reply.status, StatusCode::ACCEPTED, "{uri}: {}", reply.text);
