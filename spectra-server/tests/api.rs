@@ -36,6 +36,13 @@ async fn post_bytes(f: &Fixture, uri: &str, token: &str, body: Vec<u8>) -> harne
 fn assert_error(reply: &harness::Reply, status: StatusCode, code: &str) {
     assert_eq!(reply.status, status, "{}", reply.text);
     assert_eq!(reply.body["code"], code, "{}", reply.text);
+    let spec: serde_json::Value =
+        serde_json::from_str(include_str!("../src/api/openapi.json")).expect("spec");
+    let documented = &spec["components"]["schemas"]["Error"]["properties"]["code"]["enum"];
+    assert!(
+        documented.as_array().expect("enum").contains(&json!(code)),
+        "{code} is not among the codes /openapi.json lists"
+    );
     assert!(
         reply.body["message"]
             .as_str()
