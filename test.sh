@@ -27,3 +27,5 @@ echo "== tests"
 cargo test --workspace --locked
 echo "== python"
 spectra-py/test.sh
+echo "== fuzz (each target ${FUZZ_SECONDS:-20} s)"
+fuzz/run.sh
