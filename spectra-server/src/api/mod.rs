@@ -154,7 +154,13 @@ async fn record_request(State(state): State<AppState>, request: Request, next: N
 /// Reads a body of at most `limit` bytes; more is a 413 that says the limit.
 pub(crate) async fn read_body(body: Body, limit: u64, what: &str) -> Result<Bytes, ApiError> {
     let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
-    axum::body::to_bytes(body, limit_usize).await.map_err(|e| {
+    let read = axum::body::to_bytes(body, limit_usize).await;
+    if read.as_ref().map_or(true, |bytes| {
+        bytes.len() >= crate::serve::LARGE_REQUEST_BYTES
+    }) {
+        crate::serve::note_large_request();
+    }
+    read.map_err(|e| {
         let too_long = std::iter::successors(Some(&e as &(dyn std::error::Error + 'static)), |e| {
             e.source()
         })
