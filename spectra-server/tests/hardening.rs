@@ -702,3 +702,58 @@ async fn command_results_may_be_gzip_and_bad_gzip_says_so() {
         );
     });
 }
+
+#[tokio::test]
+async fn unknown_parameters_and_fields_are_refused_by_name() {
+    each_store!(|f| {
+        let (id, agent) = f.enroll("web-1").await;
+        for uri in [
+            format!("/api/v1/metrics/query?agent={id}&type=cpu&stepp=5m"),
+            format!("/api/v1/growth?agent={id}&perod=30d"),
+            "/api/v1/snapshots?agnt=x".to_owned(),
+        ] {
+            let reply = f.get(&uri, &f.viewer).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::BAD_REQUEST,
+                "{uri}: {}",
+                reply.text
+            );
+            assert!(
+                reply.text.contains("unknown field"),
+                "{uri}: {}",
+                reply.text
+            );
+        }
+        let reply = f
+            .get("/api/v1/agent/command?wait=0&colour=red", &agent)
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
+        let reply = f
+            .get("/api/v1/agent/command?wait=0&hostname=web-1", &agent)
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::NO_CONTENT,
+            "hostname is the Go agent's: {}",
+            reply.text
+        );
+        let reply = f
+            .post(
+                "/api/v1/tokens",
+                &f.admin,
+                &json!({"role": "viewer", "rol": "admin"}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
+        let reply = f
+            .send(
+                Method::PUT,
+                "/api/v1/quotas/user:alice",
+                &f.admin,
+                &json!({"limit_bytes": 1, "soft": true}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
+    });
+}

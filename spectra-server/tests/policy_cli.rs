@@ -33,6 +33,35 @@ fn check_accepts_the_seed_policy_and_points_at_bad_rules() {
         "{stderr}"
     );
     assert!(stderr.contains("\n  size > 90d\n         ^"), "{stderr}");
+
+    // Hostile rules are errors with a position, not a stack overflow (exit 134) or a panic
+    // inside globset (exit 101).
+    let mut braces = "b".to_owned();
+    for _ in 0..200 {
+        braces = format!("{{a,{braces}}}");
+    }
+    for rule in [
+        format!("{}size > 1{}", "(".repeat(2000), ")".repeat(2000)),
+        "! ".repeat(10_000) + "size > 1",
+        format!("name matches '{braces}'"),
+    ] {
+        let hostile = dir.path().join("hostile.json");
+        let policy = serde_json::json!({"name": "h", "rules": [rule], "action": "report"});
+        fs::write(&hostile, policy.to_string()).expect("write");
+        let out = spectra(&["policy", "check", hostile.to_str().expect("utf-8")]);
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("rule 1: column"),
+            "{}",
+            &stderr[..300.min(stderr.len())]
+        );
+    }
 }
 
 #[test]

@@ -596,28 +596,29 @@ impl Parser<'_> {
     }
 
     fn or(&mut self) -> Result<Expr, RuleError> {
-        let mut terms = vec![self.and()?];
-        while self.peek_word("or") {
-            self.at += 1;
-            terms.push(self.and()?);
-        }
-        Ok(if terms.len() == 1 {
-            terms.swap_remove(0)
-        } else {
-            Expr::Or(terms)
-        })
+        self.chain("or", Parser::and, Expr::Or)
     }
 
     fn and(&mut self) -> Result<Expr, RuleError> {
-        let mut terms = vec![self.unary()?];
-        while self.peek_word("and") {
+        self.chain("and", Parser::unary, Expr::And)
+    }
+
+    /// `term (word term)*` as one flat list, so a long chain nests nothing.
+    fn chain(
+        &mut self,
+        word: &str,
+        term: fn(&mut Self) -> Result<Expr, RuleError>,
+        join: fn(Vec<Expr>) -> Expr,
+    ) -> Result<Expr, RuleError> {
+        let mut terms = vec![term(self)?];
+        while self.peek_word(word) {
             self.at += 1;
-            terms.push(self.unary()?);
+            terms.push(term(self)?);
         }
         Ok(if terms.len() == 1 {
             terms.swap_remove(0)
         } else {
-            Expr::And(terms)
+            join(terms)
         })
     }
 

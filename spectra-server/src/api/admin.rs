@@ -412,6 +412,7 @@ pub(super) async fn trigger_network(
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct NewToken {
     role: String,
     #[serde(default)]

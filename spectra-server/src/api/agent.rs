@@ -230,9 +230,13 @@ async fn ingest(
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct PollParams {
     /// Seconds to wait for a command, 0–30 (default 30).
     wait: Option<u64>,
+    /// A legacy Go agent's name (read by [`legacy::Poller`]; ignored with a token).
+    #[allow(dead_code)]
+    hostname: Option<String>,
 }
 
 /// The next queued command, waiting up to `wait` seconds for one; 204 when none came.

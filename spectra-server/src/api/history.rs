@@ -33,6 +33,7 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct SnapshotParams {
     agent: Option<String>,
     root: Option<String>,
@@ -100,6 +101,7 @@ async fn get_snapshot(
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct GrowthParams {
     agent: String,
     root: Option<String>,
@@ -190,6 +192,7 @@ fn growth_series(root: String, snapshots: &[SnapshotSummary]) -> GrowthSeries {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct MetricQuery {
     agent: String,
     #[serde(rename = "type")]

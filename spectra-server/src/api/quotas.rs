@@ -150,6 +150,7 @@ async fn read(
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct Limit {
     limit_bytes: i64,
 }

@@ -163,12 +163,12 @@ impl Fixture {
         if !body.is_empty() {
             request = request.header("content-type", "application/json");
         }
-        let response = self
-            .app
-            .clone()
-            .oneshot(request.body(Body::from(body)).expect("request"))
+        self.answer(request.body(Body::from(body)).expect("request"))
             .await
-            .expect("infallible");
+    }
+
+    async fn answer(&self, request: Request<Body>) -> Reply {
+        let response = self.app.clone().oneshot(request).await.expect("infallible");
         let status = response.status();
         let headers = response.headers().clone();
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
@@ -202,20 +202,7 @@ impl Fixture {
         request.extensions_mut().insert(axum::extract::ConnectInfo(
             spectra_server::serve::ClientAddr(addr),
         ));
-        let response = self.app.clone().oneshot(request).await.expect("infallible");
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .expect("body");
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Reply {
-            status,
-            headers,
-            body,
-            text,
-        }
+        self.answer(request).await
     }
 
     pub async fn get(&self, uri: &str, token: &str) -> Reply {
