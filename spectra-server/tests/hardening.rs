@@ -557,85 +557,48 @@ async fn triggers_take_the_go_admins_parameters() {
     each_store!(|f| {
         let (id, _) = f.enroll("web-1").await;
         let queued = |reply: &harness::Reply| reply.body["diagnostic"].clone();
-        let reply = f
-            .request(
-                Method::POST,
-                "/admin/trigger_network?hostname=web-1&action=connect&target=10.0.0.5:443",
-                Some(&f.operator),
-                Vec::new(),
-            )
-            .await;
+        let trigger = |uri: &str| {
+            let uri = uri.to_owned();
+            let f = &f;
+            async move {
+                f.request(Method::POST, &uri, Some(&f.operator), Vec::new())
+                    .await
+            }
+        };
+        let reply =
+            trigger("/admin/trigger_network?hostname=web-1&action=connect&target=10.0.0.5:443")
+                .await;
         assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
         assert_eq!(
             queued(&reply),
             json!({"kind": "tcp_connect", "args": {"host": "10.0.0.5", "port": 443}})
         );
-        let reply = f
-            .request(
-                Method::POST,
-                &format!(
-                    "/admin/trigger_network?agent_id={id}&action=traceroute&target=example.org"
-                ),
-                Some(&f.operator),
-                Vec::new(),
-            )
-            .await;
+        let reply = trigger(&format!(
+            "/admin/trigger_network?agent_id={id}&action=traceroute&target=example.org"
+        ))
+        .await;
         assert_eq!(queued(&reply)["kind"], "traceroute", "{}", reply.text);
-        let reply = f
-            .request(
-                Method::POST,
-                "/admin/trigger_network?hostname=web-1&action=ping&target=127.0.0.1",
-                Some(&f.operator),
-                Vec::new(),
-            )
-            .await;
+        let reply =
+            trigger("/admin/trigger_network?hostname=web-1&action=ping&target=127.0.0.1").await;
         assert_eq!(queued(&reply)["kind"], "ping", "{}", reply.text);
-        let reply = f
-            .request(
-                Method::POST,
-                "/admin/trigger_network?hostname=web-1&action=bogus",
-                Some(&f.operator),
-                Vec::new(),
-            )
-            .await;
+        let reply = trigger("/admin/trigger_network?hostname=web-1&action=bogus").await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
         assert!(reply.text.contains("bogus"), "{}", reply.text);
-        let reply = f
-            .request(
-                Method::POST,
-                "/admin/trigger_disk?hostname=web-1&path=/etc&top_n=5",
-                Some(&f.operator),
-                Vec::new(),
-            )
-            .await;
+        let reply = trigger("/admin/trigger_disk?hostname=web-1&path=/etc&top_n=5").await;
         assert_eq!(
             queued(&reply),
             json!({"kind": "disk_usage", "args": {"path": "/etc", "top": 5}}),
             "{}",
             reply.text
         );
-        let reply = f
-            .request(
-                Method::POST,
-                "/admin/trigger_logs?hostname=web-1",
-                Some(&f.operator),
-                Vec::new(),
-            )
-            .await;
+        let reply = trigger("/admin/trigger_logs?hostname=web-1").await;
         assert_eq!(
             queued(&reply)["args"]["severity"],
             "error",
             "the Go agent asks for errors: {}",
             reply.text
         );
-        let reply = f
-            .request(
-                Method::POST,
-                "/admin/trigger_logs?hostname=web-1&colour=red",
-                Some(&f.operator),
-                Vec::new(),
-            )
-            .await;
+        let reply = trigger("/admin/trigger_logs?hostname=web-1&colour=red").await;
         assert_eq!(
             reply.status,
             StatusCode::BAD_REQUEST,

@@ -357,29 +357,8 @@ impl fmt::Display for Rule {
 
 fn eval(expr: &Expr, facts: &Facts<'_>) -> Option<bool> {
     match expr {
-        // Kleene logic: a definite answer from any term decides; otherwise unknown wins.
-        Expr::And(terms) => {
-            let mut all_known = true;
-            for term in terms {
-                match eval(term, facts) {
-                    Some(false) => return Some(false),
-                    Some(true) => {}
-                    None => all_known = false,
-                }
-            }
-            all_known.then_some(true)
-        }
-        Expr::Or(terms) => {
-            let mut all_known = true;
-            for term in terms {
-                match eval(term, facts) {
-                    Some(true) => return Some(true),
-                    Some(false) => {}
-                    None => all_known = false,
-                }
-            }
-            all_known.then_some(false)
-        }
+        Expr::And(terms) => kleene(terms, facts, false),
+        Expr::Or(terms) => kleene(terms, facts, true),
         Expr::Not(a) => eval(a, facts).map(|v| !v),
         Expr::Known(operand, known) => Some(facts.value(*operand).is_some() == *known),
         Expr::Compare(operand, op, constant) => compare(&facts.value(*operand)?, *op, constant),
@@ -402,6 +381,20 @@ fn eval(expr: &Expr, facts: &Facts<'_>) -> Option<bool> {
             Value::Number(_) => None,
         },
     }
+}
+
+/// Kleene's three-valued `and` (`decisive` false) or `or` (`decisive` true) over `terms`: a
+/// term equal to `decisive` decides; otherwise any unknown term makes the whole unknown.
+fn kleene(terms: &[Expr], facts: &Facts<'_>, decisive: bool) -> Option<bool> {
+    let mut all_known = true;
+    for term in terms {
+        match eval(term, facts) {
+            Some(value) if value == decisive => return Some(decisive),
+            Some(_) => {}
+            None => all_known = false,
+        }
+    }
+    all_known.then_some(!decisive)
 }
 
 fn compare(value: &Value<'_>, op: CompareOp, constant: &Constant) -> Option<bool> {
