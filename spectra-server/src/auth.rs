@@ -323,10 +323,11 @@ impl<const MIN: u8> FromRequestParts<AppState> for User<MIN> {
 
 /// How stale `last_seen` may get before a request refreshes it: any authenticated agent
 /// request is a sign of life, but one write per request would be a write too many.
-const ALIVE_REFRESH: chrono::Duration = chrono::Duration::seconds(10);
+pub(crate) const ALIVE_REFRESH: chrono::Duration = chrono::Duration::seconds(10);
 
-/// Records that `agent` was heard from now (an upload or a poll counts as much as a
-/// heartbeat), at most every [`ALIVE_REFRESH`].
+/// Records that `agent` was heard from now (a poll or a result counts as much as a
+/// heartbeat), at most every [`ALIVE_REFRESH`]. Uploads record it in their own transaction
+/// instead (see the store's batch and snapshot writes), so they cost no extra commit.
 pub(crate) async fn mark_alive(state: &AppState, agent: &AgentRecord) -> Result<(), ApiError> {
     let now = Utc::now();
     if agent
@@ -352,10 +353,7 @@ impl FromRequestParts<AppState> for EnrolledAgent {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let caller = Caller::from_request_parts(parts, state).await?;
         match caller.agent {
-            Some(agent) if caller.token.role == Role::Agent => {
-                mark_alive(state, &agent).await?;
-                Ok(EnrolledAgent(agent))
-            }
+            Some(agent) if caller.token.role == Role::Agent => Ok(EnrolledAgent(agent)),
             _ => Err(ApiError::forbidden(
                 "this endpoint is for agents; use an agent token".to_string(),
             )),

@@ -278,6 +278,7 @@ async fn command_result(
     legacy::Sender(agent): legacy::Sender,
     body: Body,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    auth::mark_alive(&state, &agent).await?;
     let limits = decode_limits(&state);
     let bytes = read_body(body, limits.max_body_bytes, "command result").await?;
     let compression = Compression::sniff(&bytes);

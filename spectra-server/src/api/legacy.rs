@@ -77,7 +77,6 @@ async fn legacy_caller(parts: &Parts, state: &AppState) -> Result<AgentRecord, A
         .store
         .legacy_agent(&hostname, None, !state.config.approval, &actor, Utc::now())
         .await?;
-    auth::mark_alive(state, &agent).await?;
     Ok(agent)
 }
 
@@ -116,7 +115,8 @@ impl FromRequestParts<AppState> for Sender {
     }
 }
 
-/// An agent that may poll for commands (pending ones wait and get nothing).
+/// An agent that may poll for commands (pending ones wait and get nothing); polling is a
+/// sign of life.
 #[derive(Debug, Clone)]
 pub struct Poller(pub AgentRecord);
 
@@ -124,11 +124,13 @@ impl FromRequestParts<AppState> for Poller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if parts.headers.contains_key(AUTHORIZATION) {
-            let EnrolledAgent(agent) = EnrolledAgent::from_request_parts(parts, state).await?;
-            return Ok(Poller(agent));
-        }
-        Ok(Poller(legacy_caller(parts, state).await?))
+        let agent = if parts.headers.contains_key(AUTHORIZATION) {
+            EnrolledAgent::from_request_parts(parts, state).await?.0
+        } else {
+            legacy_caller(parts, state).await?
+        };
+        auth::mark_alive(state, &agent).await?;
+        Ok(Poller(agent))
     }
 }
 

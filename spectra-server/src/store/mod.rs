@@ -919,6 +919,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         if let Some(limited) = count_request(&mut tx, agent_id, now, requests_per_minute).await? {
             return Ok(limited);
         }
+        touch_agent(&mut tx, agent_id, now).await?;
         let fresh = sqlx::query(
             "INSERT INTO snapshots (id, agent_id, root, taken_at, received_at, apparent_bytes,
                                     disk_bytes, files, dirs, partial, report, content_hash)
@@ -1378,6 +1379,7 @@ pub(crate) async fn write_batch(
     if let Some(limited) = count_request(conn, agent_id, now, requests_per_minute).await? {
         return Ok(limited);
     }
+    touch_agent(conn, agent_id, now).await?;
     let content_hash = sha256_hex(&serde_json::to_vec(&batch.envelopes).unwrap_or_default());
     let fresh = sqlx::query(
         "INSERT INTO metric_batches (agent_id, batch_id, content_hash, received_at, envelopes)
@@ -1495,6 +1497,25 @@ async fn mark_late_hours(
         .execute(&mut *conn)
         .await?;
     }
+    Ok(())
+}
+
+/// An upload is a sign of life: `last_seen` moves to `now` in the upload's own transaction,
+/// when it is older than [`crate::auth::ALIVE_REFRESH`] (so most uploads write nothing).
+async fn touch_agent(
+    conn: &mut AnyConnection,
+    agent_id: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let refresh = millis(now) - crate::auth::ALIVE_REFRESH.num_milliseconds();
+    sqlx::query(
+        "UPDATE agents SET last_seen = $2 WHERE id = $1 AND (last_seen IS NULL OR last_seen < $3)",
+    )
+    .bind(agent_id)
+    .bind(millis(now))
+    .bind(refresh)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
