@@ -2,12 +2,15 @@
 # Ingest load on loopback: release `spectra serve` on SQLite and on PostgreSQL, driven by
 # `ingest-load` (simulated agents posting gzip metric batches). Prints one JSON line per run.
 #   benches/ingest-load.sh [SECONDS]     (PostgreSQL: $SPECTRA_TEST_POSTGRES or the local one)
+# SPECTRA_BIN runs another build of `spectra` (a before/after comparison in one run);
+# STORES="sqlite" (or "postgres") limits the stores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/spectra-target}"
 seconds="${1:-30}"
 cargo build --release --locked -q -p spectra-server --bin spectra -p spectra-benches --bin ingest-load
 bin="$CARGO_TARGET_DIR/release"
+spectra="${SPECTRA_BIN:-$bin/spectra}"
 work="$(mktemp -d)"
 pg_base="${SPECTRA_TEST_POSTGRES:-postgres://root@127.0.0.1:5432/test}"
 schema="spectra_bench_$$"
@@ -20,7 +23,7 @@ cleanup() {
 trap cleanup EXIT
 
 start() { # DB URL
-    "$bin/spectra" serve --listen 127.0.0.1:0 --db "$1" --enrollment-token bench-enrollment-token \
+    "$spectra" serve --listen 127.0.0.1:0 --db "$1" --enrollment-token bench-enrollment-token \
         --agent-requests-per-minute 1000000 >"$work/out" 2>"$work/err" &
     server=$!
     for _ in $(seq 100); do
@@ -42,7 +45,7 @@ run() { # STORE LABEL ARGS...
     echo "{\"store\": \"$store\", \"scenario\": \"$label\", \"result\": $line}"
 }
 
-for store in sqlite postgres; do
+for store in ${STORES:-sqlite postgres}; do
     if [ "$store" = sqlite ]; then
         start "$work/bench.db"
     else

@@ -93,7 +93,7 @@ pub fn issue(role: Role, name: &str, now: DateTime<Utc>) -> Result<IssuedToken, 
     })
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -193,7 +193,7 @@ async fn metrics(
     let outcome = state
         .store
         .ingest_batch(
-            &agent.id,
+            &(&agent).into(),
             batch,
             Utc::now(),
             state.config.limits.agent_requests_per_minute,
@@ -216,7 +216,7 @@ async fn ingest(
     let outcome = state
         .store
         .ingest_snapshot(
-            &agent.id,
+            &(&agent).into(),
             &snapshot,
             Utc::now(),
             state.config.limits.agent_requests_per_minute,

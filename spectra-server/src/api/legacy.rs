@@ -57,17 +57,13 @@ async fn legacy_caller(parts: &Parts, state: &AppState) -> Result<AgentRecord, A
     if !admitted(state, addr) {
         return Err(not_admitted(addr));
     }
-    let hostname = parts
-        .uri
-        .query()
-        .and_then(|query| {
-            query
-                .split('&')
-                .filter_map(|pair| pair.split_once('='))
-                .find(|(key, _)| *key == "hostname")
-                .map(|(_, value)| value.to_owned())
-        })
-        .ok_or_else(|| ApiError::bad_request("hostname: a legacy agent must send ?hostname="))?;
+    let query =
+        axum::extract::Query::<std::collections::HashMap<String, String>>::try_from_uri(&parts.uri)
+            .map_err(ApiError::from)?;
+    let hostname =
+        query.0.get("hostname").cloned().ok_or_else(|| {
+            ApiError::bad_request("hostname: a legacy agent must send ?hostname=")
+        })?;
     check_hostname(&hostname)?;
     let actor = format!(
         "legacy request from {}",

@@ -31,7 +31,9 @@ use sqlx::{Any, AnyConnection, Row, Transaction};
 use sqlx::{AnyPool, AssertSqlSafe};
 use tokio::sync::Notify;
 
-use crate::auth::sha256_hex;
+use sha2::{Digest, Sha256};
+
+use crate::auth::{hex, sha256_hex};
 use crate::series::series_key;
 use uuid::Uuid;
 
@@ -132,6 +134,23 @@ pub struct AgentRecord {
     pub last_snapshot_at: Option<DateTime<Utc>>,
     /// A Go agent admitted by `--legacy-agents`: known by hostname, with no token.
     pub legacy: bool,
+}
+
+/// Who uploads, as far as the store needs to know: the agent, and when it was last seen (so
+/// an upload refreshes `last_seen` only when it is stale).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Uploader {
+    pub id: String,
+    pub last_seen: Option<DateTime<Utc>>,
+}
+
+impl From<&AgentRecord> for Uploader {
+    fn from(agent: &AgentRecord) -> Self {
+        Uploader {
+            id: agent.id.clone(),
+            last_seen: agent.last_seen,
+        }
+    }
 }
 
 /// How an enrollment proved itself, which decides what a re-enrollment keeps.
@@ -684,13 +703,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// either every envelope is durable or none is.
     async fn ingest_batch(
         &self,
-        agent_id: &str,
+        agent: &Uploader,
         batch: MetricBatch,
         now: DateTime<Utc>,
         requests_per_minute: u32,
     ) -> StoreResult<Ingested> {
         let mut tx = self.begin_write().await?;
-        let outcome = write_batch(&mut tx, agent_id, &batch, now, requests_per_minute).await?;
+        let outcome = write_batch(&mut tx, agent, &batch, now, requests_per_minute).await?;
         if matches!(outcome, Ingested::RateLimited { .. }) {
             tx.rollback().await?;
         } else {
@@ -905,7 +924,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     async fn ingest_snapshot(
         &self,
-        agent_id: &str,
+        agent: &Uploader,
         snapshot: &Snapshot,
         now: DateTime<Utc>,
         requests_per_minute: u32,
@@ -915,11 +934,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         let totals = &snapshot.report.totals;
         let taken_at = millis(snapshot.report.finished_at);
         let id = snapshot.snapshot_id.to_string();
+        let agent_id = agent.id.as_str();
         let mut tx = self.begin_write().await?;
         if let Some(limited) = count_request(&mut tx, agent_id, now, requests_per_minute).await? {
             return Ok(limited);
         }
-        touch_agent(&mut tx, agent_id, now).await?;
+        touch_agent(&mut tx, agent, now).await?;
         let fresh = sqlx::query(
             "INSERT INTO snapshots (id, agent_id, root, taken_at, received_at, apparent_bytes,
                                     disk_bytes, files, dirs, partial, report, content_hash)
@@ -1371,16 +1391,30 @@ async fn migrate(store: &dyn Store, lock: Option<&'static str>) -> StoreResult<(
 /// has written nothing.
 pub(crate) async fn write_batch(
     conn: &mut AnyConnection,
-    agent_id: &str,
+    agent: &Uploader,
     batch: &MetricBatch,
     now: DateTime<Utc>,
     requests_per_minute: u32,
 ) -> StoreResult<Ingested> {
+    let agent_id = agent.id.as_str();
     if let Some(limited) = count_request(conn, agent_id, now, requests_per_minute).await? {
         return Ok(limited);
     }
-    touch_agent(conn, agent_id, now).await?;
-    let content_hash = sha256_hex(&serde_json::to_vec(&batch.envelopes).unwrap_or_default());
+    touch_agent(conn, agent, now).await?;
+    // Each envelope's data is serialised once: for its row, for the newest-per-series row,
+    // and (with kind, time and host) for the batch's content hash.
+    let data: Vec<String> = batch.envelopes.iter().map(|e| e.data.to_string()).collect();
+    let mut hasher = Sha256::new();
+    for (envelope, data) in batch.envelopes.iter().zip(&data) {
+        hasher.update(envelope.kind.as_bytes());
+        hasher.update([0]);
+        hasher.update(millis(envelope.timestamp).to_le_bytes());
+        hasher.update(envelope.hostname.as_bytes());
+        hasher.update([0]);
+        hasher.update(data.as_bytes());
+        hasher.update([0]);
+    }
+    let content_hash = hex(&hasher.finalize());
     let fresh = sqlx::query(
         "INSERT INTO metric_batches (agent_id, batch_id, content_hash, received_at, envelopes)
          VALUES ($1, $2, $3, $4, $5) ON CONFLICT (agent_id, batch_id) DO NOTHING",
@@ -1408,23 +1442,25 @@ pub(crate) async fn write_batch(
         });
     }
     mark_late_hours(conn, batch, now).await?;
-    for chunk in batch.envelopes.chunks(INSERT_CHUNK) {
+    let rows: Vec<(&spectra_core::protocol::Envelope, &String)> =
+        batch.envelopes.iter().zip(&data).collect();
+    for chunk in rows.chunks(INSERT_CHUNK) {
         let sql = format!(
             "INSERT INTO metrics (agent_id, kind, ts, hostname, data) VALUES {}",
             placeholders(chunk.len(), 5)
         );
         let mut query = sqlx::query(AssertSqlSafe(sql));
-        for envelope in chunk {
+        for (envelope, data) in chunk {
             query = query
                 .bind(agent_id)
                 .bind(envelope.kind.as_str())
                 .bind(millis(envelope.timestamp))
                 .bind(envelope.hostname.as_str())
-                .bind(envelope.data.to_string());
+                .bind(data.as_str());
         }
         query.execute(&mut *conn).await?;
     }
-    write_latest(conn, agent_id, batch).await?;
+    write_latest(conn, agent_id, &rows).await?;
     Ok(Ingested::Stored)
 }
 
@@ -1433,14 +1469,15 @@ pub(crate) async fn write_batch(
 async fn write_latest(
     conn: &mut AnyConnection,
     agent_id: &str,
-    batch: &MetricBatch,
+    rows: &[(&spectra_core::protocol::Envelope, &String)],
 ) -> StoreResult<()> {
-    let mut newest: HashMap<(&str, String), &spectra_core::protocol::Envelope> = HashMap::new();
-    for envelope in &batch.envelopes {
+    type Row<'a> = (&'a spectra_core::protocol::Envelope, &'a String);
+    let mut newest: HashMap<(&str, String), Row<'_>> = HashMap::new();
+    for &(envelope, data) in rows {
         let key = (envelope.kind.as_str(), series_key(&envelope.data));
-        let slot = newest.entry(key).or_insert(envelope);
-        if envelope.timestamp >= slot.timestamp {
-            *slot = envelope;
+        let slot = newest.entry(key).or_insert((envelope, data));
+        if envelope.timestamp >= slot.0.timestamp {
+            *slot = (envelope, data);
         }
     }
     if newest.is_empty() {
@@ -1454,14 +1491,14 @@ async fn write_latest(
         placeholders(newest.len(), 6)
     );
     let mut query = sqlx::query(AssertSqlSafe(sql));
-    for ((kind, series), envelope) in newest {
+    for ((kind, series), (envelope, data)) in newest {
         query = query
             .bind(agent_id)
             .bind(kind)
             .bind(series)
             .bind(millis(envelope.timestamp))
             .bind(envelope.hostname.as_str())
-            .bind(envelope.data.to_string());
+            .bind(data.as_str());
     }
     query.execute(conn).await?;
     Ok(())
@@ -1500,13 +1537,21 @@ async fn mark_late_hours(
     Ok(())
 }
 
-/// An upload is a sign of life: `last_seen` moves to `now` in the upload's own transaction,
-/// when it is older than [`crate::auth::ALIVE_REFRESH`] (so most uploads write nothing).
+/// An upload is a sign of life: `last_seen` moves to `now` in the upload's own transaction
+/// when it is older than [`crate::auth::ALIVE_REFRESH`]. The statement is skipped when the
+/// agent's record, read to authenticate the upload, was fresh already (most uploads).
 async fn touch_agent(
     conn: &mut AnyConnection,
-    agent_id: &str,
+    agent: &Uploader,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
+    if agent
+        .last_seen
+        .is_some_and(|seen| now - seen < crate::auth::ALIVE_REFRESH)
+    {
+        return Ok(());
+    }
+    let agent_id = agent.id.as_str();
     let refresh = millis(now) - crate::auth::ALIVE_REFRESH.num_milliseconds();
     sqlx::query(
         "UPDATE agents SET last_seen = $2 WHERE id = $1 AND (last_seen IS NULL OR last_seen < $3)",

@@ -10,7 +10,7 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::{Any, AnyPool, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Ingested, Store, StoreError, StoreResult, Wakeups, migrate, write_batch};
+use super::{Ingested, Store, StoreError, StoreResult, Uploader, Wakeups, migrate, write_batch};
 
 /// Readers beside the one writer; WAL lets them run while it writes.
 const READERS: u32 = 4;
@@ -21,7 +21,7 @@ const MAX_GROUP: usize = 128;
 
 /// A metric batch waiting for the group commit.
 struct PendingBatch {
-    agent_id: String,
+    agent: Uploader,
     batch: MetricBatch,
     now: DateTime<Utc>,
     requests_per_minute: u32,
@@ -177,7 +177,7 @@ async fn write_together(writer: &AnyPool, group: &[PendingBatch]) -> StoreResult
         outcomes.push(
             write_batch(
                 &mut tx,
-                &pending.agent_id,
+                &pending.agent,
                 &pending.batch,
                 pending.now,
                 pending.requests_per_minute,
@@ -193,14 +193,14 @@ async fn write_together(writer: &AnyPool, group: &[PendingBatch]) -> StoreResult
 impl Store for SqliteStore {
     async fn ingest_batch(
         &self,
-        agent_id: &str,
+        agent: &Uploader,
         batch: MetricBatch,
         now: DateTime<Utc>,
         requests_per_minute: u32,
     ) -> StoreResult<Ingested> {
         let (reply, answer) = oneshot::channel();
         let pending = PendingBatch {
-            agent_id: agent_id.to_owned(),
+            agent: agent.clone(),
             batch,
             now,
             requests_per_minute,
@@ -251,7 +251,10 @@ mod tests {
         let (reply, answer) = oneshot::channel();
         let envelope = Envelope::new(kind, "h", serde_json::json!({"v": 1}));
         let batch = PendingBatch {
-            agent_id: agent.to_owned(),
+            agent: Uploader {
+                id: agent.to_owned(),
+                last_seen: None,
+            },
             batch: MetricBatch::new(None, vec![envelope]),
             now: Utc::now(),
             requests_per_minute: 100,
