@@ -94,8 +94,15 @@ fn unknown_collectors_and_bad_intervals_are_usage_errors() {
     let unknown = spectra(&["collect", "gpu"]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("unknown collector \"gpu\""));
-    let bad = spectra(&["collect", "cpu", "--watch", "-1"]);
+    // `--watch=-1`, so the value reaches the command's own check (clap would take a bare
+    // `-1` for an unknown option and never get there).
+    let bad = spectra(&["collect", "cpu", "--watch=-1"]);
     assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("--watch needs a positive number of seconds, not -1"),
+        "{stderr}"
+    );
     let count_alone = spectra(&["collect", "--count", "3"]);
     assert_eq!(count_alone.status.code(), Some(2));
 }

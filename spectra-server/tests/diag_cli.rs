@@ -31,7 +31,7 @@ fn hostile_arguments_are_refused_before_anything_runs() {
         &["diag", "connect", "$(id)", "22"],
         &["diag", "ping", "127.0.0.1", "--count", "100000"],
         &["diag", "logs", "--severity", "loud"],
-        &["diag", "ping", "127.0.0.1", "--timeout", "-1"],
+        &["diag", "ping", "127.0.0.1", "--timeout=-1"],
     ] {
         let out = spectra(args);
         assert_eq!(
@@ -42,6 +42,13 @@ fn hostile_arguments_are_refused_before_anything_runs() {
         );
         assert!(!out.stderr.is_empty(), "{args:?} says why");
     }
+    // The value reaches the command's own check (a bare `-1` would be clap's unknown option).
+    let out = spectra(&["diag", "ping", "127.0.0.1", "--timeout=-1"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--timeout needs a number of seconds, not -1"),
+        "{stderr}"
+    );
 }
 
 #[test]
