@@ -1,3 +1,4 @@
+import re
 import socket
 import subprocess
 import sys
@@ -21,8 +22,17 @@ def test_error_classes_form_one_hierarchy() -> None:
         assert cls.__module__ == "spectra"
         assert isinstance(cls.code, str)
     assert spectra.SpectraError.code is None
-    codes = {cls.code for cls in pairs}
-    assert len(codes) == len(pairs), "one class per core error code"
+    # One class per code of core's table (read from its source, not from this binding).
+    core_source = Path(__file__).parents[2] / "spectra-core" / "src" / "error.rs"
+    table = core_source.read_text().split("pub fn as_str(self)")[1].split("\n    }\n")[0]
+    core_codes = set(re.findall(r'ErrorCode::\w+ => "(\w+)"', table))
+    classes = [
+        value for value in vars(spectra).values()
+        if isinstance(value, type) and issubclass(value, spectra.SpectraError)
+        and value is not spectra.SpectraError
+    ]
+    assert sorted(cls.code for cls in classes) == sorted(core_codes)
+    assert set(pairs) == set(classes), "every class is checked against its builtin above"
 
 
 def test_io_errors_carry_errno_and_filename(tmp_path: Path) -> None:

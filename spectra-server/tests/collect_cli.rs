@@ -15,30 +15,23 @@ fn list_names_every_collector_with_its_interval() {
         .iter()
         .map(|c| c["name"].as_str().expect("name"))
         .collect();
-    assert_eq!(names, spectra_names());
+    // The CLI lists what core's registry has, in its order, with each collector's interval.
+    let registry = spectra_core::collect::all();
+    let expected: Vec<&str> = registry.iter().map(|c| c.name()).collect();
+    assert_eq!(names, expected);
+    for (listed, collector) in list.as_array().expect("array").iter().zip(&registry) {
+        assert_eq!(
+            listed["interval_secs"].as_u64(),
+            Some(collector.default_interval().as_secs()),
+            "{listed}"
+        );
+    }
+    // The seed's intervals, which the registry must keep.
     let cpu = &list[0];
     assert_eq!(
-        (cpu["interval_secs"].as_u64(), cpu["supported"].as_bool()),
-        (Some(5), Some(true))
+        (cpu["name"].as_str(), cpu["interval_secs"].as_u64(), cpu["supported"].as_bool()),
+        (Some("cpu"), Some(5), Some(true))
     );
-}
-
-fn spectra_names() -> Vec<&'static str> {
-    vec![
-        "cpu",
-        "memory",
-        "disk",
-        "disk_io",
-        "network",
-        "processes",
-        "services",
-        "wifi",
-        "containers",
-        "system",
-        "applications",
-        "temperature",
-        "raspberry_pi",
-    ]
 }
 
 #[test]
@@ -46,7 +39,7 @@ fn every_collector_prints_data_or_its_reason() {
     let out = spectra(&["collect", "--format", "json"]);
     let docs: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     let docs = docs.as_array().expect("array");
-    assert_eq!(docs.len(), spectra_names().len());
+    assert_eq!(docs.len(), spectra_core::collect::names().len());
     let mut any_unsupported = false;
     for doc in docs {
         if let Some(error) = doc.get("error") {
