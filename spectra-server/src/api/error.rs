@@ -131,12 +131,38 @@ impl From<spectra_core::Error> for ApiError {
 }
 
 impl From<StoreError> for ApiError {
+    /// A database that cannot be reached is a 503 (retrying later may work); stored data that
+    /// does not decode is a 500, which a client must not retry forever.
     fn from(error: StoreError) -> Self {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "store_unavailable",
-            error.to_string(),
-        )
+        let (status, code) = match error {
+            StoreError::Corrupt { .. } => (StatusCode::INTERNAL_SERVER_ERROR, "store_corrupt"),
+            StoreError::Database(_) | StoreError::GroupCommit(_) | StoreError::Config { .. } => {
+                (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable")
+            }
+        };
+        ApiError::new(status, code, error.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn corruption_is_not_worth_retrying_and_an_outage_is() {
+        let corrupt = ApiError::from(StoreError::Corrupt {
+            what: "agent",
+            message: "bad".into(),
+        });
+        assert_eq!(
+            (corrupt.status, corrupt.code),
+            (StatusCode::INTERNAL_SERVER_ERROR, "store_corrupt")
+        );
+        let down = ApiError::from(StoreError::GroupCommit("gone".into()));
+        assert_eq!(
+            (down.status, down.code),
+            (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable")
+        );
     }
 }
 
