@@ -25,7 +25,7 @@ pub struct DiagArgs {
 
 #[derive(Debug, Subcommand)]
 enum DiagCommand {
-    /// ICMP echo to a host (IPv4). Exit 1 when no reply came back.
+    /// ICMP echo to a host (IPv4 or IPv6). Exit 1 when no reply came back.
     Ping {
         host: String,
         #[arg(long, default_value_t = 4)]

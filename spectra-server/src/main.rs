@@ -39,7 +39,7 @@ enum Command {
     /// diagnostic is bounded in time and output. Exit status: 0 ok, 1 a negative answer (no
     /// reply, connection refused, target not reached), 2 a usage or fatal error.
     Diag(diag_cmd::DiagArgs),
-    /// Check policy files and explain their rules against a file.
+    /// Policies: check, explain, plan (dry run), enforce, restore, purge, audit.
     Policy(policy_cmd::PolicyArgs),
     /// Run the server: agents enroll and send metrics and snapshots; admins read history,
     /// queue diagnostics and manage policies over a JSON API (see /openapi.json).

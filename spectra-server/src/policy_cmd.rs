@@ -1,4 +1,5 @@
-//! `spectra policy`: check policy files and explain what a policy sees in a file.
+//! `spectra policy`: check policies, explain them against a file, plan (dry run), enforce a
+//! saved plan, restore and purge quarantines, and read the audit log.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -103,8 +104,10 @@ enum PolicyCommand {
     },
     /// Put back everything a plan quarantined.
     Restore { plan_id: String },
-    /// Check the audit log's hash chain.
+    /// Print the audit log after checking its hash chain (a broken chain is an error, exit
+    /// 2, and nothing is printed as if it were intact).
     Audit {
+        /// Only check the chain and print how many records it holds.
         #[arg(long)]
         verify: bool,
     },
@@ -281,12 +284,14 @@ pub fn run(args: &PolicyArgs) -> anyhow::Result<ExitCode> {
         }
         PolicyCommand::Audit { verify } => {
             let log = args.state().audit_log();
-            if !verify {
-                print!("{}", std::fs::read_to_string(&log).unwrap_or_default());
-                return Ok(ExitCode::SUCCESS);
-            }
             let records = spectra_core::policy::audit::verify(&log)?;
-            println!("{}: {records} records, chain intact", log.display());
+            let summary = format!("{}: {records} records, chain intact", log.display());
+            if *verify {
+                println!("{summary}");
+            } else {
+                print!("{}", std::fs::read_to_string(&log).unwrap_or_default());
+                eprintln!("{summary}");
+            }
             Ok(ExitCode::SUCCESS)
         }
         PolicyCommand::Explain { path, policy } => {

@@ -29,7 +29,11 @@ fn list_names_every_collector_with_its_interval() {
     // The seed's intervals, which the registry must keep.
     let cpu = &list[0];
     assert_eq!(
-        (cpu["name"].as_str(), cpu["interval_secs"].as_u64(), cpu["supported"].as_bool()),
+        (
+            cpu["name"].as_str(),
+            cpu["interval_secs"].as_u64(),
+            cpu["supported"].as_bool()
+        ),
         (Some("cpu"), Some(5), Some(true))
     );
 }

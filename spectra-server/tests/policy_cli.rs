@@ -249,6 +249,24 @@ fn enforce_needs_the_switch_then_quarantines_and_restore_undoes_it() {
     ]);
     assert_eq!(bad_age.status.code(), Some(2));
 
+    // Reading the log checks it: an edited record is an error, not a quiet print.
+    let intact = spectra(&["policy", "audit", "--state-dir", state_arg]);
+    assert!(intact.status.success());
+    assert!(String::from_utf8_lossy(&intact.stderr).contains("chain intact"));
+    let log = state.join("audit.jsonl");
+    let edited = fs::read_to_string(&log)
+        .expect("log")
+        .replacen("big.log", "BIG.log", 1);
+    fs::write(&log, edited).expect("edit");
+    let tampered = spectra(&["policy", "audit", "--state-dir", state_arg]);
+    assert_eq!(tampered.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&tampered.stderr).contains("its contents were changed"),
+        "{}",
+        String::from_utf8_lossy(&tampered.stderr)
+    );
+    assert!(tampered.stdout.is_empty(), "nothing is shown as if intact");
+
     let bogus = spectra(&[
         "policy",
         "enforce",

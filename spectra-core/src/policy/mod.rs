@@ -14,8 +14,8 @@
 //! ```
 //!
 //! This module holds the rule language, the policy types, planning (a dry run during a scan,
-//! [`plan`]), enforcement of deletes into a quarantine ([`enforce`], [`restore`]) and the
-//! hash-chained [`audit`] log, and [`purge`] of old quarantines. Archive and move are not built yet.
+//! [`plan`]), enforcement ([`enforce`]: delete into a quarantine, archive, move; [`restore`]),
+//! the hash-chained [`audit`] log, and [`purge`] of old quarantines.
 
 pub mod audit;
 mod enforce;
