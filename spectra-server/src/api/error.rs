@@ -144,28 +144,6 @@ impl From<StoreError> for ApiError {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn corruption_is_not_worth_retrying_and_an_outage_is() {
-        let corrupt = ApiError::from(StoreError::Corrupt {
-            what: "agent",
-            message: "bad".into(),
-        });
-        assert_eq!(
-            (corrupt.status, corrupt.code),
-            (StatusCode::INTERNAL_SERVER_ERROR, "store_corrupt")
-        );
-        let down = ApiError::from(StoreError::GroupCommit("gone".into()));
-        assert_eq!(
-            (down.status, down.code),
-            (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable")
-        );
-    }
-}
-
 impl From<JsonRejection> for ApiError {
     /// Every unreadable JSON body is a 400 `invalid_data` (axum would say 415 or 422), as the
     /// OpenAPI document lists; only an over-large one is a 413.
@@ -190,5 +168,27 @@ impl From<QueryRejection> for ApiError {
 impl From<PathRejection> for ApiError {
     fn from(rejection: PathRejection) -> Self {
         ApiError::bad_request(rejection.body_text())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn corruption_is_not_worth_retrying_and_an_outage_is() {
+        let corrupt = ApiError::from(StoreError::Corrupt {
+            what: "agent",
+            message: "bad".into(),
+        });
+        assert_eq!(
+            (corrupt.status, corrupt.code),
+            (StatusCode::INTERNAL_SERVER_ERROR, "store_corrupt")
+        );
+        let down = ApiError::from(StoreError::GroupCommit("gone".into()));
+        assert_eq!(
+            (down.status, down.code),
+            (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable")
+        );
     }
 }
