@@ -2,11 +2,13 @@
 # Times `spectra scan --format json` side by side with du and, when installed, diskus, dua, pdu
 # and dust on one tree (warm cache), and prints medians, ratios, CPU time and peak RSS.
 #
-#   benches/compare-scan.sh [TREE] [RUNS]
+#   benches/compare-scan.sh [TREE] [RUNS]            warm page cache (the default)
+#   CACHE=cold benches/compare-scan.sh [TREE] [RUNS]  cold: caches dropped before every run
 #
 # Without TREE it builds (once, under ~/.cache/spectra-bench) a tree of 500k files in 20k
-# directories. Each tool is run once to warm the cache, then RUNS times (default 7), the tools
-# interleaved so that a change in machine load hits them all alike.
+# directories. Warm: each tool is run once to warm the cache, then RUNS times (default 7), the
+# tools interleaved so that a change in machine load hits them all alike. Cold (root only):
+# `sync; echo 3 > /proc/sys/vm/drop_caches` before every run of every tool, no warm-up.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/spectra-target}"
@@ -29,18 +31,28 @@ cmd[dua]="dua aggregate $tree"
 cmd[pdu]="pdu --max-depth=1 $tree"
 cmd[dust]="dust -n 10 $tree"
 
+cache="${CACHE:-warm}"
+drop_caches() { sync; echo 3 > /proc/sys/vm/drop_caches; }
+if [ "$cache" = cold ] && ! drop_caches 2>/dev/null; then
+  echo "compare-scan: CACHE=cold needs root (writing /proc/sys/vm/drop_caches)" >&2
+  exit 2
+fi
+
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
-for tool in "${order[@]}"; do ${cmd[$tool]} >/dev/null 2>&1 || true; done
+if [ "$cache" = warm ]; then
+  for tool in "${order[@]}"; do ${cmd[$tool]} >/dev/null 2>&1 || true; done
+fi
 for ((i = 0; i < runs; i++)); do
   for tool in "${order[@]}"; do
+    if [ "$cache" = cold ]; then drop_caches; fi
     # %e wall seconds, %U user, %S system, %M peak RSS in KiB
     /usr/bin/time -f "%e %U %S %M" -a -o "$results/$tool" ${cmd[$tool]} >/dev/null 2>&1 || true
   done
 done
 
 entries=$(find "$tree" | wc -l)
-echo "tree: $tree ($entries entries), $runs runs each, $(nproc) CPUs"
+echo "tree: $tree ($entries entries), $runs runs each, $(nproc) CPUs, $cache cache"
 median() { sort -n | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
 base=$(awk '{print $1}' "$results/spectra" | median)
 du_cpu=$(awk '{print $2 + $3}' "$results/du" | median)

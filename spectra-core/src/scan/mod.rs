@@ -33,7 +33,9 @@ use std::time::Instant;
 pub use control::{CancelToken, Progress, ScanControl};
 pub(crate) use entry::extension_of;
 pub use entry::{Entry, FileKind, FileMeta, FinishedDir, Timestamp};
-pub use options::{MAX_THREADS, MAX_TOP, ScanOptions, SizeMode};
+pub use options::{
+    DEFAULT_THREADS_PER_CPU, MAX_DEFAULT_THREADS, MAX_THREADS, MAX_TOP, ScanOptions, SizeMode,
+};
 pub use report::{
     AGE_BUCKET_DAYS, AgeBucket, ERROR_SAMPLE, ErrorSummary, OwnerUsage, ScanError, ScanReport,
     SizedPath, SummaryRow, Totals, Usage,

@@ -43,7 +43,8 @@ pub struct ScanOptions {
     /// Where to start. A root given as a symlink is followed (as `find -H` does); symlinks
     /// below a root follow [`ScanOptions::follow_symlinks`].
     pub roots: Vec<PathBuf>,
-    /// Worker threads; `None` uses the number of CPUs the process may run on.
+    /// Worker threads; `None` uses [`DEFAULT_THREADS_PER_CPU`] per CPU the process may run
+    /// on, at most [`MAX_DEFAULT_THREADS`].
     pub threads: Option<usize>,
     /// Descend into symlinked directories and measure symlink targets (off by default).
     /// Loops and directories reached twice are detected and skipped.
@@ -87,6 +88,15 @@ impl Default for ScanOptions {
 pub const MAX_TOP: usize = 100_000;
 /// More threads than this only add contention on any machine Spectra runs on.
 pub const MAX_THREADS: usize = 1024;
+/// Default workers per CPU. A scan mostly waits: on a cold page cache for the disk, warm for
+/// the kernel's directory and inode caches. Measured on 500k files with 2 CPUs
+/// (`benches/README.md`): cold, 2 threads take 2.30 s, 4 take 1.63 s, 8 take 1.22 s and 12
+/// take 1.14 s; warm, 2 to 16 threads all take 0.43–0.45 s and peak RSS stays under 9 MB. So
+/// the default keeps the disk busy without costing the warm case.
+pub const DEFAULT_THREADS_PER_CPU: usize = 6;
+/// The default never exceeds this, however many CPUs: past it a cold disk's queue is full
+/// and threads only add contention and memory.
+pub const MAX_DEFAULT_THREADS: usize = 64;
 
 impl ScanOptions {
     /// Options that scan `root` with every default.
@@ -167,9 +177,9 @@ impl ScanOptions {
 
     pub(crate) fn thread_count(&self) -> usize {
         self.threads.unwrap_or_else(|| {
-            std::thread::available_parallelism()
-                .map(|n| n.get())
-                .unwrap_or(1)
+            let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+            cpus.saturating_mul(DEFAULT_THREADS_PER_CPU)
+                .min(MAX_DEFAULT_THREADS)
         })
     }
 }
@@ -238,6 +248,17 @@ impl Excludes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_runs_more_workers_than_cpus_within_a_bound() {
+        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let default = ScanOptions::new("/").thread_count();
+        assert!(default <= MAX_DEFAULT_THREADS, "{default}");
+        if cpus < MAX_DEFAULT_THREADS {
+            assert!(default > cpus, "I/O-bound: more workers than CPUs ({default} vs {cpus})");
+        }
+        assert_eq!(ScanOptions::new("/").with_threads(3).thread_count(), 3);
+    }
 
     #[test]
     fn validation_names_the_bad_option() {
