@@ -255,7 +255,10 @@ mod tests {
         let default = ScanOptions::new("/").thread_count();
         assert!(default <= MAX_DEFAULT_THREADS, "{default}");
         if cpus < MAX_DEFAULT_THREADS {
-            assert!(default > cpus, "I/O-bound: more workers than CPUs ({default} vs {cpus})");
+            assert!(
+                default > cpus,
+                "I/O-bound: more workers than CPUs ({default} vs {cpus})"
+            );
         }
         assert_eq!(ScanOptions::new("/").with_threads(3).thread_count(), 3);
     }
