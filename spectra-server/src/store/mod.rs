@@ -494,12 +494,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         token.agent_id = Some(id.clone());
         insert_token(&mut tx, &token).await?;
         record_agent_event(&mut tx, &id, now, event, actor, &detail).await?;
-        let agent = fetch_agent(&mut tx, &id)
-            .await?
-            .ok_or(StoreError::Corrupt {
-                what: "agent",
-                message: format!("{id} vanished while enrolling"),
-            })?;
+        let agent = agent_written(&mut tx, &id, "enrolling").await?;
         tx.commit().await?;
         Ok((agent, token))
     }
@@ -554,12 +549,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
             )
             .await?;
         }
-        let agent = fetch_agent(&mut tx, &id)
-            .await?
-            .ok_or(StoreError::Corrupt {
-                what: "agent",
-                message: format!("{id} vanished while registering"),
-            })?;
+        let agent = agent_written(&mut tx, &id, "registering").await?;
         tx.commit().await?;
         Ok(agent)
     }
@@ -1680,6 +1670,20 @@ async fn fetch_agent(conn: &mut sqlx::AnyConnection, id: &str) -> StoreResult<Op
     .fetch_optional(conn)
     .await?;
     row.as_ref().map(agent_from_row).transpose()
+}
+
+/// The agent row this transaction has just written, which must be there.
+async fn agent_written(
+    conn: &mut AnyConnection,
+    id: &str,
+    while_doing: &str,
+) -> StoreResult<AgentRecord> {
+    fetch_agent(conn, id)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt {
+            what: "agent",
+            message: format!("{id} vanished while {while_doing}"),
+        })
 }
 
 fn agent_from_row(row: &AnyRow) -> StoreResult<AgentRecord> {
