@@ -14,6 +14,9 @@ venv="$work/venv"
 "$python" -m venv "$venv"
 "$venv/bin/pip" install -q --disable-pip-version-check -r requirements-test.txt
 "$venv/bin/pip" install -q --disable-pip-version-check .
+# One test compares the CLI's diagnostic defaults with Python's: it runs the built binary.
+cargo build -q --locked -p spectra-cli --manifest-path ../Cargo.toml
+export SPECTRA_CLI="$CARGO_TARGET_DIR/debug/spectra"
 cd tests
 # The notebook's kernel is found on PATH: make it this venv's.
 PATH="$venv/bin:$PATH" "$venv/bin/python" -m pytest -q

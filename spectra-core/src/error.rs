@@ -1,5 +1,6 @@
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// The one error type of `spectra-core`.
 ///
@@ -44,6 +45,16 @@ pub enum Error {
     /// This host lacks what the operation needs (no systemd, no wireless card, not a Pi).
     #[error("{what} is not supported here: {reason}")]
     Unsupported { what: String, reason: String },
+    /// An operation ran out of the time it was allowed; what it had done is kept or undone as
+    /// its documentation says.
+    #[error("{what} did not finish within {}", crate::format::duration(*after))]
+    Timeout { what: String, after: Duration },
+    /// The caller cancelled the operation (through a [`crate::CancelToken`]).
+    #[error("{what} was cancelled")]
+    Cancelled { what: String },
+    /// A callback the caller supplied (a progress hook, a sink) failed; `message` is its own.
+    #[error("{what} failed: {message}")]
+    Callback { what: String, message: String },
 }
 
 /// A `Result` whose error is [`Error`].
@@ -71,6 +82,45 @@ impl Error {
         }
     }
 
+    pub(crate) fn timeout(what: impl Into<String>, after: Duration) -> Self {
+        Error::Timeout {
+            what: what.into(),
+            after,
+        }
+    }
+
+    pub(crate) fn cancelled(what: impl Into<String>) -> Self {
+        Error::Cancelled { what: what.into() }
+    }
+
+    /// A failure of the caller's own callback (for frontends: a Python progress function that
+    /// raised, a JavaScript sink that threw), so it keeps its own code.
+    pub fn callback(what: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Callback {
+            what: what.into(),
+            message: message.into(),
+        }
+    }
+
+    /// The serialisable form every frontend shows (a JSON error body, a command's failure).
+    pub fn body(&self) -> ErrorBody {
+        let (path, line, column) = match self {
+            Error::Io { path, .. } => (Some(path.display().to_string()), None, None),
+            Error::InvalidRule { index, error, .. } => {
+                (None, Some(*index as u64), Some(error.column as u64))
+            }
+            _ => (None, None, None),
+        };
+        ErrorBody {
+            code: self.code().as_str().to_owned(),
+            number: Some(self.code().as_u32()),
+            message: self.to_string(),
+            path,
+            line,
+            column,
+        }
+    }
+
     /// The stable code of this error, the same in every frontend.
     pub fn code(&self) -> ErrorCode {
         match self {
@@ -81,7 +131,57 @@ impl Error {
             Error::TooLarge { .. } => ErrorCode::TooLarge,
             Error::Unsupported { .. } => ErrorCode::Unsupported,
             Error::InvalidRule { .. } => ErrorCode::InvalidRule,
+            Error::Timeout { .. } => ErrorCode::Timeout,
+            Error::Cancelled { .. } => ErrorCode::Cancelled,
+            Error::Callback { .. } => ErrorCode::Callback,
         }
+    }
+}
+
+/// An error as data: what the server's JSON errors, a failed command's result, an unsupported
+/// collector's reason and every binding carry, so a client matches one shape everywhere.
+///
+/// `code` is [`ErrorCode::as_str`] (or, for a frontend's own errors such as the server's
+/// `unauthorized`, that frontend's documented code) and `number` the core code's number.
+/// `line` and `column` point into the input (for a policy rule: the rule's 1-based number and
+/// the column of the problem); `path` is the file an I/O error is about.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ErrorBody {
+    pub code: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number: Option<u32>,
+    pub message: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<u64>,
+}
+
+impl ErrorBody {
+    /// A body for a frontend's own error, which has no core code.
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        ErrorBody {
+            code: code.into(),
+            number: None,
+            message: message.into(),
+            path: None,
+            line: None,
+            column: None,
+        }
+    }
+}
+
+impl From<&Error> for ErrorBody {
+    fn from(error: &Error) -> Self {
+        error.body()
+    }
+}
+
+impl std::fmt::Display for ErrorBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
     }
 }
 
@@ -112,11 +212,17 @@ pub enum ErrorCode {
     Unsupported = 8,
     /// A policy rule did not parse or type-check.
     InvalidRule = 9,
+    /// An operation ran out of its time.
+    Timeout = 10,
+    /// The caller cancelled the operation.
+    Cancelled = 11,
+    /// A callback supplied by the caller failed.
+    Callback = 12,
 }
 
 impl ErrorCode {
     /// Every code, in numeric order.
-    pub const ALL: [ErrorCode; 9] = [
+    pub const ALL: [ErrorCode; 12] = [
         ErrorCode::Io,
         ErrorCode::NotFound,
         ErrorCode::PermissionDenied,
@@ -126,6 +232,9 @@ impl ErrorCode {
         ErrorCode::TooLarge,
         ErrorCode::Unsupported,
         ErrorCode::InvalidRule,
+        ErrorCode::Timeout,
+        ErrorCode::Cancelled,
+        ErrorCode::Callback,
     ];
 
     /// The number of this code (stable across releases).
@@ -145,6 +254,9 @@ impl ErrorCode {
             ErrorCode::TooLarge => "too_large",
             ErrorCode::Unsupported => "unsupported",
             ErrorCode::InvalidRule => "invalid_rule",
+            ErrorCode::Timeout => "timeout",
+            ErrorCode::Cancelled => "cancelled",
+            ErrorCode::Callback => "callback",
         }
     }
 
@@ -183,6 +295,59 @@ mod tests {
             let json = serde_json::to_string(&code).expect("serialize");
             assert_eq!(json, format!("\"{}\"", code.as_str()));
         }
+    }
+
+    #[test]
+    fn codes_keep_their_published_numbers() {
+        // The C ABI, the server and the bindings publish these pairs; never change one.
+        let published = [
+            (1, "io"),
+            (2, "not_found"),
+            (3, "permission_denied"),
+            (4, "invalid_input"),
+            (5, "invalid_pattern"),
+            (6, "invalid_data"),
+            (7, "too_large"),
+            (8, "unsupported"),
+            (9, "invalid_rule"),
+            (10, "timeout"),
+            (11, "cancelled"),
+            (12, "callback"),
+        ];
+        let actual: Vec<(u32, &str)> = ErrorCode::ALL
+            .iter()
+            .map(|c| (c.as_u32(), c.as_str()))
+            .collect();
+        assert_eq!(actual, published);
+    }
+
+    #[test]
+    fn bodies_carry_code_number_and_position() {
+        let io = Error::io("/srv/x", io::Error::from(io::ErrorKind::NotFound)).body();
+        assert_eq!(
+            (io.code.as_str(), io.number, io.path.as_deref()),
+            ("not_found", Some(2), Some("/srv/x"))
+        );
+        let policy = crate::policy::Policy::from_json(
+            r#"{"name": "p", "rules": ["size > 1", "size >"], "action": "report"}"#,
+        )
+        .expect("policy");
+        let rule = policy.compile().expect_err("bad rule");
+        let body = rule.body();
+        assert_eq!((body.code.as_str(), body.line), ("invalid_rule", Some(2)));
+        assert!(body.column.is_some_and(|c| c > 1), "{body:?}");
+        let timeout = Error::timeout("ping 10.0.0.1", Duration::from_millis(1500));
+        assert_eq!(
+            timeout.to_string(),
+            "ping 10.0.0.1 did not finish within 1.5 s"
+        );
+        let json = serde_json::to_value(timeout.body()).expect("json");
+        assert_eq!(json["code"], "timeout");
+        assert_eq!(json["number"], 10);
+        assert!(
+            json.get("path").is_none(),
+            "absent fields are left out: {json}"
+        );
     }
 
     #[test]

@@ -15,9 +15,30 @@ pub fn bytes(n: u64) -> String {
     format!("{value:.1} {}", UNITS[unit])
 }
 
+/// A duration in seconds, to the millisecond, without trailing zeros (`30 s`, `2.5 s`).
+pub fn duration(d: std::time::Duration) -> String {
+    let millis = d.as_millis();
+    let (whole, fraction) = (millis / 1000, millis % 1000);
+    if fraction == 0 {
+        format!("{whole} s")
+    } else {
+        let fraction = format!("{fraction:03}");
+        format!("{whole}.{} s", fraction.trim_end_matches('0'))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_read_in_seconds() {
+        use std::time::Duration;
+        assert_eq!(duration(Duration::from_secs(30)), "30 s");
+        assert_eq!(duration(Duration::from_millis(2500)), "2.5 s");
+        assert_eq!(duration(Duration::from_millis(250)), "0.25 s");
+        assert_eq!(duration(Duration::from_millis(1)), "0.001 s");
+    }
 
     #[test]
     fn sizes_read_like_du_h() {

@@ -26,6 +26,7 @@
 //! supported.
 #![forbid(unsafe_code)]
 
+mod cancel;
 pub mod collect;
 pub mod diagnose;
 mod error;
@@ -35,7 +36,9 @@ pub mod policy;
 pub mod protocol;
 mod raw_path;
 pub mod scan;
+mod sys;
 pub mod telemetry;
 
-pub use error::{Error, ErrorCode, Result};
+pub use cancel::CancelToken;
+pub use error::{Error, ErrorBody, ErrorCode, Result};
 pub use raw_path::RawPath;

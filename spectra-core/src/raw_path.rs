@@ -7,6 +7,8 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use serde::de::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::error::{Error, Result};
+
 /// A file path kept byte for byte, as the kernel returned it.
 ///
 /// Unix names need not be UTF-8. A `RawPath` never loses such a name: it displays lossily
@@ -105,6 +107,32 @@ impl<'de> Deserialize<'de> for RawPath {
                 .map_err(|e| D::Error::custom(format!("path: invalid base64: {e}"))),
         }
     }
+}
+
+/// Longest path accepted from the wire, in bytes (Linux's `PATH_MAX`).
+pub const MAX_PATH_BYTES: usize = 4096;
+
+/// Refuses a path from the wire that is empty, relative, longer than [`MAX_PATH_BYTES`] or
+/// holds a NUL byte (which no system call can take), naming the field.
+pub fn check_path(what: &str, path: &[u8]) -> Result<()> {
+    let problem = if path.is_empty() {
+        "is empty".to_owned()
+    } else if path.contains(&0) {
+        "holds a NUL byte".to_owned()
+    } else if path[0] != b'/' {
+        format!(
+            "{:?} is not an absolute path",
+            String::from_utf8_lossy(path)
+        )
+    } else if path.len() > MAX_PATH_BYTES {
+        format!(
+            "is {} bytes long; the limit is {MAX_PATH_BYTES}",
+            path.len()
+        )
+    } else {
+        return Ok(());
+    };
+    Err(Error::invalid(what, problem))
 }
 
 #[cfg(test)]

@@ -537,3 +537,112 @@ fn access_times_on_noatime_mounts_are_unknown_to_rules() {
         "a noatime mount's access time is unknown, so never matches"
     );
 }
+
+/// The workflow every frontend calls: plan and save on a `StateDir`, enforce the saved plan
+/// with progress, restore it, and a cancelled run that stops early and says so.
+#[test]
+fn the_state_dir_workflow_plans_enforces_restores_and_cancels() {
+    use std::sync::{Arc, Mutex};
+
+    use spectra_core::policy::{ActionHooks, ActionProgress, StateDir};
+
+    let tmp = tempfile::tempdir().expect("tmp");
+    let s = Setup {
+        root: tmp.path().join("tree"),
+        state: tmp.path().join("state"),
+        _tmp: tmp,
+    };
+    for i in 0..5 {
+        old_log(&s.root.join(format!("logs/{i}.log")), b"old log line\n");
+    }
+    let state = StateDir::resolve(Some(s.state.clone()));
+    let policy = Policy::from_json(
+        r#"{"name": "Cleanup Old Logs", "rules": ["extension == 'log'", "days_since_modified > 90"],
+            "action": "delete", "limits": {"max_fraction": 1.0}}"#,
+    )
+    .expect("policy");
+    let saved = state
+        .plan(
+            &policy,
+            ScanOptions::for_policy([&s.root]),
+            ScanControl::new(),
+        )
+        .expect("plan");
+    assert!(saved.report.totals.files >= 5 && saved.saved_as.is_file());
+    assert_eq!(saved.plan.files.len(), 5);
+    assert!(
+        ScanOptions::for_policy([&s.root]).one_file_system,
+        "plans stay on one filesystem, as enforcement does"
+    );
+
+    let seen: Arc<Mutex<Vec<ActionProgress>>> = Arc::default();
+    let record = Arc::clone(&seen);
+    let hooks = ActionHooks {
+        progress: Some(Arc::new(move |p: &ActionProgress| {
+            record.lock().expect("lock").push(p.clone());
+        })),
+        ..ActionHooks::default()
+    };
+    let (plan, outcome) = state
+        .enforce(&saved.plan.id, false, hooks)
+        .expect("enforce");
+    assert_eq!(outcome.quarantined.len(), 5);
+    let progress = seen.lock().expect("lock").clone();
+    assert_eq!(
+        progress.iter().map(|p| p.handled).collect::<Vec<_>>(),
+        [1, 2, 3, 4, 5]
+    );
+    assert!(
+        progress
+            .iter()
+            .all(|p| p.action == "enforce" && p.total == Some(5))
+    );
+
+    let restored = state
+        .restore(&plan.id, ActionHooks::default())
+        .expect("restore");
+    assert_eq!(restored.len(), 5);
+    assert!(s.root.join("logs/0.log").is_file());
+
+    // Cancelled after the second file: two are done (and audited), the call says cancelled.
+    let again = state
+        .plan(
+            &policy,
+            ScanOptions::for_policy([&s.root]),
+            ScanControl::new(),
+        )
+        .expect("plan again");
+    let cancel = CancelToken::new();
+    let stop = cancel.clone();
+    let hooks = ActionHooks {
+        cancel,
+        progress: Some(Arc::new(move |p: &ActionProgress| {
+            if p.handled == 2 {
+                stop.cancel();
+            }
+        })),
+    };
+    let err = state
+        .enforce(&again.plan.id, false, hooks)
+        .expect_err("cancelled");
+    assert_eq!(err.code(), ErrorCode::Cancelled);
+    assert!(err.to_string().contains("after 2 of 5 files"), "{err}");
+    let left = (0..5)
+        .filter(|i| s.root.join(format!("logs/{i}.log")).exists())
+        .count();
+    assert_eq!(
+        left, 3,
+        "exactly the two handled before the cancel were quarantined"
+    );
+    let records = audit::verify(&state.audit_log()).expect("audit chain");
+    assert_eq!(
+        records,
+        5 + 5 + 2,
+        "enforce, restore, and the two of the cancelled run"
+    );
+
+    let purged = state
+        .purge_plan(&again.plan.id, ActionHooks::default())
+        .expect("purge");
+    assert_eq!(purged, std::slice::from_ref(&again.plan.id));
+}

@@ -1,6 +1,5 @@
 //! Rust values → Python objects, through their serde form (the same JSON every frontend sees).
 
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use serde::Serialize;
@@ -12,7 +11,12 @@ pub fn to_python<'py, T: Serialize + ?Sized>(
     py: Python<'py>,
     value: &T,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let json = serde_json::to_value(value).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    let json = serde_json::to_value(value).map_err(|e| {
+        crate::errors::CoreError(spectra_core::Error::InvalidData {
+            what: "result".into(),
+            message: e.to_string(),
+        })
+    })?;
     value_to_python(py, &json)
 }
 

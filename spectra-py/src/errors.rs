@@ -25,6 +25,9 @@ const CLASSES: &[(&str, &[&str])] = &[
     ("TooLargeError", &["SpectraError", "ValueError"]),
     ("UnsupportedError", &["SpectraError", "NotImplementedError"]),
     ("PolicyError", &["SpectraError", "ValueError"]),
+    ("SpectraTimeoutError", &["SpectraError", "TimeoutError"]),
+    ("CancelledError", &["SpectraError"]),
+    ("CallbackError", &["SpectraError"]),
 ];
 
 /// Adds the exception classes to the module.
@@ -39,7 +42,9 @@ pub fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
             .collect::<PyResult<_>>()?;
         let namespace = PyDict::new(py);
         namespace.set_item("__module__", "spectra")?;
-        namespace.set_item("code", error_code_of(name))?;
+        let code = error_code_of(name);
+        namespace.set_item("code", code.map(ErrorCode::as_str))?;
+        namespace.set_item("number", code.map(ErrorCode::as_u32))?;
         let class = make_type.call1((*name, PyTuple::new(py, bases)?, namespace))?;
         module.add(*name, class)?;
     }
@@ -47,11 +52,10 @@ pub fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
 }
 
 /// The core error code a class stands for (`None` for the base class).
-fn error_code_of(class: &str) -> Option<&'static str> {
+fn error_code_of(class: &str) -> Option<ErrorCode> {
     ErrorCode::ALL
-        .iter()
-        .find(|code| class_of(**code) == class)
-        .map(|code| code.as_str())
+        .into_iter()
+        .find(|code| class_of(*code) == class)
 }
 
 fn class_of(code: ErrorCode) -> &'static str {
@@ -65,6 +69,9 @@ fn class_of(code: ErrorCode) -> &'static str {
         ErrorCode::TooLarge => "TooLargeError",
         ErrorCode::Unsupported => "UnsupportedError",
         ErrorCode::InvalidRule => "PolicyError",
+        ErrorCode::Timeout => "SpectraTimeoutError",
+        ErrorCode::Cancelled => "CancelledError",
+        ErrorCode::Callback => "CallbackError",
     }
 }
 

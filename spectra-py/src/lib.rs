@@ -10,44 +10,31 @@ mod policy;
 mod scan;
 mod telemetry;
 
-use std::collections::HashMap;
-use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
+use std::path::PathBuf;
+use std::sync::OnceLock;
 
 use pyo3::prelude::*;
-use spectra_core::collect::{Collector, Host, ProcessCollector};
-use spectra_core::diagnose;
+use spectra_core::CancelToken;
+use spectra_core::collect::{SampleOptions, Sampler};
+use spectra_core::diagnose::{Diagnostic, DiagnosticLimits, Severity};
 
 use convert::to_python;
 use errors::CoreResult;
 
-/// Collectors kept between calls, so a second `cpu()` reports usage since the first (as
-/// `psutil.cpu_percent(interval=None)` does) instead of since boot.
-static COLLECTORS: Mutex<Option<HashMap<String, Box<dyn Collector>>>> = Mutex::new(None);
+/// The module's collectors, kept between calls so a second `cpu()` reports usage since the
+/// first (as `psutil.cpu_percent(interval=None)` does) instead of since boot. Each collector
+/// has its own lock in core: a slow `applications()` does not hold up `cpu()`.
+fn sampler() -> &'static Sampler {
+    static SAMPLER: OnceLock<Sampler> = OnceLock::new();
+    SAMPLER.get_or_init(Sampler::new)
+}
 
-/// One sample of collector `name` (`processes` keeps its `top` busiest); the metric's data.
+/// One sample of collector `name` (`processes` lists its `top` busiest); the metric's data.
 #[pyfunction]
 #[pyo3(signature = (name, top = None))]
 fn collect<'py>(py: Python<'py>, name: &str, top: Option<usize>) -> PyResult<Bound<'py, PyAny>> {
-    let metric = py.detach(|| -> CoreResult<_> {
-        let mut kept = COLLECTORS.lock().unwrap_or_else(PoisonError::into_inner);
-        let kept = kept.get_or_insert_with(HashMap::new);
-        let key = match top {
-            Some(top) => format!("{name}:{top}"),
-            None => name.to_owned(),
-        };
-        let collector = match kept.entry(key) {
-            std::collections::hash_map::Entry::Occupied(slot) => slot.into_mut(),
-            std::collections::hash_map::Entry::Vacant(slot) => {
-                let made: Box<dyn Collector> = match (name, top) {
-                    ("processes", Some(top)) => Box::new(ProcessCollector::new(Host::real(), top)),
-                    _ => spectra_core::collect::by_name(name)?,
-                };
-                slot.insert(made)
-            }
-        };
-        Ok(collector.collect()?)
-    })?;
+    let metric =
+        py.detach(|| -> CoreResult<_> { Ok(sampler().sample_with(name, SampleOptions { top })?) })?;
     let tagged = to_python(py, &metric)?;
     tagged.get_item("data")
 }
@@ -55,61 +42,105 @@ fn collect<'py>(py: Python<'py>, name: &str, top: Option<usize>) -> PyResult<Bou
 /// Every collector: name, default interval, whether it works here and why not.
 #[pyfunction]
 fn collectors(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
-    let capabilities = py.detach(spectra_core::collect::capabilities);
+    let capabilities = py.detach(|| sampler().capabilities());
     to_python(py, &capabilities)
 }
 
-fn seconds(timeout: f64) -> PyResult<Duration> {
-    Duration::try_from_secs_f64(timeout)
-        .map_err(|e| pyo3::exceptions::PyValueError::new_err(format!("timeout: {e}")))
+/// Runs `diagnostic` under core's limits (the probe `timeout` in seconds when given) with the
+/// interpreter released; Ctrl-C cancels it. Returns the diagnostic's result.
+fn diagnose<'py>(
+    py: Python<'py>,
+    diagnostic: Diagnostic,
+    timeout: Option<f64>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let limits = DiagnosticLimits::with_probe_seconds(timeout).map_err(errors::CoreError)?;
+    let cancel = CancelToken::new();
+    let outcome = std::thread::scope(|scope| {
+        let running = scope.spawn(|| diagnostic.run(&limits, &cancel));
+        // Python delivers Ctrl-C to the main thread only: look for it while the diagnostic runs.
+        while !running.is_finished() {
+            if py.check_signals().is_err() {
+                cancel.cancel();
+            }
+            py.detach(|| std::thread::sleep(std::time::Duration::from_millis(50)));
+        }
+        running.join()
+    });
+    let outcome = match outcome {
+        Ok(result) => result.map_err(errors::CoreError)?,
+        Err(panic) => std::panic::resume_unwind(panic),
+    };
+    py.check_signals()?;
+    to_python(py, &outcome.output)
 }
 
 #[pyfunction]
-#[pyo3(signature = (host, count = 4, timeout = 2.0))]
-fn ping<'py>(py: Python<'py>, host: &str, count: u32, timeout: f64) -> PyResult<Bound<'py, PyAny>> {
-    let timeout = seconds(timeout)?;
-    let result = py.detach(|| -> CoreResult<_> { Ok(diagnose::ping(host, count, timeout)?) })?;
-    to_python(py, &result)
+#[pyo3(signature = (host, count = None, timeout = None))]
+fn ping<'py>(
+    py: Python<'py>,
+    host: String,
+    count: Option<u32>,
+    timeout: Option<f64>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let count = count.unwrap_or(spectra_core::diagnose::DEFAULT_PING_COUNT);
+    diagnose(py, Diagnostic::Ping { host, count }, timeout)
 }
 
 #[pyfunction]
-#[pyo3(signature = (host, port, timeout = 2.0))]
+#[pyo3(signature = (host, port, timeout = None))]
 fn tcp_connect<'py>(
     py: Python<'py>,
-    host: &str,
+    host: String,
     port: u16,
-    timeout: f64,
+    timeout: Option<f64>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let timeout = seconds(timeout)?;
-    let result =
-        py.detach(|| -> CoreResult<_> { Ok(diagnose::tcp_connect(host, port, timeout)?) })?;
-    to_python(py, &result)
+    diagnose(py, Diagnostic::TcpConnect { host, port }, timeout)
 }
 
 #[pyfunction]
-#[pyo3(signature = (host, max_hops = 30, timeout = 2.0))]
+#[pyo3(signature = (host, max_hops = None, timeout = None))]
 fn traceroute<'py>(
     py: Python<'py>,
-    host: &str,
-    max_hops: u8,
-    timeout: f64,
+    host: String,
+    max_hops: Option<u8>,
+    timeout: Option<f64>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let timeout = seconds(timeout)?;
-    let result =
-        py.detach(|| -> CoreResult<_> { Ok(diagnose::traceroute(host, max_hops, timeout)?) })?;
-    to_python(py, &result)
+    let max_hops = max_hops.unwrap_or(spectra_core::diagnose::DEFAULT_MAX_HOPS);
+    diagnose(py, Diagnostic::Traceroute { host, max_hops }, timeout)
 }
 
 #[pyfunction]
 fn netstat(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
-    let sockets = py.detach(|| -> CoreResult<_> { Ok(diagnose::netstat()?) })?;
-    to_python(py, &sockets)
+    diagnose(py, Diagnostic::Netstat, None)
 }
 
 #[pyfunction]
 fn mounts(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
-    let mounts = py.detach(|| -> CoreResult<_> { Ok(diagnose::mounts()?) })?;
-    to_python(py, &mounts)
+    diagnose(py, Diagnostic::Mounts, None)
+}
+
+/// Recent log lines at `severity` (`emerg` … `debug`) or worse.
+#[pyfunction]
+#[pyo3(signature = (severity = None, lines = None))]
+fn logs<'py>(
+    py: Python<'py>,
+    severity: Option<&str>,
+    lines: Option<usize>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let severity = match severity {
+        Some(text) => text.parse::<Severity>().map_err(errors::CoreError)?,
+        None => spectra_core::diagnose::DEFAULT_LOG_SEVERITY,
+    };
+    let lines = lines.unwrap_or(spectra_core::diagnose::DEFAULT_LOG_LINES);
+    diagnose(py, Diagnostic::Logs { severity, lines }, None)
+}
+
+/// What fills `path`: the scanner's report (as a dict) with the `top` largest entries.
+#[pyfunction]
+#[pyo3(signature = (path, top = None))]
+fn disk_usage(py: Python<'_>, path: PathBuf, top: Option<usize>) -> PyResult<Bound<'_, PyAny>> {
+    let top = top.unwrap_or(spectra_core::diagnose::DEFAULT_DISK_USAGE_TOP);
+    diagnose(py, Diagnostic::DiskUsage { path, top }, None)
 }
 
 #[pymodule]
@@ -123,6 +154,8 @@ fn _spectra(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_function(wrap_pyfunction!(traceroute, module)?)?;
     module.add_function(wrap_pyfunction!(netstat, module)?)?;
     module.add_function(wrap_pyfunction!(mounts, module)?)?;
+    module.add_function(wrap_pyfunction!(logs, module)?)?;
+    module.add_function(wrap_pyfunction!(disk_usage, module)?)?;
     scan::register(module)?;
     policy::register(module)?;
     telemetry::register(module)?;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use spectra_core::policy::{self, Action, Plan, PlannedFile, Policy, StateDir};
+use spectra_core::policy::{Action, ActionHooks, Plan, PlannedFile, Policy, StateDir};
 use spectra_core::scan::{ScanControl, ScanOptions};
 
 use crate::convert::{epoch_seconds, to_python};
@@ -37,13 +37,7 @@ impl PyPolicy {
         scope: Vec<PathBuf>,
         destination: Option<PathBuf>,
     ) -> PyResult<Self> {
-        let wire = serde_json::json!({"type": action, "destination": destination});
-        let action: Action = serde_json::from_value(wire).map_err(|e| {
-            CoreError(spectra_core::Error::InvalidInput {
-                what: "action".into(),
-                message: e.to_string(),
-            })
-        })?;
+        let action = Action::named(action, destination).map_err(CoreError)?;
         let policy = Policy {
             name,
             description,
@@ -85,24 +79,26 @@ impl PyPolicy {
 
     /// A dry run over `path`: what the policy would act on. Nothing changes on disk; the plan
     /// is saved under the state directory so `enforce(plan.id)` acts on exactly it.
-    #[pyo3(signature = (path, *, state_dir = None, exclude = Vec::new(), one_file_system = true))]
+    #[pyo3(signature = (path, *, state_dir = None, exclude = Vec::new(), one_file_system = None))]
     fn plan(
         &self,
         py: Python<'_>,
         path: PathBuf,
         state_dir: Option<PathBuf>,
         exclude: Vec<String>,
-        one_file_system: bool,
+        one_file_system: Option<bool>,
     ) -> PyResult<PyPlan> {
         let plan = py.detach(|| -> CoreResult<Plan> {
-            let compiled = self.inner.compile()?;
-            let mut options = ScanOptions::new(path).with_one_file_system(one_file_system);
+            let mut options = ScanOptions::for_policy([path]);
+            if let Some(on) = one_file_system {
+                options = options.with_one_file_system(on);
+            }
             for pattern in exclude {
                 options = options.with_exclude(pattern);
             }
-            let (plan, _) = policy::plan(&compiled, options, ScanControl::new())?;
-            StateDir::resolve(state_dir).plans().save(&plan)?;
-            Ok(plan)
+            let saved =
+                StateDir::resolve(state_dir).plan(&self.inner, options, ScanControl::new())?;
+            Ok(saved.plan)
         })?;
         Ok(PyPlan { inner: plan })
     }
@@ -258,12 +254,12 @@ fn enforce<'py>(
     override_limits: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let outcome = py.detach(|| -> CoreResult<_> {
-        let state = StateDir::resolve(state_dir);
-        let plan = state.plans().load(plan_id)?;
-        Ok(policy::enforce(
-            &plan,
-            &state.enforce_options(override_limits)?,
-        )?)
+        let (_, outcome) = StateDir::resolve(state_dir).enforce(
+            plan_id,
+            override_limits,
+            ActionHooks::default(),
+        )?;
+        Ok(outcome)
     })?;
     to_python(py, &outcome)
 }
@@ -273,18 +269,7 @@ fn enforce<'py>(
 #[pyo3(signature = (plan_id, *, state_dir = None))]
 fn restore(py: Python<'_>, plan_id: &str, state_dir: Option<PathBuf>) -> PyResult<Vec<String>> {
     let restored = py.detach(|| -> CoreResult<_> {
-        let state = StateDir::resolve(state_dir);
-        let plan = state.plans().load(plan_id)?;
-        let roots: Vec<PathBuf> = plan
-            .roots
-            .iter()
-            .map(|r| r.as_path().to_path_buf())
-            .collect();
-        Ok(policy::restore(
-            plan_id,
-            &roots,
-            &state.enforce_options(false)?,
-        )?)
+        Ok(StateDir::resolve(state_dir).restore(plan_id, ActionHooks::default())?)
     })?;
     Ok(restored
         .iter()

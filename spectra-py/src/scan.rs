@@ -5,11 +5,11 @@ use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use pyo3::exceptions::{PyImportError, PyRuntimeError};
+use pyo3::exceptions::PyImportError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use spectra_core::scan::{
-    FileKind, FileRecord, FileStream, Next, ScanControl, ScanOptions, ScanReport, Scanner, SizeMode,
+    FileRecord, FileStream, Next, ScanControl, ScanOptions, ScanReport, Scanner, SizeMode,
 };
 
 use crate::convert::{epoch_seconds, to_python};
@@ -228,6 +228,9 @@ fn scan(
         apparent_size,
         threads,
     );
+    // Ctrl-C stops the scan as KeyboardInterrupt; an exception of `progress` stops it as
+    // `CallbackError`, with the exception as its cause.
+    let interrupted: Mutex<Option<PyErr>> = Mutex::new(None);
     let raised: Mutex<Option<PyErr>> = Mutex::new(None);
     let report = py.detach(|| -> CoreResult<ScanReport> {
         let scanner = Scanner::new(options)?;
@@ -235,24 +238,35 @@ fn scan(
             .every(PROGRESS_EVERY)
             .on_progress(|seen| {
                 Python::attach(|py| {
-                    let outcome = py.check_signals().and_then(|()| match &progress {
-                        Some(callback) => callback.call1(py, (seen.entries, seen.bytes)).map(drop),
-                        None => Ok(()),
-                    });
-                    match outcome {
-                        Ok(()) => ControlFlow::Continue(()),
-                        Err(e) => {
-                            if let Ok(mut slot) = raised.lock() {
-                                slot.get_or_insert(e);
+                    let (slot, error) = match py.check_signals() {
+                        Err(e) => (&interrupted, e),
+                        Ok(()) => match &progress {
+                            Some(callback) => {
+                                match callback.call1(py, (seen.entries, seen.bytes)) {
+                                    Ok(_) => return ControlFlow::Continue(()),
+                                    Err(e) => (&raised, e),
+                                }
                             }
-                            ControlFlow::Break(())
-                        }
+                            None => return ControlFlow::Continue(()),
+                        },
+                    };
+                    if let Ok(mut slot) = slot.lock() {
+                        slot.get_or_insert(error);
                     }
+                    ControlFlow::Break(())
                 })
             });
         Ok(scanner.scan_controlled(control)?)
     });
-    if let Some(error) = raised.into_inner().ok().flatten() {
+    if let Some(interrupt) = interrupted.into_inner().ok().flatten() {
+        return Err(interrupt);
+    }
+    if let Some(cause) = raised.into_inner().ok().flatten() {
+        let error = PyErr::from(CoreError(spectra_core::Error::callback(
+            "scan progress callback",
+            cause.to_string(),
+        )));
+        error.set_cause(py, Some(cause));
         return Err(error);
     }
     Ok(PyScanReport { inner: report? })
@@ -265,15 +279,6 @@ pub struct PyFileEntry {
     inner: FileRecord,
 }
 
-fn kind_name(kind: FileKind) -> &'static str {
-    match kind {
-        FileKind::File => "file",
-        FileKind::Dir => "dir",
-        FileKind::Symlink => "symlink",
-        _ => "other",
-    }
-}
-
 #[pymethods]
 impl PyFileEntry {
     #[getter]
@@ -283,7 +288,7 @@ impl PyFileEntry {
     /// `file`, `dir`, `symlink` or `other`.
     #[getter]
     fn kind(&self) -> &'static str {
-        kind_name(self.inner.kind)
+        self.inner.kind.as_str()
     }
     #[getter]
     fn size(&self) -> u64 {
@@ -378,7 +383,7 @@ impl PyFileIterator {
             // A cancelled walk reports what it saw; only an error of the walk itself matters.
             py.detach(|| stream.finish())
                 .map(drop)
-                .map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+                .map_err(CoreError::from)?;
         }
         Ok(())
     }

@@ -22,10 +22,7 @@ impl Sink for CallbackSink {
             let events = to_python(py, batch)?;
             self.callback.call1(py, (events,)).map(drop)
         })
-        .map_err(|e| spectra_core::Error::InvalidData {
-            what: "telemetry sink callback".into(),
-            message: e.to_string(),
-        })
+        .map_err(|e| spectra_core::Error::callback("telemetry sink callback", e.to_string()))
     }
 }
 

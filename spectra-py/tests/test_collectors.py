@@ -27,10 +27,11 @@ def test_every_collector_has_a_function_that_works_or_says_why_not() -> None:
                 assert set(record._asdict()) == set(type(record)._fields()), name
             assert type(spectra.collect(name)) is type(result)
         else:
-            assert info.reason
+            assert info.reason and info.reason.code == "unsupported", info.reason
+            assert info.reason.number == spectra.UnsupportedError.number
             with pytest.raises(spectra.UnsupportedError) as error:
                 function()
-            assert name.split("_")[0] in str(error.value).lower() or info.reason in str(error.value)
+            assert info.reason.message == str(error.value)
 
 
 def test_records_are_frozen_and_convert_to_dicts() -> None:

@@ -37,7 +37,7 @@ def test_options_are_passed_through(tree: Path) -> None:
     assert "[unclosed" in str(error.value)
 
 
-def test_progress_is_called_and_its_exception_propagates(tree: Path) -> None:
+def test_progress_is_called_and_its_exception_is_the_cause(tree: Path) -> None:
     seen = []
     spectra.scan(tree, progress=lambda entries, size: seen.append((entries, size)))
     assert seen, "called at least once (at the end)"
@@ -49,8 +49,10 @@ def test_progress_is_called_and_its_exception_propagates(tree: Path) -> None:
     def boom(entries: int, size: int) -> None:
         raise Stop("from the callback")
 
-    with pytest.raises(Stop, match="from the callback"):
+    with pytest.raises(spectra.CallbackError, match="from the callback") as error:
         spectra.scan(tree, progress=boom)
+    assert error.value.code == "callback"
+    assert isinstance(error.value.__cause__, Stop), "the callback's own exception is the cause"
 
 
 def big_tree(root: Path, files: int = 60_000) -> Path:

@@ -195,7 +195,7 @@ async fn count_failure(
         token_id = token_id.unwrap_or("-"),
         client = %addr.map_or_else(|| "-".to_owned(), |a| a.to_string()),
         failures_this_minute = count,
-        reason = %error.message,
+        reason = %error.message(),
         "authentication failed"
     );
     Ok(None)

@@ -12,87 +12,140 @@ use serde::Deserialize;
 use spectra_core::policy::parse_duration;
 
 /// Settings of the server, as flags (each also read from the environment variable shown).
-#[derive(Debug, Clone, Default, clap::Args, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 #[serde(deny_unknown_fields)]
 pub struct ServeArgs {
     /// TOML file with any of these settings (flags and environment variables win over it).
-    #[arg(long, env = "SPECTRA_CONFIG", value_name = "FILE")]
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, env = "SPECTRA_CONFIG", value_name = "FILE")
+    )]
     #[serde(skip)]
     pub config: Option<PathBuf>,
     /// Address to listen on [default: 127.0.0.1:8080]. Use 0.0.0.0:8080 to open it.
-    #[arg(long, env = "SPECTRA_LISTEN", value_name = "ADDR")]
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, env = "SPECTRA_LISTEN", value_name = "ADDR")
+    )]
     pub listen: Option<SocketAddr>,
     /// Database: a SQLite file path (or sqlite://PATH) or postgres://… [default: spectra.db].
     // A PostgreSQL URL may hold a password: --help does not echo the environment's value.
-    #[arg(long, env = "SPECTRA_DB", value_name = "URL", hide_env_values = true)]
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, env = "SPECTRA_DB", value_name = "URL", hide_env_values = true)
+    )]
     pub db: Option<String>,
     /// Token agents present to enroll (16 characters or more). Without one, enrollment is
     /// closed.
-    #[arg(
-        long,
-        env = "SPECTRA_ENROLLMENT_TOKEN",
-        value_name = "TOKEN",
-        hide_env_values = true
+    #[cfg_attr(
+        feature = "clap",
+        arg(
+            long,
+            env = "SPECTRA_ENROLLMENT_TOKEN",
+            value_name = "TOKEN",
+            hide_env_values = true
+        )
     )]
     pub enrollment_token: Option<String>,
     /// Networks whose old Go agents are accepted without credentials, identified by hostname
     /// (comma-separated CIDRs, e.g. 10.1.0.0/16,192.168.5.7). Off by default: a migration
     /// path, limited to what the Go agent does.
-    #[arg(long, env = "SPECTRA_LEGACY_AGENTS", value_name = "CIDR,...")]
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, env = "SPECTRA_LEGACY_AGENTS", value_name = "CIDR,...")
+    )]
     pub legacy_agents: Option<String>,
     /// New agents wait as pending until an admin approves them.
-    #[arg(long, env = "SPECTRA_APPROVAL", value_name = "BOOL", num_args = 0..=1,
-          default_missing_value = "true")]
+    #[cfg_attr(feature = "clap", arg(long, env = "SPECTRA_APPROVAL", value_name = "BOOL", num_args = 0..=1,
+          default_missing_value = "true"))]
     pub approval: Option<bool>,
     /// PEM certificate chain; serves HTTPS (with --tls-key).
-    #[arg(
-        long,
-        env = "SPECTRA_TLS_CERT",
-        value_name = "FILE",
-        requires = "tls_key"
+    #[cfg_attr(
+        feature = "clap",
+        arg(
+            long,
+            env = "SPECTRA_TLS_CERT",
+            value_name = "FILE",
+            requires = "tls_key"
+        )
     )]
     pub tls_cert: Option<PathBuf>,
     /// PEM private key for --tls-cert.
-    #[arg(
-        long,
-        env = "SPECTRA_TLS_KEY",
-        value_name = "FILE",
-        requires = "tls_cert"
+    #[cfg_attr(
+        feature = "clap",
+        arg(
+            long,
+            env = "SPECTRA_TLS_KEY",
+            value_name = "FILE",
+            requires = "tls_cert"
+        )
     )]
     pub tls_key: Option<PathBuf>,
     /// Log format: text or json [default: text]. The level comes from RUST_LOG (default info).
-    #[arg(long, env = "SPECTRA_LOG_FORMAT", value_name = "FORMAT")]
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, env = "SPECTRA_LOG_FORMAT", value_name = "FORMAT")
+    )]
     pub log_format: Option<LogFormat>,
     /// Largest request body, in bytes, as received [default: 8388608].
-    #[arg(long, env = "SPECTRA_MAX_BODY_BYTES", value_name = "BYTES")]
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, env = "SPECTRA_MAX_BODY_BYTES", value_name = "BYTES")
+    )]
     pub max_body_bytes: Option<u64>,
     /// Largest body after gzip decompression, in bytes [default: 67108864].
-    #[arg(long, env = "SPECTRA_MAX_DECODED_BYTES", value_name = "BYTES")]
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, env = "SPECTRA_MAX_DECODED_BYTES", value_name = "BYTES")
+    )]
     pub max_decoded_bytes: Option<u64>,
     /// Most envelopes in one metric batch [default: 10000].
-    #[arg(long, env = "SPECTRA_MAX_ENVELOPES", value_name = "N")]
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, env = "SPECTRA_MAX_ENVELOPES", value_name = "N")
+    )]
     pub max_envelopes: Option<usize>,
     /// Uploads (metric batches and snapshots) one agent may send per minute [default: 600].
-    #[arg(long, env = "SPECTRA_AGENT_REQUESTS_PER_MINUTE", value_name = "N")]
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, env = "SPECTRA_AGENT_REQUESTS_PER_MINUTE", value_name = "N")
+    )]
     pub agent_requests_per_minute: Option<u32>,
     /// How long raw metrics are kept [default: 7d].
-    #[arg(long, env = "SPECTRA_RETENTION_RAW", value_name = "DURATION")]
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, env = "SPECTRA_RETENTION_RAW", value_name = "DURATION")
+    )]
     pub retention_raw: Option<String>,
     /// How long 5-minute rollups are kept [default: 90d].
-    #[arg(long, env = "SPECTRA_RETENTION_5M", value_name = "DURATION")]
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, env = "SPECTRA_RETENTION_5M", value_name = "DURATION")
+    )]
     pub retention_5m: Option<String>,
     /// How long 1-hour rollups are kept [default: 730d].
-    #[arg(long, env = "SPECTRA_RETENTION_1H", value_name = "DURATION")]
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, env = "SPECTRA_RETENTION_1H", value_name = "DURATION")
+    )]
     pub retention_1h: Option<String>,
     /// How often rollups, retention and command expiry run [default: 60s].
-    #[arg(long, env = "SPECTRA_MAINTENANCE_INTERVAL", value_name = "DURATION")]
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, env = "SPECTRA_MAINTENANCE_INTERVAL", value_name = "DURATION")
+    )]
     pub maintenance_interval: Option<String>,
     /// How long a claimed command may go unanswered before it expires [default: 10m].
-    #[arg(long, env = "SPECTRA_COMMAND_TIMEOUT", value_name = "DURATION")]
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, env = "SPECTRA_COMMAND_TIMEOUT", value_name = "DURATION")
+    )]
     pub command_timeout: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     #[default]

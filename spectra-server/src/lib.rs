@@ -20,6 +20,7 @@
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod governance;
 mod series;
 pub mod serve;
 pub mod store;

@@ -8,11 +8,11 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::host::Host;
 use super::{COMMAND_TIMEOUT, MAX_COMMAND_OUTPUT};
 use super::{Collector, Metric};
-use crate::diagnose::run_bounded;
 use crate::error::{Error, Result};
+use crate::sys::Host;
+use crate::sys::run_bounded;
 
 /// One container or guest.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -2,9 +2,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::host::{Host, malformed};
 use super::{Collector, Metric};
 use crate::error::Result;
+use crate::sys::{Host, malformed};
 
 /// CPU usage, load and frequency.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

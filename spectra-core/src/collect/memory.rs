@@ -3,9 +3,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::host::{Host, malformed};
 use super::{Collector, Metric};
 use crate::error::Result;
+use crate::sys::{Host, malformed};
 
 /// Memory and swap, in bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

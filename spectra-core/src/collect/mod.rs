@@ -14,12 +14,12 @@
 //! alone rather than a huge or negative number.
 //!
 //! ```no_run
-//! use spectra_core::collect;
+//! use spectra_core::collect::Sampler;
 //!
-//! let mut cpu = collect::by_name("cpu")?;
-//! let first = cpu.collect()?; // since boot
+//! let sampler = Sampler::new(); // keeps each collector's previous sample
+//! let first = sampler.sample("cpu")?; // since boot
 //! std::thread::sleep(std::time::Duration::from_secs(1));
-//! let metric = cpu.collect()?; // over the last second
+//! let metric = sampler.sample("cpu")?; // over the last second
 //! println!("{}", serde_json::to_string_pretty(&metric).unwrap());
 //! # Ok::<(), spectra_core::Error>(())
 //! ```
@@ -27,10 +27,10 @@
 mod containers;
 mod cpu;
 mod disk;
-mod host;
 mod memory;
 mod network;
 mod processes;
+mod sampler;
 mod software;
 mod system;
 
@@ -38,21 +38,21 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use crate::sys::Host;
+pub use crate::sys::Mount;
 pub use containers::{Container, ContainersCollector};
 pub use cpu::{CpuCollector, CpuStats, CpuUsage};
-pub(crate) use disk::parse_mountinfo;
-pub use disk::{DiskCollector, DiskIoCollector, DiskIoStats, Mount, MountUsage};
-pub use host::Host;
+pub use disk::{DiskCollector, DiskIoCollector, DiskIoStats, MountUsage};
 pub use memory::{MemoryCollector, MemoryStats};
 pub use network::{InterfaceStats, NetworkCollector, WifiCollector, WifiLink};
 pub use processes::{ProcessCollector, ProcessInfo, ProcessStats};
+pub use sampler::{DEFAULT_PROCESS_TOP, MAX_PROCESS_TOP, SampleOptions, Sampler};
 pub use software::{ApplicationsCollector, Package, Service, ServicesCollector};
 pub use system::{
     PiStats, RaspberryPiCollector, Sensor, SystemCollector, SystemInfo, TemperatureCollector,
 };
 
 use crate::error::{Error, Result};
-use crate::protocol::Envelope;
 
 /// One aspect of the host, sampled on demand.
 pub trait Collector: Send {
@@ -102,18 +102,6 @@ impl Metric {
             Metric::RaspberryPi(_) => "raspberry_pi",
         }
     }
-
-    /// Wraps the metric in the wire format agents send, stamped now.
-    pub fn into_envelope(self, hostname: impl Into<String>) -> Result<Envelope> {
-        let kind = self.kind();
-        let tagged =
-            serde_json::to_value(&self).map_err(|e| Error::invalid("metric", e.to_string()))?;
-        let data = match tagged {
-            serde_json::Value::Object(mut fields) => fields.remove("data").unwrap_or_default(),
-            other => other,
-        };
-        Ok(Envelope::new(kind, hostname, data))
-    }
 }
 
 /// How long a collector lets an external tool (systemctl, iw, rpm, pvesh) run.
@@ -131,7 +119,9 @@ const REGISTRY: [(&str, Constructor); 13] = [
     ("disk", |h| Box::new(DiskCollector::new(h))),
     ("disk_io", |h| Box::new(DiskIoCollector::new(h))),
     ("network", |h| Box::new(NetworkCollector::new(h))),
-    ("processes", |h| Box::new(ProcessCollector::new(h, 10))),
+    ("processes", |h| {
+        Box::new(ProcessCollector::new(h, DEFAULT_PROCESS_TOP))
+    }),
     ("services", |h| Box::new(ServicesCollector::new(h))),
     ("wifi", |h| Box::new(WifiCollector::new(h))),
     ("containers", |h| Box::new(ContainersCollector::new(h))),
@@ -153,17 +143,19 @@ pub fn by_name(name: &str) -> Result<Box<dyn Collector>> {
 
 /// A collector by name, reading `/proc`, `/sys` and `/etc` under `host` (tests point this at
 /// recorded samples).
-pub fn by_name_on(name: &str, host: &Host) -> Result<Box<dyn Collector>> {
+pub(crate) fn by_name_on(name: &str, host: &Host) -> Result<Box<dyn Collector>> {
     REGISTRY
         .iter()
         .find(|(known, _)| *known == name)
         .map(|(_, make)| make(host.clone()))
-        .ok_or_else(|| {
-            Error::invalid(
-                "collector",
-                format!("unknown collector {name:?}; known: {}", names().join(", ")),
-            )
-        })
+        .ok_or_else(|| unknown_collector(name))
+}
+
+fn unknown_collector(name: &str) -> Error {
+    Error::invalid(
+        "collector",
+        format!("unknown collector {name:?}; known: {}", names().join(", ")),
+    )
 }
 
 /// Every collector, reading the real host.
@@ -180,24 +172,13 @@ pub struct Capability {
     pub name: String,
     pub interval_secs: u64,
     pub supported: bool,
-    /// Why not, when unsupported (or what failed).
-    pub reason: Option<String>,
+    /// Why not, when unsupported (or what failed): the error's code and message.
+    pub reason: Option<crate::ErrorBody>,
 }
 
 /// Tries every collector once and reports which work here.
 pub fn capabilities() -> Vec<Capability> {
-    all()
-        .into_iter()
-        .map(|mut c| {
-            let outcome = c.collect();
-            Capability {
-                name: c.name().to_string(),
-                interval_secs: c.default_interval().as_secs(),
-                supported: outcome.is_ok(),
-                reason: outcome.err().map(|e| e.to_string()),
-            }
-        })
-        .collect()
+    Sampler::new().capabilities()
 }
 
 /// The change of a kernel counter between two samples. A counter that went backwards wrapped

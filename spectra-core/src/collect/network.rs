@@ -3,11 +3,11 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::host::{Host, malformed};
 use super::{COMMAND_TIMEOUT, MAX_COMMAND_OUTPUT};
 use super::{Collector, Metric, counter_delta};
-use crate::diagnose::run_bounded;
 use crate::error::{Error, Result};
+use crate::sys::run_bounded;
+use crate::sys::{Host, malformed};
 
 /// Traffic of one network interface: counters since boot and, from the second sample on, rates.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

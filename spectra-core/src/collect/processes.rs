@@ -3,9 +3,9 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::host::Host;
 use super::{Collector, Metric};
 use crate::error::Result;
+use crate::sys::Host;
 
 /// Processes: the top consumers and counts by state.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -105,7 +105,7 @@ impl ProcessCollector {
     fn user(&mut self, uid: u32) -> Option<String> {
         self.users
             .entry(uid)
-            .or_insert_with(|| crate::scan::user_name(uid))
+            .or_insert_with(|| crate::sys::user_name(uid))
             .clone()
     }
 }

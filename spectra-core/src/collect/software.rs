@@ -5,11 +5,11 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use super::host::Host;
 use super::{COMMAND_TIMEOUT, MAX_COMMAND_OUTPUT};
 use super::{Collector, Metric};
-use crate::diagnose::run_bounded;
 use crate::error::{Error, Result};
+use crate::sys::Host;
+use crate::sys::run_bounded;
 
 /// One installed package.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

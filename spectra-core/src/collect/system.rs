@@ -3,9 +3,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::host::{Host, parse_u64};
 use super::{Collector, Metric};
 use crate::error::{Error, Result};
+use crate::sys::{Host, parse_u64};
 
 /// Who and what this machine is.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -85,7 +85,7 @@ impl Collector for SystemCollector {
             .split_whitespace()
             .next()
             .and_then(|v| v.parse().ok())
-            .ok_or_else(|| super::host::malformed("/proc/uptime", "no uptime"))?;
+            .ok_or_else(|| crate::sys::malformed("/proc/uptime", "no uptime"))?;
         let boot_time = Utc::now() - chrono::Duration::milliseconds((uptime_secs * 1000.0) as i64);
         let hostname = std::env::var("HOSTNAME")
             .ok()

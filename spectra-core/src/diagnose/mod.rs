@@ -5,9 +5,9 @@
 //! option); each is bounded in time and in output size; each returns a typed, serializable
 //! result. An agent runs these when the server queues a command, under its own local limits.
 
-mod command;
 mod net;
 mod netstat;
+mod request;
 
 use std::path::Path;
 use std::time::Duration;
@@ -15,16 +15,22 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use command::{Output, run_bounded};
+pub use crate::sys::Mount;
 pub use net::{
-    Hop, MAX_HOPS, MAX_PROBES, MAX_TIMEOUT, PingResult, TcpConnectResult, TracerouteResult, ping,
-    tcp_connect, traceroute, validate_target,
+    Hop, MAX_HOPS, MAX_PROBES, MAX_TIMEOUT, PingResult, TcpConnectResult, TracerouteResult,
+    validate_target,
 };
-pub use netstat::{Socket, netstat};
+pub use netstat::Socket;
+pub use request::{
+    DEFAULT_DISK_USAGE_TOP, DEFAULT_LOG_LINES, DEFAULT_LOG_SEVERITY, DEFAULT_MAX_HOPS,
+    DEFAULT_OVERALL_TIMEOUT, DEFAULT_PING_COUNT, DEFAULT_PROBE_TIMEOUT, Diagnostic,
+    DiagnosticLimits, DiagnosticOutcome, DiagnosticOutput, MAX_DISK_USAGE_TOP, MAX_OVERALL_TIMEOUT,
+};
 
-use crate::collect::{Host, Mount, parse_mountinfo};
 use crate::error::{Error, Result};
-use crate::scan::{ScanOptions, ScanReport, Scanner};
+use crate::scan::{ScanControl, ScanOptions, ScanReport, Scanner};
+use crate::sys::{Host, parse_mountinfo, run_bounded_until};
+use request::{Budget, CANCEL_POLL};
 
 /// Most log lines one call returns.
 pub const MAX_LOG_LINES: usize = 10_000;
@@ -34,13 +40,34 @@ const JOURNAL_TIMEOUT: Duration = Duration::from_secs(10);
 const SYSLOG_TAIL_BYTES: u64 = 4 << 20;
 
 /// Every mounted filesystem, pseudo filesystems included.
-pub fn mounts() -> Result<Vec<Mount>> {
+fn mounts() -> Result<Vec<Mount>> {
     Ok(parse_mountinfo(&Host::real().read("proc/self/mountinfo")?))
 }
 
-/// What fills `path`: a scan with the `top` largest files and directories.
-pub fn disk_usage(path: impl AsRef<Path>, top: usize) -> Result<ScanReport> {
-    Scanner::new(ScanOptions::new(path.as_ref()).with_top(top))?.scan()
+/// What fills `path`: a scan with the `top` largest files and directories, stopped (and
+/// answered with the budget's error) when the budget runs out or is cancelled.
+fn disk_usage(path: &Path, top: usize, budget: &Budget<'_>) -> Result<ScanReport> {
+    let scanner = Scanner::new(ScanOptions::new(path).with_top(top))?;
+    let stop = crate::CancelToken::new();
+    let finished = crate::CancelToken::new();
+    let report = std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !finished.is_cancelled() {
+                if budget.check().is_err() {
+                    stop.cancel();
+                    return;
+                }
+                std::thread::sleep(CANCEL_POLL / 2);
+            }
+        });
+        let report = scanner.scan_controlled(ScanControl::new().cancel_with(stop.clone()));
+        finished.cancel();
+        report
+    })?;
+    if report.cancelled {
+        budget.check()?;
+    }
+    Ok(report)
 }
 
 /// Syslog severities, most severe first (journald's `PRIORITY`).
@@ -124,7 +151,7 @@ pub(crate) fn parse_journal_json(text: &str) -> Vec<LogLine> {
 /// The last `lines` log entries at `severity` or worse: from journald when it keeps a journal,
 /// else from the end of `/var/log/syslog` or `/var/log/messages` (where severity is unknown,
 /// so no line is filtered out).
-pub fn logs(severity: Severity, lines: usize) -> Result<Vec<LogLine>> {
+fn logs(severity: Severity, lines: usize, budget: &Budget<'_>) -> Result<Vec<LogLine>> {
     if lines == 0 || lines > MAX_LOG_LINES {
         return Err(Error::invalid(
             "lines",
@@ -135,12 +162,14 @@ pub fn logs(severity: Severity, lines: usize) -> Result<Vec<LogLine>> {
     if host.path("var/log/journal").is_dir() || host.path("run/log/journal").is_dir() {
         let count = lines.to_string();
         let priority = (severity as u8).to_string();
-        let out = run_bounded(
+        let out = run_bounded_until(
             "journalctl",
             &["-o", "json", "--no-pager", "-n", &count, "-p", &priority],
-            JOURNAL_TIMEOUT,
+            budget.allow(JOURNAL_TIMEOUT)?,
             64 << 20,
+            budget.cancel_token(),
         );
+        budget.check()?;
         if let Some(out) = out.ok().filter(|o| o.success) {
             return Ok(parse_journal_json(&out.stdout));
         }
@@ -206,8 +235,10 @@ mod tests {
         assert_eq!("err".parse::<Severity>().expect("err"), Severity::Error);
         assert_eq!("7".parse::<Severity>().expect("7"), Severity::Debug);
         assert!("loud".parse::<Severity>().is_err());
-        assert!(logs(Severity::Info, 0).is_err());
-        assert!(logs(Severity::Info, MAX_LOG_LINES + 1).is_err());
+        let cancel = crate::CancelToken::new();
+        let budget = Budget::new("logs".into(), Duration::from_secs(10), &cancel);
+        assert!(logs(Severity::Info, 0, &budget).is_err());
+        assert!(logs(Severity::Info, MAX_LOG_LINES + 1, &budget).is_err());
     }
 
     #[test]
@@ -224,7 +255,9 @@ mod tests {
     fn disk_usage_reuses_the_scanner() {
         let dir = tempfile::tempdir().expect("tmp");
         std::fs::write(dir.path().join("big"), vec![1u8; 10_000]).expect("write");
-        let report = disk_usage(dir.path(), 1).expect("du");
+        let cancel = crate::CancelToken::new();
+        let budget = Budget::new("du".into(), Duration::from_secs(60), &cancel);
+        let report = disk_usage(dir.path(), 1, &budget).expect("du");
         assert_eq!(report.largest_files.len(), 1);
         assert_eq!(report.largest_files[0].apparent_bytes, 10_000);
     }

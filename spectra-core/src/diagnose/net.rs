@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use rustix::net::{AddressFamily, RecvFlags, SendFlags, SocketType, ipproto, sockopt};
 use serde::{Deserialize, Serialize};
 
+use super::request::{Budget, CANCEL_POLL};
 use crate::error::{Error, Result};
 
 /// Most probes one diagnostic sends, whatever was asked.
@@ -83,7 +84,12 @@ pub struct TcpConnectResult {
 }
 
 /// Tries each address of `target` in turn until one accepts a TCP connection.
-pub fn tcp_connect(target: &str, port: u16, timeout: Duration) -> Result<TcpConnectResult> {
+pub(crate) fn tcp_connect(
+    target: &str,
+    port: u16,
+    timeout: Duration,
+    budget: &Budget<'_>,
+) -> Result<TcpConnectResult> {
     check_timeout(timeout)?;
     let mut result = TcpConnectResult {
         target: target.into(),
@@ -96,7 +102,7 @@ pub fn tcp_connect(target: &str, port: u16, timeout: Duration) -> Result<TcpConn
     for address in resolve(target, port)? {
         let started = Instant::now();
         result.address = Some(address.to_string());
-        match TcpStream::connect_timeout(&address, timeout) {
+        match TcpStream::connect_timeout(&address, budget.allow(timeout)?) {
             Ok(_) => {
                 result.connected = true;
                 result.latency_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
@@ -231,7 +237,12 @@ fn set_receive_timeout(fd: &OwnedFd, timeout: Duration) -> Result<()> {
 
 /// Sends `count` ICMP echo requests (IPv4 or IPv6), one per `timeout` at most, and reports
 /// the replies.
-pub fn ping(target: &str, count: u32, timeout: Duration) -> Result<PingResult> {
+pub(crate) fn ping(
+    target: &str,
+    count: u32,
+    timeout: Duration,
+    budget: &Budget<'_>,
+) -> Result<PingResult> {
     check_timeout(timeout)?;
     if count == 0 || count > MAX_PROBES {
         return Err(Error::invalid(
@@ -247,6 +258,7 @@ pub fn ping(target: &str, count: u32, timeout: Duration) -> Result<PingResult> {
     let mut rtts = Vec::new();
     let mut buffer = [0u8; 1500];
     for seq in 1..=count as u16 {
+        let timeout = budget.allow(timeout)?;
         let started = Instant::now();
         rustix::net::sendto(
             &fd,
@@ -260,9 +272,10 @@ pub fn ping(target: &str, count: u32, timeout: Duration) -> Result<PingResult> {
             .checked_sub(started.elapsed())
             .filter(|d| !d.is_zero())
         {
-            set_receive_timeout(&fd, left)?;
+            budget.check()?;
+            set_receive_timeout(&fd, left.min(CANCEL_POLL))?;
             let Ok((n, _, _)) = rustix::net::recvfrom(&fd, &mut buffer, RecvFlags::empty()) else {
-                break;
+                continue;
             };
             let Some(message) = icmp.payload(&buffer[..n], raw) else {
                 continue;
@@ -314,7 +327,12 @@ const TRACE_BASE_PORT: u16 = 33434;
 /// UDP probes with a rising TTL (hop limit); routers answer "time exceeded", the target "port
 /// unreachable". Answers are read on a raw ICMP socket, so this needs CAP_NET_RAW (else
 /// `Unsupported`). IPv4 and IPv6.
-pub fn traceroute(target: &str, max_hops: u8, timeout: Duration) -> Result<TracerouteResult> {
+pub(crate) fn traceroute(
+    target: &str,
+    max_hops: u8,
+    timeout: Duration,
+    budget: &Budget<'_>,
+) -> Result<TracerouteResult> {
     check_timeout(timeout)?;
     if max_hops == 0 || max_hops > MAX_HOPS {
         return Err(Error::invalid(
@@ -337,6 +355,7 @@ pub fn traceroute(target: &str, max_hops: u8, timeout: Duration) -> Result<Trace
             IpAddr::V6(_) => sockopt::set_ipv6_unicast_hops(&sender, Some(ttl)),
         };
         set_ttl.map_err(|e| Error::io("udp socket", e.into()))?;
+        let timeout = budget.allow(timeout)?;
         let started = Instant::now();
         rustix::net::sendto(
             &sender,
@@ -354,11 +373,12 @@ pub fn traceroute(target: &str, max_hops: u8, timeout: Duration) -> Result<Trace
             .checked_sub(started.elapsed())
             .filter(|d| !d.is_zero())
         {
-            set_receive_timeout(&listener, left)?;
+            budget.check()?;
+            set_receive_timeout(&listener, left.min(CANCEL_POLL))?;
             let Ok((n, _, from)) =
                 rustix::net::recvfrom(&listener, &mut buffer, RecvFlags::empty())
             else {
-                break;
+                continue;
             };
             let Some(message) = icmp.payload(&buffer[..n], true) else {
                 continue;
@@ -404,6 +424,12 @@ pub fn traceroute(target: &str, max_hops: u8, timeout: Duration) -> Result<Trace
 mod tests {
     use super::*;
 
+    /// A generous budget nobody cancels.
+    fn budget() -> Budget<'static> {
+        let never: &'static crate::CancelToken = Box::leak(Box::default());
+        Budget::new("test".into(), Duration::from_secs(60), never)
+    }
+
     #[test]
     fn hostile_targets_are_refused() {
         for bad in [
@@ -429,22 +455,32 @@ mod tests {
         ] {
             validate_target(good).expect(good);
         }
-        assert!(ping("--flood", 1, Duration::from_secs(1)).is_err());
+        assert!(ping("--flood", 1, Duration::from_secs(1), &budget()).is_err());
         assert!(
-            tcp_connect("127.0.0.1", 80, Duration::ZERO).is_err(),
+            tcp_connect("127.0.0.1", 80, Duration::ZERO, &budget()).is_err(),
             "a zero timeout is refused"
         );
-        assert!(ping("127.0.0.1", MAX_PROBES + 1, Duration::from_secs(1)).is_err());
+        assert!(
+            ping(
+                "127.0.0.1",
+                MAX_PROBES + 1,
+                Duration::from_secs(1),
+                &budget()
+            )
+            .is_err()
+        );
     }
 
     #[test]
     fn tcp_connect_sees_a_listener_and_a_closed_port() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
-        let open = tcp_connect("127.0.0.1", port, Duration::from_secs(2)).expect("connect");
+        let open =
+            tcp_connect("127.0.0.1", port, Duration::from_secs(2), &budget()).expect("connect");
         assert!(open.connected && open.latency_ms.is_some());
         drop(listener);
-        let closed = tcp_connect("127.0.0.1", port, Duration::from_secs(2)).expect("connect");
+        let closed =
+            tcp_connect("127.0.0.1", port, Duration::from_secs(2), &budget()).expect("connect");
         assert!(!closed.connected);
         assert!(closed.error.expect("why").contains("refused"));
     }
@@ -471,18 +507,19 @@ mod tests {
         for (target, literal) in [("127.0.0.1", "127.0.0.1"), ("::1", "::1")] {
             let icmp = Icmp::for_address(literal.parse().expect("ip"));
             if icmp.socket("ping").is_err() {
-                let err = ping(target, 1, Duration::from_secs(1)).expect_err("unsupported");
+                let err =
+                    ping(target, 1, Duration::from_secs(1), &budget()).expect_err("unsupported");
                 assert_eq!(err.code(), crate::ErrorCode::Unsupported);
                 continue;
             }
-            let result = ping(target, 3, Duration::from_secs(2)).expect("ping");
+            let result = ping(target, 3, Duration::from_secs(2), &budget()).expect("ping");
             assert_eq!(
                 (result.transmitted, result.received, result.loss_percent),
                 (3, 3, 0.0),
                 "{result:?}"
             );
             assert!(result.min_ms <= result.avg_ms && result.avg_ms <= result.max_ms);
-            let trace = traceroute(target, 5, Duration::from_secs(2));
+            let trace = traceroute(target, 5, Duration::from_secs(2), &budget());
             if icmp.raw_socket("traceroute").is_err() {
                 assert_eq!(
                     trace.expect_err("needs a raw socket").code(),

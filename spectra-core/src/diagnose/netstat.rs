@@ -5,8 +5,8 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use serde::{Deserialize, Serialize};
 
-use crate::collect::Host;
 use crate::error::Result;
+use crate::sys::Host;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Socket {
@@ -121,7 +121,7 @@ fn socket_owners(host: &Host) -> HashMap<u64, Vec<String>> {
 }
 
 /// Every TCP and UDP socket of this host, IPv4 and IPv6.
-pub fn netstat() -> Result<Vec<Socket>> {
+pub(crate) fn netstat() -> Result<Vec<Socket>> {
     netstat_on(&Host::real())
 }
 

@@ -33,7 +33,8 @@ use serde::{Deserialize, Serialize};
 use super::audit::{self, AuditEvent};
 use super::{Action, Facts, Plan, PlannedFile};
 use crate::error::{Error, Result};
-use crate::scan::{FileKind, FileMeta, user_name};
+use crate::scan::{FileKind, FileMeta};
+use crate::sys::user_name;
 
 /// The quarantine's directory name, under each root.
 pub const QUARANTINE_DIR: &str = ".spectra-quarantine";
@@ -53,6 +54,65 @@ pub struct EnforceOptions {
     pub override_limits: bool,
     /// Older plans are refused: the tree has moved on since (a day unless set).
     pub max_plan_age: chrono::Duration,
+    /// Progress and cancellation of the run.
+    pub hooks: ActionHooks,
+}
+
+/// How an enforcement, a restore or a purge reports progress and is stopped: after each file
+/// (or quarantine) the progress hook is called, and a cancelled token stops the run before
+/// the next one — what was done stays done and is in the audit log, and the call returns
+/// [`Error::Cancelled`] saying how far it got.
+#[derive(Clone, Default)]
+pub struct ActionHooks {
+    pub cancel: crate::CancelToken,
+    pub progress: Option<ProgressHook>,
+}
+
+/// Called after each file (or quarantine) an enforcement, restore or purge handles.
+pub type ProgressHook = std::sync::Arc<dyn Fn(&ActionProgress) + Send + Sync>;
+
+impl std::fmt::Debug for ActionHooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ActionHooks")
+            .field("cancel", &self.cancel)
+            .field("progress", &self.progress.as_ref().map(|_| "Fn"))
+            .finish()
+    }
+}
+
+/// Where a running enforcement, restore or purge is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActionProgress {
+    /// `enforce`, `restore` or `purge`.
+    pub action: &'static str,
+    /// Files (quarantines, for a purge) handled so far, done or skipped.
+    pub handled: u64,
+    /// How many there are in all, when known beforehand.
+    pub total: Option<u64>,
+    /// The one just handled.
+    pub current: PathBuf,
+}
+
+impl ActionHooks {
+    fn report(&self, action: &'static str, handled: u64, total: Option<u64>, current: &Path) {
+        if let Some(progress) = &self.progress {
+            progress(&ActionProgress {
+                action,
+                handled,
+                total,
+                current: current.to_path_buf(),
+            });
+        }
+    }
+
+    /// After the audit records are written: `Cancelled` when the caller stopped the run.
+    fn finish<T>(&self, done: T, what: impl FnOnce() -> String) -> Result<T> {
+        if self.cancel.is_cancelled() {
+            Err(Error::cancelled(what()))
+        } else {
+            Ok(done)
+        }
+    }
 }
 
 /// The user this process runs as, for the audit log: `name (uid N)`, plus the account that ran
@@ -60,7 +120,7 @@ pub struct EnforceOptions {
 /// service, a container) or say anything.
 pub fn invoking_user() -> String {
     let uid = nix::unistd::getuid().as_raw();
-    let name = crate::scan::user_name(uid).unwrap_or_else(|| "?".into());
+    let name = crate::sys::user_name(uid).unwrap_or_else(|| "?".into());
     match std::env::var("SUDO_USER") {
         Ok(sudo) if uid == 0 && !sudo.is_empty() => {
             format!("{name} (uid {uid}, via sudo from {sudo})")
@@ -77,6 +137,7 @@ impl EnforceOptions {
             audit_log: audit_log.into(),
             override_limits: false,
             max_plan_age: chrono::Duration::hours(24),
+            hooks: ActionHooks::default(),
         }
     }
 }
@@ -303,7 +364,11 @@ pub fn enforce(plan: &Plan, options: &EnforceOptions) -> Result<EnforceOutcome> 
         Action::Move { .. } => "move",
         Action::Delete | Action::Report => "quarantine",
     };
+    let total = plan.files.len() as u64;
     for planned in &plan.files {
+        if options.hooks.cancel.is_cancelled() {
+            break;
+        }
         let path = planned.path.as_path();
         attempts += 1;
         let attempt = act_on_one(plan, &policy, planned, now, &noatime);
@@ -342,9 +407,18 @@ pub fn enforce(plan: &Plan, options: &EnforceOptions) -> Result<EnforceOutcome> 
                 }
             }
         }
+        options
+            .hooks
+            .report("enforce", u64::from(attempts), Some(total), path);
     }
     audit::append(&options.audit_log, &events)?;
-    Ok(outcome)
+    let handled = attempts;
+    options.hooks.finish(outcome, || {
+        format!(
+            "enforcing plan {} (after {handled} of {total} files, each in the audit log)",
+            plan.id
+        )
+    })
 }
 
 enum Attempt {
@@ -405,7 +479,7 @@ fn act_on_one(
     let extension = crate::scan::extension_of(name.as_bytes())
         .unwrap_or_default()
         .to_ascii_lowercase();
-    let group = crate::scan::group_name(meta.gid);
+    let group = crate::sys::group_name(meta.gid);
     let owner = user_name(meta.uid);
     let facts = Facts {
         path: path.as_os_str().as_bytes(),
@@ -633,7 +707,8 @@ pub fn restore(plan_id: &str, roots: &[PathBuf], options: &EnforceOptions) -> Re
     let mut restored = Vec::new();
     let mut events = Vec::new();
     let mut found_any = false;
-    for root in roots {
+    let mut handled = 0u64;
+    'roots: for root in roots {
         let dir = quarantine_dir(root, plan_id);
         let manifest = dir.join(MANIFEST);
         let Ok(text) = std::fs::read_to_string(&manifest) else {
@@ -641,6 +716,9 @@ pub fn restore(plan_id: &str, roots: &[PathBuf], options: &EnforceOptions) -> Re
         };
         found_any = true;
         for line in text.lines() {
+            if options.hooks.cancel.is_cancelled() {
+                break 'roots;
+            }
             let entry: QuarantinedFile =
                 serde_json::from_str(line).map_err(|e| Error::InvalidData {
                     what: format!("manifest {}", manifest.display()),
@@ -677,6 +755,10 @@ pub fn restore(plan_id: &str, roots: &[PathBuf], options: &EnforceOptions) -> Re
                 result: outcome,
                 quarantine_path: Some(entry.stored_as.display().to_string()),
             });
+            handled += 1;
+            options
+                .hooks
+                .report("restore", handled, None, &entry.original);
             if done {
                 restored.push(entry.original);
             }
@@ -689,7 +771,9 @@ pub fn restore(plan_id: &str, roots: &[PathBuf], options: &EnforceOptions) -> Re
         ));
     }
     audit::append(&options.audit_log, &events)?;
-    Ok(restored)
+    options.hooks.finish(restored, || {
+        format!("restoring plan {plan_id} (after {handled} files, each in the audit log)")
+    })
 }
 
 /// Deletes for good the quarantines under `roots` whose last enforcement is older than
@@ -704,12 +788,15 @@ pub fn purge(
 ) -> Result<Vec<String>> {
     let mut purged = Vec::new();
     let mut events = Vec::new();
-    for root in roots {
+    'roots: for root in roots {
         let base = root.join(QUARANTINE_DIR);
         let Ok(entries) = std::fs::read_dir(&base) else {
             continue;
         };
         for entry in entries.flatten() {
+            if options.hooks.cancel.is_cancelled() {
+                break 'roots;
+            }
             let id = entry.file_name().to_string_lossy().into_owned();
             let dir = entry.path();
             let is_plan_dir = id.len() == 64
@@ -741,8 +828,14 @@ pub fn purge(
                 quarantine_path: None,
             });
             purged.push(id);
+            options
+                .hooks
+                .report("purge", purged.len() as u64, None, &dir);
         }
     }
     audit::append(&options.audit_log, &events)?;
-    Ok(purged)
+    let count = purged.len();
+    options.hooks.finish(purged, || {
+        format!("purging (after {count} quarantines, each in the audit log)")
+    })
 }

@@ -15,7 +15,9 @@
 //!
 //! This module holds the rule language, the policy types, planning (a dry run during a scan,
 //! [`plan`]), enforcement ([`enforce`]: delete into a quarantine, archive, move; [`restore`]),
-//! the hash-chained [`audit`] log, and [`purge`] of old quarantines.
+//! the hash-chained [`audit`] log, and [`purge`] of old quarantines. Frontends use the workflow
+//! on [`StateDir`] (plan and save, enforce a saved plan, restore, purge), which keeps plans
+//! and the audit log in one place with one set of defaults.
 
 pub mod audit;
 mod enforce;
@@ -28,17 +30,17 @@ use std::path::PathBuf;
 use serde::{Deserialize, Deserializer, Serialize};
 
 pub use enforce::{
-    EnforceOptions, EnforceOutcome, QUARANTINE_DIR, QuarantinedFile, Skipped, enforce,
-    invoking_user, purge, restore,
+    ActionHooks, ActionProgress, EnforceOptions, EnforceOutcome, ProgressHook, QUARANTINE_DIR,
+    QuarantinedFile, Skipped, enforce, invoking_user, purge, restore,
 };
 pub use plan::{Plan, PlanStore, PlannedFile, plan};
 pub use rule::{
-    Facts, Field, MAX_RULE_LEN, MAX_RULE_NESTING, Rule, RuleError, Type, kind_name, parse_duration,
+    Facts, Field, MAX_RULE_LEN, MAX_RULE_NESTING, Rule, RuleError, Type, parse_duration,
 };
 
 /// Most rules one policy may have (they are joined by AND; real policies have a handful).
 pub const MAX_POLICY_RULES: usize = 256;
-pub use state::StateDir;
+pub use state::{SavedPlan, StateDir};
 
 use crate::error::{Error, Result};
 
@@ -59,6 +61,59 @@ pub enum Action {
     },
 }
 
+impl Action {
+    /// Every action's name, as [`Action::name`] gives it.
+    pub const NAMES: [&'static str; 4] = ["report", "delete", "archive", "move"];
+
+    /// `report`, `delete`, `archive` or `move`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Action::Report => "report",
+            Action::Delete => "delete",
+            Action::Archive { .. } => "archive",
+            Action::Move { .. } => "move",
+        }
+    }
+
+    /// The action `name` (any case), with `destination` for archive and move. A destination
+    /// given to report or delete is refused rather than ignored.
+    pub fn named(name: &str, destination: Option<PathBuf>) -> Result<Action> {
+        let action = match (name.parse::<Action>()?, destination) {
+            (Action::Archive { .. }, destination) => Action::Archive { destination },
+            (Action::Move { .. }, destination) => Action::Move { destination },
+            (action, None) => action,
+            (action, Some(_)) => {
+                return Err(Error::invalid(
+                    "destination",
+                    format!("{} takes no destination", action.name()),
+                ));
+            }
+        };
+        Ok(action)
+    }
+}
+
+/// The bare name (`delete`, `DELETE`); archive and move then still need their destination.
+impl std::str::FromStr for Action {
+    type Err = Error;
+
+    fn from_str(name: &str) -> Result<Action> {
+        match name.to_ascii_lowercase().as_str() {
+            "report" => Ok(Action::Report),
+            "delete" => Ok(Action::Delete),
+            "archive" => Ok(Action::Archive { destination: None }),
+            "move" => Ok(Action::Move { destination: None }),
+            other => Err(Error::invalid(
+                "action",
+                format!(
+                    "unknown action '{other}': expected {}",
+                    Action::NAMES.join(", ")
+                ),
+            )),
+        }
+    }
+}
+
 /// Accepts the seed's bare strings (`"DELETE"`, any case) as well as tagged objects
 /// (`{"type": "archive", "destination": "/archive"}`).
 impl<'de> Deserialize<'de> for Action {
@@ -77,15 +132,15 @@ impl<'de> Deserialize<'de> for Action {
             Wire::Name(name) => (name, None),
             Wire::Tagged { kind, destination } => (kind, destination),
         };
-        match kind.to_ascii_lowercase().as_str() {
-            "report" => Ok(Action::Report),
-            "delete" => Ok(Action::Delete),
-            "archive" => Ok(Action::Archive { destination }),
-            "move" => Ok(Action::Move { destination }),
-            other => Err(serde::de::Error::custom(format!(
-                "unknown action '{other}': expected report, delete, archive or move"
-            ))),
-        }
+        let action = kind.parse::<Action>().map_err(|e| match e {
+            Error::InvalidInput { message, .. } => serde::de::Error::custom(message),
+            other => serde::de::Error::custom(other),
+        })?;
+        Ok(match action {
+            Action::Archive { .. } => Action::Archive { destination },
+            Action::Move { .. } => Action::Move { destination },
+            other => other,
+        })
     }
 }
 
@@ -213,7 +268,6 @@ impl Policy {
     }
 }
 
-/// A policy whose rules parsed and type-checked.
 /// An archive or move destination must be an absolute path with no `..` and no NUL byte:
 /// files are moved there relative to their root, so a relative or climbing destination would
 /// put them wherever the process happens to run.
@@ -285,10 +339,10 @@ impl CompiledPolicy {
 /// Devices mounted `noatime`: their access times are stale, so rules must see them as
 /// unknown (an access time that never moves would make every file look abandoned).
 pub(crate) fn noatime_devices() -> std::collections::HashSet<u64> {
-    let text = crate::collect::Host::real()
+    let text = crate::sys::Host::real()
         .read("proc/self/mountinfo")
         .unwrap_or_default();
-    crate::collect::parse_mountinfo(&text)
+    crate::sys::parse_mountinfo(&text)
         .into_iter()
         .filter(|m| m.options.split(',').any(|o| o == "noatime"))
         .map(|m| m.dev)
@@ -332,8 +386,8 @@ impl FileFacts {
                 .to_ascii_lowercase(),
             meta,
             depth: path.components().count().saturating_sub(1),
-            owner: crate::scan::user_name(meta.uid),
-            group: crate::scan::group_name(meta.gid),
+            owner: crate::sys::user_name(meta.uid),
+            group: crate::sys::group_name(meta.gid),
             now,
         })
     }

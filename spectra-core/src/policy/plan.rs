@@ -12,9 +12,7 @@ use sha2::{Digest, Sha256};
 use super::{CompiledPolicy, Facts, Field, Policy};
 use crate::RawPath;
 use crate::error::{Error, Result};
-use crate::scan::{
-    Entry, ScanControl, ScanOptions, ScanReport, Scanner, Timestamp, Visitor, user_name,
-};
+use crate::scan::{Entry, ScanControl, ScanOptions, ScanReport, Scanner, Timestamp, Visitor};
 
 /// One file a plan would act on, as it was when planned: what identifies it (device, inode)
 /// and the values the rules saw (every rule matched: they are joined by AND). An atime the
@@ -61,6 +59,14 @@ struct PlanContents<'a> {
 }
 
 impl Plan {
+    /// The roots the plan was made under, as paths.
+    pub fn roots(&self) -> Vec<std::path::PathBuf> {
+        self.roots
+            .iter()
+            .map(|r| r.as_path().to_path_buf())
+            .collect()
+    }
+
     fn content_id(&self) -> Result<String> {
         let contents = PlanContents {
             policy: &self.policy,
@@ -177,7 +183,7 @@ impl Visitor for Planner<'_> {
         let owner = if self.needs.owner {
             self.owners
                 .entry(meta.uid)
-                .or_insert_with(|| user_name(meta.uid))
+                .or_insert_with(|| crate::sys::user_name(meta.uid))
                 .as_deref()
         } else {
             None
@@ -185,7 +191,7 @@ impl Visitor for Planner<'_> {
         let group = if self.needs.group {
             self.groups
                 .entry(meta.gid)
-                .or_insert_with(|| crate::scan::group_name(meta.gid))
+                .or_insert_with(|| crate::sys::group_name(meta.gid))
                 .as_deref()
         } else {
             None

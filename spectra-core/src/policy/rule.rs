@@ -183,7 +183,7 @@ impl<'a> Facts<'a> {
                 Field::Extension => Some(Value::Text(self.extension)),
                 Field::Name => Some(Value::Text(self.name)),
                 Field::Path => Some(Value::Text(self.path)),
-                Field::Kind => Some(Value::Text(kind_name(self.meta.kind).as_bytes())),
+                Field::Kind => Some(Value::Text(self.meta.kind.as_str().as_bytes())),
                 Field::Owner => self.owner.map(|o| Value::Text(o.as_bytes())),
                 Field::Group => self.group.map(|g| Value::Text(g.as_bytes())),
                 Field::Uid => number(f64::from(self.meta.uid)),
@@ -202,29 +202,6 @@ impl<'a> Facts<'a> {
         }
     }
 }
-
-/// The names rules use for kinds.
-pub fn kind_name(kind: FileKind) -> &'static str {
-    match kind {
-        FileKind::File => "file",
-        FileKind::Dir => "dir",
-        FileKind::Symlink => "symlink",
-        FileKind::Fifo => "fifo",
-        FileKind::Socket => "socket",
-        FileKind::BlockDevice => "block_device",
-        FileKind::CharDevice => "char_device",
-    }
-}
-
-const KIND_NAMES: [&str; 7] = [
-    "file",
-    "dir",
-    "symlink",
-    "fifo",
-    "socket",
-    "block_device",
-    "char_device",
-];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Operand {
@@ -813,10 +790,10 @@ impl Parser<'_> {
                 if ty != Type::Text {
                     return Err(mismatch("text"));
                 }
-                if operand == Operand::Field(Field::Kind) && !KIND_NAMES.contains(&text.as_str()) {
-                    return Err(
-                        self.error_at(at, format!("kind is one of {}", KIND_NAMES.join(", ")))
-                    );
+                if operand == Operand::Field(Field::Kind)
+                    && !FileKind::ALL.iter().any(|k| k.as_str() == text)
+                {
+                    return Err(self.error_at(at, format!("kind is one of {}", kind_names())));
                 }
                 let text = if operand == Operand::Field(Field::Extension) {
                     text.trim_start_matches('.').to_ascii_lowercase()
@@ -877,13 +854,19 @@ fn field_names() -> String {
         .join(", ")
 }
 
+fn kind_names() -> String {
+    FileKind::ALL.map(FileKind::as_str).join(", ")
+}
+
 /// A duration as rules write it (`14d`, `12h`, `90m`, `2w`), for options such as
 /// `purge --older-than`.
-pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
-    match parse_number(text)? {
-        Literal::Seconds(secs) if secs >= 0.0 => Ok(std::time::Duration::from_secs_f64(secs)),
-        _ => Err(format!(
-            "'{text}' is not a duration such as 14d, 12h or 30m"
+pub fn parse_duration(text: &str) -> crate::Result<std::time::Duration> {
+    match parse_number(text) {
+        Ok(Literal::Seconds(secs)) if secs >= 0.0 => std::time::Duration::try_from_secs_f64(secs)
+            .map_err(|e| crate::Error::invalid("duration", format!("'{text}': {e}"))),
+        _ => Err(crate::Error::invalid(
+            "duration",
+            format!("'{text}' is not a duration such as 14d, 12h or 30m"),
         )),
     }
 }

@@ -10,16 +10,15 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::{PROTOCOL_VERSION, first_version};
-use crate::diagnose::{MAX_HOPS, MAX_LOG_LINES, MAX_PROBES, Severity, validate_target};
+pub use crate::diagnose::{Diagnostic, MAX_DISK_USAGE_TOP};
 use crate::error::{Error, Result};
+use crate::raw_path::check_path;
 use crate::scan::ScanReport;
 
 /// Longest hostname, OS or version string an agent may report.
 const MAX_LABEL_CHARS: usize = 253;
 /// Most capabilities one agent may list.
 const MAX_CAPABILITIES: usize = 64;
-/// Most entries a `disk_usage` command may ask for.
-pub const MAX_DISK_USAGE_TOP: usize = 1000;
 
 /// What an agent says about itself when it enrolls.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,32 +58,6 @@ impl AgentInfo {
         }
         Ok(())
     }
-}
-
-/// Longest path accepted from the wire, in bytes (Linux's `PATH_MAX`).
-pub const MAX_PATH_BYTES: usize = 4096;
-
-/// Refuses a path from the wire that is empty, relative, longer than [`MAX_PATH_BYTES`] or
-/// holds a NUL byte (which no system call can take), naming the field.
-pub fn check_path(what: &str, path: &[u8]) -> Result<()> {
-    let problem = if path.is_empty() {
-        "is empty".to_owned()
-    } else if path.contains(&0) {
-        "holds a NUL byte".to_owned()
-    } else if path[0] != b'/' {
-        format!(
-            "{:?} is not an absolute path",
-            String::from_utf8_lossy(path)
-        )
-    } else if path.len() > MAX_PATH_BYTES {
-        format!(
-            "is {} bytes long; the limit is {MAX_PATH_BYTES}",
-            path.len()
-        )
-    } else {
-        return Ok(());
-    };
-    Err(Error::invalid(what, problem))
 }
 
 pub(super) fn check_label(what: &str, value: &str, may_be_empty: bool) -> Result<()> {
@@ -169,109 +142,6 @@ impl Snapshot {
             check_path(&format!("report.roots[{index}]"), root.as_bytes())?;
         }
         Ok(())
-    }
-}
-
-/// A diagnostic the server may ask an agent to run, with its arguments. On the wire:
-/// `{"kind": "ping", "args": {"host": "10.0.0.1", "count": 4}}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", content = "args", rename_all = "snake_case")]
-pub enum Diagnostic {
-    Ping {
-        host: String,
-        #[serde(default = "default_count")]
-        count: u32,
-    },
-    TcpConnect {
-        host: String,
-        port: u16,
-    },
-    Traceroute {
-        host: String,
-        #[serde(default = "default_max_hops")]
-        max_hops: u8,
-    },
-    Netstat,
-    Mounts,
-    Logs {
-        #[serde(default = "default_severity")]
-        severity: Severity,
-        #[serde(default = "default_lines")]
-        lines: usize,
-    },
-    DiskUsage {
-        path: PathBuf,
-        #[serde(default = "default_top")]
-        top: usize,
-    },
-}
-
-fn default_count() -> u32 {
-    4
-}
-fn default_max_hops() -> u8 {
-    30
-}
-fn default_severity() -> Severity {
-    Severity::Warning
-}
-fn default_lines() -> usize {
-    200
-}
-fn default_top() -> usize {
-    20
-}
-
-impl Diagnostic {
-    /// The wire name (`ping`, `tcp_connect`, …).
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Diagnostic::Ping { .. } => "ping",
-            Diagnostic::TcpConnect { .. } => "tcp_connect",
-            Diagnostic::Traceroute { .. } => "traceroute",
-            Diagnostic::Netstat => "netstat",
-            Diagnostic::Mounts => "mounts",
-            Diagnostic::Logs { .. } => "logs",
-            Diagnostic::DiskUsage { .. } => "disk_usage",
-        }
-    }
-
-    /// Checks targets and bounds the way the diagnostics themselves would, so a command is
-    /// refused when it is queued rather than when the agent runs it.
-    pub fn validate(&self) -> Result<()> {
-        match self {
-            Diagnostic::Ping { host, count } => {
-                validate_target(host)?;
-                check_range("count", u64::from(*count), 1, u64::from(MAX_PROBES))
-            }
-            Diagnostic::TcpConnect { host, port } => {
-                validate_target(host)?;
-                check_range("port", u64::from(*port), 1, u64::from(u16::MAX))
-            }
-            Diagnostic::Traceroute { host, max_hops } => {
-                validate_target(host)?;
-                check_range("max_hops", u64::from(*max_hops), 1, u64::from(MAX_HOPS))
-            }
-            Diagnostic::Netstat | Diagnostic::Mounts => Ok(()),
-            Diagnostic::Logs { lines, .. } => {
-                check_range("lines", *lines as u64, 1, MAX_LOG_LINES as u64)
-            }
-            Diagnostic::DiskUsage { path, top } => {
-                check_path("path", path.as_os_str().as_encoded_bytes())?;
-                check_range("top", *top as u64, 1, MAX_DISK_USAGE_TOP as u64)
-            }
-        }
-    }
-}
-
-fn check_range(what: &str, value: u64, min: u64, max: u64) -> Result<()> {
-    if (min..=max).contains(&value) {
-        Ok(())
-    } else {
-        Err(Error::invalid(
-            what,
-            format!("{value} is outside {min}..={max}"),
-        ))
     }
 }
 
@@ -377,78 +247,6 @@ impl AccessEvent {
 mod tests {
     use super::*;
     use serde_json::json;
-
-    #[test]
-    fn diagnostics_read_their_wire_form_with_defaults() {
-        let ping: Diagnostic =
-            serde_json::from_value(json!({"kind": "ping", "args": {"host": "10.0.0.1"}}))
-                .expect("ping");
-        assert_eq!(
-            ping,
-            Diagnostic::Ping {
-                host: "10.0.0.1".into(),
-                count: 4
-            }
-        );
-        let netstat: Diagnostic =
-            serde_json::from_value(json!({"kind": "netstat"})).expect("netstat without args");
-        assert_eq!(netstat.kind(), "netstat");
-        let logs: Diagnostic =
-            serde_json::from_value(json!({"kind": "logs", "args": {}})).expect("logs");
-        assert_eq!(
-            logs,
-            Diagnostic::Logs {
-                severity: Severity::Warning,
-                lines: 200
-            }
-        );
-        let err = serde_json::from_value::<Diagnostic>(json!({"kind": "rm", "args": {}}))
-            .expect_err("unknown kind");
-        assert!(err.to_string().contains("unknown variant `rm`"), "{err}");
-    }
-
-    #[test]
-    fn validation_refuses_hostile_targets_and_out_of_range_arguments() {
-        let cases = [
-            (
-                json!({"kind": "ping", "args": {"host": "-oProxyCommand=x"}}),
-                "target",
-            ),
-            (
-                json!({"kind": "ping", "args": {"host": "h", "count": 0}}),
-                "count",
-            ),
-            (
-                json!({"kind": "tcp_connect", "args": {"host": "h", "port": 0}}),
-                "port",
-            ),
-            (
-                json!({"kind": "traceroute", "args": {"host": "h", "max_hops": 200}}),
-                "max_hops",
-            ),
-            (
-                json!({"kind": "logs", "args": {"lines": 1_000_000}}),
-                "lines",
-            ),
-            (
-                json!({"kind": "disk_usage", "args": {"path": "var"}}),
-                "not an absolute path",
-            ),
-            (
-                json!({"kind": "disk_usage", "args": {"path": "/var\u{0}/x"}}),
-                "invalid path: holds a NUL byte",
-            ),
-        ];
-        for (wire, expected) in cases {
-            let diagnostic: Diagnostic = serde_json::from_value(wire.clone()).expect("parses");
-            let err = diagnostic.validate().expect_err("refused");
-            assert!(err.to_string().contains(expected), "{wire}: {err}");
-        }
-        let fine: Diagnostic =
-            serde_json::from_value(json!({"kind": "disk_usage", "args": {"path": "/var"}}))
-                .expect("parses");
-        fine.validate().expect("valid");
-    }
 
     #[test]
     fn agent_info_names_the_bad_field() {

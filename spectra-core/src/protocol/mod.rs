@@ -32,11 +32,13 @@ use uuid::Uuid;
 
 use crate::error::{Error, Result};
 
+pub mod flatten;
 mod messages;
 
+pub use crate::raw_path::{MAX_PATH_BYTES, check_path};
 pub use messages::{
     AccessEvent, AccessOp, AgentInfo, Command, CommandOutcome, CommandResult, Diagnostic,
-    MAX_DISK_USAGE_TOP, MAX_PATH_BYTES, Registration, Snapshot, check_path,
+    MAX_DISK_USAGE_TOP, Registration, Snapshot,
 };
 
 /// The protocol version this build speaks. A batch with a newer version is refused (the
@@ -51,6 +53,20 @@ pub struct Envelope {
     pub timestamp: DateTime<Utc>,
     pub hostname: String,
     pub data: serde_json::Value,
+}
+
+impl crate::collect::Metric {
+    /// Wraps the metric in the wire format agents send, stamped now.
+    pub fn into_envelope(self, hostname: impl Into<String>) -> Result<Envelope> {
+        let kind = self.kind();
+        let tagged =
+            serde_json::to_value(&self).map_err(|e| Error::invalid("metric", e.to_string()))?;
+        let data = match tagged {
+            serde_json::Value::Object(mut fields) => fields.remove("data").unwrap_or_default(),
+            other => other,
+        };
+        Ok(Envelope::new(kind, hostname, data))
+    }
 }
 
 impl Envelope {

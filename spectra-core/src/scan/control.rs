@@ -1,29 +1,8 @@
 use std::ops::ControlFlow;
 use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-/// Stops a running scan from another thread. Cloning shares the token.
-///
-/// A cancelled scan stops reading new directories promptly and returns what it has seen,
-/// with [`crate::scan::ScanReport::cancelled`] and `partial` set.
-#[derive(Debug, Clone, Default)]
-pub struct CancelToken(Arc<AtomicBool>);
-
-impl CancelToken {
-    pub fn new() -> Self {
-        CancelToken::default()
-    }
-
-    pub fn cancel(&self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-
-    pub fn is_cancelled(&self) -> bool {
-        self.0.load(Ordering::Relaxed)
-    }
-}
+pub use crate::CancelToken;
 
 /// A snapshot of a running scan, handed to the progress callback.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,6 +20,31 @@ pub enum FileKind {
 }
 
 impl FileKind {
+    /// Every kind, in declaration order.
+    pub const ALL: [FileKind; 7] = [
+        FileKind::File,
+        FileKind::Dir,
+        FileKind::Symlink,
+        FileKind::Fifo,
+        FileKind::Socket,
+        FileKind::BlockDevice,
+        FileKind::CharDevice,
+    ];
+
+    /// The one name of the kind, used by the rule language (`kind == 'fifo'`), JSON and every
+    /// binding.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileKind::File => "file",
+            FileKind::Dir => "dir",
+            FileKind::Symlink => "symlink",
+            FileKind::Fifo => "fifo",
+            FileKind::Socket => "socket",
+            FileKind::BlockDevice => "block_device",
+            FileKind::CharDevice => "char_device",
+        }
+    }
+
     pub(crate) fn from_mode(mode: u32) -> FileKind {
         match mode & 0o170000 {
             0o040000 => FileKind::Dir,
@@ -210,6 +235,14 @@ impl FinishedDir<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kind_names_are_the_serialized_names() {
+        for kind in FileKind::ALL {
+            let json = serde_json::to_value(kind).expect("json");
+            assert_eq!(json, kind.as_str());
+        }
+    }
 
     #[test]
     fn extensions_follow_the_last_dot() {

@@ -48,7 +48,6 @@ pub use walk::stat_path;
 use crate::error::Result;
 use options::Excludes;
 use report::ReportBuilder;
-pub(crate) use report::{group_name, user_name};
 
 /// A validated scan configuration, ready to run any number of times.
 #[derive(Debug)]

@@ -107,6 +107,17 @@ impl ScanOptions {
         }
     }
 
+    /// Options for planning a policy over `roots`: every default, except that the scan stays
+    /// on each root's filesystem (`-x`), since enforcement never crosses a mount point and a
+    /// plan should not list what could never be acted on. Every frontend plans with these.
+    pub fn for_policy(roots: impl IntoIterator<Item = impl Into<PathBuf>>) -> Self {
+        ScanOptions {
+            roots: roots.into_iter().map(Into::into).collect(),
+            one_file_system: true,
+            ..ScanOptions::default()
+        }
+    }
+
     pub fn with_root(mut self, root: impl Into<PathBuf>) -> Self {
         self.roots.push(root.into());
         self

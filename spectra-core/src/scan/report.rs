@@ -485,7 +485,7 @@ impl ReportBuilder {
             .into_iter()
             .map(|(uid, t)| OwnerUsage {
                 uid,
-                user: user_name(uid),
+                user: crate::sys::user_name(uid),
                 count: t.count,
                 bytes: t.bytes,
             })
@@ -518,22 +518,6 @@ impl ReportBuilder {
             revisits_skipped: stats.revisits_skipped,
         }
     }
-}
-
-/// The group name of `gid`, if the system resolves it (NSS included).
-pub(crate) fn group_name(gid: u32) -> Option<String> {
-    nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(gid))
-        .ok()
-        .flatten()
-        .map(|g| g.name)
-}
-
-/// The user name of `uid`, if the system resolves it (NSS included).
-pub(crate) fn user_name(uid: u32) -> Option<String> {
-    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
-        .ok()
-        .flatten()
-        .map(|u| u.name)
 }
 
 impl Visitor for ReportBuilder {

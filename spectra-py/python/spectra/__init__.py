@@ -13,9 +13,12 @@ from ``SpectraError``; I/O errors are also ``OSError`` subclasses (``FileNotFoun
 ``PermissionError``), invalid arguments also ``ValueError``.
 """
 
-from __future__ import annotations
-
-from typing import Any, List, Union
+# Only the package's own names are public: typing helpers are imported under private names so
+# that `dir(spectra)` lists what a notebook user can call.
+from typing import Any as _Any
+from typing import List as _List
+from typing import Optional as _Optional
+from typing import Union as _Union
 
 from . import _spectra
 from ._records import (
@@ -27,6 +30,7 @@ from ._records import (
     DiskIo,
     DiskIoRates,
     DiskUsage,
+    ErrorInfo,
     InterfaceRates,
     LoggedInUser,
     Memory,
@@ -43,6 +47,8 @@ from ._records import (
     WifiLink,
 )
 from ._spectra import (
+    CallbackError,
+    CancelledError,
     FileEntry,
     FileIterator,
     InvalidDataError,
@@ -58,11 +64,14 @@ from ._spectra import (
     ScanReport,
     SpectraError,
     SpectraIOError,
+    SpectraTimeoutError,
     TooLargeError,
     UnsupportedError,
     __version__,
+    disk_usage,
     enforce,
     iter_files,
+    logs,
     mounts,
     netstat,
     ping,
@@ -73,6 +82,8 @@ from ._spectra import (
 )
 
 __all__ = [
+    "CallbackError",
+    "CancelledError",
     "CollectorInfo",
     "Container",
     "Cpu",
@@ -80,6 +91,7 @@ __all__ = [
     "DiskIo",
     "DiskIoRates",
     "DiskUsage",
+    "ErrorInfo",
     "FileEntry",
     "FileIterator",
     "InterfaceRates",
@@ -106,6 +118,7 @@ __all__ = [
     "Service",
     "SpectraError",
     "SpectraIOError",
+    "SpectraTimeoutError",
     "SystemInfo",
     "Throttle",
     "TooLargeError",
@@ -118,9 +131,11 @@ __all__ = [
     "containers",
     "cpu",
     "disk_io",
+    "disk_usage",
     "disks",
     "enforce",
     "iter_files",
+    "logs",
     "memory",
     "mounts",
     "netstat",
@@ -139,7 +154,7 @@ __all__ = [
 ]
 
 
-def collect(name: str) -> Union[Record, List[Record]]:
+def collect(name: str) -> _Union[Record, _List[Record]]:
     """One sample of collector ``name`` as records (see ``collectors()`` for the names)."""
     data = _spectra.collect(name)
     kind = BY_COLLECTOR[name]
@@ -148,12 +163,12 @@ def collect(name: str) -> Union[Record, List[Record]]:
     return kind(data)
 
 
-def _one(name: str, **kwargs: Any) -> Any:
+def _one(name: str, **kwargs: _Any) -> _Any:
     kind = BY_COLLECTOR[name]
     return kind(_spectra.collect(name, **kwargs))
 
 
-def _many(name: str) -> Any:
+def _many(name: str) -> _Any:
     kind = BY_COLLECTOR[name]
     return [kind(item) for item in _spectra.collect(name)]
 
@@ -167,37 +182,38 @@ def memory() -> Memory:
     return _one("memory")
 
 
-def disks() -> List[DiskUsage]:
+def disks() -> _List[DiskUsage]:
     """Usage of every mounted filesystem that has a size."""
     return _many("disk")
 
 
-def disk_io() -> List[DiskIo]:
+def disk_io() -> _List[DiskIo]:
     return _many("disk_io")
 
 
-def network() -> List[NetworkInterface]:
+def network() -> _List[NetworkInterface]:
     return _many("network")
 
 
-def processes(top: int = 10) -> Processes:
-    """Process counts and the ``top`` busiest processes by CPU and by memory."""
+def processes(top: _Optional[int] = None) -> Processes:
+    """Process counts and the ``top`` busiest processes by CPU and by memory (10 unless
+    given: the default is spectra-core's, the same in every frontend)."""
     return _one("processes", top=top)
 
 
-def services() -> List[Service]:
+def services() -> _List[Service]:
     return _many("services")
 
 
-def temperatures() -> List[Sensor]:
+def temperatures() -> _List[Sensor]:
     return _many("temperature")
 
 
-def wifi() -> List[WifiLink]:
+def wifi() -> _List[WifiLink]:
     return _many("wifi")
 
 
-def containers() -> List[Container]:
+def containers() -> _List[Container]:
     return _many("containers")
 
 
@@ -205,7 +221,7 @@ def system() -> SystemInfo:
     return _one("system")
 
 
-def applications() -> List[Package]:
+def applications() -> _List[Package]:
     return _many("applications")
 
 
@@ -213,6 +229,6 @@ def raspberry_pi() -> RaspberryPi:
     return _one("raspberry_pi")
 
 
-def collectors() -> List[CollectorInfo]:
+def collectors() -> _List[CollectorInfo]:
     """Every collector: its name, default interval, and whether it works on this host."""
     return [CollectorInfo(item) for item in _spectra.collectors()]

@@ -261,11 +261,20 @@ class RaspberryPi(Record):
     throttle: Optional[Throttle]
 
 
+class ErrorInfo(Record):
+    """An error as data (spectra-core's error body): its code, number and message."""
+
+    code: str
+    number: Optional[int]
+    message: str
+
+
 class CollectorInfo(Record):
+    _nested = {"reason": ErrorInfo}
     name: str
     interval_secs: int
     supported: bool
-    reason: Optional[str]
+    reason: Optional[ErrorInfo]
 
 
 # The record type of each collector's result (a list of them where the collector gives many).

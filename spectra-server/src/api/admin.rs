@@ -163,14 +163,10 @@ async fn queue(
         )));
     }
     if agent.legacy && super::legacy::go_form(&diagnostic).is_none() {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "unsupported",
-            format!(
-                "agent {agent_id} is a legacy Go agent, which cannot run {}",
-                diagnostic.kind()
-            ),
-        ));
+        return Err(ApiError::unsupported(format!(
+            "agent {agent_id} is a legacy Go agent, which cannot run {}",
+            diagnostic.kind()
+        )));
     }
     let record = state
         .store
@@ -234,13 +230,8 @@ impl Trigger {
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(from_query);
         }
-        let from_body: Trigger = serde_json::from_slice(body).map_err(|e| {
-            ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_data",
-                format!("trigger body: {e}"),
-            )
-        })?;
+        let from_body: Trigger = serde_json::from_slice(body)
+            .map_err(|e| ApiError::invalid_data(format!("trigger body: {e}")))?;
         fn one<T>(name: &str, a: Option<T>, b: Option<T>) -> Result<Option<T>, ApiError> {
             match (a, b) {
                 (Some(_), Some(_)) => Err(ApiError::bad_request(format!(

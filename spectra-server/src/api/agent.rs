@@ -56,13 +56,8 @@ async fn register(
     if value.get("enrollment_token").is_none() {
         return legacy::register(&state, addr, &value).await;
     }
-    let registration: Registration = serde_json::from_value(value).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_data",
-            format!("registration: {e}"),
-        )
-    })?;
+    let registration: Registration = serde_json::from_value(value)
+        .map_err(|e| ApiError::invalid_data(format!("registration: {e}")))?;
     let Some(expected) = &state.config.enrollment_token else {
         return Err(ApiError::forbidden(
             "enrollment is closed: the server has no enrollment token set",

@@ -14,7 +14,7 @@ use serde_json::json;
 use super::{ApiError, AppState, parse_time};
 use crate::auth::Viewer;
 use crate::series::{Aggregate, Buckets, add_to_buckets};
-use crate::store::{SnapshotSummary, millis};
+use crate::store::millis;
 
 /// Rollup resolutions, in seconds: 5 minutes and 1 hour.
 pub const ROLLUP_5M: i64 = 300;
@@ -109,24 +109,6 @@ struct GrowthParams {
     period: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
-struct GrowthSeries {
-    root: String,
-    points: Vec<GrowthPoint>,
-    /// (last − first) / days between them; null with fewer than two snapshots.
-    growth_bytes_per_day: Option<f64>,
-    growth_files_per_day: Option<f64>,
-}
-
-#[derive(Debug, Serialize)]
-struct GrowthPoint {
-    snapshot_id: String,
-    taken_at: DateTime<Utc>,
-    apparent_bytes: i64,
-    disk_bytes: i64,
-    files: i64,
-}
-
 /// Size and file count of each root over `period`, with growth per day.
 async fn growth(
     State(state): State<AppState>,
@@ -140,55 +122,19 @@ async fn growth(
     let period = chrono::Duration::from_std(period)
         .map_err(|_| ApiError::bad_request(format!("period: {period_text} is too long")))?;
     super::admin::find_agent(&state, &params.agent).await?;
-    let now = Utc::now();
-    let snapshots = state
-        .store
-        .snapshots(
-            Some(&params.agent),
-            params.root.as_deref(),
-            millis(now - period),
-            millis(now).saturating_add(1),
-        )
-        .await?;
-    let mut by_root: BTreeMap<String, Vec<SnapshotSummary>> = BTreeMap::new();
-    for snapshot in snapshots {
-        by_root
-            .entry(snapshot.root.clone())
-            .or_default()
-            .push(snapshot);
-    }
-    let series: Vec<GrowthSeries> = by_root
-        .into_iter()
-        .map(|(root, snapshots)| growth_series(root, &snapshots))
-        .collect();
+    let series = crate::governance::growth(
+        &state.store,
+        &params.agent,
+        params.root.as_deref(),
+        period,
+        Utc::now(),
+    )
+    .await?;
     Ok(Json(json!({
         "agent": params.agent,
         "period": period_text,
         "series": series,
     })))
-}
-
-fn growth_series(root: String, snapshots: &[SnapshotSummary]) -> GrowthSeries {
-    let per_day = |value: fn(&SnapshotSummary) -> i64| {
-        let (first, last) = (snapshots.first()?, snapshots.last()?);
-        let days = (last.taken_at - first.taken_at).num_milliseconds() as f64 / 86_400_000.0;
-        (days > 0.0).then(|| (value(last) - value(first)) as f64 / days)
-    };
-    GrowthSeries {
-        growth_bytes_per_day: per_day(|s| s.apparent_bytes),
-        growth_files_per_day: per_day(|s| s.files),
-        points: snapshots
-            .iter()
-            .map(|s| GrowthPoint {
-                snapshot_id: s.id.clone(),
-                taken_at: s.taken_at,
-                apparent_bytes: s.apparent_bytes,
-                disk_bytes: s.disk_bytes,
-                files: s.files,
-            })
-            .collect(),
-        root,
-    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -141,7 +141,7 @@ pub(super) async fn register(
         let error = not_admitted(addr);
         return Err(ApiError::unauthorized(format!(
             "registration without an enrollment token: {}",
-            error.message
+            error.message()
         )));
     }
     let text = |field: &str| body.get(field).and_then(Value::as_str).unwrap_or_default();

@@ -17,7 +17,7 @@ use std::time::Instant;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{StatusCode, header};
+use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -35,7 +35,7 @@ use crate::store::Store;
 /// What every handler shares. Cheap to clone; nothing in it must be shared between replicas.
 #[derive(Debug, Clone)]
 pub struct AppState {
-    pub store: Arc<dyn Store>,
+    pub store: Arc<Store>,
     pub config: Arc<ServeConfig>,
     pub stats: Arc<RequestStats>,
     /// Cancelled when the server begins to shut down: long-polls return at once.
@@ -43,7 +43,7 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, config: ServeConfig) -> Self {
+    pub fn new(store: Arc<Store>, config: ServeConfig) -> Self {
         AppState {
             store,
             config: Arc::new(config),
@@ -122,15 +122,11 @@ async fn not_found(request: Request) -> ApiError {
 }
 
 async fn method_not_allowed(request: Request) -> ApiError {
-    ApiError::new(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "method_not_allowed",
-        format!(
-            "{} is not allowed on {}",
-            request.method(),
-            request.uri().path()
-        ),
-    )
+    ApiError::method_not_allowed(format!(
+        "{} is not allowed on {}",
+        request.method(),
+        request.uri().path()
+    ))
 }
 
 /// Counts each request by route and status and times it, for `/metrics`.
@@ -220,6 +216,6 @@ mod tests {
         assert_eq!(at("0").timestamp(), 0);
         assert_eq!(at("2026-11-23T13:00:00+01:00"), now);
         let err = parse_time("from", "yesterday", now).expect_err("refused");
-        assert!(err.message.starts_with("from:"), "{}", err.message);
+        assert!(err.message().starts_with("from:"), "{}", err.message());
     }
 }

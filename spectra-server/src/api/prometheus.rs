@@ -12,7 +12,7 @@ use axum::response::IntoResponse;
 
 use super::{ApiError, AppState};
 use crate::auth::Viewer;
-use crate::series::{samples, series_label};
+use spectra_core::protocol::flatten::{samples, series_label};
 
 /// Latency histogram bounds grow by this factor, so a quantile is exact to within it.
 const GROWTH: f64 = 1.2;

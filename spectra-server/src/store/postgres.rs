@@ -9,7 +9,8 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::postgres::PgListener;
 use sqlx::{Any, Transaction};
 
-use super::{Store, StoreResult, Wakeups, migrate};
+use super::migrate::migrate;
+use super::{Backend, StoreResult, Wakeups};
 
 /// The channel on which a queued command's agent id is announced to every replica.
 const COMMAND_CHANNEL: &str = "spectra_commands";
@@ -20,7 +21,7 @@ const CONNECTIONS: u32 = 16;
 /// PostgreSQL. Claims use `FOR UPDATE SKIP LOCKED`; a queued command is announced with
 /// `NOTIFY`, and each replica `LISTEN`s and wakes its own waiting polls.
 #[derive(Debug)]
-pub struct PostgresStore {
+pub(super) struct PostgresStore {
     pool: AnyPool,
     wakeups: Arc<Wakeups>,
     listener: tokio::task::JoinHandle<()>,
@@ -35,7 +36,7 @@ impl Drop for PostgresStore {
 impl PostgresStore {
     /// Connects to `url` (`postgres://…`; a `?options=-csearch_path%3Dname` selects a schema),
     /// brings the schema up to date and starts listening for queued commands.
-    pub async fn connect(url: &str) -> StoreResult<PostgresStore> {
+    pub(super) async fn connect(url: &str) -> StoreResult<PostgresStore> {
         super::install_drivers();
         let pool = AnyPoolOptions::new()
             .max_connections(CONNECTIONS)
@@ -71,8 +72,8 @@ async fn relay_notifications(mut listener: PgListener, wakeups: Arc<Wakeups>) {
 }
 
 #[async_trait]
-impl Store for PostgresStore {
-    fn backend(&self) -> &'static str {
+impl Backend for PostgresStore {
+    fn name(&self) -> &'static str {
         "postgres"
     }
 

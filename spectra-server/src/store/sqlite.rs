@@ -10,7 +10,8 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::{Any, AnyPool, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
-use super::{Ingested, Store, StoreError, StoreResult, Uploader, Wakeups, migrate, write_batch};
+use super::migrate::migrate;
+use super::{Backend, Ingested, StoreError, StoreResult, Uploader, Wakeups, write_batch};
 
 /// Readers beside the one writer; WAL lets them run while it writes.
 const READERS: u32 = 4;
@@ -38,7 +39,7 @@ struct PendingBatch {
 /// nothing and leaves the others alone; should one fail outright, the group is rolled back and
 /// written again one upload per transaction.
 #[derive(Debug)]
-pub struct SqliteStore {
+pub(super) struct SqliteStore {
     writer: AnyPool,
     reader: AnyPool,
     wakeups: Wakeups,
@@ -71,7 +72,7 @@ async fn checkpoint(reader: AnyPool) {
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
-    pub async fn open(path: &Path) -> StoreResult<SqliteStore> {
+    pub(super) async fn open(path: &Path) -> StoreResult<SqliteStore> {
         super::install_drivers();
         let text = path.to_string_lossy();
         let bad = |message: String| StoreError::Config {
@@ -190,7 +191,7 @@ async fn write_together(writer: &AnyPool, group: &[PendingBatch]) -> StoreResult
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl Backend for SqliteStore {
     async fn ingest_batch(
         &self,
         agent: &Uploader,
@@ -211,7 +212,7 @@ impl Store for SqliteStore {
         answer.await.map_err(|_| closed())?
     }
 
-    fn backend(&self) -> &'static str {
+    fn name(&self) -> &'static str {
         "sqlite"
     }
 
@@ -266,15 +267,19 @@ mod tests {
     #[tokio::test]
     async fn one_failing_upload_in_a_group_fails_alone() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let store = SqliteStore::open(&dir.path().join("s.db"))
+        let sqlite = SqliteStore::open(&dir.path().join("s.db"))
             .await
             .expect("open");
+        let (writer, reader) = (sqlite.writer.clone(), sqlite.reader.clone());
+        let store = super::super::Store {
+            backend: Box::new(sqlite),
+        };
         // A stand-in for any failure of one upload's statements.
         sqlx::raw_sql(
             "CREATE TRIGGER poison BEFORE INSERT ON metrics WHEN NEW.kind = 'poison'
              BEGIN SELECT RAISE(ABORT, 'poisoned'); END;",
         )
-        .execute(&store.writer)
+        .execute(&writer)
         .await
         .expect("trigger");
         let group = [
@@ -282,7 +287,7 @@ mod tests {
             pending("b", "poison").0,
             pending("c", "memory").0,
         ];
-        let outcomes = commit_group(&store.writer, &group).await.expect("group");
+        let outcomes = commit_group(&writer, &group).await.expect("group");
         assert!(matches!(outcomes[0], Ok(Ingested::Stored)));
         let err = outcomes[1].as_ref().expect_err("poisoned");
         assert!(err.to_string().contains("poisoned"), "{err}");
@@ -297,7 +302,7 @@ mod tests {
         // The poisoned upload did not count against its agent's rate either.
         let counted: Option<i64> =
             sqlx::query_scalar("SELECT requests FROM agent_rates WHERE agent_id = 'b'")
-                .fetch_optional(&store.reader)
+                .fetch_optional(&reader)
                 .await
                 .expect("rate");
         assert_eq!(counted, None);

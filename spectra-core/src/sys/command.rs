@@ -4,6 +4,7 @@ use std::io::Read;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::CancelToken;
 use crate::error::{Error, Result};
 
 /// What a bounded run produced.
@@ -22,6 +23,17 @@ pub fn run_bounded(
     args: &[&str],
     timeout: Duration,
     max_output: usize,
+) -> Result<Output> {
+    run_bounded_until(program, args, timeout, max_output, &CancelToken::new())
+}
+
+/// [`run_bounded`], also killed as soon as `cancel` is cancelled.
+pub fn run_bounded_until(
+    program: &str,
+    args: &[&str],
+    timeout: Duration,
+    max_output: usize,
+    cancel: &CancelToken,
 ) -> Result<Output> {
     let mut child = Command::new(program)
         .args(args)
@@ -58,7 +70,7 @@ pub fn run_bounded(
     let status = loop {
         match child.try_wait().map_err(|e| Error::io(program, e))? {
             Some(status) => break Some(status),
-            None if Instant::now() >= deadline => {
+            None if Instant::now() >= deadline || cancel.is_cancelled() => {
                 let _ = child.kill();
                 let _ = child.wait();
                 break None;
@@ -68,10 +80,10 @@ pub fn run_bounded(
     };
     let (kept, truncated) = reader.join().unwrap_or_default();
     let Some(status) = status else {
-        return Err(Error::TooLarge {
-            what: format!("run time of {program}"),
-            limit: timeout.as_secs(),
-            unit: "seconds",
+        return Err(if cancel.is_cancelled() {
+            Error::cancelled(program)
+        } else {
+            Error::timeout(program, timeout)
         });
     };
     Ok(Output {
@@ -93,7 +105,19 @@ mod tests {
         let started = Instant::now();
         let err = run_bounded("sleep", &["5"], Duration::from_millis(200), 10).expect_err("killed");
         assert!(started.elapsed() < Duration::from_secs(3));
-        assert!(err.to_string().contains("run time of sleep"), "{err}");
+        assert_eq!(err.code(), crate::ErrorCode::Timeout);
+        assert_eq!(err.to_string(), "sleep did not finish within 0.2 s");
+        let cancel = CancelToken::new();
+        let canceller = cancel.clone();
+        let started = Instant::now();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(100));
+            canceller.cancel();
+        });
+        let err = run_bounded_until("sleep", &["5"], Duration::from_secs(10), 10, &cancel)
+            .expect_err("cancelled");
+        assert_eq!(err.code(), crate::ErrorCode::Cancelled);
+        assert!(started.elapsed() < Duration::from_secs(3));
         let missing = run_bounded("no-such-program-here", &[], Duration::from_secs(1), 10)
             .expect_err("missing");
         assert_eq!(missing.code(), crate::ErrorCode::Unsupported);

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use spectra_core::collect::{self, Collector};
+use spectra_core::collect::Sampler;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -35,13 +35,11 @@ pub struct CollectArgs {
     count: Option<u64>,
 }
 
-/// Exit status when some requested collector is unsupported here or failed.
-const EXIT_SOME_UNAVAILABLE: u8 = 1;
-
 pub fn run(args: &CollectArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
+    let sampler = Sampler::new();
     if args.list {
-        let text = render_list(args.format)?;
+        let text = render_list(&sampler, args.format)?;
         out.write_all(text.as_bytes()).context("writing the list")?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -52,18 +50,19 @@ pub fn run(args: &CollectArgs) -> anyhow::Result<ExitCode> {
         Some(secs) => Some(Duration::from_secs_f64(secs)),
         None => None,
     };
-    let mut collectors: Vec<Box<dyn Collector>> = if args.names.is_empty() {
-        collect::all()
+    let names: Vec<&str> = if args.names.is_empty() {
+        spectra_core::collect::names()
     } else {
-        args.names
-            .iter()
-            .map(|n| collect::by_name(n))
-            .collect::<Result<_, _>>()?
+        args.names.iter().map(String::as_str).collect()
     };
+    for name in &names {
+        // An unknown name is a usage error before anything is sampled.
+        spectra_core::collect::by_name(name)?;
+    }
     let clear_screen = interval.is_some() && std::io::stdout().is_terminal();
     let mut refreshes = 0u64;
     loop {
-        let (text, all_ok) = render_samples(&mut collectors, args.format)?;
+        let (text, all_ok) = render_samples(&sampler, &names, args.format)?;
         if clear_screen {
             let _ = out.write_all(b"\x1b[2J\x1b[H");
         }
@@ -80,15 +79,15 @@ pub fn run(args: &CollectArgs) -> anyhow::Result<ExitCode> {
                 return Ok(if all_ok {
                     ExitCode::SUCCESS
                 } else {
-                    ExitCode::from(EXIT_SOME_UNAVAILABLE)
+                    ExitCode::from(crate::exit::NEGATIVE)
                 });
             }
         }
     }
 }
 
-fn render_list(format: Format) -> anyhow::Result<String> {
-    let capabilities = collect::capabilities();
+fn render_list(sampler: &Sampler, format: Format) -> anyhow::Result<String> {
+    let capabilities = sampler.capabilities();
     if format == Format::Json {
         return Ok(serde_json::to_string_pretty(&capabilities)? + "\n");
     }
@@ -97,27 +96,30 @@ fn render_list(format: Format) -> anyhow::Result<String> {
         let here = if c.supported {
             "supported".to_string()
         } else {
-            format!("no: {}", c.reason.unwrap_or_default())
+            format!(
+                "no: {}",
+                c.reason.map(|reason| reason.message).unwrap_or_default()
+            )
         };
         let _ = writeln!(out, "{:<14} {:>8}s  {here}", c.name, c.interval_secs);
     }
     Ok(out)
 }
 
-/// Samples every collector once; the flag is false when any of them failed.
+/// Samples each collector once; the flag is false when any of them failed.
 fn render_samples(
-    collectors: &mut [Box<dyn Collector>],
+    sampler: &Sampler,
+    names: &[&str],
     format: Format,
 ) -> anyhow::Result<(String, bool)> {
     let mut all_ok = true;
-    let mut documents = Vec::with_capacity(collectors.len());
-    for collector in collectors.iter_mut() {
-        let name = collector.name();
-        documents.push(match collector.collect() {
+    let mut documents = Vec::with_capacity(names.len());
+    for name in names {
+        documents.push(match sampler.sample(name) {
             Ok(metric) => serde_json::to_value(&metric)?,
             Err(e) => {
                 all_ok = false;
-                serde_json::json!({"type": name, "error": {"code": e.code().as_str(), "message": e.to_string()}})
+                serde_json::json!({"type": name, "error": e.body()})
             }
         });
     }
@@ -135,7 +137,7 @@ fn render_samples(
                         error["message"].as_str().unwrap_or("")
                     );
                 } else {
-                    crate::render::flatten(&mut out, "", &doc["data"]);
+                    out.push_str(&crate::render::table(&doc["data"]));
                 }
                 out.push('\n');
             }

@@ -9,7 +9,7 @@ use std::io::Write;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
-use spectra_core::policy::{EnforceOutcome, FileFacts, Plan, Policy, StateDir};
+use spectra_core::policy::{ActionHooks, FileFacts, Policy, StateDir};
 use spectra_core::scan::{ScanControl, ScanOptions};
 
 #[derive(Debug, Args)]
@@ -25,40 +25,6 @@ pub struct PolicyArgs {
 impl PolicyArgs {
     fn state(&self) -> StateDir {
         StateDir::resolve(self.state_dir.clone())
-    }
-}
-
-/// Writes what an enforcement did to `out`; exit 1 when it skipped files.
-pub fn print_outcome(
-    plan: &Plan,
-    outcome: &EnforceOutcome,
-    out: &mut dyn std::io::Write,
-) -> ExitCode {
-    let mut text = String::new();
-    for q in &outcome.quarantined {
-        let _ = writeln!(text, "quarantined  {}", q.original.display());
-    }
-    for k in &outcome.skipped {
-        let _ = writeln!(text, "skipped      {}: {}", k.path.display(), k.reason);
-    }
-    let stopped = if outcome.stopped {
-        " (stopped: too many failures)"
-    } else {
-        ""
-    };
-    let _ = writeln!(
-        text,
-        "{} quarantined, {} skipped{stopped}; undo with: spectra policy restore {}",
-        outcome.quarantined.len(),
-        outcome.skipped.len(),
-        plan.id
-    );
-    // The files were acted on whether or not this message can be shown.
-    let _ = out.write_all(text.as_bytes());
-    if outcome.skipped.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(EXIT_NOT_SELECTED)
     }
 }
 
@@ -127,10 +93,6 @@ enum PlanFormat {
     Csv,
 }
 
-/// Exit status of `explain` when the policy does not select the file, and of `enforce` when
-/// it skipped some files.
-const EXIT_NOT_SELECTED: u8 = 1;
-
 pub fn run(args: &PolicyArgs) -> anyhow::Result<ExitCode> {
     match &args.command {
         PolicyCommand::Check { file } => {
@@ -141,7 +103,7 @@ pub fn run(args: &PolicyArgs) -> anyhow::Result<ExitCode> {
                 file.display(),
                 policy.name,
                 compiled.rules().len(),
-                serde_json::to_string(&policy.action)?
+                policy.action.name()
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -151,13 +113,11 @@ pub fn run(args: &PolicyArgs) -> anyhow::Result<ExitCode> {
             format,
             out,
         } => {
-            let compiled = Policy::load(policy)?.compile()?;
-            let options = ScanOptions {
-                roots: paths.clone(),
-                ..ScanOptions::default()
-            };
-            let (plan, _) = spectra_core::policy::plan(&compiled, options, ScanControl::new())?;
-            let saved = args.state().plans().save(&plan)?;
+            let policy = Policy::load(policy)?;
+            let saved =
+                args.state()
+                    .plan(&policy, ScanOptions::for_policy(paths), ScanControl::new())?;
+            let plan = saved.plan;
             if let Some(out) = out {
                 std::fs::write(out, serde_json::to_vec_pretty(&plan)?)
                     .with_context(|| format!("writing {}", out.display()))?;
@@ -172,7 +132,7 @@ pub fn run(args: &PolicyArgs) -> anyhow::Result<ExitCode> {
                         let _ = writeln!(
                             text,
                             "{},{},{mtime}",
-                            crate::scan_cmd::csv_field(&f.path.to_string()),
+                            crate::render::csv_field(&f.path.to_string()),
                             f.size
                         );
                     }
@@ -191,9 +151,7 @@ pub fn run(args: &PolicyArgs) -> anyhow::Result<ExitCode> {
                         "plan {}: policy '{}' would {} {} files, {}{}",
                         plan.id,
                         plan.policy.name,
-                        serde_json::to_value(&plan.policy.action)?["type"]
-                            .as_str()
-                            .unwrap_or("act on"),
+                        plan.policy.action.name(),
                         plan.files.len(),
                         spectra_core::format::bytes(plan.total_bytes),
                         if plan.scan_partial {
@@ -208,7 +166,7 @@ pub fn run(args: &PolicyArgs) -> anyhow::Result<ExitCode> {
                 .lock()
                 .write_all(text.as_bytes())
                 .context("writing the plan")?;
-            eprintln!("plan saved as {}", saved.display());
+            eprintln!("plan saved as {}", saved.saved_as.display());
             Ok(ExitCode::SUCCESS)
         }
         PolicyCommand::Enforce {
@@ -217,47 +175,33 @@ pub fn run(args: &PolicyArgs) -> anyhow::Result<ExitCode> {
             override_limits,
             purge_now,
         } => {
-            let plan = args.state().plans().load(plan_id)?;
+            let state = args.state();
             if !enforce {
+                let plan = state.plans().load(plan_id)?;
                 anyhow::bail!(
                     "refusing to act without --enforce: plan {} would {} {} files ({} bytes) under policy '{}'",
                     plan.id,
-                    serde_json::to_value(&plan.policy.action)?["type"]
-                        .as_str()
-                        .unwrap_or("act on"),
+                    plan.policy.action.name(),
                     plan.files.len(),
                     plan.total_bytes,
                     plan.policy.name
                 );
             }
-            let options = args.state().enforce_options(*override_limits)?;
-            let outcome = spectra_core::policy::enforce(&plan, &options)?;
-            let code = print_outcome(&plan, &outcome, &mut std::io::stdout());
+            let (plan, outcome) =
+                state.enforce(plan_id, *override_limits, ActionHooks::default())?;
+            let code = crate::render::print_outcome(&plan, &outcome, &mut std::io::stdout());
             if *purge_now {
-                let roots: Vec<PathBuf> = plan
-                    .roots
-                    .iter()
-                    .map(|r| r.as_path().to_path_buf())
-                    .collect();
-                spectra_core::policy::purge(
-                    &roots,
-                    std::time::Duration::ZERO,
-                    Some(&plan.id),
-                    &options,
-                )?;
+                state.purge_plan(&plan.id, ActionHooks::default())?;
                 println!("purged now: the quarantined files are deleted for good");
             }
             Ok(code)
         }
         PolicyCommand::Purge { paths, older_than } => {
-            let older_than = spectra_core::policy::parse_duration(older_than)
-                .map_err(|e| anyhow::anyhow!("--older-than: {e}"))?;
-            let purged = spectra_core::policy::purge(
-                paths,
-                older_than,
-                None,
-                &args.state().enforce_options(false)?,
-            )?;
+            let older_than =
+                spectra_core::policy::parse_duration(older_than).context("--older-than")?;
+            let purged = args
+                .state()
+                .purge(paths, older_than, ActionHooks::default())?;
             for id in &purged {
                 println!("purged  {id}");
             }
@@ -265,17 +209,7 @@ pub fn run(args: &PolicyArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         PolicyCommand::Restore { plan_id } => {
-            let plan = args.state().plans().load(plan_id)?;
-            let roots: Vec<PathBuf> = plan
-                .roots
-                .iter()
-                .map(|r| r.as_path().to_path_buf())
-                .collect();
-            let restored = spectra_core::policy::restore(
-                &plan.id,
-                &roots,
-                &args.state().enforce_options(false)?,
-            )?;
+            let restored = args.state().restore(plan_id, ActionHooks::default())?;
             for path in &restored {
                 println!("restored  {}", path.display());
             }
@@ -300,7 +234,7 @@ pub fn run(args: &PolicyArgs) -> anyhow::Result<ExitCode> {
             println!("{}", facts.path);
             println!(
                 "  kind={} size={} owner={} group={} extension='{}' depth={}",
-                spectra_core::policy::kind_name(facts.meta.kind),
+                facts.meta.kind.as_str(),
                 facts.meta.size,
                 facts.owner.as_deref().unwrap_or("(unknown)"),
                 facts.group.as_deref().unwrap_or("(unknown)"),
@@ -339,7 +273,7 @@ pub fn run(args: &PolicyArgs) -> anyhow::Result<ExitCode> {
             Ok(if selected {
                 ExitCode::SUCCESS
             } else {
-                ExitCode::from(EXIT_NOT_SELECTED)
+                ExitCode::from(crate::exit::NEGATIVE)
             })
         }
     }

@@ -79,8 +79,8 @@ pub fn token(args: &TokenArgs) -> anyhow::Result<ExitCode> {
                     role != Role::Agent,
                     "agent tokens come from enrollment (POST /api/v1/agent/register)"
                 );
-                let issued =
-                    auth::issue(role, name, Utc::now()).map_err(|e| anyhow::anyhow!(e.message))?;
+                let issued = auth::issue(role, name, Utc::now())
+                    .map_err(|e| anyhow::anyhow!(e.body.message))?;
                 store.insert_token(&issued.record).await?;
                 println!("{}", issued.token);
                 eprintln!(

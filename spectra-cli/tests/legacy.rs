@@ -5,6 +5,7 @@
 //! mode.
 
 mod common;
+#[path = "../../spectra-server/tests/harness/mod.rs"]
 mod harness;
 
 use std::io::Write;
@@ -15,7 +16,7 @@ use base64::Engine;
 use serde_json::{Value, json};
 
 use common::spectra;
-use harness::{ServerProcess, http_client};
+use common::{ServerProcess, http_client};
 
 const TRAFFIC: &str = include_str!("data/go-agent-traffic.jsonl");
 

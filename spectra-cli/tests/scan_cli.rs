@@ -103,9 +103,10 @@ fn table_and_csv_formats_read_as_documented() {
 }
 
 #[test]
-fn usage_and_fatal_errors_exit_2_naming_the_problem() {
+fn failures_exit_by_their_error_code_naming_the_problem() {
+    // `not_found` is 3 (the README's table); usage errors are 2.
     let missing = spectra(&["scan", "/no/such/dir"]);
-    assert_eq!(missing.status.code(), Some(2));
+    assert_eq!(missing.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&missing.stderr);
     assert!(
         stderr.contains("/no/such/dir") && stderr.lines().count() == 1,

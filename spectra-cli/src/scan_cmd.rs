@@ -14,8 +14,8 @@ use spectra_core::format::bytes as human;
 use spectra_core::policy::Policy;
 use spectra_core::scan::{ScanControl, ScanOptions, ScanReport, Scanner, SizeMode};
 
-use crate::policy_cmd::print_outcome;
-use spectra_core::policy::StateDir;
+use crate::render::{csv_field, print_outcome};
+use spectra_core::policy::{ActionHooks, StateDir};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
@@ -72,9 +72,6 @@ pub struct ScanArgs {
     enforce: bool,
 }
 
-/// Exit status when the report is complete but some entries could not be read.
-const EXIT_PARTIAL: u8 = 1;
-
 pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
     let options = ScanOptions {
         roots: args.paths.clone(),
@@ -94,11 +91,11 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
     };
     // Validate options (and the policy) before any progress bar appears.
     Scanner::new(options.clone())?;
-    let policy = args
-        .policy
-        .as_deref()
-        .map(|file| Policy::load(file)?.compile())
-        .transpose()?;
+    let policy = args.policy.as_deref().map(Policy::load).transpose()?;
+    if let Some(policy) = &policy {
+        policy.compile()?;
+    }
+    let state = StateDir::resolve(None);
     let bar = std::io::stderr().is_terminal().then(|| {
         let bar = ProgressBar::new_spinner();
         bar.set_style(
@@ -128,8 +125,9 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
         None => Scanner::new(options)?
             .scan_controlled(control)
             .map(|report| (report, None)),
-        Some(policy) => spectra_core::policy::plan(policy, options, control)
-            .map(|(plan, report)| (report, Some(plan))),
+        Some(policy) => state
+            .plan(policy, options, control)
+            .map(|saved| (saved.report, Some((saved.plan, saved.saved_as)))),
     };
     if let Some(bar) = &bar {
         bar.finish_and_clear();
@@ -152,9 +150,7 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
             return Err(e).context("writing the report");
         }
     }
-    if let Some(plan) = &plan {
-        let state = StateDir::resolve(None);
-        let saved = state.plans().save(plan)?;
+    if let Some((plan, saved)) = &plan {
         eprintln!(
             "spectra: plan {} (policy '{}'): {} files, {} — saved as {}",
             plan.id,
@@ -164,8 +160,8 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
             saved.display()
         );
         if args.enforce {
-            let outcome = spectra_core::policy::enforce(plan, &state.enforce_options(false)?)?;
-            return Ok(print_outcome(plan, &outcome, &mut std::io::stderr()));
+            let (plan, outcome) = state.enforce(&plan.id, false, ActionHooks::default())?;
+            return Ok(print_outcome(&plan, &outcome, &mut std::io::stderr()));
         }
     }
     if report.partial {
@@ -179,7 +175,7 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
                 .map(|e| format!(" (first: {}: {})", e.path, e.message))
                 .unwrap_or_default()
         );
-        return Ok(ExitCode::from(EXIT_PARTIAL));
+        return Ok(ExitCode::from(crate::exit::NEGATIVE));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -287,14 +283,6 @@ fn render_table(report: &ScanReport) -> String {
     out
 }
 
-pub fn csv_field(value: &str) -> String {
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value.to_string()
-    }
-}
-
 fn render_csv(report: &ScanReport) -> String {
     let mut out = String::from("section,name,count,bytes\n");
     for row in report.summary_rows() {
@@ -308,17 +296,4 @@ fn render_csv(report: &ScanReport) -> String {
         );
     }
     out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_fields_are_quoted_only_when_needed() {
-        assert_eq!(csv_field("plain/path"), "plain/path");
-        assert_eq!(csv_field("a,b"), "\"a,b\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
-    }
 }

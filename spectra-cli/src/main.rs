@@ -2,9 +2,11 @@
 
 mod collect_cmd;
 mod diag_cmd;
+mod exit;
 mod policy_cmd;
 mod render;
 mod scan_cmd;
+#[cfg(feature = "server")]
 mod server_cmd;
 
 use std::process::ExitCode;
@@ -41,6 +43,7 @@ enum Command {
     Diag(diag_cmd::DiagArgs),
     /// Policies: check, explain, plan (dry run), enforce, restore, purge, audit.
     Policy(policy_cmd::PolicyArgs),
+    #[cfg(feature = "server")]
     /// Run the server: agents enroll and send metrics and snapshots; admins read history,
     /// queue diagnostics and manage policies over a JSON API (see /openapi.json).
     ///
@@ -48,28 +51,28 @@ enum Command {
     /// file, then defaults. SQLite (spectra.db) unless --db postgres://…; binds 127.0.0.1:8080
     /// unless --listen. Stops on SIGINT/SIGTERM after finishing in-flight requests.
     Serve(Box<spectra_server::config::ServeArgs>),
+    #[cfg(feature = "server")]
     /// Create, list and revoke API tokens in the server's database.
     Token(server_cmd::TokenArgs),
 }
-
-/// Exit status for usage and fatal errors (clap uses the same for its own usage errors).
-const EXIT_FATAL: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let outcome = match cli.command {
         Command::Scan(args) => scan_cmd::run(&args),
         Command::Collect(args) => collect_cmd::run(&args),
-        Command::Diag(args) => diag_cmd::run(&args),
+        Command::Diag(args) => diag_cmd::run(args),
         Command::Policy(args) => policy_cmd::run(&args),
+        #[cfg(feature = "server")]
         Command::Serve(args) => server_cmd::serve(&args),
+        #[cfg(feature = "server")]
         Command::Token(args) => server_cmd::token(&args),
     };
     match outcome {
         Ok(code) => code,
         Err(error) => {
             eprintln!("spectra: error: {error:#}");
-            ExitCode::from(EXIT_FATAL)
+            ExitCode::from(exit::for_error(&error))
         }
     }
 }

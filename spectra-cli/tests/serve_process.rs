@@ -2,6 +2,7 @@
 //! graceful shutdown, durability across SIGKILL, and two replicas over one PostgreSQL.
 
 mod common;
+#[path = "../../spectra-server/tests/harness/mod.rs"]
 mod harness;
 
 use std::collections::BTreeSet;
@@ -14,7 +15,7 @@ use serde_json::{Value, json};
 use spectra_core::protocol::{self, Compression, Envelope, MetricBatch};
 
 use common::spectra;
-use harness::{ServerProcess, http_client};
+use common::{ServerProcess, http_client};
 
 /// `spectra token create` against `db`; the token it prints.
 fn cli_token(db: &str, role: &str) -> String {

@@ -1,0 +1,17 @@
+//! User and group names, resolved through NSS.
+
+/// The group name of `gid`, if the system resolves it (NSS included).
+pub(crate) fn group_name(gid: u32) -> Option<String> {
+    nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(gid))
+        .ok()
+        .flatten()
+        .map(|g| g.name)
+}
+
+/// The user name of `uid`, if the system resolves it (NSS included).
+pub(crate) fn user_name(uid: u32) -> Option<String> {
+    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+}

@@ -1,0 +1,478 @@
+//! Agents: enrollment, approval, the event trail, heartbeats and auth failures.
+
+use super::tokens::insert_token;
+use super::*;
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgentRecord {
+    pub id: String,
+    pub hostname: String,
+    pub os: String,
+    pub version: String,
+    pub capabilities: Vec<String>,
+    pub machine_id: Option<String>,
+    pub approved: bool,
+    pub registered_at: DateTime<Utc>,
+    pub last_seen: Option<DateTime<Utc>>,
+    pub last_snapshot_id: Option<String>,
+    pub last_snapshot_at: Option<DateTime<Utc>>,
+    /// A Go agent admitted by `--legacy-agents`: known by hostname, with no token.
+    pub legacy: bool,
+}
+
+/// Who uploads, as far as the store needs to know: the agent, and when it was last seen (so
+/// an upload refreshes `last_seen` only when it is stale).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Uploader {
+    pub id: String,
+    pub last_seen: Option<DateTime<Utc>>,
+}
+
+impl From<&AgentRecord> for Uploader {
+    fn from(agent: &AgentRecord) -> Self {
+        Uploader {
+            id: agent.id.clone(),
+            last_seen: agent.last_seen,
+        }
+    }
+}
+
+/// How an enrollment proved itself, which decides what a re-enrollment keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enrollment<'a> {
+    /// The enrollment token alone.
+    Token,
+    /// The enrollment token and the current token of agent `.0`.
+    Proven(&'a str),
+}
+
+/// One entry of an agent's identity trail.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgentEvent {
+    pub agent_id: String,
+    pub at: DateTime<Utc>,
+    /// `enrolled`, `re-enrolled`, `re-enrolled-unproven`, `approved`, `deregistered`.
+    pub event: String,
+    /// Who caused it: `agent`, a token label, or the client address of an unproven request.
+    pub actor: String,
+    pub detail: String,
+}
+
+/// An upload is a sign of life: `last_seen` moves to `now` in the upload's own transaction
+/// when it is older than [`crate::auth::ALIVE_REFRESH`]. The statement is skipped when the
+/// agent's record, read to authenticate the upload, was fresh already (most uploads).
+pub(super) async fn touch_agent(
+    conn: &mut AnyConnection,
+    agent: &Uploader,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    if agent
+        .last_seen
+        .is_some_and(|seen| now - seen < crate::auth::ALIVE_REFRESH)
+    {
+        return Ok(());
+    }
+    let agent_id = agent.id.as_str();
+    let refresh = millis(now) - crate::auth::ALIVE_REFRESH.num_milliseconds();
+    sqlx::query(
+        "UPDATE agents SET last_seen = $2 WHERE id = $1 AND (last_seen IS NULL OR last_seen < $3)",
+    )
+    .bind(agent_id)
+    .bind(millis(now))
+    .bind(refresh)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub(super) async fn record_agent_event(
+    conn: &mut AnyConnection,
+    agent_id: &str,
+    at: DateTime<Utc>,
+    event: &str,
+    actor: &str,
+    detail: &str,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO agent_events (id, agent_id, at, event, actor, detail)
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(Uuid::new_v4().to_string())
+    .bind(agent_id)
+    .bind(millis(at))
+    .bind(event)
+    .bind(actor)
+    .bind(detail)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub(super) const AGENT_COLUMNS: &str = "a.id AS a_id, a.hostname AS a_hostname, a.os AS a_os,
+    a.version AS a_version, a.capabilities AS a_capabilities, a.machine_id AS a_machine_id,
+    a.approved AS a_approved, a.registered_at AS a_registered_at, a.last_seen AS a_last_seen,
+    a.last_snapshot_id AS a_last_snapshot_id, a.last_snapshot_at AS a_last_snapshot_at,
+    a.legacy AS a_legacy";
+
+/// The machine identities of legacy Go agents: `legacy:HOSTNAME`. Real agents may not enroll
+/// with one (see the register handler).
+pub const LEGACY_MACHINE_PREFIX: &str = "legacy:";
+
+pub(super) async fn fetch_agent(
+    conn: &mut sqlx::AnyConnection,
+    id: &str,
+) -> StoreResult<Option<AgentRecord>> {
+    let row = sqlx::query(AssertSqlSafe(format!(
+        "SELECT {AGENT_COLUMNS} FROM agents a WHERE a.id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    row.as_ref().map(agent_from_row).transpose()
+}
+
+/// The agent row this transaction has just written, which must be there.
+pub(super) async fn agent_written(
+    conn: &mut AnyConnection,
+    id: &str,
+    while_doing: &str,
+) -> StoreResult<AgentRecord> {
+    fetch_agent(conn, id)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt {
+            what: "agent",
+            message: format!("{id} vanished while {while_doing}"),
+        })
+}
+
+pub(super) fn agent_from_row(row: &AnyRow) -> StoreResult<AgentRecord> {
+    let capabilities: String = row.try_get("a_capabilities")?;
+    Ok(AgentRecord {
+        id: row.try_get("a_id")?,
+        hostname: row.try_get("a_hostname")?,
+        os: row.try_get("a_os")?,
+        version: row.try_get("a_version")?,
+        capabilities: serde_json::from_str(&capabilities).map_err(|e| StoreError::Corrupt {
+            what: "agent capabilities",
+            message: e.to_string(),
+        })?,
+        machine_id: row.try_get("a_machine_id")?,
+        approved: row.try_get::<i64, _>("a_approved")? != 0,
+        registered_at: from_millis(row.try_get("a_registered_at")?),
+        last_seen: row
+            .try_get::<Option<i64>, _>("a_last_seen")?
+            .map(from_millis),
+        last_snapshot_id: row.try_get("a_last_snapshot_id")?,
+        last_snapshot_at: row
+            .try_get::<Option<i64>, _>("a_last_snapshot_at")?
+            .map(from_millis),
+        legacy: row.try_get::<i64, _>("a_legacy")? != 0,
+    })
+}
+
+impl Store {
+    /// Enrolls an agent, or re-enrolls one with a known `machine_id` (which keeps its id and
+    /// history and replaces its token). What a re-enrollment may change depends on its proof:
+    /// with the agent's current token it keeps the approval and updates the description;
+    /// without it, when `approval_required`, an approved agent goes back to pending (and keeps
+    /// its description) until an admin approves again, so the enrollment token alone can never
+    /// take over an approved identity. Every case is written to the agent's event trail with
+    /// `actor`. `token.agent_id` is set to the agent's id.
+    pub async fn enroll(
+        &self,
+        info: &AgentInfo,
+        approval_required: bool,
+        proof: Enrollment<'_>,
+        actor: &str,
+        mut token: TokenRecord,
+        now: DateTime<Utc>,
+    ) -> StoreResult<(AgentRecord, TokenRecord)> {
+        let capabilities = serde_json::to_string(&info.capabilities).unwrap_or_default();
+        let mut tx = self.begin_write().await?;
+        let existing = match &info.machine_id {
+            Some(machine_id) => {
+                let row = sqlx::query(AssertSqlSafe(format!(
+                    "SELECT {AGENT_COLUMNS} FROM agents a WHERE a.machine_id = $1"
+                )))
+                .bind(machine_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                row.as_ref().map(agent_from_row).transpose()?
+            }
+            None => None,
+        };
+        let (id, event, detail) = match existing {
+            None => {
+                let id = Uuid::new_v4().to_string();
+                sqlx::query(
+                    "INSERT INTO agents (id, hostname, os, version, capabilities, machine_id,
+                                         approved, registered_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(&id)
+                .bind(&info.hostname)
+                .bind(&info.os)
+                .bind(&info.version)
+                .bind(&capabilities)
+                .bind(info.machine_id.clone())
+                .bind(i64::from(!approval_required))
+                .bind(millis(now))
+                .execute(&mut *tx)
+                .await?;
+                let detail = format!("hostname {:?}", info.hostname);
+                (id, "enrolled", detail)
+            }
+            Some(agent) => {
+                let proven = proof == Enrollment::Proven(agent.id.as_str());
+                let withdraw = !proven && approval_required && agent.approved;
+                let (event, detail) = if proven {
+                    (
+                        "re-enrolled",
+                        format!("proved by its agent token; hostname {:?}", info.hostname),
+                    )
+                } else if withdraw {
+                    (
+                        "re-enrolled-unproven",
+                        format!(
+                            "without the agent's token: approval withdrawn until an admin \
+                             approves again; hostname {:?} claimed, {:?} kept",
+                            info.hostname, agent.hostname
+                        ),
+                    )
+                } else {
+                    (
+                        "re-enrolled-unproven",
+                        format!("without the agent's token; hostname {:?}", info.hostname),
+                    )
+                };
+                if withdraw {
+                    sqlx::query("UPDATE agents SET approved = 0 WHERE id = $1")
+                        .bind(&agent.id)
+                        .execute(&mut *tx)
+                        .await?;
+                } else {
+                    sqlx::query(
+                        "UPDATE agents SET hostname = $2, os = $3, version = $4, capabilities = $5
+                         WHERE id = $1",
+                    )
+                    .bind(&agent.id)
+                    .bind(&info.hostname)
+                    .bind(&info.os)
+                    .bind(&info.version)
+                    .bind(&capabilities)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                (agent.id, event, detail)
+            }
+        };
+        sqlx::query("DELETE FROM tokens WHERE agent_id = $1")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
+        token.agent_id = Some(id.clone());
+        insert_token(&mut tx, &token).await?;
+        record_agent_event(&mut tx, &id, now, event, actor, &detail).await?;
+        let agent = agent_written(&mut tx, &id, "enrolling").await?;
+        tx.commit().await?;
+        Ok((agent, token))
+    }
+
+    /// The Go agent named `hostname`, admitted by `--legacy-agents`: registered (or its
+    /// description updated) on first sight. It has no token; its machine identity is its
+    /// hostname, in a namespace (`legacy:`) real agents cannot enroll into.
+    pub async fn legacy_agent(
+        &self,
+        hostname: &str,
+        description: Option<(&str, &str)>,
+        approved: bool,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<AgentRecord> {
+        let machine_id = format!("{LEGACY_MACHINE_PREFIX}{hostname}");
+        let known = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {AGENT_COLUMNS} FROM agents a WHERE a.machine_id = $1"
+        )))
+        .bind(&machine_id)
+        .fetch_optional(self.reader())
+        .await?;
+        if let (Some(row), None) = (&known, description) {
+            return agent_from_row(row);
+        }
+        let (os, version) = description.unwrap_or(("unknown", "unknown"));
+        let mut tx = self.begin_write().await?;
+        let id: String = sqlx::query_scalar(
+            "INSERT INTO agents (id, hostname, os, version, capabilities, machine_id, approved,
+                                 registered_at, legacy)
+             VALUES ($1, $2, $3, $4, '[]', $5, $6, $7, 1)
+             ON CONFLICT (machine_id) DO UPDATE SET os = excluded.os, version = excluded.version
+             RETURNING id",
+        )
+        .bind(Uuid::new_v4().to_string())
+        .bind(hostname)
+        .bind(os)
+        .bind(version)
+        .bind(&machine_id)
+        .bind(i64::from(approved))
+        .bind(millis(now))
+        .fetch_one(&mut *tx)
+        .await?;
+        if known.is_none() {
+            record_agent_event(
+                &mut tx,
+                &id,
+                now,
+                "enrolled",
+                actor,
+                &format!("legacy Go agent {hostname:?}, unauthenticated"),
+            )
+            .await?;
+        }
+        let agent = agent_written(&mut tx, &id, "registering").await?;
+        tx.commit().await?;
+        Ok(agent)
+    }
+
+    pub async fn agent_events(&self, agent_id: &str) -> StoreResult<Vec<AgentEvent>> {
+        let rows = sqlx::query(
+            "SELECT agent_id, at, event, actor, detail FROM agent_events WHERE agent_id = $1
+             ORDER BY at, id",
+        )
+        .bind(agent_id)
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(AgentEvent {
+                    agent_id: row.try_get("agent_id")?,
+                    at: from_millis(row.try_get("at")?),
+                    event: row.try_get("event")?,
+                    actor: row.try_get("actor")?,
+                    detail: row.try_get("detail")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Counts one failed authentication of each subject (`token:ID`, `addr:IP`) in the
+    /// current minute and returns the highest count among them.
+    pub async fn record_auth_failure(
+        &self,
+        subjects: &[String],
+        now: DateTime<Utc>,
+    ) -> StoreResult<i64> {
+        let mut tx = self.begin_write().await?;
+        let mut highest = 0;
+        for subject in subjects {
+            let failures: i64 = sqlx::query_scalar(
+                "INSERT INTO auth_failures (subject, window_start, failures) VALUES ($1, $2, 1)
+                 ON CONFLICT (subject, window_start)
+                 DO UPDATE SET failures = auth_failures.failures + 1
+                 RETURNING failures",
+            )
+            .bind(subject)
+            .bind(rate_window(now))
+            .fetch_one(&mut *tx)
+            .await?;
+            highest = highest.max(failures);
+        }
+        tx.commit().await?;
+        Ok(highest)
+    }
+
+    /// The highest count of failed authentications among `subjects` in the current minute.
+    pub async fn auth_failures(&self, subjects: &[String], now: DateTime<Utc>) -> StoreResult<i64> {
+        let mut highest = 0;
+        for subject in subjects {
+            let failures: Option<i64> = sqlx::query_scalar(
+                "SELECT failures FROM auth_failures WHERE subject = $1 AND window_start = $2",
+            )
+            .bind(subject)
+            .bind(rate_window(now))
+            .fetch_optional(self.reader())
+            .await?;
+            highest = highest.max(failures.unwrap_or(0));
+        }
+        Ok(highest)
+    }
+
+    pub async fn agents(&self) -> StoreResult<Vec<AgentRecord>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {AGENT_COLUMNS} FROM agents a ORDER BY a.hostname, a.id"
+        )))
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter().map(agent_from_row).collect()
+    }
+
+    pub async fn agent(&self, id: &str) -> StoreResult<Option<AgentRecord>> {
+        let mut conn = self.reader().acquire().await?;
+        fetch_agent(&mut conn, id).await
+    }
+
+    pub async fn approve_agent(
+        &self,
+        id: &str,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query("UPDATE agents SET approved = 1 WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 1 {
+            record_agent_event(&mut tx, id, now, "approved", actor, "").await?;
+        }
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    /// Deregisters an agent: its tokens stop working and its history and queue are deleted
+    /// (its event trail is kept, with the deregistration).
+    pub async fn delete_agent(
+        &self,
+        id: &str,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin_write().await?;
+        for table in [
+            "tokens",
+            "metrics",
+            "latest_metrics",
+            "metric_batches",
+            "metric_rollups",
+            "snapshots",
+            "commands",
+            "agent_rates",
+        ] {
+            sqlx::query(AssertSqlSafe(format!(
+                "DELETE FROM {table} WHERE agent_id = $1"
+            )))
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let done = sqlx::query("DELETE FROM agents WHERE id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 1 {
+            record_agent_event(&mut tx, id, now, "deregistered", actor, "history deleted").await?;
+        }
+        tx.commit().await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    pub async fn heartbeat(&self, id: &str, now: DateTime<Utc>) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("UPDATE agents SET last_seen = $2 WHERE id = $1")
+            .bind(id)
+            .bind(millis(now))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}
