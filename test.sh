@@ -21,6 +21,12 @@ echo "== format"
 cargo fmt --all -- --check
 echo "== clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== slim CLI: scan, collect, diag and policy from core alone"
+cargo clippy -p spectra-cli --no-default-features --all-targets --locked -- -D warnings
+if cargo tree -p spectra-cli --no-default-features -e normal --locked | grep -E ' (sqlx|axum|tokio-rustls|tokio|rustls) v'; then
+  echo "test.sh: spectra-cli without its default features must not depend on the above" >&2
+  exit 1
+fi
 echo "== docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 echo "== tests"
