@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/spectra-target}"
 
-cargo build --release --quiet --bin spectra -p spectra-server
+cargo build --release --quiet --bin spectra -p spectra-cli
 cargo build --release --quiet --bin gen-tree -p spectra-benches
 tree="${1:-$("$CARGO_TARGET_DIR/release/gen-tree" 500000 20000)}"
 runs="${2:-7}"

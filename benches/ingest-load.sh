@@ -8,7 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/spectra-target}"
 seconds="${1:-30}"
-cargo build --release --locked -q -p spectra-server --bin spectra -p spectra-benches --bin ingest-load
+cargo build --release --locked -q -p spectra-cli --bin spectra -p spectra-benches --bin ingest-load
 bin="$CARGO_TARGET_DIR/release"
 spectra="${SPECTRA_BIN:-$bin/spectra}"
 work="$(mktemp -d)"
