@@ -40,17 +40,24 @@ use serde::{Deserialize, Serialize};
 
 use crate::sys::Host;
 pub use crate::sys::Mount;
-pub use containers::{Container, ContainersCollector};
-pub use cpu::{CpuCollector, CpuStats, CpuUsage};
-pub use disk::{DiskCollector, DiskIoCollector, DiskIoStats, MountUsage};
-pub use memory::{MemoryCollector, MemoryStats};
-pub use network::{InterfaceStats, NetworkCollector, WifiCollector, WifiLink};
-pub use processes::{ProcessCollector, ProcessInfo, ProcessStats};
+pub use containers::Container;
+pub use cpu::{CpuStats, CpuUsage};
+pub use disk::{DiskIoStats, MountUsage};
+pub use memory::MemoryStats;
+pub use network::{InterfaceStats, WifiLink};
+pub use processes::{ProcessInfo, ProcessStats};
 pub use sampler::{DEFAULT_PROCESS_TOP, MAX_PROCESS_TOP, SampleOptions, Sampler};
-pub use software::{ApplicationsCollector, Package, Service, ServicesCollector};
-pub use system::{
-    PiStats, RaspberryPiCollector, Sensor, SystemCollector, SystemInfo, TemperatureCollector,
-};
+pub use software::{Package, Service};
+pub use system::{PiStats, Sensor, SystemInfo};
+
+use containers::ContainersCollector;
+use cpu::CpuCollector;
+use disk::{DiskCollector, DiskIoCollector};
+use memory::MemoryCollector;
+use network::{NetworkCollector, WifiCollector};
+use processes::ProcessCollector;
+use software::{ApplicationsCollector, ServicesCollector};
+use system::{RaspberryPiCollector, SystemCollector, TemperatureCollector};
 
 use crate::error::{Error, Result};
 

@@ -165,8 +165,12 @@ pub struct CommandResult {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum CommandOutcome {
-    Succeeded { output: serde_json::Value },
-    Failed { code: String, message: String },
+    Succeeded {
+        output: serde_json::Value,
+    },
+    /// Why it did not run or failed: core's error body (`code`, `message`, and `number`,
+    /// `path`, `line`, `column` when known), flattened beside `status`.
+    Failed(crate::ErrorBody),
 }
 
 /// What was done to a file.
@@ -278,6 +282,21 @@ mod tests {
             "status": "failed", "code": "unsupported", "message": "no journal"
         }))
         .expect("failed");
-        assert!(matches!(failed.outcome, CommandOutcome::Failed { .. }));
+        let CommandOutcome::Failed(body) = &failed.outcome else {
+            panic!("failed: {failed:?}");
+        };
+        assert_eq!((body.code.as_str(), body.number), ("unsupported", None));
+        let from_error = CommandOutcome::Failed(
+            crate::Error::Unsupported {
+                what: "logs".into(),
+                reason: "no journal".into(),
+            }
+            .body(),
+        );
+        let wire = serde_json::to_value(&from_error).expect("json");
+        assert_eq!(wire["status"], "failed");
+        assert_eq!(wire["code"], "unsupported");
+        assert_eq!(wire["number"], 8);
+        assert_eq!(wire["message"], "logs is not supported here: no journal");
     }
 }

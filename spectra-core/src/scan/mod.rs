@@ -43,7 +43,7 @@ pub use report::{
 pub use stream::{FileRecord, FileStream, Next};
 pub use visitor::Visitor;
 pub(crate) use walk::meta_from_statx;
-pub use walk::stat_path;
+pub(crate) use walk::stat_path;
 
 use crate::error::Result;
 use options::Excludes;

@@ -502,7 +502,7 @@ pub(crate) fn meta_from_statx(st: &Statx) -> FileMeta {
 }
 
 /// Metadata of one path, taken the way the walker takes it (without following a final symlink).
-pub fn stat_path(path: &Path) -> Result<FileMeta> {
+pub(crate) fn stat_path(path: &Path) -> Result<FileMeta> {
     rustix::fs::statx(
         CWD,
         path,

@@ -16,7 +16,9 @@ impl Host {
         }
     }
 
-    /// A host whose files live under `root` (`root/proc/stat`, `root/sys/class/net`, …).
+    /// A host whose files live under `root` (`root/proc/stat`, `root/sys/class/net`, …):
+    /// the tests' recorded samples.
+    #[cfg(test)]
     pub fn at(root: impl Into<PathBuf>) -> Host {
         Host { root: root.into() }
     }

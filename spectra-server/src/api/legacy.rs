@@ -253,10 +253,9 @@ pub(super) struct GoResult {
 /// payload is the output.
 pub(super) fn result(go: GoResult) -> CommandResult {
     let outcome = match go.error.filter(|e| !e.is_empty()) {
-        Some(message) => CommandOutcome::Failed {
-            code: "agent_error".into(),
-            message,
-        },
+        Some(message) => {
+            CommandOutcome::Failed(spectra_core::ErrorBody::new("agent_error", message))
+        }
         None => CommandOutcome::Succeeded {
             output: json!({"type": go.kind, "payload": go.payload}),
         },

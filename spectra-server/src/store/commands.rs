@@ -181,7 +181,7 @@ impl Store {
     ) -> StoreResult<Finished> {
         let status = match result.outcome {
             CommandOutcome::Succeeded { .. } => CommandStatus::Succeeded,
-            CommandOutcome::Failed { .. } => CommandStatus::Failed,
+            CommandOutcome::Failed(_) => CommandStatus::Failed,
         };
         let body = serde_json::to_value(&result.outcome).unwrap_or_default();
         let id = result.command_id.to_string();

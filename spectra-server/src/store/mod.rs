@@ -62,7 +62,7 @@ const INSERT_CHUNK: usize = 400;
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(#[source] DatabaseError),
     #[error("stored {what} does not decode: {message}")]
     Corrupt { what: &'static str, message: String },
     #[error("the shared commit of this upload's group failed: {0}")]
@@ -72,6 +72,18 @@ pub enum StoreError {
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A failure of the database driver, kept opaque so that no sqlx type is part of this
+/// crate's API.
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct DatabaseError(sqlx::Error);
+
+impl From<sqlx::Error> for StoreError {
+    fn from(error: sqlx::Error) -> Self {
+        StoreError::Database(DatabaseError(error))
+    }
+}
 
 /// Opens the store a `--db` value names: `postgres://…` (or `postgresql://…`), else SQLite
 /// at a path (`sqlite://PATH` or a bare path), created if missing.
