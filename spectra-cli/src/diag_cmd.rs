@@ -9,8 +9,8 @@ use anyhow::Context;
 use clap::{Args, Subcommand, ValueEnum};
 use spectra_core::CancelToken;
 use spectra_core::diagnose::{
-    DEFAULT_DISK_USAGE_TOP, DEFAULT_LOG_LINES, DEFAULT_MAX_HOPS, DEFAULT_PING_COUNT, Diagnostic,
-    DiagnosticLimits, Severity,
+    DEFAULT_DISK_USAGE_TOP, DEFAULT_LOG_LINES, DEFAULT_LOG_SEVERITY, DEFAULT_MAX_HOPS,
+    DEFAULT_PING_COUNT, Diagnostic, DiagnosticLimits, Severity,
 };
 
 use crate::exit;
@@ -61,7 +61,7 @@ enum DiagCommand {
     /// Recent log lines at a severity or worse (journald, else /var/log/syslog).
     Logs {
         /// emerg, alert, crit, err, warning, notice, info or debug.
-        #[arg(long, default_value = "warning")]
+        #[arg(long, default_value_t = DEFAULT_LOG_SEVERITY)]
         severity: Severity,
         #[arg(long, default_value_t = DEFAULT_LOG_LINES)]
         lines: usize,

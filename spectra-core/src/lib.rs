@@ -6,13 +6,18 @@
 //!
 //! - [`scan`]: the parallel disk scanner, its [`scan::ScanReport`], and [`scan::FileStream`]
 //!   for every entry as it is found.
-//! - [`collect`]: host collectors (cpu, memory, disks, network, …) returning typed metrics.
-//! - [`diagnose`]: bounded on-demand diagnostics (ping, tcp connect, netstat, traceroute, logs, …).
-//! - [`policy`]: the typed rule language, dry-run plans, safe enforcement and its audit log.
+//! - [`collect`]: host collectors (cpu, memory, disks, network, …) returning typed metrics,
+//!   kept between samples by a [`collect::Sampler`].
+//! - [`diagnose`]: bounded on-demand diagnostics (ping, tcp connect, netstat, traceroute, logs,
+//!   …), each run through [`diagnose::Diagnostic::run`] with one set of defaults.
+//! - [`policy`]: the typed rule language, dry-run plans, safe enforcement and its audit log;
+//!   the workflow every frontend calls is on [`policy::StateDir`].
 //! - [`protocol`]: the wire types (envelopes, metric batches, snapshots, commands, access
 //!   events) and their size-limited codec.
 //! - [`telemetry`]: a non-blocking recorder of file accesses for embedders.
-//! - [`Error`]: the one error type, with a stable [`ErrorCode`] each frontend maps once.
+//! - [`Error`]: the one error type, with a stable [`ErrorCode`] each frontend maps once, and
+//!   [`ErrorBody`], the serialisable form every frontend shows.
+//! - [`CancelToken`]: stops a scan, a diagnostic, an enforcement, a restore or a purge.
 //! - [`RawPath`]: a path kept byte for byte (Unix names need not be UTF-8).
 //! - [`format`](mod@format): human-readable sizes, shared by every frontend that prints.
 //!

@@ -84,6 +84,28 @@ pub enum Severity {
     Debug = 7,
 }
 
+impl Severity {
+    /// The name `FromStr` reads and serde writes (`warning`, `err` is `error`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Emergency => "emergency",
+            Severity::Alert => "alert",
+            Severity::Critical => "critical",
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Notice => "notice",
+            Severity::Info => "info",
+            Severity::Debug => "debug",
+        }
+    }
+}
+
+impl std::fmt::Display for Severity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl std::str::FromStr for Severity {
     type Err = Error;
 
@@ -235,6 +257,11 @@ mod tests {
         assert_eq!("err".parse::<Severity>().expect("err"), Severity::Error);
         assert_eq!("7".parse::<Severity>().expect("7"), Severity::Debug);
         assert!("loud".parse::<Severity>().is_err());
+        for severity in [Severity::Emergency, Severity::Warning, Severity::Debug] {
+            assert_eq!(severity.as_str().parse::<Severity>().ok(), Some(severity));
+            let json = serde_json::to_value(severity).expect("json");
+            assert_eq!(json, severity.as_str());
+        }
         let cancel = crate::CancelToken::new();
         let budget = Budget::new("logs".into(), Duration::from_secs(10), &cancel);
         assert!(logs(Severity::Info, 0, &budget).is_err());
