@@ -1,9 +1,40 @@
 //! The Spectra agent runtime (`spectra agent`): what runs on every monitored host.
 //!
-//! It will run `spectra-core`'s collectors on a schedule and send their envelopes to a
-//! `spectra serve`, spool what the server could not take yet, and run the server's commands
-//! under the host's own limits. It depends on `spectra-core`, `reqwest` and `tokio`, never on
-//! the server's crates (sqlx, axum), so an agent stays small.
+//! It enrolls once ([`identity`]: id and token kept in the state directory, mode 0600), then
+//! runs every collector of `spectra-core` at its interval through one [`Sampler`], batches
+//! the envelopes, and writes each batch to an on-disk [`spool`] before sending it gzip'd to
+//! `POST /api/v1/metrics` — so a server outage, a slow or failing server, or a restart of the
+//! agent loses nothing (bounded in bytes: when full, the oldest batches are dropped and
+//! counted). It sends a heartbeat, and long-polls the server's commands, running each through
+//! `Diagnostic::run` only if its own configuration allows it ([`config`]): the server cannot
+//! widen what the agent does.
 //!
-//! This crate is deliberately empty until the agent lands: the crate boundary is fixed first,
-//! so that nothing the agent needs is written into the server or the CLI meanwhile.
+//! It depends on `spectra-core`, `reqwest` and `tokio`, never on the server's crates (sqlx,
+//! axum), so an agent stays small.
+//!
+//! [`Sampler`]: spectra_core::collect::Sampler
+
+mod client;
+pub mod config;
+pub mod identity;
+mod runtime;
+pub mod spool;
+
+pub use client::{Client, Delivery};
+pub use config::{AgentConfig, Settings};
+pub use runtime::{Status, agent_info, enroll, refusal, run};
+
+/// What can stop the agent.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// The configuration or the command line is wrong; the message names the setting.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// The state directory could not be read or written.
+    #[error("state: {0}")]
+    State(String),
+    /// The server refused or could not be reached where the agent cannot go on without it
+    /// (enrollment, `--once`).
+    #[error("server: {0}")]
+    Server(String),
+}

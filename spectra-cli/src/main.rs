@@ -1,8 +1,12 @@
 //! `spectra`: the command-line entry point.
 
+#[cfg(feature = "agent")]
+mod agent_cmd;
 mod collect_cmd;
 mod diag_cmd;
 mod exit;
+#[cfg(any(feature = "server", feature = "agent"))]
+mod logging;
 mod policy_cmd;
 mod render;
 mod scan_cmd;
@@ -51,6 +55,13 @@ enum Command {
     /// file, then defaults. SQLite (spectra.db) unless --db postgres://…; binds 127.0.0.1:8080
     /// unless --listen. Stops on SIGINT/SIGTERM after finishing in-flight requests.
     Serve(Box<spectra_server::config::ServeArgs>),
+    #[cfg(feature = "agent")]
+    /// Run the agent: enroll with a server, send every collector's samples (through an
+    /// on-disk spool, so nothing is lost while the server is away), a heartbeat, and run the
+    /// server's diagnostics that this agent's configuration allows. `--once` for cron;
+    /// `spectra agent status` shows what it is doing. Stops on SIGINT/SIGTERM, spooling what
+    /// it holds in memory.
+    Agent(agent_cmd::AgentArgs),
     #[cfg(feature = "server")]
     /// Create, list and revoke API tokens in the server's database.
     Token(server_cmd::TokenArgs),
@@ -67,6 +78,8 @@ fn main() -> ExitCode {
         Command::Serve(args) => server_cmd::serve(&args),
         #[cfg(feature = "server")]
         Command::Token(args) => server_cmd::token(&args),
+        #[cfg(feature = "agent")]
+        Command::Agent(args) => agent_cmd::run(&args),
     };
     match outcome {
         Ok(code) => code,

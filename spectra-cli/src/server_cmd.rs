@@ -11,7 +11,10 @@ use spectra_server::store;
 
 pub fn serve(args: &ServeArgs) -> anyhow::Result<ExitCode> {
     let config = ServeConfig::resolve(args).map_err(anyhow::Error::msg)?;
-    init_logging(config.log_format);
+    crate::logging::init(match config.log_format {
+        LogFormat::Json => crate::logging::Format::Json,
+        LogFormat::Text => crate::logging::Format::Text,
+    });
     runtime()?.block_on(spectra_server::run(config))?;
     Ok(ExitCode::SUCCESS)
 }
@@ -21,18 +24,6 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .context("starting the async runtime")
-}
-
-fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
-    }
 }
 
 #[derive(Debug, Args)]

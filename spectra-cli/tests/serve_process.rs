@@ -15,20 +15,7 @@ use serde_json::{Value, json};
 use spectra_core::protocol::{self, Compression, Envelope, MetricBatch};
 
 use common::spectra;
-use common::{ServerProcess, http_client};
-
-/// `spectra token create` against `db`; the token it prints.
-fn cli_token(db: &str, role: &str) -> String {
-    let out = spectra(&[
-        "token", "create", "--db", db, "--role", role, "--name", "cli",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
+use common::{ServerProcess, cli_token, http_client};
 
 async fn enroll(client: &reqwest::Client, url: &str, secret: &str, host: &str) -> (String, String) {
     let reply = client

@@ -10,6 +10,19 @@ pub fn spectra(args: &[&str]) -> Output {
         .expect("run spectra")
 }
 
+/// `spectra token create` against `db`; the token it prints.
+pub fn cli_token(db: &str, role: &str) -> String {
+    let out = spectra(&[
+        "token", "create", "--db", db, "--role", role, "--name", "cli",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
 /// A `spectra serve` process on a free port, killed when dropped.
 pub struct ServerProcess {
     pub child: std::process::Child,
@@ -21,11 +34,21 @@ impl ServerProcess {
     /// Starts `spectra serve --listen 127.0.0.1:0 ARGS…` with `env` and waits until it says
     /// where it listens.
     pub fn start(args: &[&str], env: &[(&str, &str)], log_dir: &std::path::Path) -> Self {
+        ServerProcess::start_on("127.0.0.1:0", args, env, log_dir)
+    }
+
+    /// [`ServerProcess::start`] on `listen` (to come back where a stopped server was).
+    pub fn start_on(
+        listen: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        log_dir: &std::path::Path,
+    ) -> Self {
         use std::io::BufRead;
         let stderr_log = log_dir.join(format!("serve-{}.log", uuid::Uuid::new_v4().simple()));
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_spectra"));
         command
-            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["serve", "--listen", listen])
             .args(args)
             .env_remove("SPECTRA_ENROLLMENT_TOKEN")
             .env_remove("SPECTRA_DB")

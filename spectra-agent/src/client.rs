@@ -1,0 +1,203 @@
+//! The server's agent endpoints, over HTTP(S), and how each answer is to be taken.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use rustls_pki_types::pem::PemObject;
+use spectra_core::protocol::{AgentInfo, Command, CommandResult, Compression, Registration};
+
+use crate::AgentError;
+
+/// How long one request may take (a long-poll adds its wait).
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    server: String,
+}
+
+/// What to do with an upload after the server's answer.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Stored (or already stored: batch ids make replays harmless).
+    Done,
+    /// The server is away, slow, failing or busy: keep it and try again later.
+    Retry {
+        after: Option<Duration>,
+        why: String,
+    },
+    /// The server will never take it (malformed, too large, a conflicting id): drop it.
+    Refused { why: String },
+    /// The agent's token is not accepted: keep it, and say so.
+    Unauthorized { why: String },
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct Enrolled {
+    pub agent_id: String,
+    pub agent_token: String,
+    pub status: String,
+}
+
+impl Client {
+    /// A client of `server`, trusting the certificate authorities in `ca_file` for https.
+    pub fn new(server: &str, ca_file: Option<&std::path::Path>) -> Result<Client, AgentError> {
+        let mut roots = rustls::RootCertStore::empty();
+        if let Some(path) = ca_file {
+            let pem = std::fs::read(path)
+                .map_err(|e| AgentError::Config(format!("ca_file {}: {e}", path.display())))?;
+            for cert in rustls_pki_types::CertificateDer::pem_slice_iter(&pem) {
+                let cert = cert
+                    .map_err(|e| AgentError::Config(format!("ca_file {}: {e}", path.display())))?;
+                roots
+                    .add(cert)
+                    .map_err(|e| AgentError::Config(format!("ca_file {}: {e}", path.display())))?;
+            }
+        }
+        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| AgentError::Config(format!("TLS: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+        let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(tls)
+            .connect_timeout(Duration::from_secs(10))
+            .user_agent(concat!("spectra-agent/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| AgentError::Config(format!("HTTP client: {e}")))?;
+        Ok(Client {
+            http,
+            server: server.to_owned(),
+        })
+    }
+
+    /// Enrolls (or re-enrolls, proving itself with its current token).
+    pub async fn enroll(
+        &self,
+        enrollment_token: &str,
+        current_token: Option<&str>,
+        info: &AgentInfo,
+    ) -> Result<Enrolled, AgentError> {
+        let registration = Registration {
+            enrollment_token: enrollment_token.to_owned(),
+            agent_token: current_token.map(str::to_owned),
+            agent: info.clone(),
+        };
+        let reply = self
+            .http
+            .post(format!("{}/api/v1/agent/register", self.server))
+            .json(&registration)
+            .timeout(REQUEST_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| AgentError::Server(format!("enrolling: {e}")))?;
+        let status = reply.status();
+        if !status.is_success() {
+            let text = reply.text().await.unwrap_or_default();
+            return Err(AgentError::Server(format!("enrolling: {status}: {text}")));
+        }
+        reply
+            .json()
+            .await
+            .map_err(|e| AgentError::Server(format!("enrolling: {e}")))
+    }
+
+    pub async fn heartbeat(&self, token: &str) -> Delivery {
+        let request = self
+            .http
+            .post(format!("{}/api/v1/agent/heartbeat", self.server))
+            .bearer_auth(token);
+        deliver(request).await
+    }
+
+    /// Sends one encoded metric batch.
+    pub async fn send_batch(&self, token: &str, body: Vec<u8>) -> Delivery {
+        let request = self
+            .http
+            .post(format!("{}/api/v1/metrics", self.server))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .header("content-encoding", "gzip")
+            .body(body);
+        deliver(request).await
+    }
+
+    /// Waits up to `wait` for the next command; `Ok(None)` when none came.
+    pub async fn next_command(
+        &self,
+        token: &str,
+        wait: Duration,
+    ) -> Result<Option<Command>, Delivery> {
+        let reply = self
+            .http
+            .get(format!("{}/api/v1/agent/command", self.server))
+            .query(&[("wait", wait.as_secs())])
+            .bearer_auth(token)
+            .timeout(REQUEST_TIMEOUT + wait)
+            .send()
+            .await;
+        match reply {
+            Ok(reply) if reply.status() == StatusCode::NO_CONTENT => Ok(None),
+            Ok(reply) if reply.status().is_success() => {
+                reply.json().await.map(Some).map_err(|e| Delivery::Refused {
+                    why: format!("a command that does not decode: {e}"),
+                })
+            }
+            Ok(reply) => Err(classify(reply).await),
+            Err(e) => Err(Delivery::Retry {
+                after: None,
+                why: e.to_string(),
+            }),
+        }
+    }
+
+    pub async fn send_result(&self, token: &str, result: &CommandResult) -> Delivery {
+        let body = match spectra_core::protocol::encode(result, Compression::Gzip) {
+            Ok(body) => body,
+            Err(e) => return Delivery::Refused { why: e.to_string() },
+        };
+        let request = self
+            .http
+            .post(format!("{}/api/v1/agent/command_result", self.server))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .header("content-encoding", "gzip")
+            .body(body);
+        deliver(request).await
+    }
+}
+
+async fn deliver(request: reqwest::RequestBuilder) -> Delivery {
+    match request.timeout(REQUEST_TIMEOUT).send().await {
+        Ok(reply) if reply.status().is_success() => Delivery::Done,
+        Ok(reply) => classify(reply).await,
+        Err(e) => Delivery::Retry {
+            after: None,
+            why: e.to_string(),
+        },
+    }
+}
+
+/// What an unsuccessful answer means for the upload: retry server-side trouble and
+/// throttling, keep (and report) what the token does not allow, drop what can never succeed.
+async fn classify(reply: reqwest::Response) -> Delivery {
+    let status = reply.status();
+    let after = reply
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_secs);
+    let why = format!("{status}: {}", reply.text().await.unwrap_or_default());
+    match status {
+        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Delivery::Unauthorized { why },
+        StatusCode::TOO_MANY_REQUESTS | StatusCode::REQUEST_TIMEOUT => {
+            Delivery::Retry { after, why }
+        }
+        s if s.is_server_error() => Delivery::Retry { after, why },
+        _ => Delivery::Refused { why },
+    }
+}

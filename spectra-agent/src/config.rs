@@ -1,0 +1,283 @@
+//! `agent.toml`: what the agent does and what it allows, resolved into [`Settings`].
+//!
+//! Every setting has a default, so an empty file (or none) is a working agent: every collector
+//! at its default interval (core's), metrics batched every 10 s, a heartbeat every 30 s, a
+//! 64 MiB spool, every diagnostic accepted but `disk_usage` only under the listed roots (none
+//! by default). What the server sends can never widen this: the agent refuses what its own
+//! configuration does not allow.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use spectra_core::policy::parse_duration;
+
+use crate::AgentError;
+
+/// The file as written. Durations are text (`5s`, `10m`); a collector's interval may be `off`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AgentConfig {
+    /// The server's base URL (`http://hub:8080`); `SPECTRA_SERVER` and `--server` win.
+    pub server: Option<String>,
+    /// The token agents enroll with; needed only until the agent has enrolled.
+    pub enrollment_token: Option<String>,
+    /// Where the identity, the spool and the status live [default: ~/.local/state/spectra-agent].
+    pub state_dir: Option<PathBuf>,
+    /// The name to report [default: `HOSTNAME`, else the kernel's].
+    pub hostname: Option<String>,
+    /// The machine identity [default: /etc/machine-id]: an agent that enrolls again with the
+    /// same one keeps its id.
+    pub machine_id: Option<String>,
+    /// A PEM file of the certificate authorities an `https://` server is checked against.
+    pub ca_file: Option<PathBuf>,
+    /// Collector name → interval (`5s`) or `off`; unlisted collectors run at core's default.
+    pub collectors: BTreeMap<String, String>,
+    /// A batch is sent when it holds this many envelopes [default: 500] …
+    pub batch_max_envelopes: Option<usize>,
+    /// … or is this old [default: 10s].
+    pub batch_max_age: Option<String>,
+    /// How often the agent says it is alive [default: 30s].
+    pub heartbeat: Option<String>,
+    /// Most bytes the on-disk spool keeps; past it the oldest batches are dropped and counted
+    /// [default: 67108864].
+    pub spool_max_bytes: Option<u64>,
+    /// Diagnostics the agent runs for the server (`ping`, `tcp_connect`, `traceroute`,
+    /// `netstat`, `mounts`, `logs`, `disk_usage`) [default: all of them].
+    pub diagnostics: Option<Vec<String>>,
+    /// Directories `disk_usage` may read (and, later, policies may act under).
+    pub roots: Vec<PathBuf>,
+    /// Commands run at once at most [default: 4].
+    pub max_commands: Option<usize>,
+}
+
+/// Every setting resolved.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub server: String,
+    pub enrollment_token: Option<String>,
+    pub state_dir: PathBuf,
+    pub hostname: String,
+    pub machine_id: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    /// Enabled collectors with their intervals, in core's registry order.
+    pub collectors: Vec<(&'static str, Duration)>,
+    pub batch_max_envelopes: usize,
+    pub batch_max_age: Duration,
+    pub heartbeat: Duration,
+    pub spool_max_bytes: u64,
+    pub diagnostics: Vec<String>,
+    pub roots: Vec<PathBuf>,
+    pub max_commands: usize,
+}
+
+/// The diagnostics an agent can run, by wire name.
+pub const DIAGNOSTICS: [&str; 7] = [
+    "ping",
+    "tcp_connect",
+    "traceroute",
+    "netstat",
+    "mounts",
+    "logs",
+    "disk_usage",
+];
+
+impl AgentConfig {
+    /// Reads `path` (TOML); errors name the file.
+    pub fn load(path: &Path) -> Result<AgentConfig, AgentError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| AgentError::Config(format!("{}: {e}", path.display())))?;
+        toml::from_str(&text).map_err(|e| AgentError::Config(format!("{}: {e}", path.display())))
+    }
+
+    /// Resolves the file's settings, with `server`, `enrollment_token` and `state_dir` from
+    /// the command line (or environment) winning over it.
+    pub fn resolve(
+        self,
+        server: Option<String>,
+        enrollment_token: Option<String>,
+        state_dir: Option<PathBuf>,
+    ) -> Result<Settings, AgentError> {
+        let server = server.or(self.server).ok_or_else(|| {
+            AgentError::Config("no server: give --server URL (or SPECTRA_SERVER)".into())
+        })?;
+        if !(server.starts_with("http://") || server.starts_with("https://")) {
+            return Err(AgentError::Config(format!(
+                "server {server:?} is not an http:// or https:// URL"
+            )));
+        }
+        let duration = |name: &str, text: Option<String>, default: Duration| match text {
+            None => Ok(default),
+            Some(text) => parse_duration(&text)
+                .map_err(|e| AgentError::Config(format!("{name}: {e}")))
+                .and_then(|d| {
+                    if d.is_zero() {
+                        Err(AgentError::Config(format!("{name}: must be more than 0")))
+                    } else {
+                        Ok(d)
+                    }
+                }),
+        };
+        let known = spectra_core::collect::names();
+        if let Some(unknown) = self
+            .collectors
+            .keys()
+            .find(|n| !known.contains(&n.as_str()))
+        {
+            return Err(AgentError::Config(format!(
+                "collectors.{unknown}: no such collector; known: {}",
+                known.join(", ")
+            )));
+        }
+        let mut collectors = Vec::new();
+        for name in known {
+            let default = spectra_core::collect::by_name(name)
+                .map_err(|e| AgentError::Config(e.to_string()))?
+                .default_interval();
+            match self.collectors.get(name).map(String::as_str) {
+                Some("off") => {}
+                Some(text) => collectors.push((
+                    name,
+                    duration(
+                        &format!("collectors.{name}"),
+                        Some(text.to_owned()),
+                        default,
+                    )?,
+                )),
+                None => collectors.push((name, default)),
+            }
+        }
+        let diagnostics = self
+            .diagnostics
+            .unwrap_or_else(|| DIAGNOSTICS.map(str::to_owned).to_vec());
+        if let Some(unknown) = diagnostics
+            .iter()
+            .find(|d| !DIAGNOSTICS.contains(&d.as_str()))
+        {
+            return Err(AgentError::Config(format!(
+                "diagnostics: {unknown:?} is not one of {}",
+                DIAGNOSTICS.join(", ")
+            )));
+        }
+        for root in &self.roots {
+            if !root.is_absolute() {
+                return Err(AgentError::Config(format!(
+                    "roots: {} is not an absolute path",
+                    root.display()
+                )));
+            }
+        }
+        let state_dir = state_dir
+            .or(self.state_dir)
+            .or_else(|| std::env::var_os("SPECTRA_AGENT_STATE_DIR").map(PathBuf::from))
+            .unwrap_or_else(|| {
+                let home = std::env::var_os("HOME")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(std::env::temp_dir);
+                home.join(".local/state/spectra-agent")
+            });
+        let max_commands = self.max_commands.unwrap_or(4);
+        if max_commands == 0 {
+            return Err(AgentError::Config(
+                "max_commands: must be at least 1".into(),
+            ));
+        }
+        Ok(Settings {
+            server: server.trim_end_matches('/').to_owned(),
+            enrollment_token: enrollment_token.or(self.enrollment_token),
+            state_dir,
+            hostname: self.hostname.unwrap_or_else(default_hostname),
+            machine_id: self.machine_id.or_else(default_machine_id),
+            ca_file: self.ca_file,
+            collectors,
+            batch_max_envelopes: self.batch_max_envelopes.unwrap_or(500).clamp(1, 10_000),
+            batch_max_age: duration("batch_max_age", self.batch_max_age, Duration::from_secs(10))?,
+            heartbeat: duration("heartbeat", self.heartbeat, Duration::from_secs(30))?,
+            spool_max_bytes: self.spool_max_bytes.unwrap_or(64 << 20),
+            diagnostics,
+            roots: self.roots,
+            max_commands,
+        })
+    }
+}
+
+/// `HOSTNAME` as the Go agent read it, else the kernel's node name.
+fn default_hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .ok()
+                .map(|h| h.trim().to_owned())
+        })
+        .unwrap_or_else(|| "localhost".into())
+}
+
+fn default_machine_id() -> Option<String> {
+    std::fs::read_to_string("/etc/machine-id")
+        .ok()
+        .map(|id| id.trim().to_owned())
+        .filter(|id| !id.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_file_is_a_working_agent_with_cores_intervals() {
+        let settings = AgentConfig::default()
+            .resolve(Some("http://hub:8080/".into()), None, Some("/tmp/x".into()))
+            .expect("defaults");
+        assert_eq!(settings.server, "http://hub:8080");
+        let cpu = settings.collectors.iter().find(|(n, _)| *n == "cpu");
+        assert_eq!(cpu, Some(&("cpu", Duration::from_secs(5))));
+        assert_eq!(
+            settings.collectors.len(),
+            spectra_core::collect::names().len()
+        );
+        assert_eq!(settings.diagnostics.len(), DIAGNOSTICS.len());
+    }
+
+    /// The example shipped in `dist/agent.toml` is a valid configuration.
+    #[test]
+    fn the_shipped_example_parses() {
+        let example: AgentConfig =
+            toml::from_str(include_str!("../dist/agent.toml")).expect("dist/agent.toml");
+        let settings = example
+            .resolve(Some("http://hub".into()), None, Some("/tmp/s".into()))
+            .expect("resolves");
+        assert!(settings.collectors.iter().all(|(n, _)| *n != "raspberry_pi"));
+        assert_eq!(settings.roots.len(), 2);
+    }
+
+    #[test]
+    fn bad_settings_name_themselves() {
+        let parse = |text: &str| {
+            toml::from_str::<AgentConfig>(text)
+                .map_err(|e| AgentError::Config(e.to_string()))
+                .and_then(|c| c.resolve(Some("http://h".into()), None, None))
+                .expect_err(text)
+                .to_string()
+        };
+        assert!(parse("collectors = { gpu = '5s' }").contains("collectors.gpu"));
+        assert!(parse("collectors = { cpu = 'often' }").contains("collectors.cpu"));
+        assert!(parse("diagnostics = ['rm']").contains("diagnostics"));
+        assert!(parse("roots = ['srv']").contains("roots"));
+        assert!(parse("heartbeat = '0s'").contains("heartbeat"));
+        assert!(parse("colectors = {}").contains("colectors"));
+        let off = toml::from_str::<AgentConfig>("collectors = { applications = 'off' }")
+            .expect("toml")
+            .resolve(Some("http://h".into()), None, None)
+            .expect("settings");
+        assert!(off.collectors.iter().all(|(n, _)| *n != "applications"));
+        let none = AgentConfig::default().resolve(None, None, None);
+        assert!(
+            none.expect_err("no server")
+                .to_string()
+                .contains("--server")
+        );
+    }
+}

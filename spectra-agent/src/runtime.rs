@@ -1,0 +1,613 @@
+//! The running agent: collectors on their schedules, batches through the spool to the server,
+//! a heartbeat, and the server's commands under the agent's own limits.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+use spectra_core::collect::Sampler;
+use spectra_core::diagnose::{Diagnostic, DiagnosticLimits};
+use spectra_core::protocol::{
+    AgentInfo, Command, CommandOutcome, CommandResult, Compression, Envelope, MetricBatch,
+};
+use spectra_core::{CancelToken, ErrorBody};
+use tokio::sync::{Notify, Semaphore, mpsc};
+use tokio_util::sync::CancellationToken;
+
+use crate::AgentError;
+use crate::client::{Client, Delivery};
+use crate::config::Settings;
+use crate::identity::{Identity, write_private};
+use crate::spool::Spool;
+
+/// How long a command poll waits on the server.
+const POLL_WAIT: Duration = Duration::from_secs(25);
+/// Retry delays grow from here …
+const FIRST_RETRY: Duration = Duration::from_secs(1);
+/// … to at most here.
+const LAST_RETRY: Duration = Duration::from_secs(60);
+
+/// What `spectra agent status` shows, written to the state directory as it changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Status {
+    pub agent_id: String,
+    pub hostname: String,
+    pub server: String,
+    /// Envelopes written to the spool, and of those, acknowledged by the server.
+    pub envelopes_spooled: u64,
+    pub envelopes_sent: u64,
+    pub batches_sent: u64,
+    /// Batches the server will never take (dropped after logging why).
+    pub batches_refused: u64,
+    /// Batches the full spool dropped, reported and not yet reported.
+    pub batches_dropped: u64,
+    pub spool_batches: u64,
+    pub spool_bytes: u64,
+    pub last_send: Option<chrono::DateTime<chrono::Utc>>,
+    pub last_error: Option<String>,
+    pub commands_run: u64,
+    pub commands_refused: u64,
+}
+
+impl Status {
+    pub fn path(state_dir: &std::path::Path) -> std::path::PathBuf {
+        state_dir.join("status.json")
+    }
+
+    pub fn load(state_dir: &std::path::Path) -> Result<Status, AgentError> {
+        let path = Status::path(state_dir);
+        let bytes = std::fs::read(&path)
+            .map_err(|e| AgentError::State(format!("{}: {e}", path.display())))?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| AgentError::State(format!("{}: {e}", path.display())))
+    }
+}
+
+/// What the agent's tasks share.
+struct Shared {
+    settings: Settings,
+    identity: Identity,
+    client: Client,
+    spool: Mutex<Spool>,
+    status: Mutex<Status>,
+    spooled: Notify,
+    sampler: Sampler,
+}
+
+impl Shared {
+    fn update(&self, change: impl FnOnce(&mut Status)) {
+        let mut status = self.status.lock().unwrap_or_else(PoisonError::into_inner);
+        change(&mut status);
+        if let Ok(stats) = self
+            .spool
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .stats()
+        {
+            status.spool_batches = stats.batches;
+            status.spool_bytes = stats.bytes;
+            status.batches_dropped = stats.dropped;
+        }
+        let bytes = serde_json::to_vec_pretty(&*status).unwrap_or_default();
+        if let Err(e) = write_private(&Status::path(&self.settings.state_dir), &bytes) {
+            tracing::warn!(error = %e, "could not write the status file");
+        }
+    }
+
+    /// Encodes `envelopes` as one batch and keeps it in the spool.
+    fn spool(&self, envelopes: Vec<Envelope>) {
+        if envelopes.is_empty() {
+            return;
+        }
+        let count = envelopes.len() as u64;
+        let batch = MetricBatch::new(Some(self.identity.agent_id.clone()), envelopes);
+        let written = spectra_core::protocol::encode(&batch, Compression::Gzip)
+            .map_err(|e| AgentError::State(e.to_string()))
+            .and_then(|bytes| {
+                self.spool
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .push(&bytes)
+            });
+        match written {
+            Ok(()) => {
+                self.update(|s| s.envelopes_spooled += count);
+                self.spooled.notify_one();
+            }
+            Err(e) => tracing::error!(error = %e, "could not spool a batch of {count} envelopes"),
+        }
+    }
+}
+
+/// Enrolls when the state directory has no identity for this server, then returns it.
+pub async fn enroll(settings: &Settings, client: &Client) -> Result<Identity, AgentError> {
+    if let Some(identity) = Identity::load(&settings.state_dir)?
+        && identity.server == settings.server
+    {
+        return Ok(identity);
+    }
+    let token = settings.enrollment_token.as_deref().ok_or_else(|| {
+        AgentError::Config(
+            "not enrolled yet: give --enroll-token (or SPECTRA_ENROLLMENT_TOKEN)".into(),
+        )
+    })?;
+    let enrolled = client.enroll(token, None, &agent_info(settings)).await?;
+    tracing::info!(agent_id = %enrolled.agent_id, status = %enrolled.status, "enrolled");
+    let identity = Identity {
+        server: settings.server.clone(),
+        agent_id: enrolled.agent_id,
+        agent_token: enrolled.agent_token,
+    };
+    identity.save(&settings.state_dir)?;
+    Ok(identity)
+}
+
+/// What the agent says about itself: its name, system, version and what it can do here.
+pub fn agent_info(settings: &Settings) -> AgentInfo {
+    let mut capabilities: Vec<String> = settings
+        .collectors
+        .iter()
+        .map(|(name, _)| (*name).to_owned())
+        .collect();
+    capabilities.extend(settings.diagnostics.iter().cloned());
+    AgentInfo {
+        hostname: settings.hostname.clone(),
+        os: std::env::consts::OS.to_owned(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+        capabilities,
+        machine_id: settings.machine_id.clone(),
+    }
+}
+
+/// Runs the agent until `shutdown` is cancelled; then what is batched in memory goes to the
+/// spool, running commands are cancelled, and it returns. With `once`, every collector is
+/// sampled once and the spool is drained (or the attempt fails) before returning.
+pub async fn run(
+    settings: Settings,
+    shutdown: CancellationToken,
+    once: bool,
+) -> Result<Status, AgentError> {
+    let client = Client::new(&settings.server, settings.ca_file.as_deref())?;
+    let identity = enroll(&settings, &client).await?;
+    let spool = Spool::open(&settings.state_dir.join("spool"), settings.spool_max_bytes)?;
+    let status = Status {
+        agent_id: identity.agent_id.clone(),
+        hostname: settings.hostname.clone(),
+        server: settings.server.clone(),
+        ..Status::load(&settings.state_dir).unwrap_or_default()
+    };
+    let shared = Arc::new(Shared {
+        settings,
+        identity,
+        client,
+        spool: Mutex::new(spool),
+        status: Mutex::new(status),
+        spooled: Notify::new(),
+        sampler: Sampler::new(),
+    });
+    shared.update(|_| {});
+    if once {
+        return run_once(shared).await;
+    }
+    let (envelopes, received) = mpsc::channel(1024);
+    let mut tasks = tokio::task::JoinSet::new();
+    for (name, every) in shared.settings.collectors.clone() {
+        tasks.spawn(collect(
+            Arc::clone(&shared),
+            name,
+            every,
+            envelopes.clone(),
+            shutdown.clone(),
+        ));
+    }
+    drop(envelopes);
+    let batching = tokio::spawn(batch(Arc::clone(&shared), received));
+    tasks.spawn(upload(Arc::clone(&shared), shutdown.clone()));
+    tasks.spawn(heartbeat(Arc::clone(&shared), shutdown.clone()));
+    tasks.spawn(commands(Arc::clone(&shared), shutdown.clone()));
+    while tasks.join_next().await.is_some() {}
+    // Every collector has stopped, so the batcher has its last envelopes: it spools them.
+    let _ = batching.await;
+    let status = shared
+        .status
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    Ok(status)
+}
+
+async fn run_once(shared: Arc<Shared>) -> Result<Status, AgentError> {
+    let mut envelopes = Vec::new();
+    for (name, _) in shared.settings.collectors.clone() {
+        match sample(&shared, name).await {
+            Ok(Some(envelope)) => envelopes.push(envelope),
+            Ok(None) => {}
+            Err(e) => tracing::debug!(collector = name, error = %e, "not collected"),
+        }
+    }
+    shared.spool(envelopes);
+    loop {
+        let next = shared
+            .spool
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .oldest()?;
+        let Some((seq, body)) = next else { break };
+        match send(&shared, seq, body).await {
+            Delivery::Done | Delivery::Refused { .. } => {}
+            Delivery::Retry { why, .. } | Delivery::Unauthorized { why } => {
+                return Err(AgentError::Server(format!(
+                    "the server did not take the batches (they stay spooled): {why}"
+                )));
+            }
+        }
+    }
+    let status = shared
+        .status
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    Ok(status)
+}
+
+/// One sample of `name` as an envelope: the collector's own error, or `None` when the task
+/// or the encoding failed (logged).
+async fn sample(
+    shared: &Arc<Shared>,
+    name: &'static str,
+) -> Result<Option<Envelope>, spectra_core::Error> {
+    let task = Arc::clone(shared);
+    match tokio::task::spawn_blocking(move || task.sampler.sample(name)).await {
+        Ok(metric) => match metric?.into_envelope(shared.settings.hostname.clone()) {
+            Ok(envelope) => Ok(Some(envelope)),
+            Err(e) => {
+                tracing::warn!(collector = name, error = %e, "sample not sent");
+                Ok(None)
+            }
+        },
+        Err(e) => {
+            tracing::error!(collector = name, error = %e, "collector task failed");
+            Ok(None)
+        }
+    }
+}
+
+/// Samples `name` every `every` until shutdown. A collector this host lacks stops after
+/// saying so once.
+async fn collect(
+    shared: Arc<Shared>,
+    name: &'static str,
+    every: Duration,
+    out: mpsc::Sender<Envelope>,
+    shutdown: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = shutdown.cancelled() => return,
+        }
+        match sample(&shared, name).await {
+            Ok(Some(envelope)) => {
+                if out.send(envelope).await.is_err() {
+                    return;
+                }
+            }
+            Ok(None) => {}
+            Err(e) if e.code() == spectra_core::ErrorCode::Unsupported => {
+                tracing::info!(collector = name, reason = %e, "not collected on this host");
+                return;
+            }
+            Err(e) => tracing::warn!(collector = name, error = %e, "sample failed"),
+        }
+    }
+}
+
+/// Gathers envelopes into batches of at most `batch_max_envelopes`, spooling each when full
+/// or `batch_max_age` old, and what is left when the collectors stop.
+async fn batch(shared: Arc<Shared>, mut received: mpsc::Receiver<Envelope>) {
+    let max = shared.settings.batch_max_envelopes;
+    let max_age = shared.settings.batch_max_age;
+    let mut pending: Vec<Envelope> = Vec::new();
+    let mut since = Instant::now();
+    loop {
+        let deadline = tokio::time::Instant::from_std(since + max_age);
+        tokio::select! {
+            envelope = received.recv() => match envelope {
+                Some(envelope) => {
+                    if pending.is_empty() {
+                        since = Instant::now();
+                    }
+                    pending.push(envelope);
+                    if pending.len() >= max {
+                        shared.spool(std::mem::take(&mut pending));
+                    }
+                }
+                None => {
+                    shared.spool(pending);
+                    return;
+                }
+            },
+            () = tokio::time::sleep_until(deadline), if !pending.is_empty() => {
+                shared.spool(std::mem::take(&mut pending));
+            }
+        }
+    }
+}
+
+/// Sends the spool's batches oldest first, retrying with exponential backoff and jitter while
+/// the server is away, until shutdown.
+async fn upload(shared: Arc<Shared>, shutdown: CancellationToken) {
+    let mut delay = FIRST_RETRY;
+    loop {
+        let next = shared
+            .spool
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .oldest();
+        let wait = match next {
+            Ok(Some((seq, body))) => match send(&shared, seq, body).await {
+                Delivery::Done | Delivery::Refused { .. } => {
+                    delay = FIRST_RETRY;
+                    continue;
+                }
+                Delivery::Retry { after, .. } => {
+                    let wait = after.unwrap_or(delay).max(delay);
+                    delay = (delay * 2).min(LAST_RETRY);
+                    jitter(wait)
+                }
+                Delivery::Unauthorized { .. } => LAST_RETRY,
+            },
+            Ok(None) => Duration::from_secs(3600),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot read the spool");
+                LAST_RETRY
+            }
+        };
+        tokio::select! {
+            () = shared.spooled.notified(), if wait == Duration::from_secs(3600) => {}
+            () = tokio::time::sleep(wait) => {}
+            () = shutdown.cancelled() => return,
+        }
+    }
+}
+
+/// Sends spooled batch `seq`; removes it once the server has it or can never take it.
+async fn send(shared: &Shared, seq: u64, body: Vec<u8>) -> Delivery {
+    let envelopes = spectra_core::protocol::decode_metric_batch(
+        &body,
+        Compression::Gzip,
+        &spectra_core::protocol::Limits::default(),
+    )
+    .map(|batch| batch.envelopes.len() as u64);
+    let delivery = match &envelopes {
+        Ok(_) => {
+            shared
+                .client
+                .send_batch(&shared.identity.agent_token, body)
+                .await
+        }
+        Err(e) => Delivery::Refused {
+            why: format!("a spooled batch does not decode: {e}"),
+        },
+    };
+    let envelopes = envelopes.as_ref().map_or(0, |count| *count);
+    match &delivery {
+        Delivery::Done => {
+            remove(shared, seq);
+            shared.update(|s| {
+                s.envelopes_sent += envelopes;
+                s.batches_sent += 1;
+                s.last_send = Some(chrono::Utc::now());
+                s.last_error = None;
+            });
+            let dropped = shared
+                .spool
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take_dropped()
+                .unwrap_or(0);
+            if dropped > 0 {
+                tracing::warn!(
+                    dropped,
+                    "the server is back; the full spool had dropped batches"
+                );
+            }
+        }
+        Delivery::Refused { why } => {
+            tracing::error!(why, "the server refuses a batch; it is dropped");
+            remove(shared, seq);
+            shared.update(|s| {
+                s.batches_refused += 1;
+                s.last_error = Some(why.clone());
+            });
+        }
+        Delivery::Retry { why, .. } => {
+            tracing::warn!(why, "the server did not take a batch; it stays spooled");
+            shared.update(|s| s.last_error = Some(why.clone()));
+        }
+        Delivery::Unauthorized { why } => {
+            tracing::error!(why, "the agent's token is refused; batches stay spooled");
+            shared.update(|s| s.last_error = Some(why.clone()));
+        }
+    }
+    delivery
+}
+
+fn remove(shared: &Shared, seq: u64) {
+    let removed = shared
+        .spool
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .remove(seq);
+    if let Err(e) = removed {
+        tracing::error!(error = %e, "cannot remove a sent batch from the spool");
+    }
+}
+
+/// Between 50 % and 100 % of `wait`, so agents that lost the server together do not all come
+/// back in the same instant.
+fn jitter(wait: Duration) -> Duration {
+    let mut byte = [0u8; 1];
+    let _ = getrandom::fill(&mut byte);
+    wait.mul_f64(0.5 + f64::from(byte[0]) / 510.0)
+}
+
+async fn heartbeat(shared: Arc<Shared>, shutdown: CancellationToken) {
+    let mut tick = tokio::time::interval(shared.settings.heartbeat);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = shutdown.cancelled() => return,
+        }
+        if let Delivery::Retry { why, .. }
+        | Delivery::Unauthorized { why }
+        | Delivery::Refused { why } = shared.client.heartbeat(&shared.identity.agent_token).await
+        {
+            tracing::debug!(why, "heartbeat not delivered");
+        }
+    }
+}
+
+/// Long-polls the server for commands and runs each (at most `max_commands` at once) under
+/// the agent's own rules; shutdown cancels the running ones.
+async fn commands(shared: Arc<Shared>, shutdown: CancellationToken) {
+    let slots = Arc::new(Semaphore::new(shared.settings.max_commands));
+    let cancel = CancelToken::new();
+    let mut running = tokio::task::JoinSet::new();
+    let mut delay = FIRST_RETRY;
+    loop {
+        let Ok(slot) = Arc::clone(&slots).acquire_owned().await else {
+            break;
+        };
+        let polled = tokio::select! {
+            polled = shared.client.next_command(&shared.identity.agent_token, POLL_WAIT) => polled,
+            () = shutdown.cancelled() => break,
+        };
+        match polled {
+            Ok(Some(command)) => {
+                delay = FIRST_RETRY;
+                let (task, cancel) = (Arc::clone(&shared), cancel.clone());
+                running.spawn(async move {
+                    let result = run_command(&task, command, cancel).await;
+                    let delivery = task
+                        .client
+                        .send_result(&task.identity.agent_token, &result)
+                        .await;
+                    if delivery != Delivery::Done {
+                        tracing::warn!(?delivery, "a command's result was not delivered");
+                    }
+                    drop(slot);
+                });
+            }
+            Ok(None) => delay = FIRST_RETRY,
+            Err(delivery) => {
+                tracing::debug!(?delivery, "command poll failed");
+                tokio::select! {
+                    () = tokio::time::sleep(jitter(delay)) => {}
+                    () = shutdown.cancelled() => break,
+                }
+                delay = (delay * 2).min(LAST_RETRY);
+            }
+        }
+    }
+    cancel.cancel();
+    while running.join_next().await.is_some() {}
+}
+
+/// Runs `command` if this agent allows it, through core with core's limits.
+async fn run_command(shared: &Arc<Shared>, command: Command, cancel: CancelToken) -> CommandResult {
+    let command_id = command.command_id;
+    let outcome = match refusal(&shared.settings, &command.diagnostic) {
+        Some(why) => {
+            tracing::warn!(%command_id, kind = command.diagnostic.kind(), why, "command refused");
+            shared.update(|s| s.commands_refused += 1);
+            CommandOutcome::Failed(ErrorBody::new("refused", why))
+        }
+        None => {
+            let diagnostic = command.diagnostic;
+            let ran = tokio::task::spawn_blocking(move || {
+                diagnostic.run(&DiagnosticLimits::default(), &cancel)
+            })
+            .await;
+            shared.update(|s| s.commands_run += 1);
+            match ran {
+                Ok(Ok(outcome)) => match serde_json::to_value(&outcome.output) {
+                    Ok(output) => CommandOutcome::Succeeded { output },
+                    Err(e) => CommandOutcome::Failed(ErrorBody::new("internal", e.to_string())),
+                },
+                Ok(Err(e)) => CommandOutcome::Failed(e.body()),
+                Err(e) => CommandOutcome::Failed(ErrorBody::new("internal", e.to_string())),
+            }
+        }
+    };
+    CommandResult {
+        command_id,
+        outcome,
+    }
+}
+
+/// Why this agent does not run `diagnostic`, if it does not: a kind its configuration does
+/// not list, or a disk usage outside its roots.
+pub fn refusal(settings: &Settings, diagnostic: &Diagnostic) -> Option<String> {
+    if !settings.diagnostics.iter().any(|d| d == diagnostic.kind()) {
+        return Some(format!(
+            "this agent does not run {} (its configuration allows: {})",
+            diagnostic.kind(),
+            settings.diagnostics.join(", ")
+        ));
+    }
+    if let Diagnostic::DiskUsage { path, .. } = diagnostic {
+        let inside = settings.roots.iter().any(|root| path.starts_with(root));
+        let climbs = path
+            .components()
+            .any(|c| matches!(c, std::path::Component::ParentDir));
+        if !inside || climbs {
+            return Some(format!(
+                "{} is not under a root this agent may read ({})",
+                path.display(),
+                settings
+                    .roots
+                    .iter()
+                    .map(|r| r.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::AgentConfig;
+
+    #[test]
+    fn the_agent_refuses_what_its_configuration_does_not_allow() {
+        let settings: Settings =
+            toml::from_str::<AgentConfig>("diagnostics = ['ping', 'disk_usage']\nroots = ['/srv']")
+                .expect("toml")
+                .resolve(Some("http://h".into()), None, Some("/tmp/s".into()))
+                .expect("settings");
+        let ping = Diagnostic::Ping {
+            host: "h".into(),
+            count: 1,
+        };
+        assert_eq!(refusal(&settings, &ping), None);
+        let logs = Diagnostic::Logs {
+            severity: spectra_core::diagnose::Severity::Error,
+            lines: 5,
+        };
+        assert!(refusal(&settings, &logs).is_some_and(|why| why.contains("does not run logs")));
+        let du = |path: &str| Diagnostic::DiskUsage {
+            path: path.into(),
+            top: 5,
+        };
+        assert_eq!(refusal(&settings, &du("/srv/data")), None);
+        assert!(refusal(&settings, &du("/etc")).is_some());
+        assert!(refusal(&settings, &du("/srv/../etc")).is_some());
+    }
+}
