@@ -249,7 +249,12 @@ mod tests {
         let settings = example
             .resolve(Some("http://hub".into()), None, Some("/tmp/s".into()))
             .expect("resolves");
-        assert!(settings.collectors.iter().all(|(n, _)| *n != "raspberry_pi"));
+        assert!(
+            settings
+                .collectors
+                .iter()
+                .all(|(n, _)| *n != "raspberry_pi")
+        );
         assert_eq!(settings.roots.len(), 2);
     }
 

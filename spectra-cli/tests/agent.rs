@@ -24,8 +24,13 @@ struct AgentProcess {
 
 impl AgentProcess {
     fn start(server: &str, dir: &Path, config: &str) -> AgentProcess {
-        let state = dir.join("agent-state");
-        let config_path = dir.join("agent.toml");
+        AgentProcess::start_named("agent", server, dir, config)
+    }
+
+    /// An agent whose state and configuration are `dir/NAME-state` and `dir/NAME.toml`.
+    fn start_named(name: &str, server: &str, dir: &Path, config: &str) -> AgentProcess {
+        let state = dir.join(format!("{name}-state"));
+        let config_path = dir.join(format!("{name}.toml"));
         std::fs::write(&config_path, config).expect("config");
         let log = dir.join(format!("agent-{}.log", uuid::Uuid::new_v4().simple()));
         let child = Command::new(env!("CARGO_BIN_EXE_spectra"))
@@ -209,6 +214,23 @@ async fn an_agent_reports_and_runs_only_the_commands_it_allows() {
     let status = agent.wait_for("the refusals counted", |s| s.commands_refused >= 2);
     assert!(status.commands_run >= 2, "{status:?}");
     drop(listener);
+
+    // Another machine with the same hostname is another agent.
+    let twin = AgentProcess::start_named(
+        "twin",
+        &server.url,
+        dir.path(),
+        &config("machine_id = 'a-different-machine'"),
+    );
+    let twin_status = twin.wait_for("the twin reports", |s| s.envelopes_sent >= 1);
+    assert_ne!(twin_status.agent_id, id);
+    assert_eq!(twin_status.hostname, status.hostname);
+    let agents = get("/api/v1/agents".into()).await;
+    let listed = agents.to_string();
+    assert!(
+        listed.contains(&id) && listed.contains(&twin_status.agent_id),
+        "{agents}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -294,4 +316,195 @@ async fn nothing_is_lost_while_the_server_is_away_or_the_agent_is_killed() {
         stored as u64, last.envelopes_sent,
         "every envelope the agent sent is stored once"
     );
+}
+
+/// What the fault-injecting proxy does with each connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum Fault {
+    Pass = 0,
+    Error500 = 1,
+    Hang = 2,
+    Reset = 3,
+    Slow = 4,
+}
+
+/// A loopback TCP proxy in front of `upstream` whose behaviour can be switched; a switch
+/// closes the connections opened under the previous behaviour.
+struct FaultProxy {
+    address: std::net::SocketAddr,
+    mode: std::sync::Arc<std::sync::atomic::AtomicU8>,
+}
+
+impl FaultProxy {
+    fn start(upstream: std::net::SocketAddr) -> FaultProxy {
+        use std::io::{Read, Write};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let address = listener.local_addr().expect("addr");
+        let mode = std::sync::Arc::new(std::sync::atomic::AtomicU8::new(Fault::Pass as u8));
+        let shared = mode.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().flatten() {
+                let mode = shared.clone();
+                std::thread::spawn(move || {
+                    let started_as = mode.load(Ordering::SeqCst);
+                    let unchanged = || mode.load(Ordering::SeqCst) == started_as;
+                    let mut client = client;
+                    let _ = client.set_read_timeout(Some(Duration::from_millis(100)));
+                    match started_as {
+                        m if m == Fault::Error500 as u8 => {
+                            let mut request = [0u8; 65536];
+                            let _ = client.read(&mut request);
+                            let _ = client.write_all(
+                                b"HTTP/1.1 500 Internal Server Error\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                            );
+                        }
+                        m if m == Fault::Hang as u8 => {
+                            while unchanged() {
+                                std::thread::sleep(Duration::from_millis(50));
+                            }
+                        }
+                        m if m == Fault::Reset as u8 => {}
+                        _ => {
+                            let slow = started_as == Fault::Slow as u8;
+                            let Ok(server) = std::net::TcpStream::connect(upstream) else {
+                                return;
+                            };
+                            let _ = server.set_read_timeout(Some(Duration::from_millis(100)));
+                            let pipe = move |mut from: std::net::TcpStream,
+                                        mut to: std::net::TcpStream,
+                                        mode: std::sync::Arc<std::sync::atomic::AtomicU8>| {
+                                let mut buffer = [0u8; 16384];
+                                while mode.load(Ordering::SeqCst) == started_as {
+                                    match from.read(&mut buffer) {
+                                        Ok(0) => break,
+                                        Ok(n) => {
+                                            if slow {
+                                                std::thread::sleep(Duration::from_millis(300));
+                                            }
+                                            if to.write_all(&buffer[..n]).is_err() {
+                                                break;
+                                            }
+                                        }
+                                        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
+                                            || e.kind() == std::io::ErrorKind::TimedOut => {}
+                                        Err(_) => break,
+                                    }
+                                }
+                                let _ = to.shutdown(std::net::Shutdown::Both);
+                            };
+                            let (c2, s2) = (
+                                client.try_clone().expect("clone"),
+                                server.try_clone().expect("clone"),
+                            );
+                            let back = mode.clone();
+                            let upstream_to_client = std::thread::spawn(move || pipe(s2, c2, back));
+                            pipe(client, server, mode);
+                            let _ = upstream_to_client.join();
+                        }
+                    }
+                });
+            }
+        });
+        FaultProxy { address, mode }
+    }
+
+    fn set(&self, fault: Fault) {
+        self.mode
+            .store(fault as u8, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// CPU time (user + system) of process `pid`, in clock ticks.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    let after_name = &stat[stat.rfind(')').expect("comm") + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_faulty_network_loses_nothing_and_costs_no_spin() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("hub.db").display().to_string();
+    let server = ServerProcess::start(
+        &["--db", &db],
+        &[("SPECTRA_ENROLLMENT_TOKEN", ENROLL)],
+        dir.path(),
+    );
+    let upstream: std::net::SocketAddr = server
+        .url
+        .trim_start_matches("http://")
+        .parse()
+        .expect("server address");
+    let proxy = FaultProxy::start(upstream);
+    let via_proxy = format!("http://{}", proxy.address);
+    let mut agent = AgentProcess::start(&via_proxy, dir.path(), &config(""));
+    let before = agent.wait_for("a first batch sent", |s| s.batches_sent >= 1);
+    let id = before.agent_id.clone();
+
+    let pid = agent.child.id();
+    let ticks_before = cpu_ticks(pid);
+    let faulty = Instant::now();
+    for fault in [
+        Fault::Error500,
+        Fault::Hang,
+        Fault::Reset,
+        Fault::Slow,
+        Fault::Error500,
+    ] {
+        proxy.set(fault);
+        std::thread::sleep(Duration::from_secs(2));
+        assert!(
+            agent.child.try_wait().expect("wait").is_none(),
+            "the agent survives {fault:?}"
+        );
+    }
+    let spent = cpu_ticks(pid) - ticks_before;
+    let wall = faulty.elapsed().as_secs_f64();
+    // Clock ticks are 1/100 s: a spinning agent would spend about `wall` seconds.
+    let share = spent as f64 / 100.0 / wall;
+    assert!(
+        share < 0.2,
+        "the agent spent {share:.2} of a core during the faults"
+    );
+
+    proxy.set(Fault::Pass);
+    let seen = agent.wait_for("the spool drained through the proxy", |s| {
+        s.spool_batches == 0 && s.batches_sent > before.batches_sent + 2
+    });
+    assert_eq!(seen.batches_refused, 0, "{seen:?}");
+    let pid = agent.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    assert!(agent.child.wait().expect("wait").success());
+    // What SIGTERM spooled goes out with --once, straight to the server.
+    let off: String = spectra_core::collect::names()
+        .into_iter()
+        .map(|n| format!("{n} = 'off'\n"))
+        .collect();
+    let once_config = dir.path().join("once.toml");
+    std::fs::write(&once_config, format!("[collectors]\n{off}")).expect("config");
+    let once = Command::new(env!("CARGO_BIN_EXE_spectra"))
+        .args(["agent", "--once", "--server", &via_proxy])
+        .arg("--state-dir")
+        .arg(&agent.state)
+        .arg("--config")
+        .arg(&once_config)
+        .output()
+        .expect("agent --once");
+    assert!(
+        once.status.success(),
+        "{}",
+        String::from_utf8_lossy(&once.stderr)
+    );
+    let last = agent.status().expect("status");
+    assert_eq!(last.envelopes_sent, last.envelopes_spooled, "{last:?}");
+    assert_eq!(stored_envelopes(&db, &id).await as u64, last.envelopes_sent);
 }
