@@ -125,6 +125,18 @@ impl Client {
         deliver(request).await
     }
 
+    /// Sends one encoded scan snapshot.
+    pub async fn send_snapshot(&self, token: &str, body: Vec<u8>) -> Delivery {
+        let request = self
+            .http
+            .post(format!("{}/api/v1/ingest", self.server))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .header("content-encoding", "gzip")
+            .body(body);
+        deliver(request).await
+    }
+
     /// Waits up to `wait` for the next command; `Ok(None)` when none came.
     pub async fn next_command(
         &self,

@@ -50,6 +50,18 @@ pub struct AgentConfig {
     pub roots: Vec<PathBuf>,
     /// Commands run at once at most [default: 4].
     pub max_commands: Option<usize>,
+    /// Roots scanned on a schedule, each scan sent as a snapshot (`[[scan]]` tables).
+    #[serde(rename = "scan")]
+    pub scans: Vec<ScanConfig>,
+}
+
+/// `[[scan]] root = "/srv"  every = "6h"`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScanConfig {
+    pub root: PathBuf,
+    /// How often [default: 6h]; the first scan runs at start.
+    pub every: Option<String>,
 }
 
 /// Every setting resolved.
@@ -70,6 +82,8 @@ pub struct Settings {
     pub diagnostics: Vec<String>,
     pub roots: Vec<PathBuf>,
     pub max_commands: usize,
+    /// Roots scanned on a schedule, with their intervals.
+    pub scans: Vec<(PathBuf, Duration)>,
 }
 
 /// The diagnostics an agent can run, by wire name.
@@ -177,6 +191,17 @@ impl AgentConfig {
                     .unwrap_or_else(std::env::temp_dir);
                 home.join(".local/state/spectra-agent")
             });
+        let mut scans = Vec::with_capacity(self.scans.len());
+        for scan in self.scans {
+            if !scan.root.is_absolute() {
+                return Err(AgentError::Config(format!(
+                    "scan.root: {} is not an absolute path",
+                    scan.root.display()
+                )));
+            }
+            let every = duration("scan.every", scan.every, Duration::from_secs(6 * 3600))?;
+            scans.push((scan.root, every));
+        }
         let max_commands = self.max_commands.unwrap_or(4);
         if max_commands == 0 {
             return Err(AgentError::Config(
@@ -198,6 +223,7 @@ impl AgentConfig {
             diagnostics,
             roots: self.roots,
             max_commands,
+            scans,
         })
     }
 }
@@ -272,6 +298,8 @@ mod tests {
         assert!(parse("diagnostics = ['rm']").contains("diagnostics"));
         assert!(parse("roots = ['srv']").contains("roots"));
         assert!(parse("heartbeat = '0s'").contains("heartbeat"));
+        assert!(parse("[[scan]]\nroot = 'srv'").contains("scan.root"));
+        assert!(parse("[[scan]]\nroot = '/srv'\nevery = 'daily'").contains("scan.every"));
         assert!(parse("colectors = {}").contains("colectors"));
         let off = toml::from_str::<AgentConfig>("collectors = { applications = 'off' }")
             .expect("toml")

@@ -39,14 +39,19 @@ pub struct Status {
     pub batches_sent: u64,
     /// Batches the server will never take (dropped after logging why).
     pub batches_refused: u64,
-    /// Batches the full spool dropped, reported and not yet reported.
+    /// Batches the full spool dropped, not yet reported.
     pub batches_dropped: u64,
+    /// What waits in the spools (metric batches and snapshots).
     pub spool_batches: u64,
     pub spool_bytes: u64,
     pub last_send: Option<chrono::DateTime<chrono::Utc>>,
     pub last_error: Option<String>,
     pub commands_run: u64,
     pub commands_refused: u64,
+    /// Scans taken and their snapshots acknowledged by the server.
+    pub snapshots_spooled: u64,
+    pub snapshots_sent: u64,
+    pub last_scan: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Status {
@@ -63,14 +68,47 @@ impl Status {
     }
 }
 
+/// What a spool holds, and so where it is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Upload {
+    Metrics,
+    Snapshots,
+}
+
+/// One spool and the wake-up of its uploader.
+struct Queue {
+    spool: Mutex<Spool>,
+    spooled: Notify,
+}
+
+impl Queue {
+    fn open(dir: &std::path::Path, max_bytes: u64) -> Result<Queue, AgentError> {
+        Ok(Queue {
+            spool: Mutex::new(Spool::open(dir, max_bytes)?),
+            spooled: Notify::new(),
+        })
+    }
+
+    fn spool(&self) -> std::sync::MutexGuard<'_, Spool> {
+        self.spool.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Keeps `bytes` and wakes the uploader.
+    fn push(&self, bytes: &[u8]) -> Result<(), AgentError> {
+        self.spool().push(bytes)?;
+        self.spooled.notify_one();
+        Ok(())
+    }
+}
+
 /// What the agent's tasks share.
 struct Shared {
     settings: Settings,
     identity: Identity,
     client: Client,
-    spool: Mutex<Spool>,
+    metrics: Queue,
+    snapshots: Queue,
     status: Mutex<Status>,
-    spooled: Notify,
     sampler: Sampler,
 }
 
@@ -78,15 +116,12 @@ impl Shared {
     fn update(&self, change: impl FnOnce(&mut Status)) {
         let mut status = self.status.lock().unwrap_or_else(PoisonError::into_inner);
         change(&mut status);
-        if let Ok(stats) = self
-            .spool
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .stats()
+        if let (Ok(metrics), Ok(snapshots)) =
+            (self.metrics.spool().stats(), self.snapshots.spool().stats())
         {
-            status.spool_batches = stats.batches;
-            status.spool_bytes = stats.bytes;
-            status.batches_dropped = stats.dropped;
+            status.spool_batches = metrics.batches + snapshots.batches;
+            status.spool_bytes = metrics.bytes + snapshots.bytes;
+            status.batches_dropped = metrics.dropped + snapshots.dropped;
         }
         let bytes = serde_json::to_vec_pretty(&*status).unwrap_or_default();
         if let Err(e) = write_private(&Status::path(&self.settings.state_dir), &bytes) {
@@ -103,18 +138,17 @@ impl Shared {
         let batch = MetricBatch::new(Some(self.identity.agent_id.clone()), envelopes);
         let written = spectra_core::protocol::encode(&batch, Compression::Gzip)
             .map_err(|e| AgentError::State(e.to_string()))
-            .and_then(|bytes| {
-                self.spool
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push(&bytes)
-            });
+            .and_then(|bytes| self.metrics.push(&bytes));
         match written {
-            Ok(()) => {
-                self.update(|s| s.envelopes_spooled += count);
-                self.spooled.notify_one();
-            }
+            Ok(()) => self.update(|s| s.envelopes_spooled += count),
             Err(e) => tracing::error!(error = %e, "could not spool a batch of {count} envelopes"),
+        }
+    }
+
+    fn queue(&self, kind: Upload) -> &Queue {
+        match kind {
+            Upload::Metrics => &self.metrics,
+            Upload::Snapshots => &self.snapshots,
         }
     }
 }
@@ -169,7 +203,9 @@ pub async fn run(
 ) -> Result<Status, AgentError> {
     let client = Client::new(&settings.server, settings.ca_file.as_deref())?;
     let identity = enroll(&settings, &client).await?;
-    let spool = Spool::open(&settings.state_dir.join("spool"), settings.spool_max_bytes)?;
+    let spools = settings.state_dir.join("spool");
+    let metrics = Queue::open(&spools, settings.spool_max_bytes)?;
+    let snapshots = Queue::open(&spools.join("snapshots"), settings.spool_max_bytes)?;
     let status = Status {
         agent_id: identity.agent_id.clone(),
         hostname: settings.hostname.clone(),
@@ -180,9 +216,9 @@ pub async fn run(
         settings,
         identity,
         client,
-        spool: Mutex::new(spool),
+        metrics,
+        snapshots,
         status: Mutex::new(status),
-        spooled: Notify::new(),
         sampler: Sampler::new(),
     });
     shared.update(|_| {});
@@ -202,7 +238,19 @@ pub async fn run(
     }
     drop(envelopes);
     let batching = tokio::spawn(batch(Arc::clone(&shared), received));
-    tasks.spawn(upload(Arc::clone(&shared), shutdown.clone()));
+    for (root, every) in shared.settings.scans.clone() {
+        tasks.spawn(scan(Arc::clone(&shared), root, every, shutdown.clone()));
+    }
+    tasks.spawn(upload(
+        Arc::clone(&shared),
+        Upload::Metrics,
+        shutdown.clone(),
+    ));
+    tasks.spawn(upload(
+        Arc::clone(&shared),
+        Upload::Snapshots,
+        shutdown.clone(),
+    ));
     tasks.spawn(heartbeat(Arc::clone(&shared), shutdown.clone()));
     tasks.spawn(commands(Arc::clone(&shared), shutdown.clone()));
     while tasks.join_next().await.is_some() {}
@@ -226,19 +274,17 @@ async fn run_once(shared: Arc<Shared>) -> Result<Status, AgentError> {
         }
     }
     shared.spool(envelopes);
-    loop {
-        let next = shared
-            .spool
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .oldest()?;
-        let Some((seq, body)) = next else { break };
-        match send(&shared, seq, body).await {
-            Delivery::Done | Delivery::Refused { .. } => {}
-            Delivery::Retry { why, .. } | Delivery::Unauthorized { why } => {
-                return Err(AgentError::Server(format!(
-                    "the server did not take the batches (they stay spooled): {why}"
-                )));
+    for kind in [Upload::Metrics, Upload::Snapshots] {
+        loop {
+            let next = shared.queue(kind).spool().oldest()?;
+            let Some((seq, body)) = next else { break };
+            match send(&shared, kind, seq, body).await {
+                Delivery::Done | Delivery::Refused { .. } => {}
+                Delivery::Retry { why, .. } | Delivery::Unauthorized { why } => {
+                    return Err(AgentError::Server(format!(
+                        "the server did not take what is spooled (it stays spooled): {why}"
+                    )));
+                }
             }
         }
     }
@@ -336,18 +382,14 @@ async fn batch(shared: Arc<Shared>, mut received: mpsc::Receiver<Envelope>) {
     }
 }
 
-/// Sends the spool's batches oldest first, retrying with exponential backoff and jitter while
+/// Sends a spool's contents oldest first, retrying with exponential backoff and jitter while
 /// the server is away, until shutdown.
-async fn upload(shared: Arc<Shared>, shutdown: CancellationToken) {
+async fn upload(shared: Arc<Shared>, kind: Upload, shutdown: CancellationToken) {
     let mut delay = FIRST_RETRY;
     loop {
-        let next = shared
-            .spool
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .oldest();
+        let next = shared.queue(kind).spool().oldest();
         let wait = match next {
-            Ok(Some((seq, body))) => match send(&shared, seq, body).await {
+            Ok(Some((seq, body))) => match send(&shared, kind, seq, body).await {
                 Delivery::Done | Delivery::Refused { .. } => {
                     delay = FIRST_RETRY;
                     continue;
@@ -366,48 +408,53 @@ async fn upload(shared: Arc<Shared>, shutdown: CancellationToken) {
             }
         };
         tokio::select! {
-            () = shared.spooled.notified(), if wait == Duration::from_secs(3600) => {}
+            () = shared.queue(kind).spooled.notified(), if wait == Duration::from_secs(3600) => {}
             () = tokio::time::sleep(wait) => {}
             () = shutdown.cancelled() => return,
         }
     }
 }
 
-/// Sends spooled batch `seq`; removes it once the server has it or can never take it.
-async fn send(shared: &Shared, seq: u64, body: Vec<u8>) -> Delivery {
-    let envelopes = spectra_core::protocol::decode_metric_batch(
-        &body,
-        Compression::Gzip,
-        &spectra_core::protocol::Limits::default(),
-    )
-    .map(|batch| batch.envelopes.len() as u64);
-    let delivery = match &envelopes {
-        Ok(_) => {
-            shared
-                .client
-                .send_batch(&shared.identity.agent_token, body)
-                .await
+/// Sends spooled item `seq` of `kind`; removes it once the server has it or can never take
+/// it.
+async fn send(shared: &Shared, kind: Upload, seq: u64, body: Vec<u8>) -> Delivery {
+    let token = &shared.identity.agent_token;
+    let (delivery, envelopes) = match kind {
+        Upload::Metrics => {
+            let envelopes = spectra_core::protocol::decode_metric_batch(
+                &body,
+                Compression::Gzip,
+                &spectra_core::protocol::Limits::default(),
+            )
+            .map(|batch| batch.envelopes.len() as u64);
+            match envelopes {
+                Ok(count) => (shared.client.send_batch(token, body).await, count),
+                Err(e) => (
+                    Delivery::Refused {
+                        why: format!("a spooled batch does not decode: {e}"),
+                    },
+                    0,
+                ),
+            }
         }
-        Err(e) => Delivery::Refused {
-            why: format!("a spooled batch does not decode: {e}"),
-        },
+        Upload::Snapshots => (shared.client.send_snapshot(token, body).await, 0),
     };
-    let envelopes = envelopes.as_ref().map_or(0, |count| *count);
+    let queue = shared.queue(kind);
     match &delivery {
         Delivery::Done => {
-            remove(shared, seq);
+            remove(queue, seq);
             shared.update(|s| {
-                s.envelopes_sent += envelopes;
-                s.batches_sent += 1;
+                match kind {
+                    Upload::Metrics => {
+                        s.envelopes_sent += envelopes;
+                        s.batches_sent += 1;
+                    }
+                    Upload::Snapshots => s.snapshots_sent += 1,
+                }
                 s.last_send = Some(chrono::Utc::now());
                 s.last_error = None;
             });
-            let dropped = shared
-                .spool
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .take_dropped()
-                .unwrap_or(0);
+            let dropped = queue.spool().take_dropped().unwrap_or(0);
             if dropped > 0 {
                 tracing::warn!(
                     dropped,
@@ -417,7 +464,7 @@ async fn send(shared: &Shared, seq: u64, body: Vec<u8>) -> Delivery {
         }
         Delivery::Refused { why } => {
             tracing::error!(why, "the server refuses a batch; it is dropped");
-            remove(shared, seq);
+            remove(queue, seq);
             shared.update(|s| {
                 s.batches_refused += 1;
                 s.last_error = Some(why.clone());
@@ -435,14 +482,67 @@ async fn send(shared: &Shared, seq: u64, body: Vec<u8>) -> Delivery {
     delivery
 }
 
-fn remove(shared: &Shared, seq: u64) {
-    let removed = shared
-        .spool
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .remove(seq);
-    if let Err(e) = removed {
+fn remove(queue: &Queue, seq: u64) {
+    if let Err(e) = queue.spool().remove(seq) {
         tracing::error!(error = %e, "cannot remove a sent batch from the spool");
+    }
+}
+
+/// Scans `root` every `every` (the first time at start) and spools each report as a
+/// snapshot; shutdown stops a running scan.
+async fn scan(
+    shared: Arc<Shared>,
+    root: std::path::PathBuf,
+    every: Duration,
+    shutdown: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = shutdown.cancelled() => return,
+        }
+        let cancel = CancelToken::new();
+        let stop = cancel.clone();
+        let stopping = shutdown.clone();
+        let watcher = tokio::spawn(async move {
+            stopping.cancelled().await;
+            stop.cancel();
+        });
+        let options = spectra_core::scan::ScanOptions::new(&root);
+        let scanned = tokio::task::spawn_blocking(move || {
+            spectra_core::scan::Scanner::new(options)?
+                .scan_controlled(spectra_core::scan::ScanControl::new().cancel_with(cancel))
+        })
+        .await;
+        watcher.abort();
+        let report = match scanned {
+            Ok(Ok(report)) if report.cancelled => return,
+            Ok(Ok(report)) => report,
+            Ok(Err(e)) => {
+                tracing::warn!(root = %root.display(), error = %e, "scan failed");
+                continue;
+            }
+            Err(e) => {
+                tracing::error!(root = %root.display(), error = %e, "scan task failed");
+                continue;
+            }
+        };
+        let snapshot =
+            spectra_core::protocol::Snapshot::new(shared.settings.hostname.clone(), report);
+        let written = spectra_core::protocol::encode(&snapshot, Compression::Gzip)
+            .map_err(|e| AgentError::State(e.to_string()))
+            .and_then(|bytes| shared.snapshots.push(&bytes));
+        match written {
+            Ok(()) => shared.update(|s| {
+                s.snapshots_spooled += 1;
+                s.last_scan = Some(chrono::Utc::now());
+            }),
+            Err(e) => {
+                tracing::error!(root = %root.display(), error = %e, "could not spool a snapshot")
+            }
+        }
     }
 }
 

@@ -112,10 +112,17 @@ async fn an_agent_reports_and_runs_only_the_commands_it_allows() {
         &[("SPECTRA_ENROLLMENT_TOKEN", ENROLL)],
         dir.path(),
     );
+    let scanned = dir.path().join("scanned");
+    std::fs::create_dir_all(scanned.join("sub")).expect("mkdir");
+    std::fs::write(scanned.join("sub/data.bin"), vec![7u8; 50_000]).expect("write");
     let agent = AgentProcess::start(
         &server.url,
         dir.path(),
-        &config("diagnostics = ['tcp_connect', 'disk_usage']\nroots = ['/usr/share']"),
+        &config(&format!(
+            "diagnostics = ['tcp_connect', 'disk_usage']\nroots = ['/usr/share']\n\
+             [[scan]]\nroot = '{}'\nevery = '1h'",
+            scanned.display()
+        )),
     );
     let status = agent.wait_for("four envelopes sent", |s| s.envelopes_sent >= 4);
     let id = status.agent_id.clone();
@@ -142,6 +149,22 @@ async fn an_agent_reports_and_runs_only_the_commands_it_allows() {
     assert!(!series.is_empty(), "cpu samples are queryable: {history}");
     let agents = get("/api/v1/agents".into()).await;
     assert!(agents.to_string().contains(&id), "{agents}");
+
+    // The scheduled scan arrives as a snapshot, and growth reads it.
+    agent.wait_for("the scan's snapshot sent", |s| s.snapshots_sent >= 1);
+    let snapshots = get(format!("/api/v1/snapshots?agent={id}")).await;
+    let list = snapshots["snapshots"].as_array().expect("snapshots");
+    assert_eq!(list.len(), 1, "{snapshots}");
+    assert_eq!(list[0]["root"], scanned.display().to_string());
+    assert_eq!(list[0]["files"], 1, "{snapshots}");
+    let growth = get(format!("/api/v1/growth?agent={id}")).await;
+    assert_eq!(
+        growth["series"][0]["points"][0]["apparent_bytes"]
+            .as_i64()
+            .map(|b| b >= 50_000),
+        Some(true),
+        "{growth}"
+    );
 
     let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let port = listener.local_addr().expect("addr").port();
