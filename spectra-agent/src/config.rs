@@ -53,6 +53,9 @@ pub struct AgentConfig {
     /// Roots scanned on a schedule, each scan sent as a snapshot (`[[scan]]` tables).
     #[serde(rename = "scan")]
     pub scans: Vec<ScanConfig>,
+    /// Labels sent with the agent's description (`env = "prod"`), beside the automatic ones
+    /// (`os`, `arch`, `kernel`, `hardware`, `agent_version`), which these override.
+    pub labels: BTreeMap<String, String>,
 }
 
 /// `[[scan]] root = "/srv"  every = "6h"`.
@@ -84,6 +87,8 @@ pub struct Settings {
     pub max_commands: usize,
     /// Roots scanned on a schedule, with their intervals.
     pub scans: Vec<(PathBuf, Duration)>,
+    /// The automatic labels with the configuration's over them.
+    pub labels: BTreeMap<String, String>,
 }
 
 /// The diagnostics an agent can run, by wire name.
@@ -202,6 +207,12 @@ impl AgentConfig {
             let every = duration("scan.every", scan.every, Duration::from_secs(6 * 3600))?;
             scans.push((scan.root, every));
         }
+        for key in self.labels.keys() {
+            spectra_core::protocol::check_label_key(key)
+                .map_err(|e| AgentError::Config(format!("labels: {e}")))?;
+        }
+        let mut labels = automatic_labels();
+        labels.extend(self.labels);
         let max_commands = self.max_commands.unwrap_or(4);
         if max_commands == 0 {
             return Err(AgentError::Config(
@@ -224,8 +235,40 @@ impl AgentConfig {
             roots: self.roots,
             max_commands,
             scans,
+            labels,
         })
     }
+}
+
+/// What the agent knows of its host without being told: system, architecture, kernel,
+/// hardware model (DMI's product name, or a device tree's model on boards like the Pi) and
+/// its own version. A fact this host does not give is left out.
+fn automatic_labels() -> BTreeMap<String, String> {
+    let read = |path: &str| {
+        std::fs::read_to_string(path)
+            .ok()
+            .map(|text| {
+                text.trim_matches(|c: char| c.is_whitespace() || c == '\0')
+                    .to_owned()
+            })
+            .filter(|text| !text.is_empty() && !text.chars().any(char::is_control))
+    };
+    let mut labels = BTreeMap::new();
+    labels.insert("os".to_owned(), std::env::consts::OS.to_owned());
+    labels.insert("arch".to_owned(), std::env::consts::ARCH.to_owned());
+    labels.insert(
+        "agent_version".to_owned(),
+        env!("CARGO_PKG_VERSION").to_owned(),
+    );
+    if let Some(kernel) = read("/proc/sys/kernel/osrelease") {
+        labels.insert("kernel".to_owned(), kernel);
+    }
+    if let Some(model) =
+        read("/sys/class/dmi/id/product_name").or_else(|| read("/proc/device-tree/model"))
+    {
+        labels.insert("hardware".to_owned(), model);
+    }
+    labels
 }
 
 /// `HOSTNAME` as the Go agent read it, else the kernel's node name.
@@ -265,6 +308,13 @@ mod tests {
             spectra_core::collect::names().len()
         );
         assert_eq!(settings.diagnostics.len(), DIAGNOSTICS.len());
+        assert_eq!(settings.labels["os"], std::env::consts::OS);
+        assert_eq!(settings.labels["arch"], std::env::consts::ARCH);
+        assert!(
+            settings.labels.contains_key("kernel"),
+            "{:?}",
+            settings.labels
+        );
     }
 
     /// The example shipped in `dist/agent.toml` is a valid configuration.
@@ -299,6 +349,7 @@ mod tests {
         assert!(parse("roots = ['srv']").contains("roots"));
         assert!(parse("heartbeat = '0s'").contains("heartbeat"));
         assert!(parse("[[scan]]\nroot = 'srv'").contains("scan.root"));
+        assert!(parse("labels = { 'Team Name' = 'x' }").contains("labels"));
         assert!(parse("[[scan]]\nroot = '/srv'\nevery = 'daily'").contains("scan.every"));
         assert!(parse("colectors = {}").contains("colectors"));
         let off = toml::from_str::<AgentConfig>("collectors = { applications = 'off' }")

@@ -190,6 +190,7 @@ pub fn agent_info(settings: &Settings) -> AgentInfo {
         version: env!("CARGO_PKG_VERSION").to_owned(),
         capabilities,
         machine_id: settings.machine_id.clone(),
+        labels: settings.labels.clone(),
     }
 }
 

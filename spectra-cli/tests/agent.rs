@@ -120,6 +120,7 @@ async fn an_agent_reports_and_runs_only_the_commands_it_allows() {
         dir.path(),
         &config(&format!(
             "diagnostics = ['tcp_connect', 'disk_usage']\nroots = ['/usr/share']\n\
+             labels = {{ env = 'prod' }}\n\
              [[scan]]\nroot = '{}'\nevery = '1h'",
             scanned.display()
         )),
@@ -243,7 +244,7 @@ async fn an_agent_reports_and_runs_only_the_commands_it_allows() {
         "twin",
         &server.url,
         dir.path(),
-        &config("machine_id = 'a-different-machine'"),
+        &config("machine_id = 'a-different-machine'\nlabels = { env = 'staging' }"),
     );
     let twin_status = twin.wait_for("the twin reports", |s| s.envelopes_sent >= 1);
     assert_ne!(twin_status.agent_id, id);

@@ -33,7 +33,14 @@ pub struct AgentInfo {
     /// one keeps its agent id (and its history) and gets a new token.
     #[serde(default)]
     pub machine_id: Option<String>,
+    /// Labels to list and filter agents by: the agent's automatic ones (`os`, `arch`,
+    /// `kernel`, `hardware`, `agent_version`) and its configuration's (`env = "prod"`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
 }
+
+/// Most labels one agent may carry.
+pub const MAX_LABELS: usize = 64;
 
 impl AgentInfo {
     /// Refuses empty or over-long labels and control characters, naming the field.
@@ -56,7 +63,34 @@ impl AgentInfo {
         for capability in &self.capabilities {
             check_label("capability", capability, false)?;
         }
+        if self.labels.len() > MAX_LABELS {
+            return Err(Error::invalid(
+                "labels",
+                format!("{} labels; at most {MAX_LABELS}", self.labels.len()),
+            ));
+        }
+        for (key, value) in &self.labels {
+            check_label_key(key)?;
+            check_label(&format!("labels.{key}"), value, true)?;
+        }
         Ok(())
+    }
+}
+
+/// A label's key: 1 to 63 of `a-z`, `0-9`, `_`, `-`, `.` (so `key=value` filters parse).
+pub fn check_label_key(key: &str) -> Result<()> {
+    let ok = !key.is_empty()
+        && key.len() <= 63
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-.".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "label key",
+            format!("{key:?} is not 1 to 63 of a-z, 0-9, '_', '-', '.'"),
+        ))
     }
 }
 
@@ -260,6 +294,7 @@ mod tests {
             version: "0.1.0".into(),
             capabilities: vec!["cpu".into()],
             machine_id: None,
+            labels: Default::default(),
         };
         info.validate().expect("valid");
         info.hostname = "web\n1".into();
@@ -267,6 +302,12 @@ mod tests {
         assert!(err.to_string().contains("hostname"), "{err}");
         info.hostname = String::new();
         assert!(info.validate().is_err());
+        info.hostname = "web-1".into();
+        info.labels.insert("env".into(), "prod".into());
+        info.validate().expect("a label");
+        info.labels.insert("Env Name".into(), "x".into());
+        let err = info.validate().expect_err("a bad key");
+        assert!(err.to_string().contains("Env Name"), "{err}");
     }
 
     #[test]

@@ -38,7 +38,7 @@ mod messages;
 pub use crate::raw_path::{MAX_PATH_BYTES, check_path};
 pub use messages::{
     AccessEvent, AccessOp, AgentInfo, Command, CommandOutcome, CommandResult, Diagnostic,
-    MAX_DISK_USAGE_TOP, Registration, Snapshot,
+    MAX_DISK_USAGE_TOP, MAX_LABELS, Registration, Snapshot, check_label_key,
 };
 
 /// The protocol version this build speaks. A batch with a newer version is refused (the

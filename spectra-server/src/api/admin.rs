@@ -1,8 +1,8 @@
 //! What admins and operators call: the agent inventory, commands, tokens, and the Go agent's
 //! `/admin/trigger_*` aliases.
 
-use axum::extract::rejection::{JsonRejection, PathRejection};
-use axum::extract::{Path, State};
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -68,16 +68,46 @@ fn view(agent: AgentRecord, now: DateTime<Utc>) -> AgentView {
     }
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AgentFilter {
+    /// `key=value[,key=value…]`: agents carrying every one of these labels.
+    label: Option<String>,
+}
+
+/// The `key=value` pairs of a label filter, each key checked as agents' keys are.
+fn label_filter(text: &str) -> Result<Vec<(&str, &str)>, ApiError> {
+    text.split(',')
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').ok_or_else(|| {
+                ApiError::bad_request(format!("label: {pair:?} is not key=value"))
+            })?;
+            spectra_core::protocol::check_label_key(key)?;
+            Ok((key, value))
+        })
+        .collect()
+}
+
 async fn list_agents(
     State(state): State<AppState>,
     _: Viewer,
+    filter: Result<Query<AgentFilter>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    let Query(filter) = filter?;
+    let wanted = filter.label.as_deref().map(label_filter).transpose()?;
     let now = Utc::now();
     let agents: Vec<AgentView> = state
         .store
         .agents()
         .await?
         .into_iter()
+        .filter(|agent| {
+            wanted.as_ref().is_none_or(|pairs| {
+                pairs
+                    .iter()
+                    .all(|(k, v)| agent.labels.get(*k).is_some_and(|have| have == v))
+            })
+        })
         .map(|agent| view(agent, now))
         .collect();
     Ok(Json(json!({ "agents": agents })))

@@ -82,6 +82,7 @@ fn check_hostname(hostname: &str) -> Result<(), ApiError> {
         os: String::new(),
         version: String::new(),
         capabilities: Vec::new(),
+        labels: Default::default(),
         machine_id: None,
     }
     .validate()

@@ -11,6 +11,7 @@ pub struct AgentRecord {
     pub version: String,
     pub capabilities: Vec<String>,
     pub machine_id: Option<String>,
+    pub labels: std::collections::BTreeMap<String, String>,
     pub approved: bool,
     pub registered_at: DateTime<Utc>,
     pub last_seen: Option<DateTime<Utc>>,
@@ -112,7 +113,7 @@ pub(super) const AGENT_COLUMNS: &str = "a.id AS a_id, a.hostname AS a_hostname, 
     a.version AS a_version, a.capabilities AS a_capabilities, a.machine_id AS a_machine_id,
     a.approved AS a_approved, a.registered_at AS a_registered_at, a.last_seen AS a_last_seen,
     a.last_snapshot_id AS a_last_snapshot_id, a.last_snapshot_at AS a_last_snapshot_at,
-    a.legacy AS a_legacy";
+    a.legacy AS a_legacy, a.labels AS a_labels";
 
 /// The machine identities of legacy Go agents: `legacy:HOSTNAME`. Real agents may not enroll
 /// with one (see the register handler).
@@ -157,6 +158,12 @@ pub(super) fn agent_from_row(row: &AnyRow) -> StoreResult<AgentRecord> {
             message: e.to_string(),
         })?,
         machine_id: row.try_get("a_machine_id")?,
+        labels: serde_json::from_str(&row.try_get::<String, _>("a_labels")?).map_err(|e| {
+            StoreError::Corrupt {
+                what: "agent labels",
+                message: e.to_string(),
+            }
+        })?,
         approved: row.try_get::<i64, _>("a_approved")? != 0,
         registered_at: from_millis(row.try_get("a_registered_at")?),
         last_seen: row
@@ -188,6 +195,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<(AgentRecord, TokenRecord)> {
         let capabilities = serde_json::to_string(&info.capabilities).unwrap_or_default();
+        let labels = serde_json::to_string(&info.labels).unwrap_or_default();
         let mut tx = self.begin_write().await?;
         let existing = match &info.machine_id {
             Some(machine_id) => {
@@ -206,8 +214,8 @@ impl Store {
                 let id = Uuid::new_v4().to_string();
                 sqlx::query(
                     "INSERT INTO agents (id, hostname, os, version, capabilities, machine_id,
-                                         approved, registered_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                                         approved, registered_at, labels)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
                 )
                 .bind(&id)
                 .bind(&info.hostname)
@@ -217,6 +225,7 @@ impl Store {
                 .bind(info.machine_id.clone())
                 .bind(i64::from(!approval_required))
                 .bind(millis(now))
+                .bind(&labels)
                 .execute(&mut *tx)
                 .await?;
                 let detail = format!("hostname {:?}", info.hostname);
@@ -252,7 +261,8 @@ impl Store {
                         .await?;
                 } else {
                     sqlx::query(
-                        "UPDATE agents SET hostname = $2, os = $3, version = $4, capabilities = $5
+                        "UPDATE agents SET hostname = $2, os = $3, version = $4, capabilities = $5,
+                                           labels = $6
                          WHERE id = $1",
                     )
                     .bind(&agent.id)
@@ -260,6 +270,7 @@ impl Store {
                     .bind(&info.os)
                     .bind(&info.version)
                     .bind(&capabilities)
+                    .bind(&labels)
                     .execute(&mut *tx)
                     .await?;
                 }

@@ -6,6 +6,7 @@ pub(super) const SCHEMA: &[(i64, &str)] = &[
     (1, include_str!("schema.sql")),
     (2, include_str!("schema_2.sql")),
     (3, include_str!("schema_3.sql")),
+    (4, include_str!("schema_4.sql")),
 ];
 
 /// Applies the schema versions not yet applied, in one transaction per version. `lock` (run
