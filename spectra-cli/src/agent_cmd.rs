@@ -47,12 +47,25 @@ enum AgentCommand {
     Status,
 }
 
-pub fn run(args: &AgentArgs) -> anyhow::Result<ExitCode> {
+/// The settings from the configuration file (read again on every call) and the command line.
+fn settings(args: &AgentArgs) -> anyhow::Result<spectra_agent::Settings> {
     let config = match &args.config {
         Some(path) => AgentConfig::load(path)?,
         None => AgentConfig::default(),
     };
+    Ok(config.resolve(
+        args.server.clone(),
+        args.enroll_token.clone(),
+        args.state_dir.clone(),
+    )?)
+}
+
+pub fn run(args: &AgentArgs) -> anyhow::Result<ExitCode> {
     if let Some(AgentCommand::Status) = args.command {
+        let config = match &args.config {
+            Some(path) => AgentConfig::load(path)?,
+            None => AgentConfig::default(),
+        };
         let state_dir = config
             .resolve(
                 Some(args.server.clone().unwrap_or_else(|| "http://unset".into())),
@@ -64,26 +77,45 @@ pub fn run(args: &AgentArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&status)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let settings = config.resolve(
-        args.server.clone(),
-        args.enroll_token.clone(),
-        args.state_dir.clone(),
-    )?;
+    let mut settings = settings(args)?;
     crate::logging::init(crate::logging::Format::Text);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let once = args.once;
+    if args.once {
+        let status =
+            runtime.block_on(spectra_agent::run(settings, CancellationToken::new(), true))?;
+        tracing::info!(
+            sent = status.envelopes_sent,
+            spooled = status.spool_batches,
+            "done"
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     let status = runtime.block_on(async move {
-        let shutdown = CancellationToken::new();
-        let stop = shutdown.clone();
-        tokio::spawn(async move {
-            crate::logging::terminated().await;
-            tracing::info!("stopping: spooling what is in memory");
-            stop.cancel();
-        });
-        spectra_agent::run(settings, shutdown, once).await
+        loop {
+            let shutdown = CancellationToken::new();
+            let stop = shutdown.clone();
+            let signal = tokio::spawn(async move {
+                let signal = crate::logging::stop_or_reload().await;
+                stop.cancel();
+                signal
+            });
+            let status = spectra_agent::run(settings.clone(), shutdown, false).await?;
+            match signal.await {
+                Ok(crate::logging::Signal::Reload) => match self::settings(args) {
+                    Ok(reloaded) => {
+                        tracing::info!("configuration reloaded");
+                        settings = reloaded;
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "reload refused; the old configuration stays")
+                    }
+                },
+                _ => return Ok::<_, anyhow::Error>(status),
+            }
+        }
     })?;
     tracing::info!(
         sent = status.envelopes_sent,

@@ -22,18 +22,30 @@ pub fn init(format: Format) {
     }
 }
 
-/// Resolves on SIGTERM or SIGINT.
+/// What a long-running command was told to do.
 #[cfg(feature = "agent")]
-pub async fn terminated() {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signal {
+    /// SIGTERM or SIGINT.
+    Stop,
+    /// SIGHUP: read the configuration again.
+    Reload,
+}
+
+/// Resolves on SIGTERM, SIGINT (stop) or SIGHUP (reload).
+#[cfg(feature = "agent")]
+pub async fn stop_or_reload() -> Signal {
     use tokio::signal::unix::{SignalKind, signal};
     match (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
+        signal(SignalKind::hangup()),
     ) {
-        (Ok(mut term), Ok(mut int)) => {
+        (Ok(mut term), Ok(mut int), Ok(mut hup)) => {
             tokio::select! {
-                _ = term.recv() => {}
-                _ = int.recv() => {}
+                _ = term.recv() => Signal::Stop,
+                _ = int.recv() => Signal::Stop,
+                _ = hup.recv() => Signal::Reload,
             }
         }
         _ => std::future::pending().await,

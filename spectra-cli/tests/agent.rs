@@ -532,3 +532,51 @@ async fn a_faulty_network_loses_nothing_and_costs_no_spin() {
     assert_eq!(last.envelopes_sent, last.envelopes_spooled, "{last:?}");
     assert_eq!(stored_envelopes(&db, &id).await as u64, last.envelopes_sent);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_the_configuration() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("hub.db").display().to_string();
+    let server = ServerProcess::start(
+        &["--db", &db],
+        &[("SPECTRA_ENROLLMENT_TOKEN", ENROLL)],
+        dir.path(),
+    );
+    let only_cpu = config("").replace("memory = '1s'", "memory = 'off'");
+    let agent = AgentProcess::start(&server.url, dir.path(), &only_cpu);
+    let status = agent.wait_for("cpu samples sent", |s| s.envelopes_sent >= 2);
+    let store = spectra_server::store::open(&db).await.expect("store");
+    let memory = || async {
+        store
+            .metrics_between(Some(&status.agent_id), Some("memory"), 0, i64::MAX)
+            .await
+            .expect("rows")
+            .len()
+    };
+    assert_eq!(memory().await, 0, "memory is off");
+    std::fs::write(agent.state.with_file_name("agent.toml"), config("")).expect("config");
+    let pid = agent.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .expect("kill")
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while memory().await == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no memory samples after SIGHUP; log:\n{}",
+            std::fs::read_to_string(&agent.log).unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let mut agent = agent;
+    assert!(
+        agent.child.try_wait().expect("wait").is_none(),
+        "still running"
+    );
+    let log = std::fs::read_to_string(&agent.log).unwrap_or_default();
+    assert!(log.contains("configuration reloaded"), "{log}");
+}
