@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use rustls_pki_types::pem::PemObject;
+use spectra_core::policy::Policy;
 use spectra_core::protocol::{AgentInfo, Command, CommandResult, Compression, Registration};
 
 use crate::AgentError;
@@ -135,6 +136,53 @@ impl Client {
             .header("content-encoding", "gzip")
             .body(body);
         deliver(request).await
+    }
+
+    /// Sends one encoded plan report.
+    pub async fn send_plan_report(&self, token: &str, body: Vec<u8>) -> Delivery {
+        let request = self
+            .http
+            .post(format!("{}/api/v1/agent/plans", self.server))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .header("content-encoding", "gzip")
+            .body(body);
+        deliver(request).await
+    }
+
+    /// The server's policies (a policy that does not parse is skipped and logged).
+    pub async fn policies(&self, token: &str) -> Result<Vec<Policy>, Delivery> {
+        let reply = self
+            .http
+            .get(format!("{}/api/v1/policies", self.server))
+            .bearer_auth(token)
+            .timeout(REQUEST_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| Delivery::Retry {
+                after: None,
+                why: e.to_string(),
+            })?;
+        if !reply.status().is_success() {
+            return Err(classify(reply).await);
+        }
+        let listed: serde_json::Value = reply.json().await.map_err(|e| Delivery::Retry {
+            after: None,
+            why: e.to_string(),
+        })?;
+        let records = listed["policies"].as_array().cloned().unwrap_or_default();
+        Ok(records
+            .into_iter()
+            .filter_map(
+                |record| match serde_json::from_value(record["body"].clone()) {
+                    Ok(policy) => Some(policy),
+                    Err(e) => {
+                        tracing::warn!(policy = %record["name"], error = %e, "policy skipped");
+                        None
+                    }
+                },
+            )
+            .collect())
     }
 
     /// Waits up to `wait` for the next command; `Ok(None)` when none came.

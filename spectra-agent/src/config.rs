@@ -46,8 +46,12 @@ pub struct AgentConfig {
     /// Diagnostics the agent runs for the server (`ping`, `tcp_connect`, `traceroute`,
     /// `netstat`, `mounts`, `logs`, `disk_usage`) [default: all of them].
     pub diagnostics: Option<Vec<String>>,
-    /// Directories `disk_usage` may read (and, later, policies may act under).
-    pub roots: Vec<PathBuf>,
+    /// Directories the agent may read (`disk_usage`) and plan policies on: a path, or
+    /// `{ path = "/srv", enforce = true }` to let it also enforce destructive policies there.
+    /// Nothing the server sends can turn enforcement on.
+    pub roots: Vec<RootConfig>,
+    /// How often the policy loop fetches the server's policies and plans them [default: 1h].
+    pub policy_interval: Option<String>,
     /// Commands run at once at most [default: 4].
     pub max_commands: Option<usize>,
     /// Roots scanned on a schedule, each scan sent as a snapshot (`[[scan]]` tables).
@@ -56,6 +60,31 @@ pub struct AgentConfig {
     /// Labels sent with the agent's description (`env = "prod"`), beside the automatic ones
     /// (`os`, `arch`, `kernel`, `hardware`, `agent_version`), which these override.
     pub labels: BTreeMap<String, String>,
+}
+
+/// One of the agent's roots.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum RootConfig {
+    Path(PathBuf),
+    Table(RootTable),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RootTable {
+    pub path: PathBuf,
+    #[serde(default)]
+    pub enforce: bool,
+}
+
+impl RootConfig {
+    fn parts(self) -> (PathBuf, bool) {
+        match self {
+            RootConfig::Path(path) => (path, false),
+            RootConfig::Table(table) => (table.path, table.enforce),
+        }
+    }
 }
 
 /// `[[scan]] root = "/srv"  every = "6h"`.
@@ -84,6 +113,9 @@ pub struct Settings {
     pub spool_max_bytes: u64,
     pub diagnostics: Vec<String>,
     pub roots: Vec<PathBuf>,
+    /// The roots where destructive policies may be enforced (a subset of `roots`).
+    pub enforce_roots: Vec<PathBuf>,
+    pub policy_interval: Duration,
     pub max_commands: usize,
     /// Roots scanned on a schedule, with their intervals.
     pub scans: Vec<(PathBuf, Duration)>,
@@ -179,13 +211,19 @@ impl AgentConfig {
                 DIAGNOSTICS.join(", ")
             )));
         }
-        for root in &self.roots {
+        let mut roots = Vec::with_capacity(self.roots.len());
+        let mut enforce_roots = Vec::new();
+        for (root, enforce) in self.roots.into_iter().map(RootConfig::parts) {
             if !root.is_absolute() {
                 return Err(AgentError::Config(format!(
                     "roots: {} is not an absolute path",
                     root.display()
                 )));
             }
+            if enforce {
+                enforce_roots.push(root.clone());
+            }
+            roots.push(root);
         }
         let state_dir = state_dir
             .or(self.state_dir)
@@ -232,7 +270,13 @@ impl AgentConfig {
             heartbeat: duration("heartbeat", self.heartbeat, Duration::from_secs(30))?,
             spool_max_bytes: self.spool_max_bytes.unwrap_or(64 << 20),
             diagnostics,
-            roots: self.roots,
+            roots,
+            enforce_roots,
+            policy_interval: duration(
+                "policy_interval",
+                self.policy_interval,
+                Duration::from_secs(3600),
+            )?,
             max_commands,
             scans,
             labels,
@@ -332,6 +376,7 @@ mod tests {
                 .all(|(n, _)| *n != "raspberry_pi")
         );
         assert_eq!(settings.roots.len(), 2);
+        assert_eq!(settings.enforce_roots, [PathBuf::from("/srv/scratch")]);
     }
 
     #[test]

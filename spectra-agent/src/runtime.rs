@@ -7,8 +7,10 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use spectra_core::collect::Sampler;
 use spectra_core::diagnose::{Diagnostic, DiagnosticLimits};
+use spectra_core::policy::{ActionHooks, Policy, StateDir};
 use spectra_core::protocol::{
     AgentInfo, Command, CommandOutcome, CommandResult, Compression, Envelope, MetricBatch,
+    PlanReport,
 };
 use spectra_core::{CancelToken, ErrorBody};
 use tokio::sync::{Notify, Semaphore, mpsc};
@@ -52,6 +54,11 @@ pub struct Status {
     pub snapshots_spooled: u64,
     pub snapshots_sent: u64,
     pub last_scan: Option<chrono::DateTime<chrono::Utc>>,
+    /// Plans the policy loop made, of those enforced, and reports acknowledged.
+    pub plans_made: u64,
+    pub plans_enforced: u64,
+    pub plans_sent: u64,
+    pub last_policy_run: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Status {
@@ -73,6 +80,7 @@ impl Status {
 enum Upload {
     Metrics,
     Snapshots,
+    Reports,
 }
 
 /// One spool and the wake-up of its uploader.
@@ -108,6 +116,7 @@ struct Shared {
     client: Client,
     metrics: Queue,
     snapshots: Queue,
+    reports: Queue,
     status: Mutex<Status>,
     sampler: Sampler,
 }
@@ -116,13 +125,17 @@ impl Shared {
     fn update(&self, change: impl FnOnce(&mut Status)) {
         let mut status = self.status.lock().unwrap_or_else(PoisonError::into_inner);
         change(&mut status);
-        if let (Ok(metrics), Ok(snapshots)) =
-            (self.metrics.spool().stats(), self.snapshots.spool().stats())
-        {
-            status.spool_batches = metrics.batches + snapshots.batches;
-            status.spool_bytes = metrics.bytes + snapshots.bytes;
-            status.batches_dropped = metrics.dropped + snapshots.dropped;
+        let (mut batches, mut bytes, mut dropped) = (0, 0, 0);
+        for queue in [&self.metrics, &self.snapshots, &self.reports] {
+            if let Ok(stats) = queue.spool().stats() {
+                batches += stats.batches;
+                bytes += stats.bytes;
+                dropped += stats.dropped;
+            }
         }
+        status.spool_batches = batches;
+        status.spool_bytes = bytes;
+        status.batches_dropped = dropped;
         let bytes = serde_json::to_vec_pretty(&*status).unwrap_or_default();
         if let Err(e) = write_private(&Status::path(&self.settings.state_dir), &bytes) {
             tracing::warn!(error = %e, "could not write the status file");
@@ -149,6 +162,7 @@ impl Shared {
         match kind {
             Upload::Metrics => &self.metrics,
             Upload::Snapshots => &self.snapshots,
+            Upload::Reports => &self.reports,
         }
     }
 }
@@ -207,6 +221,7 @@ pub async fn run(
     let spools = settings.state_dir.join("spool");
     let metrics = Queue::open(&spools, settings.spool_max_bytes)?;
     let snapshots = Queue::open(&spools.join("snapshots"), settings.spool_max_bytes)?;
+    let reports = Queue::open(&spools.join("reports"), settings.spool_max_bytes)?;
     let status = Status {
         agent_id: identity.agent_id.clone(),
         hostname: settings.hostname.clone(),
@@ -219,6 +234,7 @@ pub async fn run(
         client,
         metrics,
         snapshots,
+        reports,
         status: Mutex::new(status),
         sampler: Sampler::new(),
     });
@@ -242,16 +258,12 @@ pub async fn run(
     for (root, every) in shared.settings.scans.clone() {
         tasks.spawn(scan(Arc::clone(&shared), root, every, shutdown.clone()));
     }
-    tasks.spawn(upload(
-        Arc::clone(&shared),
-        Upload::Metrics,
-        shutdown.clone(),
-    ));
-    tasks.spawn(upload(
-        Arc::clone(&shared),
-        Upload::Snapshots,
-        shutdown.clone(),
-    ));
+    if !shared.settings.roots.is_empty() {
+        tasks.spawn(policies(Arc::clone(&shared), shutdown.clone()));
+    }
+    for kind in [Upload::Metrics, Upload::Snapshots, Upload::Reports] {
+        tasks.spawn(upload(Arc::clone(&shared), kind, shutdown.clone()));
+    }
     tasks.spawn(heartbeat(Arc::clone(&shared), shutdown.clone()));
     tasks.spawn(commands(Arc::clone(&shared), shutdown.clone()));
     while tasks.join_next().await.is_some() {}
@@ -275,7 +287,7 @@ async fn run_once(shared: Arc<Shared>) -> Result<Status, AgentError> {
         }
     }
     shared.spool(envelopes);
-    for kind in [Upload::Metrics, Upload::Snapshots] {
+    for kind in [Upload::Metrics, Upload::Snapshots, Upload::Reports] {
         loop {
             let next = shared.queue(kind).spool().oldest()?;
             let Some((seq, body)) = next else { break };
@@ -439,6 +451,7 @@ async fn send(shared: &Shared, kind: Upload, seq: u64, body: Vec<u8>) -> Deliver
             }
         }
         Upload::Snapshots => (shared.client.send_snapshot(token, body).await, 0),
+        Upload::Reports => (shared.client.send_plan_report(token, body).await, 0),
     };
     let queue = shared.queue(kind);
     match &delivery {
@@ -451,6 +464,7 @@ async fn send(shared: &Shared, kind: Upload, seq: u64, body: Vec<u8>) -> Deliver
                         s.batches_sent += 1;
                     }
                     Upload::Snapshots => s.snapshots_sent += 1,
+                    Upload::Reports => s.plans_sent += 1,
                 }
                 s.last_send = Some(chrono::Utc::now());
                 s.last_error = None;
@@ -544,6 +558,137 @@ async fn scan(
                 tracing::error!(root = %root.display(), error = %e, "could not spool a snapshot")
             }
         }
+    }
+}
+
+/// The policy loop: every `policy_interval` (the first time at start), the server's policies
+/// (or, while it is away, the last ones it gave, kept on disk) are planned on the agent's roots
+/// they apply to; a destructive one is enforced only under a root the agent's configuration
+/// marks `enforce = true`. Each plan, with what enforcing it did, is reported to the server.
+async fn policies(shared: Arc<Shared>, shutdown: CancellationToken) {
+    let cached = shared.settings.state_dir.join("policies.json");
+    let mut tick = tokio::time::interval(shared.settings.policy_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = shutdown.cancelled() => return,
+        }
+        let fetched = shared.client.policies(&shared.identity.agent_token).await;
+        let policies: Vec<Policy> = match fetched {
+            Ok(policies) => {
+                let bytes = serde_json::to_vec(&policies).unwrap_or_default();
+                if let Err(e) = write_private(&cached, &bytes) {
+                    tracing::warn!(error = %e, "could not keep the policies");
+                }
+                policies
+            }
+            Err(delivery) => {
+                tracing::warn!(?delivery, "policies not fetched; using the last ones kept");
+                std::fs::read(&cached)
+                    .ok()
+                    .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+                    .unwrap_or_default()
+            }
+        };
+        for policy in policies {
+            for target in targets(&shared.settings.roots, &policy.scope) {
+                if shutdown.is_cancelled() {
+                    return;
+                }
+                plan_and_report(&shared, policy.clone(), target, &shutdown).await;
+            }
+        }
+        shared.update(|s| s.last_policy_run = Some(chrono::Utc::now()));
+    }
+}
+
+/// Where `scope` (a policy's roots; empty: everywhere) meets the agent's `roots`.
+fn targets(roots: &[std::path::PathBuf], scope: &[std::path::PathBuf]) -> Vec<std::path::PathBuf> {
+    if scope.is_empty() {
+        return roots.to_vec();
+    }
+    let mut targets = Vec::new();
+    for root in roots {
+        for allowed in scope {
+            let target = if allowed.starts_with(root) {
+                allowed
+            } else if root.starts_with(allowed) {
+                root
+            } else {
+                continue;
+            };
+            if !targets.contains(target) {
+                targets.push(target.clone());
+            }
+        }
+    }
+    targets
+}
+
+/// Plans `policy` on `target`, enforces it when this agent allows that there, and spools the
+/// report.
+async fn plan_and_report(
+    shared: &Arc<Shared>,
+    policy: Policy,
+    target: std::path::PathBuf,
+    shutdown: &CancellationToken,
+) {
+    let enforce = policy.action.is_destructive()
+        && shared
+            .settings
+            .enforce_roots
+            .iter()
+            .any(|root| target.starts_with(root));
+    let state = StateDir::resolve(Some(shared.settings.state_dir.join("policy")));
+    let cancel = CancelToken::new();
+    let stop = cancel.clone();
+    let stopping = shutdown.clone();
+    let watcher = tokio::spawn(async move {
+        stopping.cancelled().await;
+        stop.cancel();
+    });
+    let where_ = target.clone();
+    let done = tokio::task::spawn_blocking(move || -> spectra_core::Result<_> {
+        let saved = state.plan(
+            &policy,
+            spectra_core::scan::ScanOptions::for_policy([&where_]),
+            spectra_core::scan::ScanControl::new().cancel_with(cancel.clone()),
+        )?;
+        let enforcement = if enforce && !saved.plan.files.is_empty() && !saved.plan.scan_partial {
+            let hooks = ActionHooks {
+                cancel,
+                ..ActionHooks::default()
+            };
+            Some(state.enforce(&saved.plan.id, false, hooks)?.1)
+        } else {
+            None
+        };
+        Ok(PlanReport::new(&saved.plan, &where_, enforcement))
+    })
+    .await;
+    watcher.abort();
+    let report = match done {
+        Ok(Ok(report)) => report,
+        Ok(Err(e)) => {
+            tracing::warn!(target = %target.display(), error = %e, "policy not applied");
+            return;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "policy task failed");
+            return;
+        }
+    };
+    let enforced = report.enforcement.is_some();
+    let written = spectra_core::protocol::encode(&report, Compression::Gzip)
+        .map_err(|e| AgentError::State(e.to_string()))
+        .and_then(|bytes| shared.reports.push(&bytes));
+    match written {
+        Ok(()) => shared.update(|s| {
+            s.plans_made += 1;
+            s.plans_enforced += u64::from(enforced);
+        }),
+        Err(e) => tracing::error!(error = %e, "could not spool a plan report"),
     }
 }
 
@@ -685,6 +830,21 @@ pub fn refusal(settings: &Settings, diagnostic: &Diagnostic) -> Option<String> {
 mod tests {
     use super::*;
     use crate::config::AgentConfig;
+
+    #[test]
+    fn policies_apply_where_their_scope_meets_the_agents_roots() {
+        let roots = ["/srv".into(), "/home".into()];
+        assert_eq!(targets(&roots, &[]), roots);
+        let scope = ["/srv/logs".into(), "/".into(), "/opt".into()];
+        assert_eq!(
+            targets(&roots, &scope),
+            [
+                std::path::PathBuf::from("/srv/logs"),
+                "/srv".into(),
+                "/home".into()
+            ]
+        );
+    }
 
     #[test]
     fn the_agent_refuses_what_its_configuration_does_not_allow() {

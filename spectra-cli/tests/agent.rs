@@ -580,3 +580,83 @@ async fn sighup_reloads_the_configuration() {
     let log = std::fs::read_to_string(&agent.log).unwrap_or_default();
     assert!(log.contains("configuration reloaded"), "{log}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_policy_loop_plans_everywhere_and_enforces_only_where_the_agent_allows() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("hub.db").display().to_string();
+    let admin = cli_token(&db, "admin");
+    let server = ServerProcess::start(
+        &["--db", &db],
+        &[("SPECTRA_ENROLLMENT_TOKEN", ENROLL)],
+        dir.path(),
+    );
+    let (protected, scratch) = (dir.path().join("protected"), dir.path().join("scratch"));
+    for root in [&protected, &scratch] {
+        std::fs::create_dir_all(root.join("logs")).expect("mkdir");
+        std::fs::write(root.join("logs/old.log"), b"old log line\n").expect("write");
+        std::fs::write(root.join("keep.txt"), b"kept").expect("write");
+    }
+    let client = http_client(None);
+    let created = client
+        .post(format!("{}/api/v1/policies", server.url))
+        .bearer_auth(&admin)
+        .json(
+            &json!({"name": "logs", "rules": ["extension == 'log'"], "action": "delete",
+                      "limits": {"max_fraction": 1.0}}),
+        )
+        .send()
+        .await
+        .expect("create policy");
+    assert!(created.status().is_success(), "{}", created.status());
+
+    let agent = AgentProcess::start(
+        &server.url,
+        dir.path(),
+        &config(&format!(
+            "roots = ['{}', {{ path = '{}', enforce = true }}]",
+            protected.display(),
+            scratch.display()
+        )),
+    );
+    let status = agent.wait_for("two plans reported", |s| s.plans_sent >= 2);
+    assert_eq!(status.plans_enforced, 1, "{status:?}");
+
+    // The server cannot turn enforcement on: only the root the agent marks is acted on.
+    assert!(protected.join("logs/old.log").exists());
+    assert!(!scratch.join("logs/old.log").exists(), "quarantined");
+    assert!(scratch.join("keep.txt").exists() && protected.join("keep.txt").exists());
+
+    let reply = client
+        .get(format!(
+            "{}/api/v1/plans?agent={}",
+            server.url, status.agent_id
+        ))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("plans");
+    let plans: Value = reply.json().await.expect("json");
+    let plans = plans["plans"].as_array().expect("plans").clone();
+    assert_eq!(plans.len(), 2, "{plans:?}");
+    for plan in &plans {
+        assert_eq!(
+            (plan["policy"].as_str(), plan["files"].as_u64()),
+            (Some("logs"), Some(1))
+        );
+        let enforced = &plan["enforcement"];
+        if plan["root"] == scratch.display().to_string() {
+            assert_eq!(
+                enforced["quarantined"].as_array().map(Vec::len),
+                Some(1),
+                "{plan}"
+            );
+        } else {
+            assert!(enforced.is_null(), "{plan}");
+        }
+    }
+    // The agent's own audit log has the enforcement, hash-chained.
+    let audit = agent.state.join("policy/audit.jsonl");
+    let records = spectra_core::policy::audit::verify(&audit).expect("audit chain");
+    assert_eq!(records, 1);
+}

@@ -65,6 +65,11 @@ impl Action {
     /// Every action's name, as [`Action::name`] gives it.
     pub const NAMES: [&'static str; 4] = ["report", "delete", "archive", "move"];
 
+    /// True for the actions that change files (delete, archive, move).
+    pub fn is_destructive(&self) -> bool {
+        !matches!(self, Action::Report)
+    }
+
     /// `report`, `delete`, `archive` or `move`.
     pub fn name(&self) -> &'static str {
         match self {

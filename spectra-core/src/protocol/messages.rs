@@ -179,6 +179,71 @@ impl Snapshot {
     }
 }
 
+/// What an agent's policy loop did with one policy on one root: the plan it made (a dry run)
+/// and, when its own configuration allowed it to act, what enforcing that plan did.
+/// Identified by the plan id, so a replayed report changes nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanReport {
+    pub plan_id: String,
+    pub policy: String,
+    /// `report`, `delete`, `archive` or `move`.
+    pub action: String,
+    pub root: String,
+    pub files: u64,
+    pub bytes: u64,
+    pub scan_partial: bool,
+    pub created_at: DateTime<Utc>,
+    /// What enforcing did, file by file (the agent's audit log holds the same, hash-chained).
+    #[serde(default)]
+    pub enforcement: Option<crate::policy::EnforceOutcome>,
+}
+
+/// Most files one enforcement report may list (quarantined plus skipped).
+pub const MAX_REPORTED_FILES: usize = 100_000;
+
+impl PlanReport {
+    /// The report of `plan`, made on `root`, with `enforcement` when it was enforced.
+    pub fn new(
+        plan: &crate::policy::Plan,
+        root: &std::path::Path,
+        enforcement: Option<crate::policy::EnforceOutcome>,
+    ) -> Self {
+        PlanReport {
+            plan_id: plan.id.clone(),
+            policy: plan.policy.name.clone(),
+            action: plan.policy.action.name().to_owned(),
+            root: root.display().to_string(),
+            files: plan.files.len() as u64,
+            bytes: plan.total_bytes,
+            scan_partial: plan.scan_partial,
+            created_at: plan.created_at,
+            enforcement,
+        }
+    }
+
+    /// Refuses a report that is not one: a plan id that is not a SHA-256, labels with control
+    /// characters, a root that is not an absolute path, too many files.
+    pub fn validate(&self) -> Result<()> {
+        if self.plan_id.len() != 64 || !self.plan_id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(Error::invalid("plan_id", "not a SHA-256 in hex"));
+        }
+        check_label("policy", &self.policy, false)?;
+        self.action.parse::<crate::policy::Action>()?;
+        check_path("root", self.root.as_bytes())?;
+        if let Some(outcome) = &self.enforcement {
+            let listed = outcome.quarantined.len() + outcome.skipped.len();
+            if listed > MAX_REPORTED_FILES {
+                return Err(Error::TooLarge {
+                    what: "enforcement report".into(),
+                    limit: MAX_REPORTED_FILES as u64,
+                    unit: "files",
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
 /// A queued diagnostic as an agent receives it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Command {

@@ -38,7 +38,8 @@ mod messages;
 pub use crate::raw_path::{MAX_PATH_BYTES, check_path};
 pub use messages::{
     AccessEvent, AccessOp, AgentInfo, Command, CommandOutcome, CommandResult, Diagnostic,
-    MAX_DISK_USAGE_TOP, MAX_LABELS, Registration, Snapshot, check_label_key,
+    MAX_DISK_USAGE_TOP, MAX_LABELS, MAX_REPORTED_FILES, PlanReport, Registration, Snapshot,
+    check_label_key,
 };
 
 /// The protocol version this build speaks. A batch with a newer version is refused (the

@@ -30,6 +30,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/api/v1/agent/heartbeat", post(heartbeat))
         .route("/api/v1/metrics", post(metrics))
         .route("/api/v1/ingest", post(ingest))
+        .route("/api/v1/agent/plans", post(plan_report))
         .route("/api/v1/agent/command", get(next_command))
         .route("/api/v1/agent/command_result", post(command_result))
 }
@@ -222,6 +223,24 @@ async fn ingest(
         json!({"snapshot_id": snapshot.snapshot_id}),
         "snapshot_id",
     )
+}
+
+/// What an agent's policy loop planned (and enforced, where its configuration allows).
+async fn plan_report(
+    State(state): State<AppState>,
+    ApprovedAgent(agent): ApprovedAgent,
+    body: Body,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let limits = decode_limits(&state);
+    let bytes = read_body(body, limits.max_body_bytes, "plan report").await?;
+    let report: spectra_core::protocol::PlanReport =
+        protocol::decode("plan report", &bytes, Compression::sniff(&bytes), &limits)?;
+    report.validate()?;
+    let new = state
+        .store
+        .record_plan(&agent.id, &report, Utc::now())
+        .await?;
+    Ok(Json(json!({"plan_id": report.plan_id, "duplicate": !new})))
 }
 
 #[derive(Debug, Deserialize)]

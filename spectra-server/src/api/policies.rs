@@ -16,6 +16,7 @@ use crate::store::PolicyRecord;
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/policies", get(list).post(create))
+        .route("/api/v1/plans", get(plans))
         .route(
             "/api/v1/policies/{name}",
             get(read).put(replace).delete(remove),
@@ -29,6 +30,23 @@ async fn list(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let policies = state.store.policies().await?;
     Ok(Json(serde_json::json!({ "policies": policies })))
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlanFilter {
+    agent: Option<String>,
+}
+
+/// What agents' policy loops planned and enforced, newest first (at most 1,000).
+async fn plans(
+    State(state): State<AppState>,
+    _: Viewer,
+    filter: Result<axum::extract::Query<PlanFilter>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let axum::extract::Query(filter) = filter?;
+    let plans = state.store.plans(filter.agent.as_deref()).await?;
+    Ok(Json(serde_json::json!({ "plans": plans })))
 }
 
 /// Parses and compiles the policy, returning it as the JSON to store.
