@@ -22,7 +22,7 @@ pub mod spool;
 
 pub use client::{Client, Delivery};
 pub use config::{AgentConfig, Settings};
-pub use runtime::{Status, agent_info, enroll, refusal, run};
+pub use runtime::{Status, agent_info, enroll, refusal, run, scan_once};
 
 /// What can stop the agent.
 #[derive(Debug, thiserror::Error)]

@@ -122,6 +122,61 @@ struct Shared {
 }
 
 impl Shared {
+    /// Enrolls if needed and opens the spools.
+    async fn open(settings: Settings) -> Result<Arc<Shared>, AgentError> {
+        let client = Client::new(&settings.server, settings.ca_file.as_deref())?;
+        let identity = enroll(&settings, &client).await?;
+        let spools = settings.state_dir.join("spool");
+        let metrics = Queue::open(&spools, settings.spool_max_bytes)?;
+        let snapshots = Queue::open(&spools.join("snapshots"), settings.spool_max_bytes)?;
+        let reports = Queue::open(&spools.join("reports"), settings.spool_max_bytes)?;
+        let status = Status {
+            agent_id: identity.agent_id.clone(),
+            hostname: settings.hostname.clone(),
+            server: settings.server.clone(),
+            ..Status::load(&settings.state_dir).unwrap_or_default()
+        };
+        let shared = Arc::new(Shared {
+            settings,
+            identity,
+            client,
+            metrics,
+            snapshots,
+            reports,
+            status: Mutex::new(status),
+            sampler: Sampler::new(),
+        });
+        shared.update(|_| {});
+        Ok(shared)
+    }
+
+    /// Sends everything spooled, oldest first; fails (leaving the rest spooled) when the
+    /// server does not take something it could take later.
+    async fn drain(&self) -> Result<(), AgentError> {
+        for kind in [Upload::Metrics, Upload::Snapshots, Upload::Reports] {
+            loop {
+                let next = self.queue(kind).spool().oldest()?;
+                let Some((seq, body)) = next else { break };
+                match send(self, kind, seq, body).await {
+                    Delivery::Done | Delivery::Refused { .. } => {}
+                    Delivery::Retry { why, .. } | Delivery::Unauthorized { why } => {
+                        return Err(AgentError::Server(format!(
+                            "the server did not take what is spooled (it stays spooled): {why}"
+                        )));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn status(&self) -> Status {
+        self.status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     fn update(&self, change: impl FnOnce(&mut Status)) {
         let mut status = self.status.lock().unwrap_or_else(PoisonError::into_inner);
         change(&mut status);
@@ -216,29 +271,7 @@ pub async fn run(
     shutdown: CancellationToken,
     once: bool,
 ) -> Result<Status, AgentError> {
-    let client = Client::new(&settings.server, settings.ca_file.as_deref())?;
-    let identity = enroll(&settings, &client).await?;
-    let spools = settings.state_dir.join("spool");
-    let metrics = Queue::open(&spools, settings.spool_max_bytes)?;
-    let snapshots = Queue::open(&spools.join("snapshots"), settings.spool_max_bytes)?;
-    let reports = Queue::open(&spools.join("reports"), settings.spool_max_bytes)?;
-    let status = Status {
-        agent_id: identity.agent_id.clone(),
-        hostname: settings.hostname.clone(),
-        server: settings.server.clone(),
-        ..Status::load(&settings.state_dir).unwrap_or_default()
-    };
-    let shared = Arc::new(Shared {
-        settings,
-        identity,
-        client,
-        metrics,
-        snapshots,
-        reports,
-        status: Mutex::new(status),
-        sampler: Sampler::new(),
-    });
-    shared.update(|_| {});
+    let shared = Shared::open(settings).await?;
     if once {
         return run_once(shared).await;
     }
@@ -287,26 +320,50 @@ async fn run_once(shared: Arc<Shared>) -> Result<Status, AgentError> {
         }
     }
     shared.spool(envelopes);
-    for kind in [Upload::Metrics, Upload::Snapshots, Upload::Reports] {
-        loop {
-            let next = shared.queue(kind).spool().oldest()?;
-            let Some((seq, body)) = next else { break };
-            match send(&shared, kind, seq, body).await {
-                Delivery::Done | Delivery::Refused { .. } => {}
-                Delivery::Retry { why, .. } | Delivery::Unauthorized { why } => {
-                    return Err(AgentError::Server(format!(
-                        "the server did not take what is spooled (it stays spooled): {why}"
-                    )));
+    shared.drain().await?;
+    Ok(shared.status())
+}
+
+/// The seed's one-shot form (`spectra scan PATH --server URL`): sends `report` as a snapshot
+/// and, with `analyze`, plans the server's policies on the settings' roots (the scanned paths),
+/// enforcing destructive ones under its `enforce_roots` (the command line's `--enforce`), and
+/// reports each plan. Enrolls first when the state directory has no identity; returns once
+/// everything is sent.
+pub async fn scan_once(
+    settings: Settings,
+    report: spectra_core::scan::ScanReport,
+    analyze: bool,
+) -> Result<(spectra_core::protocol::Snapshot, Vec<PlanReport>), AgentError> {
+    let shared = Shared::open(settings).await?;
+    let snapshot = spectra_core::protocol::Snapshot::new(shared.settings.hostname.clone(), report);
+    let bytes = spectra_core::protocol::encode(&snapshot, Compression::Gzip)
+        .map_err(|e| AgentError::State(e.to_string()))?;
+    shared.snapshots.push(&bytes)?;
+    shared.update(|s| {
+        s.snapshots_spooled += 1;
+        s.last_scan = Some(chrono::Utc::now());
+    });
+    let mut plans = Vec::new();
+    if analyze {
+        let policies = shared
+            .client
+            .policies(&shared.identity.agent_token)
+            .await
+            .map_err(|delivery| {
+                AgentError::Server(format!("fetching the policies: {delivery:?}"))
+            })?;
+        let never = CancellationToken::new();
+        for policy in policies {
+            for target in targets(&shared.settings.roots, &policy.scope) {
+                if let Some(report) = plan_and_report(&shared, policy.clone(), target, &never).await
+                {
+                    plans.push(report);
                 }
             }
         }
     }
-    let status = shared
-        .status
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clone();
-    Ok(status)
+    shared.drain().await?;
+    Ok((snapshot, plans))
 }
 
 /// One sample of `name` as an envelope: the collector's own error, or `None` when the task
@@ -633,7 +690,7 @@ async fn plan_and_report(
     policy: Policy,
     target: std::path::PathBuf,
     shutdown: &CancellationToken,
-) {
+) -> Option<PlanReport> {
     let enforce = policy.action.is_destructive()
         && shared
             .settings
@@ -672,11 +729,11 @@ async fn plan_and_report(
         Ok(Ok(report)) => report,
         Ok(Err(e)) => {
             tracing::warn!(target = %target.display(), error = %e, "policy not applied");
-            return;
+            return None;
         }
         Err(e) => {
             tracing::error!(error = %e, "policy task failed");
-            return;
+            return None;
         }
     };
     let enforced = report.enforcement.is_some();
@@ -690,6 +747,7 @@ async fn plan_and_report(
         }),
         Err(e) => tracing::error!(error = %e, "could not spool a plan report"),
     }
+    Some(report)
 }
 
 /// Between 50 % and 100 % of `wait`, so agents that lost the server together do not all come

@@ -64,17 +64,75 @@ pub struct ScanArgs {
     /// stderr. The seed's `--analyze --policy FILE` form.
     #[arg(long, value_name = "FILE")]
     policy: Option<PathBuf>,
-    /// Accepted for the seed's `--analyze --policy FILE`; --policy alone does the same.
-    #[arg(long, requires = "policy")]
+    /// With --policy, the same as --policy alone (the seed's `--analyze --policy FILE`); with
+    /// --server, plan the server's policies on the scanned paths and report the plans.
+    #[arg(long)]
     analyze: bool,
-    /// With --policy: enforce the plan just made (each file re-checked, quarantined, audited).
-    #[arg(long, requires = "policy")]
+    /// Enforce the plans just made (each file re-checked, quarantined, audited): the one made
+    /// with --policy, or with --server --analyze those of the server's destructive policies.
+    #[arg(long)]
     enforce: bool,
+    #[cfg(feature = "agent")]
+    #[command(flatten)]
+    server: ServerArgs,
+}
+
+/// The seed's one-shot agent: `spectra scan PATH --server URL [--analyze] [--enforce]`.
+#[cfg(feature = "agent")]
+#[derive(Debug, Args)]
+struct ServerArgs {
+    /// Send the report to this server as a snapshot (enrolling first if the state directory
+    /// has no agent identity); with --analyze, plan its policies too.
+    #[arg(
+        long,
+        env = "SPECTRA_SERVER",
+        value_name = "URL",
+        conflicts_with = "policy"
+    )]
+    server: Option<String>,
+    /// The token to enroll with, when not enrolled yet.
+    #[arg(
+        long,
+        env = "SPECTRA_ENROLLMENT_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true,
+        requires = "server"
+    )]
+    enroll_token: Option<String>,
+    /// The agent's state directory (identity, spool) [default: as `spectra agent`'s].
+    #[arg(long, value_name = "DIR", requires = "server")]
+    state_dir: Option<PathBuf>,
+}
+
+impl ScanArgs {
+    #[cfg(feature = "agent")]
+    fn server(&self) -> Option<&str> {
+        self.server.server.as_deref()
+    }
+
+    #[cfg(not(feature = "agent"))]
+    fn server(&self) -> Option<&str> {
+        None
+    }
 }
 
 pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        !(args.analyze || args.enforce) || args.policy.is_some() || args.server().is_some(),
+        "--analyze and --enforce need --policy FILE or --server URL"
+    );
+    // A snapshot names its roots by absolute path.
+    let roots = if args.server().is_some() {
+        args.paths
+            .iter()
+            .map(std::path::absolute)
+            .collect::<Result<Vec<_>, _>>()
+            .context("making the paths absolute")?
+    } else {
+        args.paths.clone()
+    };
     let options = ScanOptions {
-        roots: args.paths.clone(),
+        roots: roots.clone(),
         threads: args.threads,
         follow_symlinks: args.follow_symlinks,
         one_file_system: args.one_file_system,
@@ -163,6 +221,10 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
             let (plan, outcome) = state.enforce(&plan.id, false, ActionHooks::default())?;
             return Ok(print_outcome(&plan, &outcome, &mut std::io::stderr()));
         }
+    }
+    #[cfg(feature = "agent")]
+    if args.server().is_some() {
+        send_to_server(args, &roots, report.clone())?;
     }
     if report.partial {
         eprintln!(
@@ -281,6 +343,61 @@ fn render_table(report: &ScanReport) -> String {
         }
     }
     out
+}
+
+/// The one-shot agent: the report as a snapshot, and with --analyze the server's policies
+/// planned (and with --enforce, enforced) on the scanned paths, each plan reported.
+#[cfg(feature = "agent")]
+fn send_to_server(args: &ScanArgs, roots: &[PathBuf], report: ScanReport) -> anyhow::Result<()> {
+    use spectra_agent::config::{RootConfig, RootTable};
+    let config = spectra_agent::AgentConfig {
+        roots: roots
+            .iter()
+            .map(|path| {
+                RootConfig::Table(RootTable {
+                    path: path.clone(),
+                    enforce: args.enforce,
+                })
+            })
+            .collect(),
+        ..spectra_agent::AgentConfig::default()
+    };
+    let settings = config.resolve(
+        args.server.server.clone(),
+        args.server.enroll_token.clone(),
+        args.server.state_dir.clone(),
+    )?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let (snapshot, plans) =
+        runtime.block_on(spectra_agent::scan_once(settings, report, args.analyze))?;
+    eprintln!(
+        "spectra: snapshot {} sent to {}",
+        snapshot.snapshot_id,
+        args.server().unwrap_or_default()
+    );
+    for plan in plans {
+        let done = match &plan.enforcement {
+            Some(outcome) => format!(
+                "; enforced: {} moved, {} skipped",
+                outcome.quarantined.len(),
+                outcome.skipped.len()
+            ),
+            None => String::new(),
+        };
+        eprintln!(
+            "spectra: plan {} (policy '{}', {}) on {}: {} files, {}{done} — reported",
+            plan.plan_id,
+            plan.policy,
+            plan.action,
+            plan.root,
+            plan.files,
+            human(plan.bytes)
+        );
+    }
+    Ok(())
 }
 
 fn render_csv(report: &ScanReport) -> String {

@@ -660,3 +660,110 @@ async fn the_policy_loop_plans_everywhere_and_enforces_only_where_the_agent_allo
     let records = spectra_core::policy::audit::verify(&audit).expect("audit chain");
     assert_eq!(records, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seeds_one_shot_scan_sends_a_snapshot_and_plans_the_servers_policies() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("hub.db").display().to_string();
+    let admin = cli_token(&db, "admin");
+    let server = ServerProcess::start(
+        &["--db", &db],
+        &[("SPECTRA_ENROLLMENT_TOKEN", ENROLL)],
+        dir.path(),
+    );
+    let tree = dir.path().join("tree");
+    std::fs::create_dir_all(tree.join("logs")).expect("mkdir");
+    std::fs::write(tree.join("logs/old.log"), b"old\n").expect("write");
+    std::fs::write(tree.join("keep.txt"), b"kept").expect("write");
+    let client = http_client(None);
+    let created = client
+        .post(format!("{}/api/v1/policies", server.url))
+        .bearer_auth(&admin)
+        .json(
+            &json!({"name": "logs", "rules": ["extension == 'log'"], "action": "delete",
+                      "limits": {"max_fraction": 1.0}}),
+        )
+        .send()
+        .await
+        .expect("create policy");
+    assert!(created.status().is_success());
+    let state = dir.path().join("one-shot");
+    let scan = |extra: &[&str]| {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_spectra"));
+        command
+            .args(["scan", "--format", "json", "--server", &server.url])
+            .args(["--enroll-token", ENROLL, "--analyze"])
+            .arg("--state-dir")
+            .arg(&state)
+            .args(extra)
+            .arg(&tree)
+            .env_remove("SPECTRA_SERVER");
+        command.output().expect("spectra scan")
+    };
+    let dry = scan(&[]);
+    let stderr = String::from_utf8_lossy(&dry.stderr);
+    assert!(dry.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("snapshot") && stderr.contains("1 files"),
+        "{stderr}"
+    );
+    assert!(
+        tree.join("logs/old.log").exists(),
+        "a dry run changes nothing"
+    );
+    let enforced = scan(&["--enforce"]);
+    let stderr = String::from_utf8_lossy(&enforced.stderr);
+    assert!(enforced.status.success(), "{stderr}");
+    assert!(stderr.contains("enforced: 1 moved"), "{stderr}");
+    assert!(!tree.join("logs/old.log").exists() && tree.join("keep.txt").exists());
+
+    let status = Status::load(&state).expect("status");
+    let get = |path: String| {
+        let (client, admin) = (client.clone(), admin.clone());
+        async move {
+            client
+                .get(path)
+                .bearer_auth(&admin)
+                .send()
+                .await
+                .expect("get")
+                .json::<Value>()
+                .await
+                .expect("json")
+        }
+    };
+    let snapshots = get(format!(
+        "{}/api/v1/snapshots?agent={}",
+        server.url, status.agent_id
+    ))
+    .await;
+    assert_eq!(
+        snapshots["snapshots"].as_array().map(Vec::len),
+        Some(2),
+        "{snapshots}"
+    );
+    let plans = get(format!(
+        "{}/api/v1/plans?agent={}",
+        server.url, status.agent_id
+    ))
+    .await;
+    let plans = plans["plans"].as_array().expect("plans").clone();
+    assert_eq!(plans.len(), 2, "{plans:?}");
+    assert_eq!(
+        plans
+            .iter()
+            .filter(|p| p["enforcement"].is_object())
+            .count(),
+        1,
+        "{plans:?}"
+    );
+
+    let bare = Command::new(env!("CARGO_BIN_EXE_spectra"))
+        .args(["scan", "--enforce"])
+        .arg(&tree)
+        .env_remove("SPECTRA_SERVER")
+        .output()
+        .expect("spectra scan");
+    assert_eq!(bare.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bare.stderr).contains("--policy FILE or --server URL"));
+}
