@@ -54,6 +54,8 @@ pub struct Status {
     pub snapshots_spooled: u64,
     pub snapshots_sent: u64,
     pub last_scan: Option<chrono::DateTime<chrono::Utc>>,
+    /// When the next scheduled scan starts (the soonest over the scanned roots).
+    pub next_scan: Option<chrono::DateTime<chrono::Utc>>,
     /// Plans the policy loop made, of those enforced, and reports acknowledged.
     pub plans_made: u64,
     pub plans_enforced: u64,
@@ -606,10 +608,17 @@ async fn scan(
         let written = spectra_core::protocol::encode(&snapshot, Compression::Gzip)
             .map_err(|e| AgentError::State(e.to_string()))
             .and_then(|bytes| shared.snapshots.push(&bytes));
+        let now = chrono::Utc::now();
+        let next = now + every;
         match written {
             Ok(()) => shared.update(|s| {
                 s.snapshots_spooled += 1;
-                s.last_scan = Some(chrono::Utc::now());
+                s.last_scan = Some(now);
+                // Another root's next scan, when it is still to come and sooner, comes first.
+                s.next_scan = Some(match s.next_scan {
+                    Some(other) if other > now => other.min(next),
+                    _ => next,
+                });
             }),
             Err(e) => {
                 tracing::error!(root = %root.display(), error = %e, "could not spool a snapshot")

@@ -767,3 +767,36 @@ async fn the_seeds_one_shot_scan_sends_a_snapshot_and_plans_the_servers_policies
     assert_eq!(bare.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bare.stderr).contains("--policy FILE or --server URL"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_spool_drops_the_oldest_and_says_so() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("hub.db").display().to_string();
+    let env = [("SPECTRA_ENROLLMENT_TOKEN", ENROLL)];
+    let mut server = ServerProcess::start(&["--db", &db], &env, dir.path());
+    let listen = server.url.trim_start_matches("http://").to_owned();
+    // Room for about three batches of cpu and memory samples.
+    let agent = AgentProcess::start(&server.url, dir.path(), &config("spool_max_bytes = 3000"));
+    agent.wait_for("a first batch sent", |s| s.batches_sent >= 1);
+    assert!(
+        server
+            .signal_and_wait("TERM", Duration::from_secs(30))
+            .success()
+    );
+    let full = agent.wait_for("batches dropped", |s| s.batches_dropped >= 2);
+    assert!(full.spool_bytes <= 3000 + 1500, "bounded: {full:?}");
+    let _server = ServerProcess::start_on(&listen, &["--db", &db], &env, dir.path());
+    let back = agent.wait_for("the rest drained", |s| {
+        s.spool_batches == 0 && s.batches_dropped == 0
+    });
+    let log = std::fs::read_to_string(&agent.log).unwrap_or_default();
+    assert!(
+        log.contains("spool full: dropped the oldest batches"),
+        "{log}"
+    );
+    assert!(
+        log.contains("the full spool had dropped batches"),
+        "reported on return: {log}"
+    );
+    assert!(back.batches_sent > full.batches_sent);
+}
