@@ -12,7 +12,7 @@ cargo build --release --quiet --bin spectra -p spectra-cli
 spectra="$CARGO_TARGET_DIR/release/spectra"
 duration="${1:-600}"
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 
 token="footprint-enrollment-token-0123"
 SPECTRA_ENROLLMENT_TOKEN="$token" "$spectra" serve --listen 127.0.0.1:0 --db "$work/hub.db" \
