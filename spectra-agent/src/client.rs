@@ -116,38 +116,17 @@ impl Client {
 
     /// Sends one encoded metric batch.
     pub async fn send_batch(&self, token: &str, body: Vec<u8>) -> Delivery {
-        let request = self
-            .http
-            .post(format!("{}/api/v1/metrics", self.server))
-            .bearer_auth(token)
-            .header("content-type", "application/json")
-            .header("content-encoding", "gzip")
-            .body(body);
-        deliver(request).await
+        self.post_gzip("/api/v1/metrics", token, body).await
     }
 
     /// Sends one encoded scan snapshot.
     pub async fn send_snapshot(&self, token: &str, body: Vec<u8>) -> Delivery {
-        let request = self
-            .http
-            .post(format!("{}/api/v1/ingest", self.server))
-            .bearer_auth(token)
-            .header("content-type", "application/json")
-            .header("content-encoding", "gzip")
-            .body(body);
-        deliver(request).await
+        self.post_gzip("/api/v1/ingest", token, body).await
     }
 
     /// Sends one encoded plan report.
     pub async fn send_plan_report(&self, token: &str, body: Vec<u8>) -> Delivery {
-        let request = self
-            .http
-            .post(format!("{}/api/v1/agent/plans", self.server))
-            .bearer_auth(token)
-            .header("content-type", "application/json")
-            .header("content-encoding", "gzip")
-            .body(body);
-        deliver(request).await
+        self.post_gzip("/api/v1/agent/plans", token, body).await
     }
 
     /// The server's policies (a policy that does not parse is skipped and logged).
@@ -219,9 +198,15 @@ impl Client {
             Ok(body) => body,
             Err(e) => return Delivery::Refused { why: e.to_string() },
         };
+        self.post_gzip("/api/v1/agent/command_result", token, body)
+            .await
+    }
+
+    /// POSTs gzip'd JSON to `path` with the agent's token.
+    async fn post_gzip(&self, path: &str, token: &str, body: Vec<u8>) -> Delivery {
         let request = self
             .http
-            .post(format!("{}/api/v1/agent/command_result", self.server))
+            .post(format!("{}{path}", self.server))
             .bearer_auth(token)
             .header("content-type", "application/json")
             .header("content-encoding", "gzip")

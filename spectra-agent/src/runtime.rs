@@ -390,6 +390,25 @@ async fn sample(
     }
 }
 
+/// A schedule of `every`, the first tick at once; a late tick is not made up for.
+fn schedule(every: Duration) -> tokio::time::Interval {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick
+}
+
+/// A core cancel switch that `shutdown` flips; drop the handle's task (abort) when done.
+fn cancelled_on(shutdown: &CancellationToken) -> (CancelToken, tokio::task::JoinHandle<()>) {
+    let cancel = CancelToken::new();
+    let stop = cancel.clone();
+    let stopping = shutdown.clone();
+    let watcher = tokio::spawn(async move {
+        stopping.cancelled().await;
+        stop.cancel();
+    });
+    (cancel, watcher)
+}
+
 /// Samples `name` every `every` until shutdown. A collector this host lacks stops after
 /// saying so once.
 async fn collect(
@@ -399,8 +418,7 @@ async fn collect(
     out: mpsc::Sender<Envelope>,
     shutdown: CancellationToken,
 ) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut tick = schedule(every);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -570,20 +588,13 @@ async fn scan(
     every: Duration,
     shutdown: CancellationToken,
 ) {
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut tick = schedule(every);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             () = shutdown.cancelled() => return,
         }
-        let cancel = CancelToken::new();
-        let stop = cancel.clone();
-        let stopping = shutdown.clone();
-        let watcher = tokio::spawn(async move {
-            stopping.cancelled().await;
-            stop.cancel();
-        });
+        let (cancel, watcher) = cancelled_on(&shutdown);
         let options = spectra_core::scan::ScanOptions::new(&root);
         let scanned = tokio::task::spawn_blocking(move || {
             spectra_core::scan::Scanner::new(options)?
@@ -633,8 +644,7 @@ async fn scan(
 /// marks `enforce = true`. Each plan, with what enforcing it did, is reported to the server.
 async fn policies(shared: Arc<Shared>, shutdown: CancellationToken) {
     let cached = shared.settings.state_dir.join("policies.json");
-    let mut tick = tokio::time::interval(shared.settings.policy_interval);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut tick = schedule(shared.settings.policy_interval);
     loop {
         tokio::select! {
             _ = tick.tick() => {}
@@ -707,13 +717,7 @@ async fn plan_and_report(
             .iter()
             .any(|root| target.starts_with(root));
     let state = StateDir::resolve(Some(shared.settings.state_dir.join("policy")));
-    let cancel = CancelToken::new();
-    let stop = cancel.clone();
-    let stopping = shutdown.clone();
-    let watcher = tokio::spawn(async move {
-        stopping.cancelled().await;
-        stop.cancel();
-    });
+    let (cancel, watcher) = cancelled_on(shutdown);
     let where_ = target.clone();
     let done = tokio::task::spawn_blocking(move || -> spectra_core::Result<_> {
         let saved = state.plan(
@@ -768,8 +772,7 @@ fn jitter(wait: Duration) -> Duration {
 }
 
 async fn heartbeat(shared: Arc<Shared>, shutdown: CancellationToken) {
-    let mut tick = tokio::time::interval(shared.settings.heartbeat);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut tick = schedule(shared.settings.heartbeat);
     loop {
         tokio::select! {
             _ = tick.tick() => {}

@@ -47,6 +47,29 @@ impl AgentProcess {
         AgentProcess { child, state, log }
     }
 
+    /// Sends what a stopped agent left in its spool, with `--once` and every collector off.
+    fn send_the_rest(&self, server: &str) {
+        let off: String = spectra_core::collect::names()
+            .into_iter()
+            .map(|n| format!("{n} = 'off'\n"))
+            .collect();
+        let once_config = self.state.with_file_name("once.toml");
+        std::fs::write(&once_config, format!("[collectors]\n{off}")).expect("config");
+        let once = Command::new(env!("CARGO_BIN_EXE_spectra"))
+            .args(["agent", "--once", "--server", server])
+            .arg("--state-dir")
+            .arg(&self.state)
+            .arg("--config")
+            .arg(&once_config)
+            .output()
+            .expect("agent --once");
+        assert!(
+            once.status.success(),
+            "{}",
+            String::from_utf8_lossy(&once.stderr)
+        );
+    }
+
     fn status(&self) -> Option<Status> {
         Status::load(&self.state).ok()
     }
@@ -89,6 +112,26 @@ fn config(extra: &str) -> String {
         "batch_max_age = '1s'\nheartbeat = '1s'\n{extra}\n[collectors]\n{}\n",
         off.join("\n")
     )
+}
+
+/// A server over `db` with the policy "logs" (delete every `.log`), an admin token and a
+/// client.
+async fn hub_with_a_log_policy(dir: &Path, db: &str) -> (ServerProcess, String, reqwest::Client) {
+    let admin = cli_token(db, "admin");
+    let server = ServerProcess::start(&["--db", db], &[("SPECTRA_ENROLLMENT_TOKEN", ENROLL)], dir);
+    let client = http_client(None);
+    let created = client
+        .post(format!("{}/api/v1/policies", server.url))
+        .bearer_auth(&admin)
+        .json(
+            &json!({"name": "logs", "rules": ["extension == 'log'"], "action": "delete",
+                      "limits": {"max_fraction": 1.0}}),
+        )
+        .send()
+        .await
+        .expect("create policy");
+    assert!(created.status().is_success(), "{}", created.status());
+    (server, admin, client)
 }
 
 async fn stored_envelopes(db: &str, agent_id: &str) -> usize {
@@ -313,25 +356,7 @@ async fn nothing_is_lost_while_the_server_is_away_or_the_agent_is_killed() {
     );
     let exited = agent.child.wait().expect("wait");
     assert!(exited.success(), "{exited:?}");
-    let off: String = spectra_core::collect::names()
-        .into_iter()
-        .map(|n| format!("{n} = 'off'\n"))
-        .collect();
-    let once_config = dir.path().join("once.toml");
-    std::fs::write(&once_config, format!("[collectors]\n{off}")).expect("config");
-    let once = Command::new(env!("CARGO_BIN_EXE_spectra"))
-        .args(["agent", "--once", "--server", &format!("http://{listen}")])
-        .arg("--state-dir")
-        .arg(&agent.state)
-        .arg("--config")
-        .arg(&once_config)
-        .output()
-        .expect("agent --once");
-    assert!(
-        once.status.success(),
-        "{}",
-        String::from_utf8_lossy(&once.stderr)
-    );
+    agent.send_the_rest(&format!("http://{listen}"));
     let last = agent.status().expect("status");
     assert_eq!(last.spool_batches, 0, "{last:?}");
     assert_eq!(last.envelopes_sent, last.envelopes_spooled, "{last:?}");
@@ -509,25 +534,7 @@ async fn a_faulty_network_loses_nothing_and_costs_no_spin() {
     );
     assert!(agent.child.wait().expect("wait").success());
     // What SIGTERM spooled goes out with --once, straight to the server.
-    let off: String = spectra_core::collect::names()
-        .into_iter()
-        .map(|n| format!("{n} = 'off'\n"))
-        .collect();
-    let once_config = dir.path().join("once.toml");
-    std::fs::write(&once_config, format!("[collectors]\n{off}")).expect("config");
-    let once = Command::new(env!("CARGO_BIN_EXE_spectra"))
-        .args(["agent", "--once", "--server", &via_proxy])
-        .arg("--state-dir")
-        .arg(&agent.state)
-        .arg("--config")
-        .arg(&once_config)
-        .output()
-        .expect("agent --once");
-    assert!(
-        once.status.success(),
-        "{}",
-        String::from_utf8_lossy(&once.stderr)
-    );
+    agent.send_the_rest(&via_proxy);
     let last = agent.status().expect("status");
     assert_eq!(last.envelopes_sent, last.envelopes_spooled, "{last:?}");
     assert_eq!(stored_envelopes(&db, &id).await as u64, last.envelopes_sent);
@@ -585,30 +592,13 @@ async fn sighup_reloads_the_configuration() {
 async fn the_policy_loop_plans_everywhere_and_enforces_only_where_the_agent_allows() {
     let dir = tempfile::tempdir().expect("tmp");
     let db = dir.path().join("hub.db").display().to_string();
-    let admin = cli_token(&db, "admin");
-    let server = ServerProcess::start(
-        &["--db", &db],
-        &[("SPECTRA_ENROLLMENT_TOKEN", ENROLL)],
-        dir.path(),
-    );
+    let (server, admin, client) = hub_with_a_log_policy(dir.path(), &db).await;
     let (protected, scratch) = (dir.path().join("protected"), dir.path().join("scratch"));
     for root in [&protected, &scratch] {
         std::fs::create_dir_all(root.join("logs")).expect("mkdir");
         std::fs::write(root.join("logs/old.log"), b"old log line\n").expect("write");
         std::fs::write(root.join("keep.txt"), b"kept").expect("write");
     }
-    let client = http_client(None);
-    let created = client
-        .post(format!("{}/api/v1/policies", server.url))
-        .bearer_auth(&admin)
-        .json(
-            &json!({"name": "logs", "rules": ["extension == 'log'"], "action": "delete",
-                      "limits": {"max_fraction": 1.0}}),
-        )
-        .send()
-        .await
-        .expect("create policy");
-    assert!(created.status().is_success(), "{}", created.status());
 
     let agent = AgentProcess::start(
         &server.url,
@@ -665,28 +655,11 @@ async fn the_policy_loop_plans_everywhere_and_enforces_only_where_the_agent_allo
 async fn the_seeds_one_shot_scan_sends_a_snapshot_and_plans_the_servers_policies() {
     let dir = tempfile::tempdir().expect("tmp");
     let db = dir.path().join("hub.db").display().to_string();
-    let admin = cli_token(&db, "admin");
-    let server = ServerProcess::start(
-        &["--db", &db],
-        &[("SPECTRA_ENROLLMENT_TOKEN", ENROLL)],
-        dir.path(),
-    );
+    let (server, admin, client) = hub_with_a_log_policy(dir.path(), &db).await;
     let tree = dir.path().join("tree");
     std::fs::create_dir_all(tree.join("logs")).expect("mkdir");
     std::fs::write(tree.join("logs/old.log"), b"old\n").expect("write");
     std::fs::write(tree.join("keep.txt"), b"kept").expect("write");
-    let client = http_client(None);
-    let created = client
-        .post(format!("{}/api/v1/policies", server.url))
-        .bearer_auth(&admin)
-        .json(
-            &json!({"name": "logs", "rules": ["extension == 'log'"], "action": "delete",
-                      "limits": {"max_fraction": 1.0}}),
-        )
-        .send()
-        .await
-        .expect("create policy");
-    assert!(created.status().is_success());
     let state = dir.path().join("one-shot");
     let scan = |extra: &[&str]| {
         let mut command = Command::new(env!("CARGO_BIN_EXE_spectra"));
