@@ -236,7 +236,11 @@ pub async fn enroll(settings: &Settings, client: &Client) -> Result<Identity, Ag
             "not enrolled yet: give --enroll-token (or SPECTRA_ENROLLMENT_TOKEN)".into(),
         )
     })?;
-    let enrolled = client.enroll(token, None, &agent_info(settings)).await?;
+    let probe = settings.clone();
+    let info = tokio::task::spawn_blocking(move || agent_info(&probe, &Sampler::new()))
+        .await
+        .map_err(|e| AgentError::State(format!("probing the collectors: {e}")))?;
+    let enrolled = client.enroll(token, None, &info).await?;
     tracing::info!(agent_id = %enrolled.agent_id, status = %enrolled.status, "enrolled");
     let identity = Identity {
         server: settings.server.clone(),
@@ -247,11 +251,16 @@ pub async fn enroll(settings: &Settings, client: &Client) -> Result<Identity, Ag
     Ok(identity)
 }
 
-/// What the agent says about itself: its name, system, version and what it can do here.
-pub fn agent_info(settings: &Settings) -> AgentInfo {
+/// What the agent says about itself: its name, system, version, labels and what it can do
+/// here — the enabled collectors that work on this host (one sample each through `sampler`
+/// tells), and the diagnostics it accepts.
+pub fn agent_info(settings: &Settings, sampler: &Sampler) -> AgentInfo {
     let mut capabilities: Vec<String> = settings
         .collectors
         .iter()
+        .filter(|(name, _)| {
+            !matches!(sampler.sample(name), Err(e) if e.code() == spectra_core::ErrorCode::Unsupported)
+        })
         .map(|(name, _)| (*name).to_owned())
         .collect();
     capabilities.extend(settings.diagnostics.iter().cloned());

@@ -193,6 +193,12 @@ async fn an_agent_reports_and_runs_only_the_commands_it_allows() {
     assert!(!series.is_empty(), "cpu samples are queryable: {history}");
     let agents = get("/api/v1/agents".into()).await;
     assert!(agents.to_string().contains(&id), "{agents}");
+    let described = get(format!("/api/v1/agents/{id}")).await;
+    assert_eq!(
+        described["capabilities"],
+        json!(["cpu", "memory", "tcp_connect", "disk_usage"]),
+        "the enabled collectors that work here and the accepted diagnostics: {described}"
+    );
 
     // The scheduled scan arrives as a snapshot, and growth reads it.
     agent.wait_for("the scan's snapshot sent", |s| s.snapshots_sent >= 1);
