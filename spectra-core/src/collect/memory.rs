@@ -1,11 +1,10 @@
-use std::collections::HashMap;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::{Collector, Metric};
 use crate::error::Result;
-use crate::sys::{Host, malformed};
+use crate::sys::{Host, KeptFile, malformed};
 
 /// Memory and swap, in bytes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,42 +24,72 @@ pub struct MemoryStats {
     pub cgroup_limit: Option<u64>,
 }
 
-/// `/proc/meminfo` as a map of field to bytes.
-pub(crate) fn parse_meminfo(text: &str) -> HashMap<&str, u64> {
-    text.lines()
-        .filter_map(|line| {
-            let (key, rest) = line.split_once(':')?;
-            let mut parts = rest.split_whitespace();
-            let value: u64 = parts.next()?.parse().ok()?;
-            let scale = if parts.next() == Some("kB") { 1024 } else { 1 };
-            Some((key, value * scale))
-        })
-        .collect()
+/// The fields of `/proc/meminfo` the stats are made of, in bytes; `None` when absent.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MemInfo {
+    total: Option<u64>,
+    free: Option<u64>,
+    available: Option<u64>,
+    buffers: Option<u64>,
+    cached: Option<u64>,
+    reclaimable: Option<u64>,
+    swap_total: Option<u64>,
+    swap_free: Option<u64>,
 }
 
-pub(crate) fn memory_from(info: &HashMap<&str, u64>) -> Result<MemoryStats> {
-    let get = |k: &str| info.get(k).copied().unwrap_or(0);
+/// Reads the fields `MemoryStats` needs from `/proc/meminfo`'s text, skipping the other
+/// fifty-odd lines without building anything for them.
+pub(crate) fn parse_meminfo(text: &str) -> MemInfo {
+    let mut info = MemInfo::default();
+    for line in text.lines() {
+        let Some((key, rest)) = line.split_once(':') else {
+            continue;
+        };
+        let slot = match key {
+            "MemTotal" => &mut info.total,
+            "MemFree" => &mut info.free,
+            "MemAvailable" => &mut info.available,
+            "Buffers" => &mut info.buffers,
+            "Cached" => &mut info.cached,
+            "SReclaimable" => &mut info.reclaimable,
+            "SwapTotal" => &mut info.swap_total,
+            "SwapFree" => &mut info.swap_free,
+            _ => continue,
+        };
+        let mut parts = rest.split_whitespace();
+        let Some(value) = parts.next().and_then(|v| v.parse::<u64>().ok()) else {
+            continue;
+        };
+        let scale = if parts.next() == Some("kB") { 1024 } else { 1 };
+        *slot = Some(value.saturating_mul(scale));
+    }
+    info
+}
+
+pub(crate) fn memory_from(info: &MemInfo) -> Result<MemoryStats> {
+    let get = |field: Option<u64>| field.unwrap_or(0);
     let total = info
-        .get("MemTotal")
-        .copied()
+        .total
         .ok_or_else(|| malformed("/proc/meminfo", "no MemTotal"))?;
-    let free = get("MemFree");
-    let cached = get("Cached") + get("SReclaimable");
+    let free = get(info.free);
+    let cached = get(info.cached).saturating_add(get(info.reclaimable));
     // Kernels before 3.14 lack MemAvailable; estimate it the way `free` did then.
     let available = info
-        .get("MemAvailable")
-        .copied()
-        .unwrap_or(free + get("Buffers") + cached)
+        .available
+        .unwrap_or(
+            free.saturating_add(get(info.buffers))
+                .saturating_add(cached),
+        )
         .min(total);
     Ok(MemoryStats {
         total,
         used: total - available,
         available,
         free,
-        buffers: get("Buffers"),
+        buffers: get(info.buffers),
         cached,
-        swap_total: get("SwapTotal"),
-        swap_used: get("SwapTotal").saturating_sub(get("SwapFree")),
+        swap_total: get(info.swap_total),
+        swap_used: get(info.swap_total).saturating_sub(get(info.swap_free)),
         cgroup_limit: None,
     })
 }
@@ -68,13 +97,16 @@ pub(crate) fn memory_from(info: &HashMap<&str, u64>) -> Result<MemoryStats> {
 #[derive(Debug)]
 pub struct MemoryCollector {
     host: Host,
-    /// Found on the first sample: a process does not change cgroup while it samples memory.
-    limit_file: Option<Option<String>>,
+    meminfo: KeptFile,
+    /// Found on the first sample (a process does not change cgroup while it samples memory),
+    /// then kept open like `meminfo`.
+    limit_file: Option<Option<KeptFile>>,
 }
 
 impl MemoryCollector {
     pub fn new(host: Host) -> Self {
         MemoryCollector {
+            meminfo: KeptFile::new(host.path("proc/meminfo")),
             host,
             limit_file: None,
         }
@@ -102,10 +134,11 @@ impl MemoryCollector {
     /// The limit in bytes; "max" and v1's huge sentinel mean no limit.
     fn cgroup_limit(&mut self) -> Option<u64> {
         if self.limit_file.is_none() {
-            self.limit_file = Some(self.find_limit_file());
+            let found = self.find_limit_file();
+            self.limit_file = Some(found.map(|file| KeptFile::new(self.host.path(file))));
         }
-        let file = self.limit_file.as_ref()?.as_ref()?;
-        let limit: u64 = self.host.read_opt(file)?.parse().ok()?;
+        let file = self.limit_file.as_mut()?.as_mut()?;
+        let limit: u64 = file.read().ok()?.trim().parse().ok()?;
         (limit < 1 << 60).then_some(limit)
     }
 }
@@ -120,8 +153,7 @@ impl Collector for MemoryCollector {
     }
 
     fn collect(&mut self) -> Result<Metric> {
-        let text = self.host.read("proc/meminfo")?;
-        let mut stats = memory_from(&parse_meminfo(&text))?;
+        let mut stats = memory_from(&parse_meminfo(self.meminfo.read()?))?;
         stats.cgroup_limit = self.cgroup_limit();
         Ok(Metric::Memory(stats))
     }
@@ -133,9 +165,16 @@ mod tests {
 
     #[test]
     fn the_recorded_meminfo_adds_up() {
-        let info = parse_meminfo(include_str!("samples/proc_meminfo"));
+        let text = include_str!("samples/proc_meminfo");
+        let info = parse_meminfo(text);
         let stats = memory_from(&info).expect("parse");
-        assert_eq!(stats.total, info["MemTotal"]);
+        let total_kb: u64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|kb| kb.parse().ok())
+            .expect("MemTotal in the sample");
+        assert_eq!(stats.total, total_kb * 1024);
         assert_eq!(stats.total % 1024, 0, "kB are converted to bytes");
         assert_eq!(stats.used + stats.available, stats.total);
         assert!(stats.free <= stats.available);
@@ -148,6 +187,25 @@ mod tests {
         let stats = memory_from(&old).expect("parse");
         assert_eq!(stats.available, 350 * 1024);
         assert!(memory_from(&parse_meminfo("nonsense\n")).is_err());
+        let huge = parse_meminfo("MemTotal: 18446744073709551615 kB\n");
+        assert_eq!(memory_from(&huge).expect("saturates").total, u64::MAX);
+    }
+
+    /// A kept-open collector sees the file change between samples, as a fresh read would.
+    #[test]
+    fn a_kept_file_is_read_anew_each_sample() {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::create_dir_all(dir.path().join("proc")).expect("mkdir");
+        let meminfo = dir.path().join("proc/meminfo");
+        std::fs::write(&meminfo, "MemTotal: 1000 kB\nMemAvailable: 600 kB\n").expect("write");
+        let mut collector = MemoryCollector::new(Host::at(dir.path()));
+        let sample = |c: &mut MemoryCollector| match c.collect().expect("collect") {
+            Metric::Memory(stats) => stats.available,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(sample(&mut collector), 600 * 1024);
+        std::fs::write(&meminfo, "MemTotal: 1000 kB\nMemAvailable: 250 kB\n").expect("write");
+        assert_eq!(sample(&mut collector), 250 * 1024);
     }
 
     #[test]

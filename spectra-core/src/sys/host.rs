@@ -102,3 +102,58 @@ pub(crate) fn malformed(file: &str, message: impl Into<String>) -> Error {
         message: message.into(),
     }
 }
+
+/// Most bytes a kept file may hold (meminfo and cgroup files are a few KiB).
+const MAX_KEPT_FILE: usize = 1 << 20;
+
+/// A `/proc` or `/sys` file kept open and read again from its start on every call (`pread`
+/// at offset 0): the kernel generates the text anew each time, and a sampler saves the open
+/// and close of a fresh file, and the allocation of a new buffer, per sample.
+#[derive(Debug)]
+pub(crate) struct KeptFile {
+    path: PathBuf,
+    file: Option<std::fs::File>,
+    text: Vec<u8>,
+}
+
+impl KeptFile {
+    pub(crate) fn new(path: PathBuf) -> Self {
+        KeptFile {
+            path,
+            file: None,
+            text: Vec::with_capacity(4096),
+        }
+    }
+
+    /// The file's current text (opened on first use; reopened after an error).
+    pub(crate) fn read(&mut self) -> Result<&str> {
+        use std::os::unix::fs::FileExt;
+        let file = match &mut self.file {
+            Some(file) => file,
+            slot => {
+                slot.insert(std::fs::File::open(&self.path).map_err(|e| Error::io(&self.path, e))?)
+            }
+        };
+        self.text.clear();
+        let mut chunk = [0u8; 8192];
+        loop {
+            match file.read_at(&mut chunk, self.text.len() as u64) {
+                Ok(0) => break,
+                Ok(n) => self.text.extend_from_slice(&chunk[..n]),
+                Err(e) => {
+                    self.file = None;
+                    return Err(Error::io(&self.path, e));
+                }
+            }
+            if self.text.len() > MAX_KEPT_FILE {
+                return Err(Error::TooLarge {
+                    what: self.path.display().to_string(),
+                    limit: MAX_KEPT_FILE as u64,
+                    unit: "bytes",
+                });
+            }
+        }
+        std::str::from_utf8(&self.text)
+            .map_err(|e| malformed(&self.path.display().to_string(), e.to_string()))
+    }
+}

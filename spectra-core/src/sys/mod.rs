@@ -9,7 +9,7 @@ mod mounts;
 mod users;
 
 pub(crate) use command::{run_bounded, run_bounded_until};
-pub(crate) use host::{Host, malformed, parse_u64};
+pub(crate) use host::{Host, KeptFile, malformed, parse_u64};
 pub use mounts::Mount;
 pub(crate) use mounts::parse_mountinfo;
 pub(crate) use users::{group_name, user_name};
