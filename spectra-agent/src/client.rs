@@ -11,6 +11,10 @@ use crate::AgentError;
 
 /// How long one request may take (a long-poll adds its wait).
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Most bytes the agent reads of one answer (the policies are the largest).
+const MAX_ANSWER_BYTES: usize = 8 << 20;
+/// Most bytes of an error answer kept for the log.
+const MAX_ERROR_TEXT: usize = 2048;
 
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -97,11 +101,10 @@ impl Client {
             .map_err(|e| AgentError::Server(format!("enrolling: {e}")))?;
         let status = reply.status();
         if !status.is_success() {
-            let text = reply.text().await.unwrap_or_default();
+            let text = error_text(reply).await;
             return Err(AgentError::Server(format!("enrolling: {status}: {text}")));
         }
-        reply
-            .json()
+        decode(reply)
             .await
             .map_err(|e| AgentError::Server(format!("enrolling: {e}")))
     }
@@ -145,10 +148,9 @@ impl Client {
         if !reply.status().is_success() {
             return Err(classify(reply).await);
         }
-        let listed: serde_json::Value = reply.json().await.map_err(|e| Delivery::Retry {
-            after: None,
-            why: e.to_string(),
-        })?;
+        let listed: serde_json::Value = decode(reply)
+            .await
+            .map_err(|why| Delivery::Retry { after: None, why })?;
         let records = listed["policies"].as_array().cloned().unwrap_or_default();
         Ok(records
             .into_iter()
@@ -181,9 +183,12 @@ impl Client {
         match reply {
             Ok(reply) if reply.status() == StatusCode::NO_CONTENT => Ok(None),
             Ok(reply) if reply.status().is_success() => {
-                reply.json().await.map(Some).map_err(|e| Delivery::Refused {
-                    why: format!("a command that does not decode: {e}"),
-                })
+                decode(reply)
+                    .await
+                    .map(Some)
+                    .map_err(|e| Delivery::Refused {
+                        why: format!("a command that does not decode: {e}"),
+                    })
             }
             Ok(reply) => Err(classify(reply).await),
             Err(e) => Err(Delivery::Retry {
@@ -236,7 +241,7 @@ async fn classify(reply: reqwest::Response) -> Delivery {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
         .map(Duration::from_secs);
-    let why = format!("{status}: {}", reply.text().await.unwrap_or_default());
+    let why = format!("{status}: {}", error_text(reply).await);
     match status {
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Delivery::Unauthorized { why },
         StatusCode::TOO_MANY_REQUESTS | StatusCode::REQUEST_TIMEOUT => {
@@ -244,5 +249,82 @@ async fn classify(reply: reqwest::Response) -> Delivery {
         }
         s if s.is_server_error() => Delivery::Retry { after, why },
         _ => Delivery::Refused { why },
+    }
+}
+
+/// The answer's JSON, read up to [`MAX_ANSWER_BYTES`]: a longer answer is an error, never an
+/// allocation the server chose.
+async fn decode<T: serde::de::DeserializeOwned>(mut reply: reqwest::Response) -> Result<T, String> {
+    let mut bytes = Vec::new();
+    while let Some(chunk) = reply.chunk().await.map_err(|e| e.to_string())? {
+        if bytes.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(format!("the answer is over {MAX_ANSWER_BYTES} bytes"));
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&bytes).map_err(|e| e.to_string())
+}
+
+/// The first [`MAX_ERROR_TEXT`] bytes of an error answer, for the log.
+async fn error_text(mut reply: reqwest::Response) -> String {
+    let mut bytes = Vec::new();
+    while bytes.len() < MAX_ERROR_TEXT {
+        match reply.chunk().await {
+            Ok(Some(chunk)) => bytes.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    bytes.truncate(MAX_ERROR_TEXT);
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    /// A server that answers every request with `status` and `size` bytes of spaces.
+    fn answering(status: &'static str, size: usize) -> String {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let address = listener.local_addr().expect("addr");
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().flatten() {
+                let mut request = [0u8; 4096];
+                let _ = stream.read(&mut request);
+                let head = format!("HTTP/1.1 {status}\r\ncontent-length: {size}\r\n\r\n");
+                let _ = stream.write_all(head.as_bytes());
+                let chunk = [b' '; 65536];
+                let mut left = size;
+                while left > 0 {
+                    let n = left.min(chunk.len());
+                    if stream.write_all(&chunk[..n]).is_err() {
+                        break;
+                    }
+                    left -= n;
+                }
+            }
+        });
+        format!("http://{address}")
+    }
+
+    #[tokio::test]
+    async fn an_oversized_answer_is_refused_not_read() {
+        let client = Client::new(&answering("200 OK", MAX_ANSWER_BYTES + 1), None).expect("client");
+        match client.policies("token").await {
+            Err(Delivery::Retry { why, .. }) => assert!(why.contains("over"), "{why}"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn error_texts_are_cut_for_the_log() {
+        let client =
+            Client::new(&answering("500 Internal Server Error", 1 << 20), None).expect("client");
+        match client.heartbeat("token").await {
+            Delivery::Retry { why, .. } => {
+                assert!(why.len() < MAX_ERROR_TEXT + 100, "{}", why.len())
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }
