@@ -67,23 +67,27 @@ pub(super) async fn touch_agent(
     agent: &Uploader,
     now: DateTime<Utc>,
 ) -> StoreResult<()> {
-    if agent
-        .last_seen
-        .is_some_and(|seen| now - seen < crate::auth::ALIVE_REFRESH)
-    {
-        return Ok(());
+    if let Some(refresh_before) = stale_since(agent, now) {
+        sqlx::query(TOUCH_AGENT)
+            .bind(agent.id.as_str())
+            .bind(millis(now))
+            .bind(refresh_before)
+            .execute(conn)
+            .await?;
     }
-    let agent_id = agent.id.as_str();
-    let refresh = millis(now) - crate::auth::ALIVE_REFRESH.num_milliseconds();
-    sqlx::query(
-        "UPDATE agents SET last_seen = $2 WHERE id = $1 AND (last_seen IS NULL OR last_seen < $3)",
-    )
-    .bind(agent_id)
-    .bind(millis(now))
-    .bind(refresh)
-    .execute(conn)
-    .await?;
     Ok(())
+}
+
+/// Moves an agent's (`$1`) `last_seen` to `$2` unless it is at `$3` or later already.
+pub(super) const TOUCH_AGENT: &str =
+    "UPDATE agents SET last_seen = $2 WHERE id = $1 AND (last_seen IS NULL OR last_seen < $3)";
+
+/// When `agent`'s `last_seen` needs refreshing at `now`: the time before which it is stale.
+pub(super) fn stale_since(agent: &Uploader, now: DateTime<Utc>) -> Option<i64> {
+    let fresh = agent
+        .last_seen
+        .is_some_and(|seen| now - seen < crate::auth::ALIVE_REFRESH);
+    (!fresh).then(|| millis(now) - crate::auth::ALIVE_REFRESH.num_milliseconds())
 }
 
 pub(super) async fn record_agent_event(

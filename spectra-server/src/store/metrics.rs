@@ -1,4 +1,14 @@
 //! Metric batches: ingest, raw rows, the newest envelope of each series.
+//!
+//! An upload's statements are written once as SQL text here; the shared path runs them
+//! through sqlx ([`write_batch`]) and SQLite's dedicated writer thread runs the same text
+//! through prepared statements (`sqlite_writer`). What an upload computes before it writes —
+//! the serialised envelopes, the content hash, the newest envelope per series, the late
+//! hours — is computed by the functions below, once, for both.
+
+use std::collections::BTreeSet;
+
+use spectra_core::protocol::Envelope;
 
 use super::agents::touch_agent;
 use super::*;
@@ -11,6 +21,117 @@ pub struct MetricRow {
     pub kind: String,
     pub ts: i64,
     pub data: String,
+}
+
+/// Records the batch id; changes nothing when the agent sent that id before.
+pub(super) const INSERT_BATCH: &str =
+    "INSERT INTO metric_batches (agent_id, batch_id, content_hash, received_at, envelopes)
+     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (agent_id, batch_id) DO NOTHING";
+/// The content hash an earlier upload of the same batch id stored.
+pub(super) const STORED_HASH: &str =
+    "SELECT content_hash FROM metric_batches WHERE agent_id = $1 AND batch_id = $2";
+/// Followed by `($1, …, $5)` once per row.
+pub(super) const INSERT_METRICS: &str =
+    "INSERT INTO metrics (agent_id, kind, ts, hostname, data) VALUES ";
+/// Put between [`INSERT_METRICS`]-style rows `($1, …, $6)` of `latest_metrics` and
+/// [`UPSERT_LATEST_TAIL`].
+pub(super) const UPSERT_LATEST_HEAD: &str =
+    "INSERT INTO latest_metrics (agent_id, kind, series, ts, hostname, data) VALUES ";
+pub(super) const UPSERT_LATEST_TAIL: &str =
+    " ON CONFLICT (agent_id, kind, series) DO UPDATE SET ts = excluded.ts,
+         hostname = excluded.hostname, data = excluded.data
+     WHERE excluded.ts >= latest_metrics.ts";
+/// Marks one hour for the next rollup pass.
+pub(super) const MARK_LATE_HOUR: &str = "INSERT INTO rollup_dirty (hour, marked_at) VALUES ($1, $2)
+     ON CONFLICT (hour) DO UPDATE SET marked_at = excluded.marked_at";
+
+/// What an upload writes beside its envelopes, computed before any statement runs (on
+/// SQLite, on the request's task rather than on the one writer thread).
+#[derive(Debug)]
+pub(super) struct PreparedBatch {
+    /// Each envelope's data, serialised once: for its row, for the newest-per-series row, and
+    /// (with kind, time and host) for the content hash.
+    data: Vec<String>,
+    pub(super) content_hash: String,
+    pub(super) late_hours: BTreeSet<i64>,
+    /// The series key and envelope index of the newest envelope of each (kind, series).
+    newest: Vec<(String, usize)>,
+}
+
+impl PreparedBatch {
+    pub(super) fn new(batch: &MetricBatch, now: DateTime<Utc>) -> Self {
+        let data: Vec<String> = batch.envelopes.iter().map(|e| e.data.to_string()).collect();
+        let mut hasher = Sha256::new();
+        for (envelope, data) in batch.envelopes.iter().zip(&data) {
+            hasher.update(envelope.kind.as_bytes());
+            hasher.update([0]);
+            hasher.update(millis(envelope.timestamp).to_le_bytes());
+            hasher.update(envelope.hostname.as_bytes());
+            hasher.update([0]);
+            hasher.update(data.as_bytes());
+            hasher.update([0]);
+        }
+        let late_before = millis(now) - LATE_AFTER_MS;
+        let late_hours = batch
+            .envelopes
+            .iter()
+            .map(|envelope| millis(envelope.timestamp))
+            .filter(|&ts| ts < late_before)
+            .map(|ts| ts.div_euclid(HOUR_MS) * HOUR_MS)
+            .collect();
+        let mut newest: HashMap<(&str, String), usize> = HashMap::new();
+        for (index, envelope) in batch.envelopes.iter().enumerate() {
+            let key = (envelope.kind.as_str(), series_key(&envelope.data));
+            let slot = newest.entry(key).or_insert(index);
+            if envelope.timestamp >= batch.envelopes[*slot].timestamp {
+                *slot = index;
+            }
+        }
+        PreparedBatch {
+            content_hash: hex(&hasher.finalize()),
+            data,
+            late_hours,
+            newest: newest
+                .into_iter()
+                .map(|((_, series), index)| (series, index))
+                .collect(),
+        }
+    }
+
+    /// Every envelope of `batch` (the batch this was prepared from) with its serialised data.
+    pub(super) fn rows<'a>(
+        &'a self,
+        batch: &'a MetricBatch,
+    ) -> impl Iterator<Item = (&'a Envelope, &'a str)> {
+        batch
+            .envelopes
+            .iter()
+            .zip(self.data.iter().map(String::as_str))
+    }
+
+    /// The newest envelope of each (kind, series) of `batch`, with its series key.
+    pub(super) fn newest_per_series<'a>(
+        &'a self,
+        batch: &'a MetricBatch,
+    ) -> impl Iterator<Item = (&'a str, &'a Envelope, &'a str)> {
+        self.newest.iter().map(|(series, index)| {
+            (
+                series.as_str(),
+                &batch.envelopes[*index],
+                self.data[*index].as_str(),
+            )
+        })
+    }
+
+    /// What a second upload of an already stored batch id is, given the hash stored with it.
+    pub(super) fn repeat_outcome(&self, stored_hash: &str) -> Ingested {
+        // Rows from before content hashes were kept have none: taken as the same upload.
+        if stored_hash.is_empty() || stored_hash == self.content_hash {
+            Ingested::Duplicate
+        } else {
+            Ingested::Conflict
+        }
+    }
 }
 
 /// The statements of one batch upload, inside the caller's transaction. A rate-limited upload
@@ -27,54 +148,34 @@ pub(super) async fn write_batch(
         return Ok(limited);
     }
     touch_agent(conn, agent, now).await?;
-    // Each envelope's data is serialised once: for its row, for the newest-per-series row,
-    // and (with kind, time and host) for the batch's content hash.
-    let data: Vec<String> = batch.envelopes.iter().map(|e| e.data.to_string()).collect();
-    let mut hasher = Sha256::new();
-    for (envelope, data) in batch.envelopes.iter().zip(&data) {
-        hasher.update(envelope.kind.as_bytes());
-        hasher.update([0]);
-        hasher.update(millis(envelope.timestamp).to_le_bytes());
-        hasher.update(envelope.hostname.as_bytes());
-        hasher.update([0]);
-        hasher.update(data.as_bytes());
-        hasher.update([0]);
-    }
-    let content_hash = hex(&hasher.finalize());
-    let fresh = sqlx::query(
-        "INSERT INTO metric_batches (agent_id, batch_id, content_hash, received_at, envelopes)
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (agent_id, batch_id) DO NOTHING",
-    )
-    .bind(agent_id)
-    .bind(batch.batch_id.to_string())
-    .bind(&content_hash)
-    .bind(millis(now))
-    .bind(saturating_i64(batch.envelopes.len() as u64))
-    .execute(&mut *conn)
-    .await?;
-    if fresh.rows_affected() == 0 {
-        let stored: String = sqlx::query_scalar(
-            "SELECT content_hash FROM metric_batches WHERE agent_id = $1 AND batch_id = $2",
-        )
+    let prepared = PreparedBatch::new(batch, now);
+    let batch_id = batch.batch_id.to_string();
+    let fresh = sqlx::query(INSERT_BATCH)
         .bind(agent_id)
-        .bind(batch.batch_id.to_string())
-        .fetch_one(&mut *conn)
+        .bind(&batch_id)
+        .bind(&prepared.content_hash)
+        .bind(millis(now))
+        .bind(saturating_i64(batch.envelopes.len() as u64))
+        .execute(&mut *conn)
         .await?;
-        // Rows from before content hashes were kept have none: taken as the same upload.
-        return Ok(if stored.is_empty() || stored == content_hash {
-            Ingested::Duplicate
-        } else {
-            Ingested::Conflict
-        });
+    if fresh.rows_affected() == 0 {
+        let stored: String = sqlx::query_scalar(STORED_HASH)
+            .bind(agent_id)
+            .bind(&batch_id)
+            .fetch_one(&mut *conn)
+            .await?;
+        return Ok(prepared.repeat_outcome(&stored));
     }
-    mark_late_hours(conn, batch, now).await?;
-    let rows: Vec<(&spectra_core::protocol::Envelope, &String)> =
-        batch.envelopes.iter().zip(&data).collect();
+    for &hour in &prepared.late_hours {
+        sqlx::query(MARK_LATE_HOUR)
+            .bind(hour)
+            .bind(millis(now))
+            .execute(&mut *conn)
+            .await?;
+    }
+    let rows: Vec<(&Envelope, &str)> = prepared.rows(batch).collect();
     for chunk in rows.chunks(INSERT_CHUNK) {
-        let sql = format!(
-            "INSERT INTO metrics (agent_id, kind, ts, hostname, data) VALUES {}",
-            placeholders(chunk.len(), 5)
-        );
+        let sql = format!("{INSERT_METRICS}{}", placeholders(chunk.len(), 5));
         let mut query = sqlx::query(AssertSqlSafe(sql));
         for (envelope, data) in chunk {
             query = query
@@ -82,52 +183,29 @@ pub(super) async fn write_batch(
                 .bind(envelope.kind.as_str())
                 .bind(millis(envelope.timestamp))
                 .bind(envelope.hostname.as_str())
-                .bind(data.as_str());
+                .bind(*data);
         }
         query.execute(&mut *conn).await?;
     }
-    write_latest(conn, agent_id, &rows).await?;
-    Ok(Ingested::Stored)
-}
-
-/// Keeps `latest_metrics` at the newest envelope of each series in `batch` (an older batch
-/// arriving late changes nothing).
-pub(super) async fn write_latest(
-    conn: &mut AnyConnection,
-    agent_id: &str,
-    rows: &[(&spectra_core::protocol::Envelope, &String)],
-) -> StoreResult<()> {
-    type Row<'a> = (&'a spectra_core::protocol::Envelope, &'a String);
-    let mut newest: HashMap<(&str, String), Row<'_>> = HashMap::new();
-    for &(envelope, data) in rows {
-        let key = (envelope.kind.as_str(), series_key(&envelope.data));
-        let slot = newest.entry(key).or_insert((envelope, data));
-        if envelope.timestamp >= slot.0.timestamp {
-            *slot = (envelope, data);
+    let newest: Vec<_> = prepared.newest_per_series(batch).collect();
+    for chunk in newest.chunks(INSERT_CHUNK) {
+        let sql = format!(
+            "{UPSERT_LATEST_HEAD}{}{UPSERT_LATEST_TAIL}",
+            placeholders(chunk.len(), 6)
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for (series, envelope, data) in chunk {
+            query = query
+                .bind(agent_id)
+                .bind(envelope.kind.as_str())
+                .bind(*series)
+                .bind(millis(envelope.timestamp))
+                .bind(envelope.hostname.as_str())
+                .bind(*data);
         }
+        query.execute(&mut *conn).await?;
     }
-    if newest.is_empty() {
-        return Ok(());
-    }
-    let sql = format!(
-        "INSERT INTO latest_metrics (agent_id, kind, series, ts, hostname, data) VALUES {}
-         ON CONFLICT (agent_id, kind, series) DO UPDATE SET ts = excluded.ts,
-             hostname = excluded.hostname, data = excluded.data
-         WHERE excluded.ts >= latest_metrics.ts",
-        placeholders(newest.len(), 6)
-    );
-    let mut query = sqlx::query(AssertSqlSafe(sql));
-    for ((kind, series), (envelope, data)) in newest {
-        query = query
-            .bind(agent_id)
-            .bind(kind)
-            .bind(series)
-            .bind(millis(envelope.timestamp))
-            .bind(envelope.hostname.as_str())
-            .bind(data.as_str());
-    }
-    query.execute(conn).await?;
-    Ok(())
+    Ok(Ingested::Stored)
 }
 
 /// Envelopes older than this when they arrive may miss the rollup pass that covers their
@@ -136,33 +214,6 @@ pub(super) async fn write_latest(
 pub(super) const LATE_AFTER_MS: i64 = 5 * 60_000;
 
 pub(super) const HOUR_MS: i64 = 3_600_000;
-
-/// Marks the hours of `batch`'s late envelopes for the next rollup pass.
-pub(super) async fn mark_late_hours(
-    conn: &mut AnyConnection,
-    batch: &MetricBatch,
-    now: DateTime<Utc>,
-) -> StoreResult<()> {
-    let late_before = millis(now) - LATE_AFTER_MS;
-    let hours: std::collections::BTreeSet<i64> = batch
-        .envelopes
-        .iter()
-        .map(|envelope| millis(envelope.timestamp))
-        .filter(|&ts| ts < late_before)
-        .map(|ts| ts.div_euclid(HOUR_MS) * HOUR_MS)
-        .collect();
-    for hour in hours {
-        sqlx::query(
-            "INSERT INTO rollup_dirty (hour, marked_at) VALUES ($1, $2)
-             ON CONFLICT (hour) DO UPDATE SET marked_at = excluded.marked_at",
-        )
-        .bind(hour)
-        .bind(millis(now))
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(())
-}
 
 pub(super) fn metric_from_row(row: &AnyRow) -> StoreResult<MetricRow> {
     Ok(MetricRow {

@@ -26,6 +26,7 @@ mod quotas;
 mod rollups;
 mod snapshots;
 mod sqlite;
+mod sqlite_writer;
 mod tokens;
 
 use std::collections::HashMap;
@@ -75,15 +76,21 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// A failure of the database driver, kept opaque so that no sqlx type is part of this
-/// crate's API.
+/// A failure of the database driver (sqlx, or SQLite's own library on the SQLite writer
+/// thread), kept opaque so that no driver type is part of this crate's API.
 #[derive(Debug, thiserror::Error)]
 #[error(transparent)]
-pub struct DatabaseError(sqlx::Error);
+pub struct DatabaseError(Box<dyn std::error::Error + Send + Sync>);
 
 impl From<sqlx::Error> for StoreError {
     fn from(error: sqlx::Error) -> Self {
-        StoreError::Database(DatabaseError(error))
+        StoreError::Database(DatabaseError(Box::new(error)))
+    }
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(error: rusqlite::Error) -> Self {
+        StoreError::Database(DatabaseError(Box::new(error)))
     }
 }
 
@@ -254,6 +261,30 @@ fn rate_window(now: DateTime<Utc>) -> i64 {
     millis(now).div_euclid(RATE_WINDOW_MS) * RATE_WINDOW_MS
 }
 
+/// Counts one request of an agent (`$1`) in the minute starting at `$2`, answering the count.
+const COUNT_REQUEST: &str =
+    "INSERT INTO agent_rates (agent_id, window_start, requests) VALUES ($1, $2, 1)
+     ON CONFLICT (agent_id, window_start)
+     DO UPDATE SET requests = agent_rates.requests + 1
+     RETURNING requests";
+/// Takes a refused request's count back, so that it does not count whether or not the
+/// caller rolls back.
+const UNCOUNT_REQUEST: &str = "UPDATE agent_rates SET requests = requests - 1
+     WHERE agent_id = $1 AND window_start = $2";
+
+/// The refusal of a request that made the minute's count `requests`, if over the limit.
+fn over_rate(now: DateTime<Utc>, requests: i64, requests_per_minute: u32) -> Option<Ingested> {
+    if requests <= i64::from(requests_per_minute) {
+        return None;
+    }
+    let retry_after_ms = rate_window(now) + RATE_WINDOW_MS - millis(now);
+    Some(Ingested::RateLimited {
+        retry_after_secs: u64::try_from((retry_after_ms + 999) / 1000)
+            .unwrap_or(1)
+            .max(1),
+    })
+}
+
 /// Counts one request of `agent_id` in the current minute; over the limit, takes the count
 /// back and says when to retry.
 async fn count_request(
@@ -263,34 +294,20 @@ async fn count_request(
     requests_per_minute: u32,
 ) -> StoreResult<Option<Ingested>> {
     let window = rate_window(now);
-    let requests: i64 = sqlx::query_scalar(
-        "INSERT INTO agent_rates (agent_id, window_start, requests) VALUES ($1, $2, 1)
-         ON CONFLICT (agent_id, window_start)
-         DO UPDATE SET requests = agent_rates.requests + 1
-         RETURNING requests",
-    )
-    .bind(agent_id)
-    .bind(window)
-    .fetch_one(&mut *conn)
-    .await?;
-    if requests > i64::from(requests_per_minute) {
-        // A refused request does not count, whether or not the caller rolls back.
-        sqlx::query(
-            "UPDATE agent_rates SET requests = requests - 1
-             WHERE agent_id = $1 AND window_start = $2",
-        )
+    let requests: i64 = sqlx::query_scalar(COUNT_REQUEST)
         .bind(agent_id)
         .bind(window)
-        .execute(conn)
+        .fetch_one(&mut *conn)
         .await?;
-        let retry_after_ms = window + RATE_WINDOW_MS - millis(now);
-        return Ok(Some(Ingested::RateLimited {
-            retry_after_secs: u64::try_from((retry_after_ms + 999) / 1000)
-                .unwrap_or(1)
-                .max(1),
-        }));
+    let refused = over_rate(now, requests, requests_per_minute);
+    if refused.is_some() {
+        sqlx::query(UNCOUNT_REQUEST)
+            .bind(agent_id)
+            .bind(window)
+            .execute(conn)
+            .await?;
     }
-    Ok(None)
+    Ok(refused)
 }
 
 #[cfg(test)]

@@ -10,34 +10,21 @@ use sqlx::any::AnyPoolOptions;
 use sqlx::{Any, AnyPool, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
+use super::metrics::PreparedBatch;
 use super::migrate::migrate;
-use super::{Backend, Ingested, StoreError, StoreResult, Uploader, Wakeups, write_batch};
+use super::sqlite_writer::{self, MAX_GROUP, PendingBatch};
+use super::{Backend, Ingested, StoreError, StoreResult, Uploader, Wakeups};
 
 /// Readers beside the one writer; WAL lets them run while it writes.
 const READERS: u32 = 4;
 /// How often the WAL is checkpointed.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
-/// Most uploads committed together.
-const MAX_GROUP: usize = 128;
-
-/// A metric batch waiting for the group commit.
-struct PendingBatch {
-    agent: Uploader,
-    batch: MetricBatch,
-    now: DateTime<Utc>,
-    requests_per_minute: u32,
-    reply: oneshot::Sender<StoreResult<Ingested>>,
-}
-
-/// SQLite, with one writer connection (SQLite takes one writer at a time anyway; queueing in
-/// the pool is cheaper than retrying on `SQLITE_BUSY`) and a few readers. Commits are durable:
-/// `synchronous=FULL` syncs the WAL on every commit.
-///
-/// Metric uploads, the bulk of all writes, go through a group commit: the uploads waiting when
-/// the writer comes free are written in one transaction and each is answered only after it
-/// commits, so one sync covers many uploads. A refused upload (duplicate, over its rate) writes
-/// nothing and leaves the others alone; should one fail outright, the group is rolled back and
-/// written again one upload per transaction.
+/// SQLite, with a few readers and two writing connections that take SQLite's one write lock
+/// in turn. Metric uploads, the bulk of all writes, go to a thread of their own
+/// (`sqlite_writer`) that commits the uploads waiting when it comes free in one transaction,
+/// so one sync covers many uploads, and answers each only after the commit. Every other write
+/// goes through a pool of one sqlx connection (queueing there is cheaper than retrying on
+/// `SQLITE_BUSY`). Commits are durable: `synchronous=FULL` syncs the WAL on every commit.
 #[derive(Debug)]
 pub(super) struct SqliteStore {
     writer: AnyPool,
@@ -106,7 +93,6 @@ impl SqliteStore {
         let writer = pool(1).await?;
         let reader = pool(READERS).await?;
         let (uploads, queue) = mpsc::channel(4 * MAX_GROUP);
-        tokio::spawn(group_commit(writer.clone(), queue));
         let checkpoints = tokio::spawn(checkpoint(reader.clone()));
         let store = SqliteStore {
             writer,
@@ -116,78 +102,11 @@ impl SqliteStore {
             checkpoints,
         };
         migrate(&store, None).await?;
+        let connection = sqlite_writer::open(path)?;
+        sqlite_writer::spawn(connection, queue)
+            .map_err(|e| bad(format!("cannot start the writer thread: {e}")))?;
         Ok(store)
     }
-}
-
-/// Writes queued uploads in groups until the store (the queue's sender) is dropped.
-async fn group_commit(writer: AnyPool, mut queue: mpsc::Receiver<PendingBatch>) {
-    while let Some(first) = queue.recv().await {
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match queue.try_recv() {
-                Ok(next) => group.push(next),
-                Err(_) => break,
-            }
-        }
-        match commit_group(&writer, &group).await {
-            Ok(outcomes) => {
-                for (pending, outcome) in group.into_iter().zip(outcomes) {
-                    let _ = pending.reply.send(outcome);
-                }
-            }
-            Err(e) => {
-                let message = e.to_string();
-                for pending in group {
-                    let _ = pending
-                        .reply
-                        .send(Err(StoreError::GroupCommit(message.clone())));
-                }
-            }
-        }
-    }
-}
-
-async fn commit_group(
-    writer: &AnyPool,
-    group: &[PendingBatch],
-) -> StoreResult<Vec<StoreResult<Ingested>>> {
-    match write_together(writer, group).await {
-        Ok(outcomes) => Ok(outcomes.into_iter().map(Ok).collect()),
-        // One upload failed and took the transaction with it: write each on its own, so only
-        // that one fails. (Rare: refusals are outcomes, not errors.)
-        Err(_) if group.len() > 1 => {
-            let mut outcomes = Vec::with_capacity(group.len());
-            for pending in group {
-                let outcome = write_together(writer, std::slice::from_ref(pending))
-                    .await
-                    .map(|mut one| one.remove(0));
-                outcomes.push(outcome);
-            }
-            Ok(outcomes)
-        }
-        Err(e) => Err(e),
-    }
-}
-
-/// Writes the uploads in one transaction: all or none.
-async fn write_together(writer: &AnyPool, group: &[PendingBatch]) -> StoreResult<Vec<Ingested>> {
-    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
-    let mut outcomes = Vec::with_capacity(group.len());
-    for pending in group {
-        outcomes.push(
-            write_batch(
-                &mut tx,
-                &pending.agent,
-                &pending.batch,
-                pending.now,
-                pending.requests_per_minute,
-            )
-            .await?,
-        );
-    }
-    tx.commit().await?;
-    Ok(outcomes)
 }
 
 #[async_trait]
@@ -202,6 +121,9 @@ impl Backend for SqliteStore {
         let (reply, answer) = oneshot::channel();
         let pending = PendingBatch {
             agent: agent.clone(),
+            // Serialising and hashing happen here, on the request's task, beside other
+            // requests, rather than on the one writer thread.
+            prepared: PreparedBatch::new(&batch, now),
             batch,
             now,
             requests_per_minute,
@@ -244,6 +166,7 @@ impl Backend for SqliteStore {
 mod tests {
     use super::*;
     use spectra_core::protocol::Envelope;
+    use sqlite_writer::Statements;
 
     fn pending(
         agent: &str,
@@ -251,60 +174,93 @@ mod tests {
     ) -> (PendingBatch, oneshot::Receiver<StoreResult<Ingested>>) {
         let (reply, answer) = oneshot::channel();
         let envelope = Envelope::new(kind, "h", serde_json::json!({"v": 1}));
-        let batch = PendingBatch {
+        let batch = MetricBatch::new(None, vec![envelope]);
+        let now = Utc::now();
+        let pending = PendingBatch {
             agent: Uploader {
                 id: agent.to_owned(),
                 last_seen: None,
             },
-            batch: MetricBatch::new(None, vec![envelope]),
-            now: Utc::now(),
+            prepared: PreparedBatch::new(&batch, now),
+            batch,
+            now,
             requests_per_minute: 100,
             reply,
         };
-        (batch, answer)
+        (pending, answer)
     }
 
     #[tokio::test]
-    async fn one_failing_upload_in_a_group_fails_alone() {
+    async fn one_failing_or_refused_upload_in_a_group_leaves_the_others_alone() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let sqlite = SqliteStore::open(&dir.path().join("s.db"))
-            .await
-            .expect("open");
-        let (writer, reader) = (sqlite.writer.clone(), sqlite.reader.clone());
+        let path = dir.path().join("s.db");
+        let sqlite = SqliteStore::open(&path).await.expect("open");
+        let reader = sqlite.reader.clone();
         let store = super::super::Store {
             backend: Box::new(sqlite),
         };
+        let mut conn = sqlite_writer::open(&path).expect("writer connection");
         // A stand-in for any failure of one upload's statements.
-        sqlx::raw_sql(
+        conn.execute_batch(
             "CREATE TRIGGER poison BEFORE INSERT ON metrics WHEN NEW.kind = 'poison'
              BEGIN SELECT RAISE(ABORT, 'poisoned'); END;",
         )
-        .execute(&writer)
-        .await
         .expect("trigger");
+        let mut over_rate = pending("d", "disk").0;
+        over_rate.requests_per_minute = 0;
         let group = [
             pending("a", "cpu").0,
             pending("b", "poison").0,
+            over_rate,
             pending("c", "memory").0,
         ];
-        let outcomes = commit_group(&writer, &group).await.expect("group");
+        let outcomes =
+            sqlite_writer::commit_group(&mut conn, &Statements::new(), &group).expect("group");
         assert!(matches!(outcomes[0], Ok(Ingested::Stored)));
         let err = outcomes[1].as_ref().expect_err("poisoned");
         assert!(err.to_string().contains("poisoned"), "{err}");
-        assert!(matches!(outcomes[2], Ok(Ingested::Stored)));
+        assert!(
+            matches!(outcomes[2], Ok(Ingested::RateLimited { retry_after_secs }) if retry_after_secs >= 1),
+            "{:?}",
+            outcomes[2]
+        );
+        assert!(matches!(outcomes[3], Ok(Ingested::Stored)));
         let kept = store
             .metrics_between(None, None, 0, i64::MAX)
             .await
             .expect("rows");
         let kinds: Vec<&str> = kept.iter().map(|row| row.kind.as_str()).collect();
         assert_eq!(kinds.len(), 2, "{kinds:?}");
-        assert!(!kinds.contains(&"poison"));
-        // The poisoned upload did not count against its agent's rate either.
-        let counted: Option<i64> =
-            sqlx::query_scalar("SELECT requests FROM agent_rates WHERE agent_id = 'b'")
-                .fetch_optional(&reader)
+        assert!(
+            kinds.contains(&"cpu") && kinds.contains(&"memory"),
+            "{kinds:?}"
+        );
+        // Neither the poisoned nor the refused upload counted against its agent's rate; the
+        // stored ones did.
+        let counted: Vec<(String, i64)> =
+            sqlx::query_as("SELECT agent_id, requests FROM agent_rates ORDER BY agent_id")
+                .fetch_all(&reader)
                 .await
                 .expect("rate");
-        assert_eq!(counted, None);
+        assert_eq!(counted, [("a".into(), 1), ("c".into(), 1)]);
+        // The same batch again is a duplicate, and its id with other content a conflict.
+        let (mut again, _) = pending("a", "cpu");
+        again.batch = group[0].batch.clone();
+        again.prepared = PreparedBatch::new(&again.batch, again.now);
+        let (mut other, _) = pending("a", "disk");
+        other.batch.batch_id = group[0].batch.batch_id;
+        other.prepared = PreparedBatch::new(&other.batch, other.now);
+        let outcomes = sqlite_writer::commit_group(&mut conn, &Statements::new(), &[again, other])
+            .expect("group");
+        assert!(
+            matches!(outcomes[0], Ok(Ingested::Duplicate)),
+            "{:?}",
+            outcomes[0]
+        );
+        assert!(
+            matches!(outcomes[1], Ok(Ingested::Conflict)),
+            "{:?}",
+            outcomes[1]
+        );
     }
 }
