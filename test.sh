@@ -33,5 +33,7 @@ echo "== tests"
 cargo test --workspace --locked
 echo "== python"
 spectra-py/test.sh
+echo "== node"
+spectra-node/test.sh
 echo "== fuzz (each target ${FUZZ_SECONDS:-20} s)"
 fuzz/run.sh

@@ -1,0 +1,173 @@
+//! `scan`, `scanSync` and the entry stream behind `iterFiles`.
+
+use std::ops::ControlFlow;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi_derive::napi;
+use serde_json::{Value, json};
+use spectra_core::scan::{FileStream, Next, ScanControl, ScanOptions, Scanner, SizeMode};
+
+use crate::convert::{field, to_js};
+use crate::errors::IntoJs;
+use crate::{CancelHandle, Work, token_of};
+
+/// How often a running scan reports progress.
+const PROGRESS_EVERY: Duration = Duration::from_millis(200);
+/// Entries the walk behind `iterFiles` may run ahead of its reader.
+const STREAM_AHEAD: usize = 4096;
+/// Most entries one `next()` of the stream hands over.
+const MAX_BATCH: usize = 1024;
+
+/// Progress as `onProgress` receives it.
+type ProgressFn = ThreadsafeFunction<Value, (), Value, Status, false>;
+
+/// Core's scan options from the JavaScript options object; what it leaves out keeps core's
+/// default.
+fn options(path: String, options: Option<&Value>) -> spectra_core::Result<ScanOptions> {
+    let mut scan = ScanOptions::new(PathBuf::from(path));
+    if let Some(top) = field::<usize>(options, "top")? {
+        scan = scan.with_top(top);
+    }
+    if let Some(on) = field::<bool>(options, "oneFileSystem")? {
+        scan = scan.with_one_file_system(on);
+    }
+    if let Some(on) = field::<bool>(options, "followSymlinks")? {
+        scan = scan.with_follow_symlinks(on);
+    }
+    if field::<bool>(options, "apparentSize")? == Some(true) {
+        scan = scan.with_size_mode(SizeMode::Apparent);
+    }
+    if let Some(threads) = field::<usize>(options, "threads")? {
+        scan = scan.with_threads(threads);
+    }
+    for pattern in field::<Vec<String>>(options, "exclude")?.unwrap_or_default() {
+        scan = scan.with_exclude(pattern);
+    }
+    Ok(scan)
+}
+
+/// Scans `path` on libuv's pool; `onProgress({ entries, bytes, currentPath })` runs on the
+/// JavaScript thread about five times a second; `cancel` stops the walk (the Promise then
+/// rejects with `CANCELLED`).
+#[napi(ts_return_type = "Promise<any>")]
+pub fn scan(
+    path: String,
+    options: Option<Value>,
+    on_progress: Option<ProgressFn>,
+    cancel: Option<&CancelHandle>,
+) -> Result<AsyncTask<Work>> {
+    let scan_options = self::options(path, options.as_ref()).js()?;
+    let token = token_of(cancel);
+    Ok(Work::new(move || {
+        let scanner = Scanner::new(scan_options)?;
+        let mut control = ScanControl::new()
+            .every(PROGRESS_EVERY)
+            .cancel_with(token.clone());
+        if let Some(callback) = &on_progress {
+            control = control.on_progress(|seen| {
+                let progress = json!({
+                    "entries": seen.entries,
+                    "bytes": seen.bytes,
+                    "errors": seen.errors,
+                    "currentPath": seen.current.as_ref().map(|p| p.to_string_lossy()),
+                });
+                callback.call(progress, ThreadsafeFunctionCallMode::NonBlocking);
+                ControlFlow::Continue(())
+            });
+        }
+        let report = scanner.scan_controlled(control)?;
+        if report.cancelled {
+            return Err(spectra_core::Error::Cancelled {
+                what: "scan".into(),
+            });
+        }
+        to_js(&report)
+    }))
+}
+
+/// `scan` on the calling thread, for scripts.
+#[napi]
+pub fn scan_sync(path: String, options: Option<Value>) -> Result<Value> {
+    let scan_options = self::options(path, options.as_ref()).js()?;
+    let report = Scanner::new(scan_options).and_then(|s| s.scan()).js()?;
+    to_js(&report).js()
+}
+
+/// The entries of a walk as they are found. The walk runs at most a few thousand entries
+/// ahead and then waits for the reader: backpressure for tree views that fill in as it goes.
+#[napi]
+#[derive(Debug)]
+pub struct FileWalk {
+    stream: Arc<Mutex<Option<FileStream>>>,
+}
+
+#[napi]
+impl FileWalk {
+    #[napi(constructor)]
+    pub fn new(path: String, options: Option<Value>) -> Result<Self> {
+        let scanner = self::options(path, options.as_ref())
+            .and_then(Scanner::new)
+            .js()?;
+        Ok(FileWalk {
+            stream: Arc::new(Mutex::new(Some(scanner.stream(STREAM_AHEAD)))),
+        })
+    }
+
+    /// The next entries (at least one, at most `MAX_BATCH`), or `null` when the walk is done.
+    #[napi(ts_return_type = "Promise<any[] | null>")]
+    pub fn next(&self) -> AsyncTask<Work> {
+        let stream = self.stream.clone();
+        Work::new(move || {
+            let mut slot = stream.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut batch = Vec::new();
+            loop {
+                let Some(walk) = slot.as_mut() else {
+                    return Ok(Value::Null);
+                };
+                let wait = if batch.is_empty() {
+                    PROGRESS_EVERY
+                } else {
+                    Duration::ZERO
+                };
+                match walk.next_timeout(wait) {
+                    Next::Entry(record) => {
+                        batch.push(to_js(&record)?);
+                        if batch.len() == MAX_BATCH {
+                            return Ok(Value::Array(batch));
+                        }
+                    }
+                    Next::Waiting if batch.is_empty() => {}
+                    Next::Waiting => return Ok(Value::Array(batch)),
+                    Next::Done => {
+                        if let Some(walk) = slot.take() {
+                            walk.finish()?;
+                        }
+                        return Ok(if batch.is_empty() {
+                            Value::Null
+                        } else {
+                            Value::Array(batch)
+                        });
+                    }
+                }
+            }
+        })
+    }
+
+    /// Stops the walk early.
+    #[napi(ts_return_type = "Promise<any>")]
+    pub fn close(&self) -> AsyncTask<Work> {
+        let stream = self.stream.clone();
+        Work::new(move || {
+            let walk = stream.lock().unwrap_or_else(PoisonError::into_inner).take();
+            if let Some(walk) = walk {
+                // A cancelled walk reports what it saw; only an error of the walk matters.
+                walk.finish()?;
+            }
+            Ok(Value::Null)
+        })
+    }
+}

@@ -1,0 +1,82 @@
+'use strict'
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const os = require('node:os')
+const spectra = require('..')
+
+test('collectors agree with Node\'s os module where they overlap', async () => {
+  const [cpu, memory, system] = await Promise.all([spectra.cpu(), spectra.memory(), spectra.system()])
+  assert.equal(cpu.coreCount, os.cpus().length)
+  assert.equal(cpu.perCore.length, os.cpus().length)
+  assert.equal(memory.total, os.totalmem())
+  assert.equal(system.hostname, os.hostname())
+  assert.ok(memory.available > 0 && memory.available <= memory.total)
+})
+
+test('every collector answers or rejects as UNSUPPORTED, as collectors() says', async () => {
+  const capabilities = await spectra.collectors()
+  const names = capabilities.map((c) => c.name)
+  assert.ok(names.includes('cpu') && names.includes('raspberry_pi'), names.join())
+  const byFunction = {
+    cpu: spectra.cpu, memory: spectra.memory, disk: spectra.disks, disk_io: spectra.diskIo,
+    network: spectra.network, processes: spectra.processes, services: spectra.services,
+    wifi: spectra.wifi, containers: spectra.containers, system: spectra.system,
+    applications: spectra.applications, temperature: spectra.temperatures, raspberry_pi: spectra.raspberryPi,
+  }
+  assert.deepEqual(Object.keys(byFunction).sort(), [...names].sort(), 'one function per collector')
+  for (const capability of capabilities) {
+    const sampling = byFunction[capability.name]()
+    if (capability.supported) {
+      const data = await sampling
+      assert.equal(typeof data, 'object', capability.name)
+    } else {
+      await assert.rejects(sampling, { code: 'UNSUPPORTED', number: 8 }, capability.name)
+      assert.equal(capability.reason.code, 'unsupported')
+    }
+  }
+  await assert.rejects(spectra.collect('no-such-collector'), { code: 'INVALID_INPUT' })
+})
+
+test('processes honours top', async () => {
+  const sample = await spectra.processes({ top: 3 })
+  const list = sample.processes ?? sample.top ?? Object.values(sample).find(Array.isArray)
+  assert.ok(Array.isArray(list), JSON.stringify(Object.keys(sample)))
+  assert.ok(list.length <= 3 && list.length > 0, `${list.length} processes`)
+})
+
+test('observe samples on a timer until unsubscribed', async () => {
+  const samples = []
+  await new Promise((resolve, reject) => {
+    const stop = spectra.observe('memory', 20, (error, data) => {
+      if (error) return reject(error)
+      samples.push(data)
+      if (samples.length === 3) {
+        stop()
+        resolve()
+      }
+    })
+  })
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  assert.equal(samples.length, 3, 'nothing after unsubscribing')
+  assert.ok(samples.every((s) => s.total === os.totalmem()))
+  assert.throws(() => spectra.observe('memory', 0, () => {}), RangeError)
+})
+
+test('diagnostics run with core defaults and are cancellable', async (t) => {
+  const connected = await spectra.tcpConnect('127.0.0.1', 5432)
+  assert.equal(connected.connected, true)
+  const refused = await spectra.tcpConnect('127.0.0.1', 1)
+  assert.equal(refused.connected, false)
+  const mounts = await spectra.mounts()
+  assert.ok(JSON.stringify(mounts).includes('"/"'))
+  const netstat = await spectra.netstat()
+  assert.ok(JSON.stringify(netstat).includes('5432'), 'PostgreSQL listens on 5432')
+  const usage = await spectra.diskUsage(__dirname, { top: 2 })
+  assert.ok(usage.totals.files >= 5)
+  assert.ok(usage.largestFiles.length <= 2)
+  await assert.rejects(spectra.logs({ severity: 'loud' }), { code: 'INVALID_INPUT' })
+  await assert.rejects(spectra.ping('127.0.0.1', { timeout: -1 }), { code: 'INVALID_INPUT' })
+  const controller = new AbortController()
+  controller.abort()
+  await assert.rejects(spectra.ping('127.0.0.1', { count: 50, signal: controller.signal }), { code: 'CANCELLED' })
+})

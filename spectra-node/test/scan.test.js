@@ -1,0 +1,114 @@
+'use strict'
+const test = require('node:test')
+const assert = require('node:assert/strict')
+const path = require('node:path')
+const spectra = require('..')
+const { tempDir, buildTree, bigDirectory } = require('./helpers')
+
+test('scan finds exactly what the tree holds', async (t) => {
+  const root = tempDir(t)
+  const truth = buildTree(root)
+  const report = await spectra.scan(root, { apparentSize: true, top: 3 })
+  assert.equal(report.totals.files, truth.files)
+  assert.equal(report.totals.dirs, truth.dirs)
+  assert.equal(report.totals.apparentBytes, truth.bytes)
+  assert.equal(report.sizeMode, 'apparent')
+  assert.equal(report.largestFiles.length, 3)
+  assert.equal(path.basename(report.largestFiles[0].path), 'two.log')
+  assert.equal(report.partial, false)
+  const logs = report.extensions.find((e) => e.name === 'log')
+  assert.deepEqual([logs.count, logs.bytes], [2, 3000])
+  // The synchronous form agrees.
+  const again = spectra.scanSync(root, { apparentSize: true, top: 3 })
+  assert.deepEqual(again.totals, report.totals)
+})
+
+test('excludes and options reach core', async (t) => {
+  const root = tempDir(t)
+  const truth = buildTree(root)
+  const report = await spectra.scan(root, { apparentSize: true, exclude: ['*.log'] })
+  assert.equal(report.totals.files, truth.files - 2)
+  assert.equal(report.totals.apparentBytes, truth.bytes - 3000)
+  await assert.rejects(spectra.scan(root, { exclude: ['[unclosed'] }), { code: 'INVALID_PATTERN', number: 5 })
+  await assert.rejects(spectra.scan(root, { top: 'ten' }), { code: 'INVALID_INPUT' })
+})
+
+test('progress arrives, the event loop keeps running, and an AbortSignal cancels', async () => {
+  const seen = []
+  let ticks = 0
+  const timer = setInterval(() => ticks++, 10)
+  const controller = new AbortController()
+  const started = Date.now()
+  const scanning = spectra.scan(bigDirectory(), {
+    threads: 1,
+    onProgress: (progress) => {
+      seen.push(progress)
+      if (seen.length === 2) controller.abort()
+    },
+    signal: controller.signal,
+  })
+  await assert.rejects(scanning, (error) => {
+    assert.ok(error instanceof spectra.SpectraError)
+    assert.equal(error.code, 'CANCELLED')
+    assert.equal(error.number, 11)
+    return true
+  })
+  clearInterval(timer)
+  const elapsed = Date.now() - started
+  assert.ok(seen.length >= 2, `progress calls: ${seen.length}`)
+  assert.ok(seen[1].entries >= seen[0].entries && seen[0].entries > 0, JSON.stringify(seen))
+  assert.equal(typeof seen[0].currentPath, 'string')
+  // Two progress intervals (200 ms each) passed with the timer firing all along: the walk
+  // never held the JavaScript thread.
+  assert.ok(elapsed >= 300, `elapsed ${elapsed} ms`)
+  assert.ok(ticks >= elapsed / 10 / 3, `${ticks} ticks in ${elapsed} ms`)
+})
+
+test('a signal aborted before the call cancels it at once', async () => {
+  const controller = new AbortController()
+  controller.abort()
+  await assert.rejects(spectra.scan(bigDirectory(), { signal: controller.signal }), { code: 'CANCELLED' })
+})
+
+test('errors carry the core code, the number, the path and Node errno fields', async () => {
+  await assert.rejects(spectra.scan('/nonexistent/spectra-node'), (error) => {
+    assert.ok(error instanceof spectra.SpectraError)
+    assert.equal(error.code, 'NOT_FOUND')
+    assert.equal(error.coreCode, 'not_found')
+    assert.equal(error.number, 2)
+    assert.equal(error.path, '/nonexistent/spectra-node')
+    assert.equal(error.errno, -2)
+    assert.equal(error.osCode, 'ENOENT')
+    return true
+  })
+  assert.throws(() => spectra.scanSync('/nonexistent/spectra-node'), { code: 'NOT_FOUND' })
+  const codes = spectra.errorCodes.map((entry) => entry.number)
+  assert.deepEqual(codes, [...codes].sort((a, b) => a - b))
+  assert.equal(new Set(spectra.errorCodes.map((e) => e.code)).size, spectra.errorCodes.length)
+  assert.deepEqual(
+    spectra.errorCodes.find((e) => e.code === 'UNSUPPORTED'),
+    { code: 'UNSUPPORTED', coreCode: 'unsupported', number: 8 },
+  )
+})
+
+test('iterFiles yields every entry as it is found, and stops when left early', async (t) => {
+  const root = tempDir(t)
+  const truth = buildTree(root)
+  const found = new Set()
+  let files = 0
+  for await (const entry of spectra.iterFiles(root)) {
+    found.add(entry.path)
+    if (entry.kind === 'file') files += 1
+  }
+  assert.deepEqual([...found].sort(), [...truth.paths].sort())
+  assert.equal(files, truth.files)
+  let taken = 0
+  for await (const entry of spectra.iterFiles(bigDirectory())) {
+    assert.equal(typeof entry.path, 'string')
+    if (++taken === 10) break
+  }
+  assert.equal(taken, 10)
+  await assert.rejects(async () => {
+    for await (const entry of spectra.iterFiles('/nonexistent/spectra-node')) assert.fail(entry.path)
+  }, { code: 'NOT_FOUND' })
+})
