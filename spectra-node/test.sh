@@ -15,4 +15,7 @@ if ! git diff --exit-code -- native.js native.d.ts; then
   echo "spectra-node: native.js / native.d.ts differ from what napi generates; commit the regenerated files" >&2
   exit 1
 fi
+# One test compares scan()'s defaults with the CLI's: it runs the built binary.
+cargo build -q --locked -p spectra-cli --manifest-path ../Cargo.toml
+export SPECTRA_CLI="$CARGO_TARGET_DIR/debug/spectra"
 node --test test/

@@ -112,3 +112,20 @@ test('iterFiles yields every entry as it is found, and stops when left early', a
     for await (const entry of spectra.iterFiles('/nonexistent/spectra-node')) assert.fail(entry.path)
   }, { code: 'NOT_FOUND' })
 })
+
+test('scan() with no options answers as `spectra scan` does: one set of defaults, in core', async (t) => {
+  const cli = process.env.SPECTRA_CLI
+  assert.ok(cli, 'SPECTRA_CLI names the spectra binary (spectra-node/test.sh sets it)')
+  const root = tempDir(t)
+  buildTree(root)
+  const run = require('node:child_process').spawnSync(cli, ['scan', '--format', 'json', root], { encoding: 'utf8' })
+  assert.equal(run.status, 0, run.stderr)
+  const fromCli = JSON.parse(run.stdout)
+  const fromNode = await spectra.scan(root)
+  assert.equal(fromNode.sizeMode, fromCli.size_mode)
+  assert.equal(fromNode.largestFiles.length, fromCli.largest_files.length)
+  assert.equal(fromNode.largestDirs.length, fromCli.largest_dirs.length)
+  assert.equal(fromNode.totals.diskBytes, fromCli.totals.disk_bytes)
+  assert.equal(fromNode.totals.files, fromCli.totals.files)
+  assert.deepEqual(fromNode.largestFiles.map((f) => f.path), fromCli.largest_files.map((f) => f.path))
+})
