@@ -62,7 +62,7 @@ test('observe samples on a timer until unsubscribed', async () => {
   assert.throws(() => spectra.observe('memory', 0, () => {}), RangeError)
 })
 
-test('diagnostics run with core defaults and are cancellable', async (t) => {
+test('diagnostics run with core defaults and are cancellable', async () => {
   const connected = await spectra.tcpConnect('127.0.0.1', 5432)
   assert.equal(connected.connected, true)
   const refused = await spectra.tcpConnect('127.0.0.1', 1)
@@ -74,6 +74,13 @@ test('diagnostics run with core defaults and are cancellable', async (t) => {
   const usage = await spectra.diskUsage(__dirname, { top: 2 })
   assert.ok(usage.totals.files >= 5)
   assert.ok(usage.largestFiles.length <= 2)
+  const ping = await spectra.ping('127.0.0.1', { count: 2 })
+  assert.deepEqual([ping.transmitted, ping.received], [2, 2])
+  const route = await spectra.traceroute('127.0.0.1', { maxHops: 2, timeout: 1 })
+  assert.equal(route.reached, true)
+  assert.equal(route.hops.at(-1).address, '127.0.0.1')
+  const lines = await spectra.logs({ severity: 'err', lines: 5 })
+  assert.ok(Array.isArray(lines) && lines.length <= 5, JSON.stringify(lines).slice(0, 200))
   await assert.rejects(spectra.logs({ severity: 'loud' }), { code: 'INVALID_INPUT' })
   await assert.rejects(spectra.ping('127.0.0.1', { timeout: -1 }), { code: 'INVALID_INPUT' })
   const controller = new AbortController()
