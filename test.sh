@@ -35,5 +35,7 @@ echo "== python"
 spectra-py/test.sh
 echo "== node"
 spectra-node/test.sh
+echo "== uniffi"
+spectra-ffi/uniffi/test.sh
 echo "== fuzz (each target ${FUZZ_SECONDS:-20} s)"
 fuzz/run.sh

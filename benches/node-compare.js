@@ -22,17 +22,25 @@ async function timed(call) {
   return Number(process.hrtime.bigint() - started) / 1e6
 }
 
-/** Alternates `a` and `b` for `rounds` rounds after one warm-up call of each. */
-async function sideBySide(name, [aName, a], [bName, b], n = rounds) {
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/**
+ * Alternates `a` and `b` for `n` rounds after one warm-up call of each, `gapMs` apart
+ * (systeminformation answers `processes` and `currentLoad` from its previous call for 500 ms:
+ * those are measured 600 ms apart so that each call does the work).
+ */
+async function sideBySide(name, [aName, a], [bName, b], n = rounds, gapMs = 0) {
   await a()
   await b()
   const times = { [aName]: [], [bName]: [] }
   for (let i = 0; i < n; i++) {
+    await pause(gapMs)
     times[aName].push(await timed(a))
+    await pause(gapMs)
     times[bName].push(await timed(b))
   }
   const medians = { [aName]: median(times[aName]), [bName]: median(times[bName]) }
-  console.log(JSON.stringify({ name, rounds: n, median_ms: medians, ratio: medians[aName] / medians[bName] }))
+  console.log(JSON.stringify({ name, rounds: n, gap_ms: gapMs, median_ms: medians, ratio: medians[aName] / medians[bName] }))
 }
 
 async function main() {
@@ -45,15 +53,15 @@ async function main() {
     }],
   )
   const collectors = [
-    ['processes', () => spectra.processes(), () => si.processes()],
+    ['processes', () => spectra.processes(), () => si.processes(), 600],
     ['disks (fsSize)', () => spectra.disks(), () => si.fsSize()],
     ['memory (mem)', () => spectra.memory(), () => si.mem()],
-    ['cpu (currentLoad)', () => spectra.cpu(), () => si.currentLoad()],
+    ['cpu (currentLoad)', () => spectra.cpu(), () => si.currentLoad(), 600],
     ['network (networkStats)', () => spectra.network(), () => si.networkStats('*')],
     ['system (osInfo)', () => spectra.system(), () => si.osInfo()],
   ]
-  for (const [name, ours, theirs] of collectors) {
-    await sideBySide(name, ['spectra-node', ours], ['systeminformation', theirs], rounds * 3)
+  for (const [name, ours, theirs, gapMs = 0] of collectors) {
+    await sideBySide(name, ['spectra-node', ours], ['systeminformation', theirs], gapMs ? rounds : rounds * 3, gapMs)
   }
 }
 
