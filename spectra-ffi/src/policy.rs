@@ -163,6 +163,23 @@ pub unsafe extern "C" fn spectra_plan_free(plan: *mut spectra_plan) {
     }
 }
 
+/// A saved plan's id and the state directory it is saved under.
+///
+/// # Safety
+/// `plan_id` must be NULL or a NUL-terminated string; `state_dir` NULL or one.
+unsafe fn saved_plan<'a>(
+    plan_id: *const c_char,
+    state_dir: *const c_char,
+) -> Result<(&'a str, StateDir), Failure> {
+    // SAFETY: passed on from the caller.
+    unsafe {
+        Ok((
+            string_arg(plan_id, "plan_id")?,
+            state(optional_string_arg(state_dir, "state_dir")?),
+        ))
+    }
+}
+
 /// Carries out the saved plan `plan_id` under the safety rules (each file re-checked,
 /// quarantined, audited); the outcome as JSON.
 ///
@@ -177,15 +194,9 @@ pub unsafe extern "C" fn spectra_enforce(
 ) -> spectra_result {
     guard(|| {
         // SAFETY: the caller's promises.
-        let (plan_id, state_dir) = unsafe {
-            (
-                string_arg(plan_id, "plan_id")?,
-                optional_string_arg(state_dir, "state_dir")?,
-            )
-        };
+        let (plan_id, state) = unsafe { saved_plan(plan_id, state_dir) }?;
         out_arg(out, "out")?;
-        let (_, outcome) =
-            state(state_dir).enforce(plan_id, override_limits, ActionHooks::default())?;
+        let (_, outcome) = state.enforce(plan_id, override_limits, ActionHooks::default())?;
         write_json(&outcome, out)
     })
 }
@@ -202,14 +213,9 @@ pub unsafe extern "C" fn spectra_restore(
 ) -> spectra_result {
     guard(|| {
         // SAFETY: the caller's promises.
-        let (plan_id, state_dir) = unsafe {
-            (
-                string_arg(plan_id, "plan_id")?,
-                optional_string_arg(state_dir, "state_dir")?,
-            )
-        };
+        let (plan_id, state) = unsafe { saved_plan(plan_id, state_dir) }?;
         out_arg(out, "out")?;
-        let restored = state(state_dir).restore(plan_id, ActionHooks::default())?;
+        let restored = state.restore(plan_id, ActionHooks::default())?;
         write_json(&restored, out)
     })
 }
