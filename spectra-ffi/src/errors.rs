@@ -200,3 +200,69 @@ unsafe fn write_buffer_unguarded(
         Err(_) => SPECTRA_RESULT_PANIC,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn last_json() -> serde_json::Value {
+        last_error().unwrap_or_default()
+    }
+
+    #[test]
+    fn a_panic_becomes_a_result_and_the_last_error_says_so() {
+        let result = guard(|| panic!("a bug"));
+        assert_eq!(result, SPECTRA_RESULT_PANIC);
+        assert_eq!(last_json()["number"], 101);
+        // The next successful call clears it.
+        assert_eq!(guard(|| Ok(())), SPECTRA_RESULT_OK);
+        assert_eq!(last_error(), None);
+    }
+
+    #[test]
+    fn core_errors_keep_their_number_and_body() {
+        let result = guard(|| {
+            Err(Failure::from(Error::InvalidInput {
+                what: "top".into(),
+                message: "too big".into(),
+            }))
+        });
+        assert_eq!(result, SPECTRA_RESULT_INVALID_INPUT);
+        assert_eq!(last_json()["code"], "invalid_input");
+        assert_eq!(last_json()["number"], 4);
+        for code in ErrorCode::ALL {
+            assert_eq!(result_of(code) as u32, code.as_u32(), "{code:?}");
+        }
+    }
+
+    #[test]
+    fn every_result_has_its_own_message() {
+        let all = [
+            SPECTRA_RESULT_OK,
+            SPECTRA_RESULT_IO,
+            SPECTRA_RESULT_NOT_FOUND,
+            SPECTRA_RESULT_PERMISSION_DENIED,
+            SPECTRA_RESULT_INVALID_INPUT,
+            SPECTRA_RESULT_INVALID_PATTERN,
+            SPECTRA_RESULT_INVALID_DATA,
+            SPECTRA_RESULT_TOO_LARGE,
+            SPECTRA_RESULT_UNSUPPORTED,
+            SPECTRA_RESULT_INVALID_RULE,
+            SPECTRA_RESULT_TIMEOUT,
+            SPECTRA_RESULT_CANCELLED,
+            SPECTRA_RESULT_CALLBACK,
+            SPECTRA_RESULT_NULL_PARAMETER,
+            SPECTRA_RESULT_PANIC,
+            SPECTRA_RESULT_BUFFER_TOO_SMALL,
+        ];
+        let messages: std::collections::BTreeSet<&str> =
+            all.iter().map(|r| message_of(*r)).collect();
+        assert_eq!(messages.len(), all.len());
+        // The published numbers, pinned: a number is never reused for something else.
+        let numbers: Vec<u32> = all.iter().map(|r| *r as u32).collect();
+        assert_eq!(
+            numbers,
+            [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 100, 101, 102]
+        );
+    }
+}
