@@ -2,7 +2,7 @@
 //!
 //! No logic lives here: each function converts its arguments, calls `spectra-core` — off the
 //! JavaScript thread, on libuv's pool ([`Work`]), for anything that touches the disk or the
-//! network — converts the result to a plain object ([`convert::to_js`]) and maps errors once
+//! network — converts the result to a plain object (`convert::to_js`) and maps errors once
 //! (`errors.rs`). `index.js` adds the JavaScript surface (`SpectraError`, `AbortSignal`,
 //! async iterators, `observe`).
 
