@@ -33,7 +33,7 @@ pub struct ScanArgs {
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
     /// How many of the largest files and directories to list.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = spectra_core::scan::DEFAULT_TOP)]
     top: usize,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Table)]

@@ -204,7 +204,7 @@ pub(crate) fn data_frame<'py>(
 /// this thread about five times a second; Ctrl-C (or an exception raised by `progress`)
 /// cancels the walk and is raised here.
 #[pyfunction]
-#[pyo3(signature = (path, *, top = 10, exclude = Vec::new(), one_file_system = false,
+#[pyo3(signature = (path, *, top = spectra_core::scan::DEFAULT_TOP, exclude = Vec::new(), one_file_system = false,
                     follow_symlinks = false, apparent_size = false, threads = None,
                     progress = None))]
 #[allow(clippy::too_many_arguments)]

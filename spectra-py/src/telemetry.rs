@@ -43,8 +43,11 @@ impl std::fmt::Debug for PyRecorder {
 #[pymethods]
 impl PyRecorder {
     #[new]
-    #[pyo3(signature = (sink, *, batch_size = 500, flush_interval = 1.0,
-                        metadata_sample_rate = 0.1, queue_capacity = 10_000))]
+    // Core's defaults, read from `RecorderOptions::default()` rather than written again.
+    #[pyo3(signature = (sink, *, batch_size = RecorderOptions::default().batch_size,
+                        flush_interval = RecorderOptions::default().flush_interval.as_secs_f64(),
+                        metadata_sample_rate = RecorderOptions::default().metadata_sample_rate,
+                        queue_capacity = RecorderOptions::default().queue_capacity))]
     fn new(
         sink: &Bound<'_, PyAny>,
         batch_size: usize,

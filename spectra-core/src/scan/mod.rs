@@ -34,7 +34,8 @@ pub use control::{CancelToken, Progress, ScanControl};
 pub(crate) use entry::extension_of;
 pub use entry::{Entry, FileKind, FileMeta, FinishedDir, Timestamp};
 pub use options::{
-    DEFAULT_THREADS_PER_CPU, MAX_DEFAULT_THREADS, MAX_THREADS, MAX_TOP, ScanOptions, SizeMode,
+    DEFAULT_THREADS_PER_CPU, DEFAULT_TOP, MAX_DEFAULT_THREADS, MAX_THREADS, MAX_TOP, ScanOptions,
+    SizeMode,
 };
 pub use report::{
     AGE_BUCKET_DAYS, AgeBucket, ERROR_SAMPLE, ErrorSummary, OwnerUsage, ScanError, ScanReport,

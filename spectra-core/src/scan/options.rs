@@ -78,11 +78,15 @@ impl Default for ScanOptions {
             max_depth: None,
             size_mode: SizeMode::Disk,
             count_hard_links_once: true,
-            top: 10,
+            top: DEFAULT_TOP,
             top_extensions: 10,
         }
     }
 }
+
+/// How many of the largest files and directories a report lists unless told otherwise: the
+/// one default every frontend (CLI, Python, Node, C, uniffi) uses.
+pub const DEFAULT_TOP: usize = 10;
 
 /// Above this, a top-N list stops being a summary and becomes an index held in memory.
 pub const MAX_TOP: usize = 100_000;

@@ -418,10 +418,11 @@ class Recorder:
         cls,
         sink: Union[_Path, Callable[[List[Dict[str, Any]]], object]],
         *,
-        batch_size: int = 500,
-        flush_interval: float = 1.0,
-        metadata_sample_rate: float = 0.1,
-        queue_capacity: int = 10000,
+        # Core's defaults (500 events, 1.0 s, 0.1, 10,000), not repeated here.
+        batch_size: int = ...,
+        flush_interval: float = ...,
+        metadata_sample_rate: float = ...,
+        queue_capacity: int = ...,
     ) -> Recorder: ...
     def record(
         self, op: str, path: _Path, *, bytes: int = 0, uid: Optional[int] = None
@@ -456,7 +457,7 @@ class PlannedFile:
 def scan(
     path: _Path,
     *,
-    top: int = 10,
+    top: int = ...,  # core's DEFAULT_TOP (10)
     exclude: Sequence[str] = ...,
     one_file_system: bool = False,
     follow_symlinks: bool = False,
