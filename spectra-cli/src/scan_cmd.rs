@@ -300,7 +300,7 @@ fn render_table(report: &ScanReport) -> String {
     }
     let _ = writeln!(out, "\nOwners:");
     for o in &report.owners {
-        let who = o.user.clone().unwrap_or_else(|| format!("uid {}", o.uid));
+        let who = o.label();
         let _ = writeln!(
             out,
             "  {:>10}  {:>9} entries  {who}",

@@ -27,10 +27,12 @@
 //! # Ok::<(), spectra_core::Error>(())
 //! ```
 //!
-//! The scanner uses Linux system calls (`statx`, `getdents64`); other platforms are not yet
-//! supported.
+//! On Linux the scanner and collectors use Linux's fast paths (`statx`, `getdents64`,
+//! `/proc`); every platform (macOS, Windows, and Linux on request) has the portable ones:
+//! see [`Backend`].
 #![forbid(unsafe_code)]
 
+mod backend;
 mod cancel;
 pub mod collect;
 pub mod diagnose;
@@ -44,6 +46,8 @@ pub mod scan;
 mod sys;
 pub mod telemetry;
 
+pub use backend::{BACKEND_ENV, Backend};
 pub use cancel::CancelToken;
 pub use error::{Error, ErrorBody, ErrorCode, Result};
 pub use raw_path::RawPath;
+pub(crate) use raw_path::{os_str_from_bytes, os_string_from_bytes};

@@ -1,5 +1,6 @@
+use std::borrow::Cow;
+use std::ffi::{OsStr, OsString};
 use std::fmt;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
@@ -26,7 +27,7 @@ impl RawPath {
 
     /// The exact bytes of the path.
     pub fn as_bytes(&self) -> &[u8] {
-        self.0.as_os_str().as_bytes()
+        self.0.as_os_str().as_encoded_bytes()
     }
 
     /// The path for display, with invalid UTF-8 replaced.
@@ -53,9 +54,39 @@ impl From<&Path> for RawPath {
 
 impl From<Vec<u8>> for RawPath {
     fn from(bytes: Vec<u8>) -> Self {
-        RawPath(PathBuf::from(
-            <std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(bytes),
-        ))
+        RawPath(PathBuf::from(os_string_from_bytes(bytes)))
+    }
+}
+
+/// A name from its bytes: exact on Unix; elsewhere (where names are UTF-16 and their bytes
+/// are std's WTF-8 encoding) exact for UTF-8, with anything else replaced by U+FFFD — `std`
+/// offers no safe exact conversion there, and this crate has no `unsafe`.
+pub(crate) fn os_str_from_bytes(bytes: &[u8]) -> Cow<'_, OsStr> {
+    #[cfg(spectra_unix)]
+    {
+        Cow::Borrowed(std::os::unix::ffi::OsStrExt::from_bytes(bytes))
+    }
+    #[cfg(not(spectra_unix))]
+    {
+        match String::from_utf8_lossy(bytes) {
+            Cow::Borrowed(text) => Cow::Borrowed(OsStr::new(text)),
+            Cow::Owned(text) => Cow::Owned(OsString::from(text)),
+        }
+    }
+}
+
+/// The owned form of [`os_str_from_bytes`].
+pub(crate) fn os_string_from_bytes(bytes: Vec<u8>) -> OsString {
+    #[cfg(spectra_unix)]
+    {
+        std::os::unix::ffi::OsStringExt::from_vec(bytes)
+    }
+    #[cfg(not(spectra_unix))]
+    {
+        match String::from_utf8(bytes) {
+            Ok(text) => OsString::from(text),
+            Err(e) => OsString::from(String::from_utf8_lossy(e.as_bytes()).into_owned()),
+        }
     }
 }
 

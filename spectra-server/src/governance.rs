@@ -79,7 +79,8 @@ impl Usage {
                 .iter()
                 .flat_map(|(_, report)| &report.owners)
                 .filter(|owner| {
-                    owner.user.as_deref() == Some(name) || owner.uid.to_string() == name
+                    owner.user.as_deref() == Some(name)
+                        || owner.uid.is_some_and(|uid| uid.to_string() == name)
                 })
                 .map(|owner| owner.bytes)
                 .sum(),

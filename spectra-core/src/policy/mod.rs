@@ -342,16 +342,25 @@ impl CompiledPolicy {
 }
 
 /// Devices mounted `noatime`: their access times are stale, so rules must see them as
-/// unknown (an access time that never moves would make every file look abandoned).
+/// unknown (an access time that never moves would make every file look abandoned). Read from
+/// Linux's mount table; other platforms give no mount options to the portable backend, so
+/// there every access time is trusted.
 pub(crate) fn noatime_devices() -> std::collections::HashSet<u64> {
-    let text = crate::sys::Host::real()
-        .read("proc/self/mountinfo")
-        .unwrap_or_default();
-    crate::sys::parse_mountinfo(&text)
-        .into_iter()
-        .filter(|m| m.options.split(',').any(|o| o == "noatime"))
-        .map(|m| m.dev)
-        .collect()
+    #[cfg(spectra_native)]
+    {
+        let text = crate::sys::Host::real()
+            .read("proc/self/mountinfo")
+            .unwrap_or_default();
+        crate::sys::parse_mountinfo(&text)
+            .into_iter()
+            .filter(|m| m.options.split(',').any(|o| o == "noatime"))
+            .map(|m| m.dev)
+            .collect()
+    }
+    #[cfg(not(spectra_native))]
+    {
+        std::collections::HashSet::new()
+    }
 }
 
 /// `meta` as rules may see it: without its atime on a `noatime` mount.
@@ -360,7 +369,7 @@ pub(crate) fn trusted(
     noatime: &std::collections::HashSet<u64>,
 ) -> crate::scan::FileMeta {
     let mut meta = *meta;
-    if noatime.contains(&meta.dev) {
+    if meta.dev.is_some_and(|dev| noatime.contains(&dev)) {
         meta.atime = None;
     }
     meta
@@ -382,23 +391,21 @@ pub struct FileFacts {
 impl FileFacts {
     /// Stats `path` (without following a final symlink) and resolves its owner and group.
     pub fn of_path(path: &std::path::Path, now: i64) -> Result<FileFacts> {
-        use std::os::unix::ffi::OsStrExt;
         let meta = trusted(&crate::scan::stat_path(path)?, &noatime_devices());
-        let name = path.file_name().map(|n| n.as_bytes()).unwrap_or_default();
+        let name = path.file_name().map(|n| n.as_encoded_bytes()).unwrap_or_default();
         Ok(FileFacts {
             path: path.into(),
             extension: String::from_utf8_lossy(crate::scan::extension_of(name).unwrap_or_default())
                 .to_ascii_lowercase(),
             meta,
             depth: path.components().count().saturating_sub(1),
-            owner: crate::sys::user_name(meta.uid),
-            group: crate::sys::group_name(meta.gid),
+            owner: meta.uid.and_then(crate::sys::user_name),
+            group: meta.gid.and_then(crate::sys::group_name),
             now,
         })
     }
 
     pub fn facts(&self) -> Facts<'_> {
-        use std::os::unix::ffi::OsStrExt;
         let path = self.path.as_bytes();
         Facts {
             path,
@@ -406,7 +413,7 @@ impl FileFacts {
                 .path
                 .as_path()
                 .file_name()
-                .map(|n| n.as_bytes())
+                .map(|n| n.as_encoded_bytes())
                 .unwrap_or(path),
             extension: self.extension.as_bytes(),
             meta: &self.meta,

@@ -3,7 +3,6 @@
 //! it is still the same file. A plan changes nothing anywhere.
 
 use std::collections::HashMap;
-use std::os::unix::ffi::OsStrExt;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -20,16 +19,17 @@ use crate::scan::{Entry, ScanControl, ScanOptions, ScanReport, Scanner, Timestam
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlannedFile {
     pub path: RawPath,
-    pub dev: u64,
-    pub ino: u64,
+    /// `None` (with `ino`, `uid`, `gid`, `nlink`) where the platform has no such fact.
+    pub dev: Option<u64>,
+    pub ino: Option<u64>,
     pub size: u64,
     pub disk_size: u64,
     pub mtime: Option<Timestamp>,
     pub atime: Option<Timestamp>,
     pub ctime: Option<Timestamp>,
-    pub uid: u32,
-    pub gid: u32,
-    pub nlink: u64,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub nlink: Option<u64>,
 }
 
 /// What a dry run found. Its id is the SHA-256 of everything else in it, so a plan cannot be
@@ -158,8 +158,8 @@ struct Planner<'p> {
     noatime: &'p std::collections::HashSet<u64>,
     now: i64,
     matches: Vec<PlannedFile>,
-    owners: HashMap<u32, Option<String>>,
-    groups: HashMap<u32, Option<String>>,
+    owners: HashMap<Option<u32>, Option<String>>,
+    groups: HashMap<Option<u32>, Option<String>>,
 }
 
 impl Visitor for Planner<'_> {
@@ -183,7 +183,7 @@ impl Visitor for Planner<'_> {
         let owner = if self.needs.owner {
             self.owners
                 .entry(meta.uid)
-                .or_insert_with(|| crate::sys::user_name(meta.uid))
+                .or_insert_with(|| meta.uid.and_then(crate::sys::user_name))
                 .as_deref()
         } else {
             None
@@ -191,14 +191,14 @@ impl Visitor for Planner<'_> {
         let group = if self.needs.group {
             self.groups
                 .entry(meta.gid)
-                .or_insert_with(|| crate::sys::group_name(meta.gid))
+                .or_insert_with(|| meta.gid.and_then(crate::sys::group_name))
                 .as_deref()
         } else {
             None
         };
         let facts = Facts {
-            path: path.as_ref().map_or(&[][..], |p| p.as_os_str().as_bytes()),
-            name: entry.name().as_bytes(),
+            path: path.as_ref().map_or(&[][..], |p| p.as_os_str().as_encoded_bytes()),
+            name: entry.name_bytes(),
             extension: &extension,
             meta,
             depth: entry.depth,

@@ -186,9 +186,9 @@ impl<'a> Facts<'a> {
                 Field::Kind => Some(Value::Text(self.meta.kind.as_str().as_bytes())),
                 Field::Owner => self.owner.map(|o| Value::Text(o.as_bytes())),
                 Field::Group => self.group.map(|g| Value::Text(g.as_bytes())),
-                Field::Uid => number(f64::from(self.meta.uid)),
-                Field::Gid => number(f64::from(self.meta.gid)),
-                Field::Nlink => number(self.meta.nlink as f64),
+                Field::Uid => self.meta.uid.and_then(|uid| number(f64::from(uid))),
+                Field::Gid => self.meta.gid.and_then(|gid| number(f64::from(gid))),
+                Field::Nlink => self.meta.nlink.and_then(|links| number(links as f64)),
                 Field::Depth => number(self.depth as f64),
                 Field::Size => number(self.meta.size as f64),
                 Field::Mtime | Field::Atime | Field::Ctime => {
@@ -348,8 +348,7 @@ fn eval(expr: &Expr, facts: &Facts<'_>) -> Option<bool> {
         }
         Expr::Glob(operand, glob) => match facts.value(*operand)? {
             Value::Text(text) => {
-                use std::os::unix::ffi::OsStrExt;
-                Some(glob.is_match(std::path::Path::new(std::ffi::OsStr::from_bytes(text))))
+                Some(glob.is_match(std::path::Path::new(&*crate::os_str_from_bytes(text))))
             }
             Value::Number(_) => None,
         },

@@ -1,5 +1,5 @@
+use std::borrow::Cow;
 use std::ffi::OsStr;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize};
@@ -68,24 +68,36 @@ pub struct Timestamp {
 /// The metadata of one entry, taken without following symlinks (unless the scan follows them).
 ///
 /// A time is `None` when the filesystem did not report it; callers must treat it as unknown,
-/// never as zero.
+/// never as zero. Likewise the Unix facts — owner, group, device, inode, link count — are
+/// `None` where the platform has none (Windows): the rule language treats them as unknown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileMeta {
     pub kind: FileKind,
-    /// Permission bits and file type, as in `st_mode`.
+    /// Permission bits and file type, as in `st_mode`. Without Unix modes (Windows) the type
+    /// bits with `0o444` for a read-only entry, `0o666` otherwise (`0o111` added for a
+    /// directory).
     pub mode: u32,
     /// Apparent size (`st_size`).
     pub size: u64,
-    /// Bytes allocated on disk (`st_blocks * 512`).
+    /// Bytes allocated on disk (`st_blocks * 512`); the apparent size where the platform does
+    /// not report blocks (Windows), which the scan report says
+    /// ([`crate::scan::ScanReport::disk_bytes_are_apparent`]).
     pub disk_size: u64,
     pub mtime: Option<Timestamp>,
     pub atime: Option<Timestamp>,
     pub ctime: Option<Timestamp>,
-    pub uid: u32,
-    pub gid: u32,
-    pub dev: u64,
-    pub ino: u64,
-    pub nlink: u64,
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
+    pub dev: Option<u64>,
+    pub ino: Option<u64>,
+    pub nlink: Option<u64>,
+}
+
+impl FileMeta {
+    /// `(device, inode)`, the identity of the file behind a name, when the platform has one.
+    pub fn identity(&self) -> Option<(u64, u64)> {
+        self.dev.zip(self.ino)
+    }
 }
 
 /// A directory in the walk, shared by the entries it holds and the directories below it.
@@ -99,7 +111,7 @@ pub(crate) struct DirNode {
     pub(crate) parent: Option<Arc<DirNode>>,
     pub(crate) depth: usize,
     /// The device of the root this directory was reached from (for `one_file_system`).
-    pub(crate) root_dev: u64,
+    pub(crate) root_dev: Option<u64>,
     /// Cumulative sizes of everything below, this directory included.
     pub(crate) apparent: AtomicU64,
     pub(crate) disk: AtomicU64,
@@ -166,7 +178,7 @@ fn join_reversed(names: &[&[u8]], last: Option<&[u8]>) -> PathBuf {
         }
         out.extend_from_slice(name);
     }
-    PathBuf::from(std::ffi::OsString::from_vec(out))
+    PathBuf::from(crate::os_string_from_bytes(out))
 }
 
 /// One entry of the walk, as handed to every [`crate::scan::Visitor`].
@@ -190,14 +202,20 @@ impl Entry<'_> {
     /// The full path (the root as given, joined with the names below it).
     pub fn path(&self) -> PathBuf {
         match self.parent {
-            None => PathBuf::from(OsStr::from_bytes(self.name)),
+            None => PathBuf::from(&*crate::os_str_from_bytes(self.name)),
             Some(dir) => join_reversed(&dir.ancestry(), Some(self.name)),
         }
     }
 
-    /// The file name (for a root, the root path as given).
-    pub fn name(&self) -> &OsStr {
-        OsStr::from_bytes(self.name)
+    /// The file name (for a root, the root path as given). Borrowed on Unix; see
+    /// [`Entry::name_bytes`] for the exact bytes everywhere.
+    pub fn name(&self) -> Cow<'_, OsStr> {
+        crate::os_str_from_bytes(self.name)
+    }
+
+    /// The file name's bytes (on Windows, std's WTF-8 encoding of the UTF-16 name).
+    pub fn name_bytes(&self) -> &[u8] {
+        self.name
     }
 
     /// The extension: what follows the last `.` of the name, unless the name starts with its

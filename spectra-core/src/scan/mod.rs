@@ -43,7 +43,6 @@ pub use report::{
 };
 pub use stream::{FileRecord, FileStream, Next};
 pub use visitor::Visitor;
-pub(crate) use walk::meta_from_statx;
 pub(crate) use walk::stat_path;
 
 use crate::error::Result;
@@ -55,15 +54,27 @@ use report::ReportBuilder;
 pub struct Scanner {
     options: ScanOptions,
     excludes: Option<Excludes>,
+    backend: crate::Backend,
 }
 
 impl Scanner {
-    /// Checks `options` (roots present, thread and top-N bounds, exclude globs) once, so the
-    /// walk itself cannot fail on them.
+    /// Checks `options` (roots present, thread and top-N bounds, exclude globs, the backend)
+    /// once, so the walk itself cannot fail on them.
     pub fn new(options: ScanOptions) -> Result<Self> {
         options.validate()?;
         let excludes = Excludes::compile(&options.exclude)?;
-        Ok(Scanner { options, excludes })
+        let backend = crate::Backend::resolve(options.backend)?;
+        walk::check_supported(backend, &options)?;
+        Ok(Scanner {
+            options,
+            excludes,
+            backend,
+        })
+    }
+
+    /// The backend the scans walk with, resolved when the scanner was made.
+    pub fn backend(&self) -> crate::Backend {
+        self.backend
     }
 
     pub fn options(&self) -> &ScanOptions {
@@ -88,11 +99,12 @@ impl Scanner {
         new_visitor: impl Fn() -> V + Sync,
         mut control: ScanControl<'_>,
     ) -> Result<(ScanReport, V)> {
-        let roots = walk::stat_roots(&self.options)?;
+        let roots = walk::stat_roots(self.backend, &self.options)?;
         let started_at = chrono::Utc::now();
         let clock = Instant::now();
         let make = || (ReportBuilder::new(&self.options, started_at), new_visitor());
         let ((builder, visitor), stats) = walk::walk(
+            self.backend,
             &self.options,
             self.excludes.as_ref(),
             roots,

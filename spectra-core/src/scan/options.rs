@@ -65,6 +65,9 @@ pub struct ScanOptions {
     pub top: usize,
     /// How many extensions the report lists by name (the rest are summed as "other").
     pub top_extensions: usize,
+    /// Which walker reads the tree; `None` resolves through [`crate::Backend::resolve`]
+    /// (`SPECTRA_BACKEND`, else native on Linux, portable elsewhere).
+    pub backend: Option<crate::Backend>,
 }
 
 impl Default for ScanOptions {
@@ -80,6 +83,7 @@ impl Default for ScanOptions {
             count_hard_links_once: true,
             top: DEFAULT_TOP,
             top_extensions: 10,
+            backend: None,
         }
     }
 }
@@ -159,6 +163,11 @@ impl ScanOptions {
 
     pub fn with_max_depth(mut self, depth: usize) -> Self {
         self.max_depth = Some(depth);
+        self
+    }
+
+    pub fn with_backend(mut self, backend: crate::Backend) -> Self {
+        self.backend = Some(backend);
         self
     }
 
@@ -251,12 +260,11 @@ impl Excludes {
 
     /// `relative` is the path below the root; it is only computed when a pattern needs it.
     pub(crate) fn is_excluded(&self, name: &[u8], relative: Option<&[u8]>) -> bool {
-        fn as_path(bytes: &[u8]) -> &std::path::Path {
-            use std::os::unix::ffi::OsStrExt;
-            std::path::Path::new(std::ffi::OsStr::from_bytes(bytes))
-        }
-        self.by_name.is_match(as_path(name))
-            || relative.is_some_and(|rel| self.by_relative_path.is_match(as_path(rel)))
+        let matches = |set: &globset::GlobSet, bytes: &[u8]| {
+            set.is_match(std::path::Path::new(&*crate::os_str_from_bytes(bytes)))
+        };
+        matches(&self.by_name, name)
+            || relative.is_some_and(|rel| matches(&self.by_relative_path, rel))
     }
 }
 

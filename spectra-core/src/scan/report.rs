@@ -60,6 +60,18 @@ pub struct ScanReport {
     pub mount_points_skipped: u64,
     /// Directories reached a second time through a symlink (loops), skipped.
     pub revisits_skipped: u64,
+    /// Which walker produced the report.
+    #[serde(default = "native_backend")]
+    pub backend: crate::Backend,
+    /// True where the platform reports no allocated blocks (Windows): every disk size in the
+    /// report is then the apparent size.
+    #[serde(default)]
+    pub disk_bytes_are_apparent: bool,
+}
+
+/// Reports from before the portable backend were all native.
+fn native_backend() -> crate::Backend {
+    crate::Backend::Native
 }
 
 /// One figure of a report in long form (`section`, `name`, `count`, `bytes`): what a CSV file
@@ -112,8 +124,7 @@ impl ScanReport {
             self.other_extensions.bytes,
         ));
         rows.extend(self.owners.iter().map(|o| {
-            let name = o.user.clone().unwrap_or_else(|| o.uid.to_string());
-            row("owner", name, o.count, o.bytes)
+            row("owner", o.label(), o.count, o.bytes)
         }));
         for (section, buckets) in [
             ("age_mtime", &self.age_by_mtime),
@@ -171,11 +182,23 @@ pub struct Usage {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OwnerUsage {
-    pub uid: u32,
+    /// `None` gathers the entries whose owner the platform does not report (Windows).
+    pub uid: Option<u32>,
     /// The user name, when the system resolves the uid.
     pub user: Option<String>,
     pub count: u64,
     pub bytes: u64,
+}
+
+impl OwnerUsage {
+    /// How every frontend names the owner: the user name, else the uid, else `(unknown)`.
+    pub fn label(&self) -> String {
+        match (&self.user, self.uid) {
+            (Some(user), _) => user.clone(),
+            (None, Some(uid)) => uid.to_string(),
+            (None, None) => "(unknown)".to_owned(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -235,6 +258,8 @@ pub(crate) struct WalkStats {
     pub(crate) mount_points_skipped: u64,
     pub(crate) revisits_skipped: u64,
     pub(crate) cancelled: bool,
+    pub(crate) backend: crate::Backend,
+    pub(crate) disk_bytes_are_apparent: bool,
 }
 
 /// An item ranked by size; among equal sizes the path that sorts first (byte by byte) ranks
@@ -249,9 +274,8 @@ struct Ranked {
 
 impl Ord for Ranked {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        use std::os::unix::ffi::OsStrExt;
         fn bytes(ranked: &Ranked) -> &[u8] {
-            ranked.item.path.as_path().as_os_str().as_bytes()
+            ranked.item.path.as_path().as_os_str().as_encoded_bytes()
         }
         self.size
             .cmp(&other.size)
@@ -423,7 +447,7 @@ pub(crate) struct ReportBuilder {
     largest_dirs: TopN,
     extensions: HashMap<Box<[u8]>, Tally>,
     untracked_extensions: Tally,
-    owners: HashMap<u32, Tally>,
+    owners: HashMap<Option<u32>, Tally>,
     by_mtime: AgeHistogram,
     by_atime: AgeHistogram,
 }
@@ -494,7 +518,7 @@ impl ReportBuilder {
             .into_iter()
             .map(|(uid, t)| OwnerUsage {
                 uid,
-                user: crate::sys::user_name(uid),
+                user: uid.and_then(crate::sys::user_name),
                 count: t.count,
                 bytes: t.bytes,
             })
@@ -525,6 +549,8 @@ impl ReportBuilder {
             excluded: stats.excluded,
             mount_points_skipped: stats.mount_points_skipped,
             revisits_skipped: stats.revisits_skipped,
+            backend: stats.backend,
+            disk_bytes_are_apparent: stats.disk_bytes_are_apparent,
         }
     }
 }

@@ -26,8 +26,9 @@ pub struct FileRecord {
     pub disk_size: u64,
     pub mtime: Option<Timestamp>,
     pub atime: Option<Timestamp>,
-    pub uid: u32,
-    pub gid: u32,
+    /// `None` where the platform has no Unix owners (Windows).
+    pub uid: Option<u32>,
+    pub gid: Option<u32>,
     /// 0 for a root, 1 for its entries, and so on.
     pub depth: usize,
 }

@@ -1,43 +1,84 @@
-//! The parallel walk: one rayon task per directory, `openat`/`getdents64` to list it and
-//! `statx(dirfd, name, AT_SYMLINK_NOFOLLOW)` for each entry.
+//! The parallel walk: one rayon task per directory, over a [`DirReader`] — Linux's
+//! `openat`/`getdents64`/`statx` ([`native`]) or `std::fs` ([`portable`]). Everything else
+//! (excludes, depth, `-x`, hard links, loops, progress, cancellation, directory sizes) is
+//! this file's, so both backends give the same report from the same facts.
 //!
-//! Why not a path-based walker: a dirfd-relative stat skips the kernel's path walk (about 2.0 µs
-//! per entry here against 2.75 µs with a full path), and opening each directory relative to its
+//! Why a native walker: a dirfd-relative stat skips the kernel's path walk (about 2.0 µs per
+//! entry here against 2.75 µs with a full path), and opening each directory relative to its
 //! parent's descriptor keeps working on trees deeper than `PATH_MAX`. Each directory's task
-//! holds its parent's descriptor only until it has opened itself, so few descriptors are open
-//! at once whatever the depth.
+//! holds its parent's open directory only until it has opened itself, so few descriptors are
+//! open at once whatever the depth.
+
+#[cfg(spectra_native)]
+mod native;
+mod portable;
 
 use std::collections::HashSet;
-use std::ffi::CStr;
 use std::io;
 use std::ops::ControlFlow;
-use std::os::fd::OwnedFd;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
 
-use rustix::fs::{AtFlags, CWD, Mode, OFlags, RawDir, Statx, StatxFlags};
-use rustix::io::Errno;
-
 use super::control::{CancelToken, Progress, ScanControl};
-use super::entry::{DirNode, Entry, FileKind, FileMeta, FinishedDir, Timestamp};
+use super::entry::{DirNode, Entry, FileKind, FileMeta, FinishedDir};
 use super::options::{Excludes, ScanOptions};
 use super::report::{ErrorLog, WalkStats};
 use super::visitor::Visitor;
+use crate::Backend;
 use crate::error::{Error, Result};
 
 /// How many entries a worker handles before it publishes its progress counters and checks for
 /// cancellation, inside one (possibly huge) directory.
 const CHECK_EVERY: u64 = 1024;
-/// `getdents64` buffer per directory task.
-const DIRENT_BUFFER: usize = 32 * 1024;
 const HARD_LINK_SHARDS: usize = 16;
 
 /// `(dev, ino)` pairs.
 type InodeSet = HashSet<(u64, u64)>;
 
-struct Shared<'s, V> {
+/// How a backend reads directories.
+pub(crate) trait DirReader: Sync {
+    /// An open directory, shared by its listing and the tasks that open its subdirectories.
+    type Dir: Send + Sync;
+
+    /// Metadata of a root, following a final symlink (as `find -H` does).
+    fn stat_root(&self, path: &Path) -> io::Result<FileMeta>;
+
+    /// Metadata of one path, without following a final symlink.
+    fn stat_path(&self, path: &Path) -> io::Result<FileMeta>;
+
+    /// Opens a root directory.
+    fn open_root(&self, path: &Path) -> io::Result<Self::Dir>;
+
+    /// Opens the directory `name` of `parent`; `follow` when it was reached through a symlink.
+    fn open_child(&self, parent: &Self::Dir, name: &[u8], follow: bool) -> io::Result<Self::Dir>;
+
+    /// Lists `dir`: calls `each` with every name but `.` and `..`, and a function that stats
+    /// that entry — without following a symlink, or following it when `follow` is given, in
+    /// which case the flag returned says whether the facts are the target's. Stops early on
+    /// `Break`. An error returned is one of the listing itself.
+    fn list(
+        &self,
+        dir: &Self::Dir,
+        each: &mut dyn FnMut(&[u8], &dyn Fn(bool) -> io::Result<(FileMeta, bool)>) -> ControlFlow<()>,
+    ) -> io::Result<()>;
+}
+
+/// Refuses, before a walk, what a backend cannot do safely here: following symlinks needs
+/// each directory's identity to detect loops, which a platform without inodes (Windows)
+/// does not give.
+pub(crate) fn check_supported(backend: Backend, opts: &ScanOptions) -> Result<()> {
+    if opts.follow_symlinks && !portable::HAS_IDENTITY && backend == Backend::Portable {
+        return Err(Error::unsupported(
+            "following symlinks",
+            "this platform gives no inode identity to detect symlink loops with",
+        ));
+    }
+    Ok(())
+}
+
+struct Shared<'s, R, V> {
+    reader: &'s R,
     opts: &'s ScanOptions,
     excludes: Option<&'s Excludes>,
     slots: Vec<Mutex<V>>,
@@ -65,22 +106,59 @@ pub(crate) struct Root {
 
 /// Stats every root before the walk starts: a missing or unreadable root is a fatal error
 /// that names it, not an entry in the report.
-pub(crate) fn stat_roots(opts: &ScanOptions) -> Result<Vec<Root>> {
+pub(crate) fn stat_roots(backend: Backend, opts: &ScanOptions) -> Result<Vec<Root>> {
     opts.roots
         .iter()
         .map(|path| {
-            rustix::fs::statx(CWD, path, AtFlags::empty(), StatxFlags::BASIC_STATS)
-                .map(|st| Root {
-                    path: path.clone(),
-                    meta: meta_from_statx(&st),
-                })
-                .map_err(|e| Error::io(path, e.into()))
+            let meta = match backend {
+                #[cfg(spectra_native)]
+                Backend::Native => native::Native.stat_root(path),
+                _ => portable::Portable.stat_root(path),
+            };
+            meta.map(|meta| Root {
+                path: path.clone(),
+                meta,
+            })
+            .map_err(|e| Error::io(path, e))
         })
         .collect()
 }
 
-/// Walks every root with one visitor per worker thread and returns the merged visitor.
+/// Metadata of one path, taken the way the walker takes it (without following a final
+/// symlink), by the backend [`Backend::resolve`] picks.
+pub(crate) fn stat_path(path: &Path) -> Result<FileMeta> {
+    let meta = match Backend::resolve(None)? {
+        #[cfg(spectra_native)]
+        Backend::Native => native::Native.stat_path(path),
+        _ => portable::Portable.stat_path(path),
+    };
+    meta.map_err(|e| Error::io(path, e))
+}
+
+/// Walks every root with `backend`, one visitor per worker thread, and returns the merged
+/// visitor.
 pub(crate) fn walk<V: Visitor>(
+    backend: Backend,
+    opts: &ScanOptions,
+    excludes: Option<&Excludes>,
+    roots: Vec<Root>,
+    new_visitor: &(dyn Fn() -> V + Sync),
+    control: &mut ScanControl<'_>,
+) -> Result<(V, WalkStats)> {
+    match backend {
+        #[cfg(spectra_native)]
+        Backend::Native => walk_with(&native::Native, opts, excludes, roots, new_visitor, control),
+        _ => walk_with(&portable::Portable, opts, excludes, roots, new_visitor, control),
+    }
+    .map(|(visitor, mut stats)| {
+        stats.backend = backend;
+        stats.disk_bytes_are_apparent = backend == Backend::Portable && !portable::HAS_BLOCKS;
+        (visitor, stats)
+    })
+}
+
+fn walk_with<R: DirReader, V: Visitor>(
+    reader: &R,
     opts: &ScanOptions,
     excludes: Option<&Excludes>,
     roots: Vec<Root>,
@@ -96,6 +174,7 @@ pub(crate) fn walk<V: Visitor>(
     // The progress callback is not `Sync`; take it out so the rest can be shared with workers.
     let mut progress = control.progress.take();
     let shared = Shared {
+        reader,
         opts,
         excludes,
         slots: (0..pool.current_num_threads())
@@ -155,6 +234,8 @@ pub(crate) fn walk<V: Visitor>(
         mount_points_skipped: shared.mount_points_skipped.into_inner(),
         revisits_skipped: shared.revisits_skipped.into_inner(),
         cancelled: control.cancel.is_cancelled(),
+        backend: Backend::Portable,
+        disk_bytes_are_apparent: false,
     };
     let mut visitors = shared
         .slots
@@ -167,7 +248,7 @@ pub(crate) fn walk<V: Visitor>(
     Ok((merged, stats))
 }
 
-impl<V: Visitor> Shared<'_, V> {
+impl<R: DirReader, V: Visitor> Shared<'_, R, V> {
     fn slot(&self) -> MutexGuard<'_, V> {
         let index = rayon::current_thread_index().unwrap_or(0) % self.slots.len();
         self.slots[index]
@@ -193,11 +274,17 @@ impl<V: Visitor> Shared<'_, V> {
         }
     }
 
-    fn record_error(&self, path: impl FnOnce() -> PathBuf, error: io::Error) {
-        self.errors
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .record(path, error);
+    /// Counts an entry that vanished between listing and stat (or a directory removed while
+    /// being opened or listed); records any other failure.
+    fn record_failure(&self, path: impl FnOnce() -> PathBuf, error: io::Error) {
+        if error.kind() == io::ErrorKind::NotFound {
+            self.vanished.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.errors
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .record(path, error);
+        }
     }
 
     fn measure(&self, meta: &FileMeta) -> u64 {
@@ -207,12 +294,16 @@ impl<V: Visitor> Shared<'_, V> {
     /// False when this is a further link of a multiply-linked file already counted.
     fn first_sighting(&self, meta: &FileMeta) -> bool {
         match &self.hard_links {
-            Some(shards) if meta.nlink > 1 && meta.kind != FileKind::Dir => {
-                let shard = (meta.ino as usize ^ meta.dev as usize) % HARD_LINK_SHARDS;
+            Some(shards) if meta.nlink.is_some_and(|n| n > 1) && meta.kind != FileKind::Dir => {
+                // Without an identity (no inodes on this platform) a link cannot be matched.
+                let Some((dev, ino)) = meta.identity() else {
+                    return true;
+                };
+                let shard = (ino as usize ^ dev as usize) % HARD_LINK_SHARDS;
                 shards[shard]
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
-                    .insert((meta.dev, meta.ino))
+                    .insert((dev, ino))
             }
             _ => true,
         }
@@ -220,12 +311,14 @@ impl<V: Visitor> Shared<'_, V> {
 
     /// False when following symlinks has led back to a directory already entered.
     fn first_entry_into(&self, meta: &FileMeta) -> bool {
-        self.visited_dirs.as_ref().is_none_or(|visited| {
-            visited
+        // `check_supported` refuses to follow symlinks where there is no identity.
+        match (self.visited_dirs.as_ref(), meta.identity()) {
+            (Some(visited), Some(identity)) => visited
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .insert((meta.dev, meta.ino))
-        })
+                .insert(identity),
+            _ => true,
+        }
     }
 
     fn may_descend(&self, depth: usize) -> bool {
@@ -233,8 +326,12 @@ impl<V: Visitor> Shared<'_, V> {
     }
 }
 
-fn walk_root<'s, V: Visitor>(scope: &rayon::Scope<'s>, shared: &'s Shared<'s, V>, root: Root) {
-    let name = root.path.as_os_str().as_bytes();
+fn walk_root<'s, R: DirReader, V: Visitor>(
+    scope: &rayon::Scope<'s>,
+    shared: &'s Shared<'s, R, V>,
+    root: Root,
+) {
+    let name = root.path.as_os_str().as_encoded_bytes();
     let meta = root.meta;
     let counted = shared.first_sighting(&meta);
     shared.slot().visit(&Entry {
@@ -261,18 +358,9 @@ fn walk_root<'s, V: Visitor>(scope: &rayon::Scope<'s>, shared: &'s Shared<'s, V>
         pending: AtomicUsize::new(1),
     });
     scope.spawn(move |scope| {
-        let opened = rustix::fs::open(&root.path, dir_flags(true), Mode::empty());
+        let opened = shared.reader.open_root(&root.path);
         list_dir(scope, shared, node, opened);
     });
-}
-
-fn dir_flags(follow: bool) -> OFlags {
-    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-    if follow {
-        flags
-    } else {
-        flags | OFlags::NOFOLLOW
-    }
 }
 
 /// Sizes of a directory's own entries, kept locally and added to the node once.
@@ -284,11 +372,11 @@ struct Tally {
     bytes: u64,
 }
 
-fn list_dir<'s, V: Visitor>(
+fn list_dir<'s, R: DirReader, V: Visitor>(
     scope: &rayon::Scope<'s>,
-    shared: &'s Shared<'s, V>,
+    shared: &'s Shared<'s, R, V>,
     node: Arc<DirNode>,
-    opened: rustix::io::Result<OwnedFd>,
+    opened: io::Result<R::Dir>,
 ) {
     if shared.cancel.is_cancelled() {
         return;
@@ -300,63 +388,45 @@ fn list_dir<'s, V: Visitor>(
     }
     let mut slot = shared.slot();
     let mut tally = Tally::default();
-    let fd = match opened {
-        Ok(fd) => Arc::new(fd),
-        Err(Errno::NOENT) => {
-            shared.vanished.fetch_add(1, Ordering::Relaxed);
-            finish(&node, tally, &mut *slot);
-            return;
-        }
-        Err(errno) => {
-            shared.record_error(|| node.path(), errno.into());
+    let dir = match opened {
+        Ok(dir) => Arc::new(dir),
+        Err(error) => {
+            shared.record_failure(|| node.path(), error);
             finish(&node, tally, &mut *slot);
             return;
         }
     };
-    let mut buffer: Vec<u8> = Vec::with_capacity(DIRENT_BUFFER);
-    let mut listing = RawDir::new(&*fd, buffer.spare_capacity_mut());
     let child_depth = node.depth + 1;
     let descend = shared.may_descend(child_depth);
-    while let Some(item) = listing.next() {
-        let item = match item {
-            Ok(item) => item,
-            Err(Errno::NOENT) => {
-                // The directory was removed while being listed.
-                shared.vanished.fetch_add(1, Ordering::Relaxed);
-                break;
-            }
-            Err(errno) => {
-                shared.record_error(|| node.path(), errno.into());
-                break;
-            }
-        };
-        let name_c = item.file_name();
-        let name = name_c.to_bytes();
-        if name == b"." || name == b".." {
-            continue;
-        }
+    let mut stopped = false;
+    let listed = shared.reader.list(&dir, &mut |name, stat| {
         if let Some(excludes) = shared.excludes {
             let relative = excludes
                 .needs_relative_path()
                 .then(|| node.relative_path_of(name));
             if excludes.is_excluded(name, relative.as_deref()) {
                 shared.excluded.fetch_add(1, Ordering::Relaxed);
-                continue;
+                return ControlFlow::Continue(());
             }
         }
-        let Some((meta, via_symlink)) = stat_entry(shared, &fd, &node, name_c) else {
-            continue;
+        let (meta, via_symlink) = match stat(shared.opts.follow_symlinks) {
+            Ok(found) => found,
+            Err(error) => {
+                let entry_path = || node.path().join(&*crate::os_str_from_bytes(name));
+                shared.record_failure(entry_path, error);
+                return ControlFlow::Continue(());
+            }
         };
         if meta.kind == FileKind::Dir {
             if shared.opts.one_file_system && meta.dev != node.root_dev {
                 shared.mount_points_skipped.fetch_add(1, Ordering::Relaxed);
-                continue;
+                return ControlFlow::Continue(());
             }
             // Only when following symlinks can a directory be reached twice (a loop, or two
             // links to one place); it is walked and counted once, as `du -L` does.
             if !shared.first_entry_into(&meta) {
                 shared.revisits_skipped.fetch_add(1, Ordering::Relaxed);
-                continue;
+                return ControlFlow::Continue(());
             }
         }
         let counted = shared.first_sighting(&meta);
@@ -386,15 +456,10 @@ fn list_dir<'s, V: Visitor>(
                 pending: AtomicUsize::new(1),
             });
             node.pending.fetch_add(1, Ordering::AcqRel);
-            let parent_fd = Arc::clone(&fd);
+            let parent = Arc::clone(&dir);
             scope.spawn(move |scope| {
-                let opened = rustix::fs::openat(
-                    &*parent_fd,
-                    &*child.name,
-                    dir_flags(via_symlink),
-                    Mode::empty(),
-                );
-                drop(parent_fd);
+                let opened = shared.reader.open_child(&parent, &child.name, via_symlink);
+                drop(parent);
                 list_dir(scope, shared, child, opened);
             });
         } else {
@@ -409,48 +474,23 @@ fn list_dir<'s, V: Visitor>(
                 .bytes
                 .fetch_add(std::mem::take(&mut tally.bytes), Ordering::Relaxed);
             if shared.cancel.is_cancelled() {
-                return;
+                stopped = true;
+                return ControlFlow::Break(());
             }
         }
+        ControlFlow::Continue(())
+    });
+    drop(dir);
+    if let Err(error) = listed {
+        // A directory removed while being listed counts as vanished, like its entries.
+        shared.record_failure(|| node.path(), error);
     }
-    drop(fd);
+    if stopped {
+        return;
+    }
     shared.entries.fetch_add(tally.entries, Ordering::Relaxed);
     shared.bytes.fetch_add(tally.bytes, Ordering::Relaxed);
     finish(&node, tally, &mut *slot);
-}
-
-/// Stats `name` in the directory `fd`; follows a symlink when the scan does. Returns `None`
-/// for an entry that vanished or could not be read (the latter is recorded).
-fn stat_entry<V: Visitor>(
-    shared: &Shared<'_, V>,
-    fd: &OwnedFd,
-    node: &DirNode,
-    name: &CStr,
-) -> Option<(FileMeta, bool)> {
-    let entry_path = || {
-        node.path()
-            .join(std::ffi::OsStr::from_bytes(name.to_bytes()))
-    };
-    let meta = match rustix::fs::statx(fd, name, AtFlags::SYMLINK_NOFOLLOW, StatxFlags::BASIC_STATS)
-    {
-        Ok(st) => meta_from_statx(&st),
-        Err(Errno::NOENT) => {
-            shared.vanished.fetch_add(1, Ordering::Relaxed);
-            return None;
-        }
-        Err(errno) => {
-            shared.record_error(entry_path, errno.into());
-            return None;
-        }
-    };
-    if meta.kind != FileKind::Symlink || !shared.opts.follow_symlinks {
-        return Some((meta, false));
-    }
-    match rustix::fs::statx(fd, name, AtFlags::empty(), StatxFlags::BASIC_STATS) {
-        Ok(st) => Some((meta_from_statx(&st), true)),
-        // A dangling or unreadable link is still an entry: the link itself.
-        Err(_) => Some((meta, false)),
-    }
 }
 
 /// Adds a directory's own entries to it, then carries every directory that is now complete up
@@ -474,41 +514,4 @@ fn finish<V: Visitor>(node: &Arc<DirNode>, tally: Tally, visitor: &mut V) {
         parent.disk.fetch_add(disk_bytes, Ordering::Relaxed);
         node = parent;
     }
-}
-
-pub(crate) fn meta_from_statx(st: &Statx) -> FileMeta {
-    let has = |flag: StatxFlags| st.stx_mask & flag.bits() != 0;
-    let time = |flag: StatxFlags, t: &rustix::fs::StatxTimestamp| {
-        has(flag).then_some(Timestamp {
-            secs: t.tv_sec,
-            nanos: t.tv_nsec,
-        })
-    };
-    let mode = u32::from(st.stx_mode);
-    FileMeta {
-        kind: FileKind::from_mode(mode),
-        mode,
-        size: st.stx_size,
-        disk_size: st.stx_blocks.saturating_mul(512),
-        mtime: time(StatxFlags::MTIME, &st.stx_mtime),
-        atime: time(StatxFlags::ATIME, &st.stx_atime),
-        ctime: time(StatxFlags::CTIME, &st.stx_ctime),
-        uid: st.stx_uid,
-        gid: st.stx_gid,
-        dev: rustix::fs::makedev(st.stx_dev_major, st.stx_dev_minor),
-        ino: st.stx_ino,
-        nlink: u64::from(st.stx_nlink),
-    }
-}
-
-/// Metadata of one path, taken the way the walker takes it (without following a final symlink).
-pub(crate) fn stat_path(path: &Path) -> Result<FileMeta> {
-    rustix::fs::statx(
-        CWD,
-        path,
-        AtFlags::SYMLINK_NOFOLLOW,
-        StatxFlags::BASIC_STATS,
-    )
-    .map(|st| meta_from_statx(&st))
-    .map_err(|e| Error::io(path, e.into()))
 }

@@ -1,254 +1,24 @@
-//! Enforcement of a plan's `delete`: every file is checked again and moved into a quarantine
-//! on the same filesystem, from which [`restore`] puts it back.
-//!
-//! The safety rules of DESIGN.md, as this module applies them:
-//! - only an existing, unaltered plan ([`Plan::verify`]) made from a complete scan, and not
-//!   older than [`EnforceOptions::max_plan_age`];
-//! - the plan's limits (files, bytes, share of the scanned bytes) refuse it unless overridden;
-//! - each file is re-checked just before acting: same device, inode, size and mtime as planned,
-//!   still a regular file, and the policy's rules still match;
-//! - a file outside the policy's `scope` (when it has one) is skipped; the path is walked from
-//!   the scan root one directory at a time with `O_NOFOLLOW`, so no symlink is ever followed,
-//!   nothing outside the roots is reached, and a directory on another device (a mount point)
-//!   stops the walk;
-//! - files with several hard links are skipped unless the policy allows them;
-//! - the move is a `renameat2(RENAME_NOREPLACE)` into `ROOT/.spectra-quarantine/PLAN_ID/`,
-//!   keeping the relative path (and so mode, owner and times), with a manifest;
-//! - every action and skip is written to the hash-chained audit log;
-//! - a run stops when more than a tenth of its attempts fail.
-//!
-//! Archive and move go to the policy's destination, keeping the path relative to the scan
-//! root: a rename on the same filesystem, else a copy that is synced and verified (size and
-//! SHA-256) before the unchanged source is removed. [`purge`] deletes quarantines for good once
-//! they are old enough.
+//! The moves themselves, through `openat`-style calls on directory descriptors (Linux and
+//! macOS): each path walked one directory at a time with `O_NOFOLLOW`, the identity
+//! re-checked with `fstatat`, renames that never replace.
 
 use std::os::fd::OwnedFd;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
 use chrono::Utc;
-use rustix::fs::{AtFlags, CWD, Mode, OFlags, RenameFlags, StatxFlags};
-use serde::{Deserialize, Serialize};
+use rustix::fs::{AtFlags, CWD, Mode, OFlags, RenameFlags};
 
-use super::audit::{self, AuditEvent};
-use super::{Action, Facts, Plan, PlannedFile};
+use super::{
+    EnforceOptions, EnforceOutcome, MANIFEST, QUARANTINE_DIR, QuarantinedFile, Skipped, admit,
+};
 use crate::error::{Error, Result};
-use crate::scan::{FileKind, FileMeta};
+use crate::policy::audit::{self, AuditEvent};
+use crate::policy::{Action, Facts, Plan, PlannedFile};
+use crate::scan::{FileKind, FileMeta, Timestamp};
 use crate::sys::user_name;
 
-/// The quarantine's directory name, under each root.
-pub const QUARANTINE_DIR: &str = ".spectra-quarantine";
-const MANIFEST: &str = "manifest.jsonl";
 /// Share of failed attempts (after the first ten) that stops a run.
 const MAX_ERROR_RATE: f64 = 0.1;
-
-#[derive(Debug, Clone)]
-pub struct EnforceOptions {
-    /// Who enforces, for the audit log ([`invoking_user`] for the process's own user).
-    pub who: String,
-    /// Who asked for it when the request came from elsewhere: the API token or agent that a
-    /// server or agent acts for. Recorded beside `who`.
-    pub on_behalf_of: Option<String>,
-    pub audit_log: PathBuf,
-    /// Enforce even when the plan exceeds its limits.
-    pub override_limits: bool,
-    /// Older plans are refused: the tree has moved on since (a day unless set).
-    pub max_plan_age: chrono::Duration,
-    /// Progress and cancellation of the run.
-    pub hooks: ActionHooks,
-}
-
-/// How an enforcement, a restore or a purge reports progress and is stopped: after each file
-/// (or quarantine) the progress hook is called, and a cancelled token stops the run before
-/// the next one — what was done stays done and is in the audit log, and the call returns
-/// [`Error::Cancelled`] saying how far it got.
-#[derive(Clone, Default)]
-pub struct ActionHooks {
-    pub cancel: crate::CancelToken,
-    pub progress: Option<ProgressHook>,
-}
-
-/// Called after each file (or quarantine) an enforcement, restore or purge handles.
-pub type ProgressHook = std::sync::Arc<dyn Fn(&ActionProgress) + Send + Sync>;
-
-impl std::fmt::Debug for ActionHooks {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ActionHooks")
-            .field("cancel", &self.cancel)
-            .field("progress", &self.progress.as_ref().map(|_| "Fn"))
-            .finish()
-    }
-}
-
-/// Where a running enforcement, restore or purge is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct ActionProgress {
-    /// `enforce`, `restore` or `purge`.
-    pub action: &'static str,
-    /// Files (quarantines, for a purge) handled so far, done or skipped.
-    pub handled: u64,
-    /// How many there are in all, when known beforehand.
-    pub total: Option<u64>,
-    /// The one just handled.
-    pub current: PathBuf,
-}
-
-impl ActionHooks {
-    fn report(&self, action: &'static str, handled: u64, total: Option<u64>, current: &Path) {
-        if let Some(progress) = &self.progress {
-            progress(&ActionProgress {
-                action,
-                handled,
-                total,
-                current: current.to_path_buf(),
-            });
-        }
-    }
-
-    /// After the audit records are written: `Cancelled` when the caller stopped the run.
-    fn finish<T>(&self, done: T, what: impl FnOnce() -> String) -> Result<T> {
-        if self.cancel.is_cancelled() {
-            Err(Error::cancelled(what()))
-        } else {
-            Ok(done)
-        }
-    }
-}
-
-/// The user this process runs as, for the audit log: `name (uid N)`, plus the account that ran
-/// `sudo` when there is one. Taken from the real uid, not from `$USER`, which may be unset (a
-/// service, a container) or say anything.
-pub fn invoking_user() -> String {
-    let uid = nix::unistd::getuid().as_raw();
-    let name = crate::sys::user_name(uid).unwrap_or_else(|| "?".into());
-    match std::env::var("SUDO_USER") {
-        Ok(sudo) if uid == 0 && !sudo.is_empty() => {
-            format!("{name} (uid {uid}, via sudo from {sudo})")
-        }
-        _ => format!("{name} (uid {uid})"),
-    }
-}
-
-impl EnforceOptions {
-    pub fn new(who: impl Into<String>, audit_log: impl Into<PathBuf>) -> Self {
-        EnforceOptions {
-            who: who.into(),
-            on_behalf_of: None,
-            audit_log: audit_log.into(),
-            override_limits: false,
-            max_plan_age: chrono::Duration::hours(24),
-            hooks: ActionHooks::default(),
-        }
-    }
-}
-
-/// One quarantined file, as the manifest records it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct QuarantinedFile {
-    pub original: PathBuf,
-    /// Relative to the plan's quarantine directory.
-    pub stored_as: PathBuf,
-    pub size: u64,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Skipped {
-    pub path: PathBuf,
-    pub reason: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct EnforceOutcome {
-    pub plan_id: String,
-    /// Files moved away: into the quarantine (delete; `stored_as` relative to it) or to the
-    /// destination (archive and move; `stored_as` is the new full path).
-    pub quarantined: Vec<QuarantinedFile>,
-    pub skipped: Vec<Skipped>,
-    /// True when the run stopped early because too many attempts failed.
-    pub stopped: bool,
-}
-
-fn refuse(plan: &Plan, why: String) -> Error {
-    Error::invalid(format!("plan {}", plan.id), why)
-}
-
-/// Checks the plan may be enforced at all: intact, from a complete scan, a delete, in limits.
-fn admit(plan: &Plan, options: &EnforceOptions) -> Result<()> {
-    plan.verify()?;
-    let age = Utc::now() - plan.created_at;
-    if age > options.max_plan_age {
-        return Err(refuse(
-            plan,
-            format!(
-                "it expired: made {} hours ago, plans last {} hours",
-                age.num_hours(),
-                options.max_plan_age.num_hours()
-            ),
-        ));
-    }
-    if plan.scan_partial {
-        return Err(refuse(
-            plan,
-            "it was made from a partial scan; plan again once every entry can be read".into(),
-        ));
-    }
-    match &plan.policy.action {
-        Action::Delete => {}
-        Action::Report => {
-            return Err(refuse(
-                plan,
-                "a report policy has nothing to enforce".into(),
-            ));
-        }
-        Action::Archive { destination } | Action::Move { destination } => {
-            let Some(destination) = destination else {
-                return Err(refuse(plan, "archive and move need a destination".into()));
-            };
-            if !destination.is_dir() {
-                return Err(refuse(
-                    plan,
-                    format!(
-                        "the destination {} is not an existing directory",
-                        destination.display()
-                    ),
-                ));
-            }
-        }
-    }
-    let limits = &plan.policy.limits;
-    let over = [
-        (plan.files.len() as u64 > limits.max_files).then(|| {
-            format!(
-                "{} files > max_files {}",
-                plan.files.len(),
-                limits.max_files
-            )
-        }),
-        (plan.total_bytes > limits.max_bytes).then(|| {
-            format!(
-                "{} bytes > max_bytes {}",
-                plan.total_bytes, limits.max_bytes
-            )
-        }),
-        (plan.total_bytes as f64 > limits.max_fraction * plan.scanned_bytes as f64).then(|| {
-            format!(
-                "{} of {} scanned bytes > max_fraction {}",
-                plan.total_bytes, plan.scanned_bytes, limits.max_fraction
-            )
-        }),
-    ];
-    let over: Vec<String> = over.into_iter().flatten().collect();
-    if !over.is_empty() && !options.override_limits {
-        return Err(refuse(
-            plan,
-            format!(
-                "above its limits ({}); pass the override to enforce anyway",
-                over.join("; ")
-            ),
-        ));
-    }
-    Ok(())
-}
 
 fn dir_flags() -> OFlags {
     OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC
@@ -293,7 +63,7 @@ fn walk_dirs(
             )
         })?;
         let st = rustix::fs::fstat(&fd).map_err(|e| e.to_string())?;
-        if st.st_dev != dev {
+        if device_of(&st) != dev {
             return Err(format!(
                 "{:?} is on another filesystem (a mount point)",
                 name
@@ -304,10 +74,9 @@ fn walk_dirs(
 }
 
 fn stat_line(meta: &FileMeta) -> String {
+    let (dev, ino) = meta.identity().unwrap_or_default();
     format!(
-        "{}:{} size={} mtime={}",
-        meta.dev,
-        meta.ino,
+        "{dev}:{ino} size={} mtime={}",
         meta.size,
         meta.mtime.map_or(-1, |t| t.secs)
     )
@@ -318,7 +87,7 @@ fn changed_since_plan(planned: &PlannedFile, now: &FileMeta) -> Option<String> {
     if now.kind != FileKind::File {
         return Some(format!("it is now a {:?}, not a regular file", now.kind));
     }
-    if (now.dev, now.ino) != (planned.dev, planned.ino) {
+    if now.identity().is_none() || (now.dev, now.ino) != (planned.dev, planned.ino) {
         return Some("it was replaced (device or inode changed)".into());
     }
     if now.size != planned.size || now.mtime != planned.mtime {
@@ -329,11 +98,11 @@ fn changed_since_plan(planned: &PlannedFile, now: &FileMeta) -> Option<String> {
 
 /// Enforces a delete plan: re-checks and quarantines each file, returns what happened, and
 /// records every step in the audit log.
-pub fn enforce(plan: &Plan, options: &EnforceOptions) -> Result<EnforceOutcome> {
+pub(super) fn enforce(plan: &Plan, options: &EnforceOptions) -> Result<EnforceOutcome> {
     admit(plan, options)?;
     let policy = plan.policy.compile()?;
     let now = Utc::now().timestamp();
-    let noatime = super::noatime_devices();
+    let noatime = crate::policy::noatime_devices();
     let mut outcome = EnforceOutcome {
         plan_id: plan.id.clone(),
         quarantined: Vec::new(),
@@ -430,7 +199,7 @@ enum Attempt {
 /// Re-checks one planned file and, if it is still what the plan selected, acts on it.
 fn act_on_one(
     plan: &Plan,
-    policy: &super::CompiledPolicy,
+    policy: &crate::policy::CompiledPolicy,
     planned: &PlannedFile,
     now: i64,
     noatime: &std::collections::HashSet<u64>,
@@ -452,38 +221,30 @@ fn act_on_one(
         Mode::empty(),
     )
     .map_err(|e| Attempt::Failed(format!("cannot open root {}: {e}", root.display())))?;
-    let root_dev = rustix::fs::fstat(&root_fd)
-        .map_err(|e| Attempt::Failed(e.to_string()))?
-        .st_dev;
+    let root_dev = device_of(&rustix::fs::fstat(&root_fd).map_err(|e| Attempt::Failed(e.to_string()))?);
     let parent = walk_dirs(&root_fd, root_dev, dirs).map_err(Attempt::Skip)?;
-    let st = rustix::fs::statx(
-        &parent,
-        *name,
-        AtFlags::SYMLINK_NOFOLLOW,
-        StatxFlags::BASIC_STATS,
-    )
-    .map_err(|e| match e {
+    let st = rustix::fs::statat(&parent, *name, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| match e {
         rustix::io::Errno::NOENT => Attempt::Skip("it no longer exists".into()),
         other => Attempt::Failed(other.to_string()),
     })?;
-    let meta = super::trusted(&crate::scan::meta_from_statx(&st), noatime);
+    let meta = crate::policy::trusted(&meta_from_stat(&st), noatime);
     if let Some(why) = changed_since_plan(planned, &meta) {
         return Err(Attempt::Skip(why));
     }
-    if meta.nlink > 1 && !plan.policy.limits.allow_hard_links {
+    let links = meta.nlink.unwrap_or(1);
+    if links > 1 && !plan.policy.limits.allow_hard_links {
         return Err(Attempt::Skip(format!(
-            "it has {} hard links (allow_hard_links is off)",
-            meta.nlink
+            "it has {links} hard links (allow_hard_links is off)"
         )));
     }
-    let extension = crate::scan::extension_of(name.as_bytes())
+    let extension = crate::scan::extension_of(name.as_encoded_bytes())
         .unwrap_or_default()
         .to_ascii_lowercase();
-    let group = crate::sys::group_name(meta.gid);
-    let owner = user_name(meta.uid);
+    let group = meta.gid.and_then(crate::sys::group_name);
+    let owner = meta.uid.and_then(user_name);
     let facts = Facts {
-        path: path.as_os_str().as_bytes(),
-        name: name.as_bytes(),
+        path: path.as_os_str().as_encoded_bytes(),
+        name: name.as_encoded_bytes(),
         extension: &extension,
         meta: &meta,
         depth: parts.len(),
@@ -541,10 +302,9 @@ fn transfer(
     let target: PathBuf = destination
         .join(dirs.iter().collect::<PathBuf>())
         .join(name);
-    let same_filesystem = rustix::fs::fstat(&target_dir)
-        .map_err(|e| failed("destination", e))?
-        .st_dev
-        == meta.dev;
+    let same_filesystem =
+        Some(device_of(&rustix::fs::fstat(&target_dir).map_err(|e| failed("destination", e))?))
+            == meta.dev;
     if same_filesystem {
         rustix::fs::renameat_with(parent, name, &target_dir, name, RenameFlags::NOREPLACE)
             .map_err(|e| failed("renaming to the destination", e))?;
@@ -566,7 +326,7 @@ fn transfer(
     .map_err(|e| failed("creating the copy", e))?;
     let written = copy_hashing(&source, &copy).and_then(|digest| {
         rustix::fs::fsync(&copy).map_err(|e| format!("syncing the copy: {e}"))?;
-        let times = |t: Option<crate::scan::Timestamp>| rustix::fs::Timespec {
+        let times = |t: Option<Timestamp>| rustix::fs::Timespec {
             tv_sec: t.map_or(0, |t| t.secs),
             tv_nsec: t.map_or(rustix::fs::UTIME_OMIT, |t| i64::from(t.nanos)),
         };
@@ -577,11 +337,9 @@ fn transfer(
         rustix::fs::futimens(&copy, &stamps)
             .map_err(|e| format!("setting the copy's times: {e}"))?;
         // Only root may give a file away; anyone else keeps ownership of the copy.
-        let owner = (
-            rustix::fs::Uid::from_raw(meta.uid),
-            rustix::fs::Gid::from_raw(meta.gid),
-        );
-        match rustix::fs::fchown(&copy, Some(owner.0), Some(owner.1)) {
+        let uid = meta.uid.map(rustix::fs::Uid::from_raw);
+        let gid = meta.gid.map(rustix::fs::Gid::from_raw);
+        match rustix::fs::fchown(&copy, uid, gid) {
             Ok(()) | Err(rustix::io::Errno::PERM) => {}
             Err(e) => return Err(format!("setting the copy's owner: {e}")),
         }
@@ -600,7 +358,8 @@ fn transfer(
             return Err("the copy does not match the source (size or SHA-256)".to_string());
         }
         let now = rustix::fs::fstat(&source).map_err(|e| e.to_string())?;
-        if now.st_size as u64 != meta.size || Some(now.st_mtime) != meta.mtime.map(|t| t.secs) {
+        let now = meta_from_stat(&now);
+        if now.size != meta.size || now.mtime.map(|t| t.secs) != meta.mtime.map(|t| t.secs) {
             return Err("the source changed while it was copied".to_string());
         }
         Ok(())
@@ -703,7 +462,7 @@ fn append_manifest(root: &Path, plan_id: &str, line: &str) -> std::result::Resul
 
 /// Puts back every file a plan quarantined under `roots`, refusing to overwrite anything that
 /// now stands at the original path. Returns the restored paths; records them in the audit log.
-pub fn restore(plan_id: &str, roots: &[PathBuf], options: &EnforceOptions) -> Result<Vec<PathBuf>> {
+pub(super) fn restore(plan_id: &str, roots: &[PathBuf], options: &EnforceOptions) -> Result<Vec<PathBuf>> {
     let mut restored = Vec::new();
     let mut events = Vec::new();
     let mut found_any = false;
@@ -776,66 +535,36 @@ pub fn restore(plan_id: &str, roots: &[PathBuf], options: &EnforceOptions) -> Re
     })
 }
 
-/// Deletes for good the quarantines under `roots` whose last enforcement is older than
-/// `older_than` (zero purges them all), or only plan `only` when given. Returns the purged plan
-/// ids; records them in the audit log. Only directories this module created are removed, and
-/// never through a symlink.
-pub fn purge(
-    roots: &[PathBuf],
-    older_than: std::time::Duration,
-    only: Option<&str>,
-    options: &EnforceOptions,
-) -> Result<Vec<String>> {
-    let mut purged = Vec::new();
-    let mut events = Vec::new();
-    'roots: for root in roots {
-        let base = root.join(QUARANTINE_DIR);
-        let Ok(entries) = std::fs::read_dir(&base) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            if options.hooks.cancel.is_cancelled() {
-                break 'roots;
-            }
-            let id = entry.file_name().to_string_lossy().into_owned();
-            let dir = entry.path();
-            let is_plan_dir = id.len() == 64
-                && id.bytes().all(|b| b.is_ascii_hexdigit())
-                && entry.file_type().is_ok_and(|t| t.is_dir());
-            let Ok(manifest) = std::fs::symlink_metadata(dir.join(MANIFEST)) else {
-                continue;
-            };
-            let age = manifest
-                .modified()
-                .ok()
-                .and_then(|m| m.elapsed().ok())
-                .unwrap_or_default();
-            if !is_plan_dir || age < older_than || only.is_some_and(|o| o != id) {
-                continue;
-            }
-            // remove_dir_all removes symlinks themselves, never what they point to.
-            std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
-            events.push(AuditEvent {
-                at: Utc::now(),
-                plan_id: id.clone(),
-                policy: String::new(),
-                who: options.who.clone(),
-                on_behalf_of: options.on_behalf_of.clone(),
-                action: "purge".into(),
-                path: dir.display().to_string(),
-                before: None,
-                result: "done".into(),
-                quarantine_path: None,
-            });
-            purged.push(id);
-            options
-                .hooks
-                .report("purge", purged.len() as u64, None, &dir);
-        }
+
+/// `st_dev`, whose type differs between Linux (`u64`) and macOS (`i32`).
+#[allow(clippy::unnecessary_cast)]
+fn device_of(st: &rustix::fs::Stat) -> u64 {
+    st.st_dev as u64
+}
+
+/// The facts of an `fstatat`, as the walker takes them (the field types differ between
+/// platforms, hence the casts).
+#[allow(clippy::unnecessary_cast)]
+fn meta_from_stat(st: &rustix::fs::Stat) -> FileMeta {
+    let mode = st.st_mode as u32;
+    let time = |secs: i64, nanos: i64| {
+        Some(Timestamp {
+            secs,
+            nanos: u32::try_from(nanos).unwrap_or(0),
+        })
+    };
+    FileMeta {
+        kind: FileKind::from_mode(mode),
+        mode,
+        size: st.st_size as u64,
+        disk_size: (st.st_blocks as u64).saturating_mul(512),
+        mtime: time(st.st_mtime as i64, st.st_mtime_nsec as i64),
+        atime: time(st.st_atime as i64, st.st_atime_nsec as i64),
+        ctime: time(st.st_ctime as i64, st.st_ctime_nsec as i64),
+        uid: Some(st.st_uid),
+        gid: Some(st.st_gid),
+        dev: Some(device_of(st)),
+        ino: Some(st.st_ino as u64),
+        nlink: Some(st.st_nlink as u64),
     }
-    audit::append(&options.audit_log, &events)?;
-    let count = purged.len();
-    options.hooks.finish(purged, || {
-        format!("purging (after {count} quarantines, each in the audit log)")
-    })
 }
