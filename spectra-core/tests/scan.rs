@@ -144,7 +144,7 @@ fn the_report_ranks_files_directories_extensions_and_owners() {
         report
             .owners
             .iter()
-            .any(|o| o.uid == me && o.user.is_some())
+            .any(|o| o.uid == Some(me) && o.user.is_some())
     );
 
     let aged: u64 = report.age_by_mtime.iter().map(|b| b.count).sum();
@@ -460,7 +460,7 @@ fn one_file_system_does_not_cross_mount_points() {
     struct Devices(BTreeSet<u64>);
     impl Visitor for Devices {
         fn visit(&mut self, entry: &Entry<'_>) {
-            self.0.insert(entry.meta.dev);
+            self.0.extend(entry.meta.dev);
         }
         fn merge(&mut self, other: Self) {
             self.0.extend(other.0);

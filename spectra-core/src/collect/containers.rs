@@ -5,33 +5,14 @@ use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::Container;
 use super::{COMMAND_TIMEOUT, MAX_COMMAND_OUTPUT};
 use super::{Collector, Metric};
 use crate::error::{Error, Result};
 use crate::sys::Host;
 use crate::sys::run_bounded;
-
-/// One container or guest.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Container {
-    /// `docker`, `lxc` or `qemu`.
-    pub runtime: String,
-    pub id: String,
-    pub name: String,
-    /// The image (Docker) or the Proxmox node that runs the guest.
-    pub image: Option<String>,
-    pub node: Option<String>,
-    pub state: String,
-    /// Percent of one CPU; `None` when not running or not reported.
-    pub cpu_percent: Option<f64>,
-    pub memory_usage: Option<u64>,
-    pub memory_limit: Option<u64>,
-    pub network_rx_bytes: Option<u64>,
-    pub network_tx_bytes: Option<u64>,
-}
 
 /// The largest Docker API response read; a longer one is an error, not an allocation.
 const MAX_RESPONSE: u64 = 16 << 20;
@@ -247,9 +228,6 @@ impl Collector for ContainersCollector {
         "containers"
     }
 
-    fn default_interval(&self) -> Duration {
-        Duration::from_secs(60)
-    }
 
     fn collect(&mut self) -> Result<Metric> {
         let socket = self.docker_socket();

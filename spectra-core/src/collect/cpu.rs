@@ -1,41 +1,9 @@
-use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 
 use super::{Collector, Metric};
+use super::{CpuStats, CpuUsage};
 use crate::error::Result;
 use crate::sys::{Host, malformed};
-
-/// CPU usage, load and frequency.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct CpuStats {
-    /// All CPUs together.
-    pub total: CpuUsage,
-    /// One entry per core, in order.
-    pub per_core: Vec<CpuUsage>,
-    pub load_1: f64,
-    pub load_5: f64,
-    pub load_15: f64,
-    pub core_count: usize,
-    /// Mean current frequency over the cores, when the kernel reports one.
-    pub frequency_mhz: Option<f64>,
-    /// True on a collector's first sample: usage is then the average since boot.
-    pub since_boot: bool,
-}
-
-/// Percentages (0–100) of the time between two samples.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
-pub struct CpuUsage {
-    /// Everything but idle and iowait.
-    pub usage_percent: f64,
-    /// user + nice
-    pub user_percent: f64,
-    /// system + irq + softirq
-    pub system_percent: f64,
-    pub idle_percent: f64,
-    pub iowait_percent: f64,
-    pub steal_percent: f64,
-}
 
 /// Jiffies from one `cpu` line of `/proc/stat`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -181,9 +149,6 @@ impl Collector for CpuCollector {
         "cpu"
     }
 
-    fn default_interval(&self) -> Duration {
-        Duration::from_secs(5)
-    }
 
     fn collect(&mut self) -> Result<Metric> {
         let (total, cores) = parse_proc_stat(&self.host.read("proc/stat")?)?;

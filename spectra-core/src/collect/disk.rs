@@ -1,28 +1,12 @@
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
 
-use super::{Collector, Metric, counter_delta};
+use super::records::disk_rates;
+use super::{Collector, Metric};
+use super::{DiskIoStats, MountUsage};
 use crate::error::{Error, Result};
 use crate::sys::{Host, Mount, malformed, parse_mountinfo};
-
-/// Space and inodes of one mounted filesystem, in bytes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct MountUsage {
-    pub device: String,
-    pub mount_point: String,
-    pub fs_type: String,
-    pub total: u64,
-    pub used: u64,
-    /// Free for unprivileged users (what `df` shows as available).
-    pub free: u64,
-    /// `used / (used + free)`, as `df` computes it.
-    pub usage_percent: f64,
-    pub inodes_total: u64,
-    pub inodes_used: u64,
-    pub inodes_free: u64,
-}
 
 /// Filesystems that hold data (not /proc, cgroups and the like): those backed by a device,
 /// plus the network and memory filesystems people store files on.
@@ -116,9 +100,6 @@ impl Collector for DiskCollector {
         "disk"
     }
 
-    fn default_interval(&self) -> Duration {
-        Duration::from_secs(60)
-    }
 
     fn collect(&mut self) -> Result<Metric> {
         let host = self.host.clone();
@@ -150,35 +131,6 @@ impl Collector for DiskCollector {
         }
         Ok(Metric::Disk(usage))
     }
-}
-
-/// I/O of one block device: counters since boot and, from the second sample on, rates.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DiskIoStats {
-    pub device: String,
-    pub read_bytes: u64,
-    pub write_bytes: u64,
-    pub read_ops: u64,
-    pub write_ops: u64,
-    pub read_time_ms: u64,
-    pub write_time_ms: u64,
-    pub in_flight: u64,
-    pub io_time_ms: u64,
-    /// `None` on the first sample: a rate needs two.
-    pub rates: Option<DiskIoRates>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct DiskIoRates {
-    pub read_bytes_per_sec: f64,
-    pub write_bytes_per_sec: f64,
-    pub read_ops_per_sec: f64,
-    pub write_ops_per_sec: f64,
-    /// Mean time per completed read in the interval (`None` without reads).
-    pub read_latency_ms: Option<f64>,
-    pub write_latency_ms: Option<f64>,
-    /// Share of the interval the device was busy, 0–100.
-    pub utilization_percent: f64,
 }
 
 /// `/proc/diskstats`, skipping loop and RAM devices.
@@ -213,29 +165,6 @@ pub(crate) fn parse_diskstats(text: &str) -> Result<Vec<DiskIoStats>> {
     Ok(out)
 }
 
-pub(crate) fn disk_rates(
-    before: &DiskIoStats,
-    now: &DiskIoStats,
-    elapsed: Duration,
-) -> DiskIoRates {
-    let secs = elapsed.as_secs_f64().max(1e-6);
-    let d = |a: u64, b: u64| counter_delta(a, b);
-    let reads = d(before.read_ops, now.read_ops);
-    let writes = d(before.write_ops, now.write_ops);
-    let latency = |ms: u64, ops: u64| (ops > 0).then(|| ms as f64 / ops as f64);
-    DiskIoRates {
-        read_bytes_per_sec: d(before.read_bytes, now.read_bytes) as f64 / secs,
-        write_bytes_per_sec: d(before.write_bytes, now.write_bytes) as f64 / secs,
-        read_ops_per_sec: reads as f64 / secs,
-        write_ops_per_sec: writes as f64 / secs,
-        read_latency_ms: latency(d(before.read_time_ms, now.read_time_ms), reads),
-        write_latency_ms: latency(d(before.write_time_ms, now.write_time_ms), writes),
-        utilization_percent: (d(before.io_time_ms, now.io_time_ms) as f64 / (secs * 1000.0)
-            * 100.0)
-            .min(100.0),
-    }
-}
-
 #[derive(Debug)]
 pub struct DiskIoCollector {
     host: Host,
@@ -256,9 +185,6 @@ impl Collector for DiskIoCollector {
         "disk_io"
     }
 
-    fn default_interval(&self) -> Duration {
-        Duration::from_secs(5)
-    }
 
     fn collect(&mut self) -> Result<Metric> {
         let text = self.host.read("proc/diskstats").map_err(|e| match e {
@@ -286,6 +212,7 @@ impl Collector for DiskIoCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn mountinfo_parses_the_recorded_sample_and_unescapes() {
@@ -311,7 +238,7 @@ mod tests {
         );
         assert_eq!(
             (m.dev, m.options.as_str()),
-            (rustix::fs::makedev(98, 0), "rw,noatime")
+            (Some(rustix::fs::makedev(98, 0)), "rw,noatime")
         );
         assert!(parse_mountinfo("garbage without separator\n").is_empty());
     }

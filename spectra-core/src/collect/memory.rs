@@ -1,28 +1,9 @@
-use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 
+use super::MemoryStats;
 use super::{Collector, Metric};
 use crate::error::Result;
 use crate::sys::{Host, KeptFile, malformed};
-
-/// Memory and swap, in bytes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MemoryStats {
-    pub total: u64,
-    /// `total - available`: what programs hold and the kernel cannot reclaim.
-    pub used: u64,
-    /// What can be given to programs without swapping (`MemAvailable`).
-    pub available: u64,
-    pub free: u64,
-    pub buffers: u64,
-    /// Page cache plus reclaimable slab.
-    pub cached: u64,
-    pub swap_total: u64,
-    pub swap_used: u64,
-    /// The memory limit of this process's cgroup, when one is set.
-    pub cgroup_limit: Option<u64>,
-}
 
 /// The fields of `/proc/meminfo` the stats are made of, in bytes; `None` when absent.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -148,9 +129,6 @@ impl Collector for MemoryCollector {
         "memory"
     }
 
-    fn default_interval(&self) -> Duration {
-        Duration::from_secs(10)
-    }
 
     fn collect(&mut self) -> Result<Metric> {
         let mut stats = memory_from(&parse_meminfo(self.meminfo.read()?))?;

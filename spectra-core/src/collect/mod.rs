@@ -24,49 +24,50 @@
 //! # Ok::<(), spectra_core::Error>(())
 //! ```
 
+#[cfg(spectra_native)]
 mod containers;
+#[cfg(spectra_native)]
 mod cpu;
+#[cfg(spectra_native)]
 mod disk;
+#[cfg(spectra_native)]
 mod memory;
+#[cfg(spectra_native)]
 mod network;
+mod portable;
+#[cfg(spectra_native)]
 mod processes;
+mod records;
 mod sampler;
+#[cfg(spectra_native)]
 mod software;
+#[cfg(spectra_native)]
 mod system;
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::sys::Host;
 pub use crate::sys::Mount;
-pub use containers::Container;
-pub use cpu::{CpuStats, CpuUsage};
-pub use disk::{DiskIoStats, MountUsage};
-pub use memory::MemoryStats;
-pub use network::{InterfaceStats, WifiLink};
-pub use processes::{ProcessInfo, ProcessStats};
+pub use records::{
+    Container, CpuStats, CpuUsage, DiskIoRates, DiskIoStats, InterfaceRates, InterfaceStats,
+    LoggedInUser, MemoryStats, MountUsage, Package, PiStats, ProcessInfo, ProcessStats, Sensor,
+    Service, SystemInfo, Throttle, WifiLink,
+};
+pub(crate) use portable::portable_mounts;
 pub use sampler::{DEFAULT_PROCESS_TOP, MAX_PROCESS_TOP, SampleOptions, Sampler};
-pub use software::{Package, Service};
-pub use system::{PiStats, Sensor, SystemInfo};
 
-use containers::ContainersCollector;
-use cpu::CpuCollector;
-use disk::{DiskCollector, DiskIoCollector};
-use memory::MemoryCollector;
-use network::{NetworkCollector, WifiCollector};
-use processes::ProcessCollector;
-use software::{ApplicationsCollector, ServicesCollector};
-use system::{RaspberryPiCollector, SystemCollector, TemperatureCollector};
-
+use crate::Backend;
 use crate::error::{Error, Result};
 
 /// One aspect of the host, sampled on demand.
 pub trait Collector: Send {
     /// The stable name (`cpu`, `memory`, …), also the envelope's `type`.
     fn name(&self) -> &'static str;
-    /// How often an agent samples it unless configured otherwise.
-    fn default_interval(&self) -> Duration;
+    /// How often an agent samples it unless configured otherwise: the same for both backends.
+    fn default_interval(&self) -> Duration {
+        default_interval(self.name()).unwrap_or(Duration::from_secs(60))
+    }
     /// Takes one sample.
     fn collect(&mut self) -> Result<Metric>;
 }
@@ -112,49 +113,95 @@ impl Metric {
 }
 
 /// How long a collector lets an external tool (systemctl, iw, rpm, pvesh) run.
+#[cfg(spectra_native)]
 pub(crate) const COMMAND_TIMEOUT: Duration = Duration::from_secs(10);
 /// How much of its output it keeps.
+#[cfg(spectra_native)]
 pub(crate) const MAX_COMMAND_OUTPUT: usize = 32 << 20;
 
-type Constructor = fn(Host) -> Box<dyn Collector>;
-
-/// Every collector by name, in the order the CLI lists them: the one table that `by_name`,
-/// `all` and `names` read, so a new collector cannot be listed but unreachable or vice versa.
-const REGISTRY: [(&str, Constructor); 13] = [
-    ("cpu", |h| Box::new(CpuCollector::new(h))),
-    ("memory", |h| Box::new(MemoryCollector::new(h))),
-    ("disk", |h| Box::new(DiskCollector::new(h))),
-    ("disk_io", |h| Box::new(DiskIoCollector::new(h))),
-    ("network", |h| Box::new(NetworkCollector::new(h))),
-    ("processes", |h| {
-        Box::new(ProcessCollector::new(h, DEFAULT_PROCESS_TOP))
-    }),
-    ("services", |h| Box::new(ServicesCollector::new(h))),
-    ("wifi", |h| Box::new(WifiCollector::new(h))),
-    ("containers", |h| Box::new(ContainersCollector::new(h))),
-    ("system", |h| Box::new(SystemCollector::new(h))),
-    ("applications", |h| Box::new(ApplicationsCollector::new(h))),
-    ("temperature", |h| Box::new(TemperatureCollector::new(h))),
-    ("raspberry_pi", |h| Box::new(RaspberryPiCollector::new(h))),
+/// Every collector by name with its default interval, in the order the CLI lists them: the
+/// one table that names, intervals and both backends' constructors read, so a collector
+/// cannot be listed but unreachable, or have two defaults.
+const REGISTRY: [(&str, Duration); 13] = [
+    ("cpu", Duration::from_secs(5)),
+    ("memory", Duration::from_secs(10)),
+    ("disk", Duration::from_secs(60)),
+    ("disk_io", Duration::from_secs(5)),
+    ("network", Duration::from_secs(5)),
+    ("processes", Duration::from_secs(15)),
+    ("services", Duration::from_secs(60)),
+    ("wifi", Duration::from_secs(30)),
+    ("containers", Duration::from_secs(60)),
+    ("system", Duration::from_secs(300)),
+    ("applications", Duration::from_secs(24 * 3600)),
+    ("temperature", Duration::from_secs(10)),
+    ("raspberry_pi", Duration::from_secs(30)),
 ];
+
+/// The default interval of the collector `name`, `None` for an unknown name.
+pub fn default_interval(name: &str) -> Option<Duration> {
+    REGISTRY
+        .iter()
+        .find(|(known, _)| *known == name)
+        .map(|(_, interval)| *interval)
+}
+
+/// Makes the collector `name` (a registered name) for `backend`; `top` for `processes`.
+fn make(
+    name: &'static str,
+    backend: Backend,
+    #[cfg(spectra_native)] host: &crate::sys::Host,
+    top: usize,
+) -> Box<dyn Collector> {
+    match backend {
+        #[cfg(spectra_native)]
+        Backend::Native => make_native(name, host.clone(), top),
+        _ => portable::make(name, top),
+    }
+}
+
+#[cfg(spectra_native)]
+fn make_native(name: &'static str, host: crate::sys::Host, top: usize) -> Box<dyn Collector> {
+    match name {
+        "cpu" => Box::new(cpu::CpuCollector::new(host)),
+        "memory" => Box::new(memory::MemoryCollector::new(host)),
+        "disk" => Box::new(disk::DiskCollector::new(host)),
+        "disk_io" => Box::new(disk::DiskIoCollector::new(host)),
+        "network" => Box::new(network::NetworkCollector::new(host)),
+        "processes" => Box::new(processes::ProcessCollector::new(host, top)),
+        "services" => Box::new(software::ServicesCollector::new(host)),
+        "wifi" => Box::new(network::WifiCollector::new(host)),
+        "containers" => Box::new(containers::ContainersCollector::new(host)),
+        "system" => Box::new(system::SystemCollector::new(host)),
+        "applications" => Box::new(software::ApplicationsCollector::new(host)),
+        "temperature" => Box::new(system::TemperatureCollector::new(host)),
+        _ => Box::new(system::RaspberryPiCollector::new(host)),
+    }
+}
 
 /// The names of every collector, in the order the CLI lists them.
 pub fn names() -> Vec<&'static str> {
     REGISTRY.iter().map(|(name, _)| *name).collect()
 }
 
-/// A collector by name, reading the real host.
+/// A collector by name, reading the real host through the backend [`Backend::resolve`] picks.
 pub fn by_name(name: &str) -> Result<Box<dyn Collector>> {
-    by_name_on(name, &Host::real())
+    let name = registered(name)?;
+    Ok(make(
+        name,
+        Backend::resolve(None)?,
+        #[cfg(spectra_native)]
+        &crate::sys::Host::real(),
+        DEFAULT_PROCESS_TOP,
+    ))
 }
 
-/// A collector by name, reading `/proc`, `/sys` and `/etc` under `host` (tests point this at
-/// recorded samples).
-pub(crate) fn by_name_on(name: &str, host: &Host) -> Result<Box<dyn Collector>> {
+/// The registered spelling of `name`, or an error listing the known names.
+fn registered(name: &str) -> Result<&'static str> {
     REGISTRY
         .iter()
         .find(|(known, _)| *known == name)
-        .map(|(_, make)| make(host.clone()))
+        .map(|(known, _)| *known)
         .ok_or_else(|| unknown_collector(name))
 }
 
@@ -165,12 +212,21 @@ fn unknown_collector(name: &str) -> Error {
     )
 }
 
-/// Every collector, reading the real host.
-pub fn all() -> Vec<Box<dyn Collector>> {
-    REGISTRY
+/// Every collector, reading the real host through the backend [`Backend::resolve`] picks.
+pub fn all() -> Result<Vec<Box<dyn Collector>>> {
+    let backend = Backend::resolve(None)?;
+    Ok(REGISTRY
         .iter()
-        .map(|(_, make)| make(Host::real()))
-        .collect()
+        .map(|(name, _)| {
+            make(
+                name,
+                backend,
+                #[cfg(spectra_native)]
+                &crate::sys::Host::real(),
+                DEFAULT_PROCESS_TOP,
+            )
+        })
+        .collect())
 }
 
 /// What a collector can do on this host.
@@ -181,6 +237,8 @@ pub struct Capability {
     pub supported: bool,
     /// Why not, when unsupported (or what failed): the error's code and message.
     pub reason: Option<crate::ErrorBody>,
+    /// Which backend answered (`None` when the backend itself could not be chosen).
+    pub backend: Option<Backend>,
 }
 
 /// Tries every collector once and reports which work here.

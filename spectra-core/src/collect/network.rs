@@ -1,41 +1,14 @@
 use std::collections::HashMap;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
 
+use super::records::interface_rates;
 use super::{COMMAND_TIMEOUT, MAX_COMMAND_OUTPUT};
-use super::{Collector, Metric, counter_delta};
+use super::{Collector, Metric};
+use super::{InterfaceStats, WifiLink};
 use crate::error::{Error, Result};
 use crate::sys::run_bounded;
 use crate::sys::{Host, malformed};
-
-/// Traffic of one network interface: counters since boot and, from the second sample on, rates.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct InterfaceStats {
-    pub name: String,
-    /// Operational (the `IFF_RUNNING` flag: up with a carrier); `None` when not known, as for
-    /// an interface that vanished between the two reads.
-    pub up: Option<bool>,
-    pub addresses: Vec<String>,
-    pub rx_bytes: u64,
-    pub rx_packets: u64,
-    pub rx_errors: u64,
-    pub rx_drops: u64,
-    pub tx_bytes: u64,
-    pub tx_packets: u64,
-    pub tx_errors: u64,
-    pub tx_drops: u64,
-    /// `None` on the first sample: a rate needs two.
-    pub rates: Option<InterfaceRates>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct InterfaceRates {
-    pub rx_bytes_per_sec: f64,
-    pub tx_bytes_per_sec: f64,
-    pub rx_packets_per_sec: f64,
-    pub tx_packets_per_sec: f64,
-}
 
 pub(crate) fn parse_net_dev(text: &str) -> Result<Vec<InterfaceStats>> {
     let mut out = Vec::new();
@@ -69,21 +42,6 @@ pub(crate) fn parse_net_dev(text: &str) -> Result<Vec<InterfaceStats>> {
         });
     }
     Ok(out)
-}
-
-fn interface_rates(
-    before: &InterfaceStats,
-    now: &InterfaceStats,
-    elapsed: Duration,
-) -> InterfaceRates {
-    let secs = elapsed.as_secs_f64().max(1e-6);
-    let per_sec = |a: u64, b: u64| counter_delta(a, b) as f64 / secs;
-    InterfaceRates {
-        rx_bytes_per_sec: per_sec(before.rx_bytes, now.rx_bytes),
-        tx_bytes_per_sec: per_sec(before.tx_bytes, now.tx_bytes),
-        rx_packets_per_sec: per_sec(before.rx_packets, now.rx_packets),
-        tx_packets_per_sec: per_sec(before.tx_packets, now.tx_packets),
-    }
 }
 
 /// Whether each interface is operational (`IFF_RUNNING`) and its addresses, from one
@@ -127,9 +85,6 @@ impl Collector for NetworkCollector {
         "network"
     }
 
-    fn default_interval(&self) -> Duration {
-        Duration::from_secs(5)
-    }
 
     fn collect(&mut self) -> Result<Metric> {
         let now = Instant::now();
@@ -156,18 +111,6 @@ impl Collector for NetworkCollector {
         ));
         Ok(Metric::Network(stats))
     }
-}
-
-/// One wireless link.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct WifiLink {
-    pub interface: String,
-    pub ssid: Option<String>,
-    pub signal_dbm: Option<f64>,
-    /// Link quality as the driver reports it (commonly out of 70).
-    pub link_quality: Option<f64>,
-    pub bitrate_mbps: Option<f64>,
-    pub frequency_mhz: Option<f64>,
 }
 
 /// `/proc/net/wireless`: interface, link quality and signal level.
@@ -232,9 +175,6 @@ impl Collector for WifiCollector {
         "wifi"
     }
 
-    fn default_interval(&self) -> Duration {
-        Duration::from_secs(30)
-    }
 
     fn collect(&mut self) -> Result<Metric> {
         let text = self.host.read("proc/net/wireless").map_err(|_| {
@@ -267,6 +207,7 @@ impl Collector for WifiCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     #[test]
     fn net_dev_parses_the_recorded_sample() {

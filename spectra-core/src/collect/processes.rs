@@ -1,37 +1,11 @@
 use std::collections::{BTreeMap, HashMap};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
 
 use super::{Collector, Metric};
+use super::{ProcessInfo, ProcessStats};
 use crate::error::Result;
 use crate::sys::Host;
-
-/// Processes: the top consumers and counts by state.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ProcessStats {
-    pub total: usize,
-    pub total_threads: u64,
-    /// Counts by state name (`running`, `sleeping`, `disk_sleep`, `zombie`, `stopped`, `idle`, …).
-    pub by_state: BTreeMap<String, usize>,
-    pub top_by_cpu: Vec<ProcessInfo>,
-    pub top_by_memory: Vec<ProcessInfo>,
-    /// True on the first sample: CPU % is then each process's average over its lifetime.
-    pub since_start: bool,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ProcessInfo {
-    pub pid: u32,
-    pub name: String,
-    pub user: Option<String>,
-    pub uid: u32,
-    /// Percent of one CPU (a process using two cores fully shows 200).
-    pub cpu_percent: f64,
-    pub rss_bytes: u64,
-    pub threads: u64,
-    pub state: String,
-}
 
 /// The fields of `/proc/PID/stat` this collector uses.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -115,9 +89,6 @@ impl Collector for ProcessCollector {
         "processes"
     }
 
-    fn default_interval(&self) -> Duration {
-        Duration::from_secs(15)
-    }
 
     fn collect(&mut self) -> Result<Metric> {
         let now = Instant::now();
@@ -176,7 +147,7 @@ impl Collector for ProcessCollector {
             pid: stat.pid,
             name: stat.name.clone(),
             user: self.user(*uid),
-            uid: *uid,
+            uid: Some(*uid),
             cpu_percent: *cpu_percent,
             rss_bytes: stat.rss_pages * page_size,
             threads: stat.threads,

@@ -3,9 +3,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use super::{Capability, Collector, Metric, ProcessCollector, REGISTRY, unknown_collector};
-use crate::error::Result;
-use crate::sys::Host;
+use super::{Capability, Collector, Metric, REGISTRY, make, registered};
+use crate::error::{Error, Result};
+use crate::{BACKEND_ENV, Backend};
 
 /// Processes a `processes` sample lists by CPU and by memory unless told otherwise.
 pub const DEFAULT_PROCESS_TOP: usize = 10;
@@ -35,7 +35,10 @@ pub struct SampleOptions {
 /// # Ok::<(), spectra_core::Error>(())
 /// ```
 pub struct Sampler {
-    host: Host,
+    #[cfg(spectra_native)]
+    host: crate::sys::Host,
+    /// The backend, or why [`BACKEND_ENV`] named none: every sample then fails with it.
+    backend: std::result::Result<Backend, String>,
     collectors: Mutex<HashMap<(&'static str, SampleOptions), Slot>>,
 }
 
@@ -48,7 +51,7 @@ impl std::fmt::Debug for Sampler {
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         f.debug_struct("Sampler")
-            .field("host", &self.host)
+            .field("backend", &self.backend)
             .field("collectors", &collectors.keys().collect::<Vec<_>>())
             .finish()
     }
@@ -61,16 +64,31 @@ impl Default for Sampler {
 }
 
 impl Sampler {
-    /// A sampler of this machine.
+    /// A sampler of this machine through the backend [`Backend::resolve`] picks. When
+    /// [`BACKEND_ENV`] names no backend this build has, every sample fails saying so.
     pub fn new() -> Self {
-        Sampler::on(Host::real())
+        Sampler::from_resolved(Backend::resolve(None))
     }
 
-    pub(crate) fn on(host: Host) -> Self {
+    /// A sampler of this machine through `backend`: an error when this build lacks it.
+    pub fn with_backend(backend: Backend) -> Result<Self> {
+        Backend::resolve(Some(backend)).map(|backend| Sampler::from_resolved(Ok(backend)))
+    }
+
+    fn from_resolved(backend: Result<Backend>) -> Self {
         Sampler {
-            host,
+            #[cfg(spectra_native)]
+            host: crate::sys::Host::real(),
+            backend: backend.map_err(|e| e.to_string()),
             collectors: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The backend every sample goes through.
+    pub fn backend(&self) -> Result<Backend> {
+        self.backend
+            .clone()
+            .map_err(|message| Error::invalid(BACKEND_ENV, message))
     }
 
     /// One sample of the collector `name` with the default options.
@@ -98,24 +116,23 @@ impl Sampler {
     pub fn capabilities(&self) -> Vec<Capability> {
         REGISTRY
             .iter()
-            .map(|(name, make)| {
+            .map(|(name, interval)| {
                 let outcome = self.sample(name);
                 Capability {
                     name: (*name).to_owned(),
-                    interval_secs: make(self.host.clone()).default_interval().as_secs(),
+                    interval_secs: interval.as_secs(),
                     supported: outcome.is_ok(),
                     reason: outcome.err().map(|e| e.body()),
+                    backend: self.backend.clone().ok(),
                 }
             })
             .collect()
     }
 
     fn slot(&self, name: &str, options: SampleOptions) -> Result<Slot> {
-        let (name, make) = REGISTRY
-            .iter()
-            .find(|(known, _)| *known == name)
-            .ok_or_else(|| unknown_collector(name))?;
-        let options = match (*name, options.top) {
+        let name = registered(name)?;
+        let backend = self.backend()?;
+        let options = match (name, options.top) {
             ("processes", Some(top)) if top == 0 || top > MAX_PROCESS_TOP => {
                 return Err(crate::Error::invalid(
                     "top",
@@ -130,11 +147,14 @@ impl Sampler {
             .collectors
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let slot = collectors.entry((*name, options)).or_insert_with(|| {
-            let collector: Box<dyn Collector> = match options.top {
-                Some(top) => Box::new(ProcessCollector::new(self.host.clone(), top)),
-                None => make(self.host.clone()),
-            };
+        let slot = collectors.entry((name, options)).or_insert_with(|| {
+            let collector: Box<dyn Collector> = make(
+                name,
+                backend,
+                #[cfg(spectra_native)]
+                &self.host,
+                options.top.unwrap_or(super::DEFAULT_PROCESS_TOP),
+            );
             Arc::new(Mutex::new(collector))
         });
         Ok(Arc::clone(slot))

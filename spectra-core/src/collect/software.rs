@@ -1,26 +1,14 @@
 //! What is installed and running: packages and systemd services.
 
 use std::path::Path;
-use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 
 use super::{COMMAND_TIMEOUT, MAX_COMMAND_OUTPUT};
 use super::{Collector, Metric};
+use super::{Package, Service};
 use crate::error::{Error, Result};
 use crate::sys::Host;
 use crate::sys::run_bounded;
-
-/// One installed package.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Package {
-    pub name: String,
-    pub version: String,
-    /// Installed size in bytes, when the package manager records it.
-    pub size_bytes: Option<u64>,
-    /// `dpkg`, `apk` or `rpm`.
-    pub manager: String,
-}
 
 /// Installed packages from dpkg's status file (only those in state `install ok installed`).
 pub(crate) fn parse_dpkg_status(text: &str) -> Vec<Package> {
@@ -106,9 +94,6 @@ impl Collector for ApplicationsCollector {
     }
 
     /// Nightly: package lists change rarely and are the slowest thing to read.
-    fn default_interval(&self) -> Duration {
-        Duration::from_secs(24 * 3600)
-    }
 
     fn collect(&mut self) -> Result<Metric> {
         let mut packages = Vec::new();
@@ -145,16 +130,6 @@ impl Collector for ApplicationsCollector {
         packages.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.manager.cmp(&b.manager)));
         Ok(Metric::Applications(packages))
     }
-}
-
-/// One systemd unit.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Service {
-    pub name: String,
-    pub load_state: String,
-    pub active_state: String,
-    pub sub_state: String,
-    pub description: String,
 }
 
 /// `systemctl list-units --type=service --all --no-legend --no-pager --plain` output.
@@ -194,9 +169,6 @@ impl Collector for ServicesCollector {
         "services"
     }
 
-    fn default_interval(&self) -> Duration {
-        Duration::from_secs(60)
-    }
 
     fn collect(&mut self) -> Result<Metric> {
         // systemd's own test for "booted with systemd" (sd_booted).

@@ -1,32 +1,10 @@
-use std::time::Duration;
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::Utc;
 
 use super::{Collector, Metric};
+use super::{LoggedInUser, PiStats, Sensor, SystemInfo, Throttle};
 use crate::error::{Error, Result};
 use crate::sys::{Host, parse_u64};
-
-/// Who and what this machine is.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SystemInfo {
-    pub hostname: String,
-    /// `PRETTY_NAME` from os-release.
-    pub os: Option<String>,
-    pub kernel: String,
-    pub arch: String,
-    pub uptime_secs: f64,
-    pub boot_time: DateTime<Utc>,
-    pub process_count: usize,
-    pub users: Vec<LoggedInUser>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LoggedInUser {
-    pub name: String,
-    pub terminal: String,
-    pub host: String,
-}
 
 pub(crate) fn parse_os_release(text: &str) -> Option<String> {
     text.lines()
@@ -73,9 +51,6 @@ impl Collector for SystemCollector {
         "system"
     }
 
-    fn default_interval(&self) -> Duration {
-        Duration::from_secs(300)
-    }
 
     fn collect(&mut self) -> Result<Metric> {
         let uname = rustix::system::uname();
@@ -119,17 +94,6 @@ impl Collector for SystemCollector {
     }
 }
 
-/// One temperature sensor, in degrees Celsius.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Sensor {
-    /// The hwmon chip name (`coretemp`, `k10temp`, `cpu_thermal`, …).
-    pub chip: String,
-    pub label: String,
-    pub current: f64,
-    pub high: Option<f64>,
-    pub critical: Option<f64>,
-}
-
 #[derive(Debug)]
 pub struct TemperatureCollector {
     host: Host,
@@ -150,9 +114,6 @@ impl Collector for TemperatureCollector {
         "temperature"
     }
 
-    fn default_interval(&self) -> Duration {
-        Duration::from_secs(10)
-    }
 
     fn collect(&mut self) -> Result<Metric> {
         let mut sensors = Vec::new();
@@ -195,29 +156,6 @@ impl Collector for TemperatureCollector {
     }
 }
 
-/// What a Raspberry Pi's firmware reports.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PiStats {
-    pub model: String,
-    pub soc_temperature: Option<f64>,
-    pub arm_clock_mhz: Option<f64>,
-    /// The raw throttle bit field (`vcgencmd get_throttled`), and what it says.
-    pub throttled_raw: Option<u32>,
-    pub throttle: Option<Throttle>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Throttle {
-    pub under_voltage_now: bool,
-    pub frequency_capped_now: bool,
-    pub throttled_now: bool,
-    pub soft_temperature_limit_now: bool,
-    pub under_voltage_occurred: bool,
-    pub frequency_capped_occurred: bool,
-    pub throttled_occurred: bool,
-    pub soft_temperature_limit_occurred: bool,
-}
-
 /// Decodes the firmware's throttle bits (documented by the Raspberry Pi foundation).
 pub(crate) fn decode_throttle(bits: u32) -> Throttle {
     let bit = |n: u32| bits & (1 << n) != 0;
@@ -249,9 +187,6 @@ impl Collector for RaspberryPiCollector {
         "raspberry_pi"
     }
 
-    fn default_interval(&self) -> Duration {
-        Duration::from_secs(30)
-    }
 
     fn collect(&mut self) -> Result<Metric> {
         let model = self

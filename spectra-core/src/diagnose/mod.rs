@@ -5,7 +5,10 @@
 //! option); each is bounded in time and in output size; each returns a typed, serializable
 //! result. An agent runs these when the server queues a command, under its own local limits.
 
+#[cfg(spectra_unix)]
+mod icmp;
 mod net;
+#[cfg(spectra_native)]
 mod netstat;
 mod request;
 
@@ -17,10 +20,9 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::sys::Mount;
 pub use net::{
-    Hop, MAX_HOPS, MAX_PROBES, MAX_TIMEOUT, PingResult, TcpConnectResult, TracerouteResult,
-    validate_target,
+    Hop, MAX_HOPS, MAX_PROBES, MAX_TIMEOUT, PingResult, Socket, TcpConnectResult,
+    TracerouteResult, validate_target,
 };
-pub use netstat::Socket;
 pub use request::{
     DEFAULT_DISK_USAGE_TOP, DEFAULT_LOG_LINES, DEFAULT_LOG_SEVERITY, DEFAULT_MAX_HOPS,
     DEFAULT_OVERALL_TIMEOUT, DEFAULT_PING_COUNT, DEFAULT_PROBE_TIMEOUT, Diagnostic,
@@ -29,7 +31,7 @@ pub use request::{
 
 use crate::error::{Error, Result};
 use crate::scan::{ScanControl, ScanOptions, ScanReport, Scanner};
-use crate::sys::{Host, parse_mountinfo, run_bounded_until};
+use crate::sys::run_bounded_until;
 use request::{Budget, CANCEL_POLL};
 
 /// Most log lines one call returns.
@@ -39,9 +41,31 @@ const JOURNAL_TIMEOUT: Duration = Duration::from_secs(10);
 /// How much of a syslog file is read from its end.
 const SYSLOG_TAIL_BYTES: u64 = 4 << 20;
 
-/// Every mounted filesystem, pseudo filesystems included.
+/// Every mounted filesystem: natively from Linux's mount table, pseudo filesystems included;
+/// portably the filesystems `sysinfo` lists (those that hold data), without mount options.
 fn mounts() -> Result<Vec<Mount>> {
-    Ok(parse_mountinfo(&Host::real().read("proc/self/mountinfo")?))
+    match crate::Backend::resolve(None)? {
+        #[cfg(spectra_native)]
+        crate::Backend::Native => Ok(crate::sys::parse_mountinfo(
+            &crate::sys::Host::real().read("proc/self/mountinfo")?,
+        )),
+        _ => Ok(crate::collect::portable_mounts()),
+    }
+}
+
+/// Every TCP and UDP socket, with the processes that own them: Linux's `/proc/net` tables.
+fn netstat() -> Result<Vec<Socket>> {
+    #[cfg(spectra_native)]
+    {
+        netstat::netstat()
+    }
+    #[cfg(not(spectra_native))]
+    {
+        Err(Error::unsupported(
+            "netstat",
+            "it reads Linux's /proc/net tables; this platform has none",
+        ))
+    }
 }
 
 /// What fills `path`: a scan with the `top` largest files and directories, stopped (and
@@ -180,8 +204,8 @@ fn logs(severity: Severity, lines: usize, budget: &Budget<'_>) -> Result<Vec<Log
             format!("{lines} is not between 1 and {MAX_LOG_LINES}"),
         ));
     }
-    let host = Host::real();
-    if host.path("var/log/journal").is_dir() || host.path("run/log/journal").is_dir() {
+    let root = Path::new("/");
+    if root.join("var/log/journal").is_dir() || root.join("run/log/journal").is_dir() {
         let count = lines.to_string();
         let priority = (severity as u8).to_string();
         let out = run_bounded_until(
@@ -197,7 +221,7 @@ fn logs(severity: Severity, lines: usize, budget: &Budget<'_>) -> Result<Vec<Log
         }
     }
     for file in ["var/log/syslog", "var/log/messages"] {
-        if let Ok(text) = read_tail(&host.path(file), SYSLOG_TAIL_BYTES) {
+        if let Ok(text) = read_tail(&root.join(file), SYSLOG_TAIL_BYTES) {
             let all: Vec<&str> = text.lines().collect();
             return Ok(all[all.len().saturating_sub(lines)..]
                 .iter()
@@ -269,13 +293,15 @@ mod tests {
     }
 
     #[test]
-    fn mounts_include_root_and_proc() {
+    fn mounts_include_root() {
         let all = mounts().expect("mounts");
-        assert!(all.iter().any(|m| m.mount_point == "/"));
-        assert!(
-            all.iter()
-                .any(|m| m.mount_point == "/proc" && m.fs_type == "proc")
-        );
+        assert!(all.iter().any(|m| m.mount_point == "/"), "{all:?}");
+        if cfg!(spectra_native) && crate::Backend::resolve(None).ok() == Some(crate::Backend::Native) {
+            assert!(
+                all.iter()
+                    .any(|m| m.mount_point == "/proc" && m.fs_type == "proc")
+            );
+        }
     }
 
     #[test]

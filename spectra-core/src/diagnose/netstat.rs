@@ -3,24 +3,9 @@
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use serde::{Deserialize, Serialize};
-
+use super::Socket;
 use crate::error::Result;
 use crate::sys::Host;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Socket {
-    /// `tcp`, `tcp6`, `udp` or `udp6`.
-    pub protocol: String,
-    pub local: String,
-    pub remote: String,
-    /// TCP state (`LISTEN`, `ESTABLISHED`, …); UDP sockets show `UNCONN` or `ESTABLISHED`.
-    pub state: String,
-    pub uid: u32,
-    pub inode: u64,
-    /// The processes holding the socket, as `pid/name` (only those this user may inspect).
-    pub processes: Vec<String>,
-}
 
 fn tcp_state(code: u8) -> &'static str {
     match code {

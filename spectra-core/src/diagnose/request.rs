@@ -12,7 +12,7 @@ use super::net::{
     MAX_HOPS, MAX_PROBES, MAX_TIMEOUT, PingResult, TcpConnectResult, TracerouteResult,
     validate_target,
 };
-use super::netstat::Socket;
+use super::Socket;
 use super::{LogLine, MAX_LOG_LINES, Severity};
 use crate::CancelToken;
 use crate::error::{Error, Result};
@@ -248,7 +248,7 @@ impl Diagnostic {
                 let result = super::net::traceroute(host, *max_hops, probe, &budget)?;
                 (result.reached, DiagnosticOutput::Traceroute(result))
             }
-            Diagnostic::Netstat => (true, DiagnosticOutput::Netstat(super::netstat::netstat()?)),
+            Diagnostic::Netstat => (true, DiagnosticOutput::Netstat(super::netstat()?)),
             Diagnostic::Mounts => (true, DiagnosticOutput::Mounts(super::mounts()?)),
             Diagnostic::Logs { severity, lines } => (
                 true,

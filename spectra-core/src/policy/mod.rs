@@ -354,7 +354,7 @@ pub(crate) fn noatime_devices() -> std::collections::HashSet<u64> {
         crate::sys::parse_mountinfo(&text)
             .into_iter()
             .filter(|m| m.options.split(',').any(|o| o == "noatime"))
-            .map(|m| m.dev)
+            .filter_map(|m| m.dev)
             .collect()
     }
     #[cfg(not(spectra_native))]
@@ -392,7 +392,10 @@ impl FileFacts {
     /// Stats `path` (without following a final symlink) and resolves its owner and group.
     pub fn of_path(path: &std::path::Path, now: i64) -> Result<FileFacts> {
         let meta = trusted(&crate::scan::stat_path(path)?, &noatime_devices());
-        let name = path.file_name().map(|n| n.as_encoded_bytes()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.as_encoded_bytes())
+            .unwrap_or_default();
         Ok(FileFacts {
             path: path.into(),
             extension: String::from_utf8_lossy(crate::scan::extension_of(name).unwrap_or_default())

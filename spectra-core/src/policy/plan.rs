@@ -197,7 +197,9 @@ impl Visitor for Planner<'_> {
             None
         };
         let facts = Facts {
-            path: path.as_ref().map_or(&[][..], |p| p.as_os_str().as_encoded_bytes()),
+            path: path
+                .as_ref()
+                .map_or(&[][..], |p| p.as_os_str().as_encoded_bytes()),
             name: entry.name_bytes(),
             extension: &extension,
             meta,

@@ -19,11 +19,11 @@ fn meta(size: u64, modified_days_ago: Option<i64>) -> FileMeta {
         mtime: modified_days_ago.map(at),
         atime: None,
         ctime: Some(at(1)),
-        uid: 1000,
-        gid: 100,
-        dev: 1,
-        ino: 2,
-        nlink: 1,
+        uid: Some(1000),
+        gid: Some(100),
+        dev: Some(1),
+        ino: Some(2),
+        nlink: Some(1),
     }
 }
 
@@ -348,8 +348,8 @@ proptest! {
         modified in prop::option::of(0i64..200),
     ) {
         let mut m = meta(size, modified);
-        m.uid = uid;
-        m.nlink = nlink;
+        m.uid = Some(uid);
+        m.nlink = Some(nlink);
         let path = format!("/{}", vec!["d"; depth].join("/"));
         let mut f = facts(&path, &m, None);
         f.depth = depth;

@@ -123,9 +123,11 @@ impl ScanReport {
             self.other_extensions.count,
             self.other_extensions.bytes,
         ));
-        rows.extend(self.owners.iter().map(|o| {
-            row("owner", o.label(), o.count, o.bytes)
-        }));
+        rows.extend(
+            self.owners
+                .iter()
+                .map(|o| row("owner", o.label(), o.count, o.bytes)),
+        );
         for (section, buckets) in [
             ("age_mtime", &self.age_by_mtime),
             ("age_atime", &self.age_by_atime),

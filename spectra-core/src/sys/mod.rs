@@ -4,12 +4,15 @@
 //! and nothing here is public API.
 
 mod command;
+#[cfg(spectra_native)]
 mod host;
 mod mounts;
 mod users;
 
 pub(crate) use command::{run_bounded, run_bounded_until};
+#[cfg(spectra_native)]
 pub(crate) use host::{Host, KeptFile, malformed, parse_u64};
 pub use mounts::Mount;
+#[cfg(spectra_native)]
 pub(crate) use mounts::parse_mountinfo;
 pub(crate) use users::{group_name, user_name};

@@ -1,19 +1,22 @@
-//! The mount table, from `/proc/self/mountinfo`.
+//! The mount table: [`Mount`], read from `/proc/self/mountinfo` on Linux (the portable
+//! backend fills it from `sysinfo`).
 
 use serde::{Deserialize, Serialize};
 
-/// One mounted filesystem, from `/proc/self/mountinfo`.
+/// One mounted filesystem.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Mount {
     pub device: String,
     pub mount_point: String,
     pub fs_type: String,
-    /// The device number files on it report (`st_dev`).
-    pub dev: u64,
-    /// Per-mount options (`rw,noatime,…`).
+    /// The device number files on it report (`st_dev`); `None` where there are no device
+    /// numbers (Windows).
+    pub dev: Option<u64>,
+    /// Per-mount options (`rw,noatime,…`); empty where the platform does not give them.
     pub options: String,
 }
 
+#[cfg(spectra_native)]
 /// Undoes the octal escapes (`\040` for a space) the kernel puts in mount fields.
 fn unescape(field: &str) -> String {
     let bytes = field.as_bytes();
@@ -38,6 +41,7 @@ fn unescape(field: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+#[cfg(spectra_native)]
 pub(crate) fn parse_mountinfo(text: &str) -> Vec<Mount> {
     text.lines()
         .filter_map(|line| {
@@ -51,7 +55,10 @@ pub(crate) fn parse_mountinfo(text: &str) -> Vec<Mount> {
                 device: unescape(device),
                 mount_point: unescape(fields.get(4)?),
                 fs_type: fs_type.to_string(),
-                dev: rustix::fs::makedev(major.parse().ok()?, minor.parse().ok()?),
+                dev: Some(rustix::fs::makedev(
+                    major.parse().ok()?,
+                    minor.parse().ok()?,
+                )),
                 options: fields.get(5)?.to_string(),
             })
         })

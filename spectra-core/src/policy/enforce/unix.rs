@@ -221,12 +221,14 @@ fn act_on_one(
         Mode::empty(),
     )
     .map_err(|e| Attempt::Failed(format!("cannot open root {}: {e}", root.display())))?;
-    let root_dev = device_of(&rustix::fs::fstat(&root_fd).map_err(|e| Attempt::Failed(e.to_string()))?);
+    let root_dev =
+        device_of(&rustix::fs::fstat(&root_fd).map_err(|e| Attempt::Failed(e.to_string()))?);
     let parent = walk_dirs(&root_fd, root_dev, dirs).map_err(Attempt::Skip)?;
-    let st = rustix::fs::statat(&parent, *name, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| match e {
-        rustix::io::Errno::NOENT => Attempt::Skip("it no longer exists".into()),
-        other => Attempt::Failed(other.to_string()),
-    })?;
+    let st =
+        rustix::fs::statat(&parent, *name, AtFlags::SYMLINK_NOFOLLOW).map_err(|e| match e {
+            rustix::io::Errno::NOENT => Attempt::Skip("it no longer exists".into()),
+            other => Attempt::Failed(other.to_string()),
+        })?;
     let meta = crate::policy::trusted(&meta_from_stat(&st), noatime);
     if let Some(why) = changed_since_plan(planned, &meta) {
         return Err(Attempt::Skip(why));
@@ -302,9 +304,9 @@ fn transfer(
     let target: PathBuf = destination
         .join(dirs.iter().collect::<PathBuf>())
         .join(name);
-    let same_filesystem =
-        Some(device_of(&rustix::fs::fstat(&target_dir).map_err(|e| failed("destination", e))?))
-            == meta.dev;
+    let same_filesystem = Some(device_of(
+        &rustix::fs::fstat(&target_dir).map_err(|e| failed("destination", e))?,
+    )) == meta.dev;
     if same_filesystem {
         rustix::fs::renameat_with(parent, name, &target_dir, name, RenameFlags::NOREPLACE)
             .map_err(|e| failed("renaming to the destination", e))?;
@@ -462,7 +464,11 @@ fn append_manifest(root: &Path, plan_id: &str, line: &str) -> std::result::Resul
 
 /// Puts back every file a plan quarantined under `roots`, refusing to overwrite anything that
 /// now stands at the original path. Returns the restored paths; records them in the audit log.
-pub(super) fn restore(plan_id: &str, roots: &[PathBuf], options: &EnforceOptions) -> Result<Vec<PathBuf>> {
+pub(super) fn restore(
+    plan_id: &str,
+    roots: &[PathBuf],
+    options: &EnforceOptions,
+) -> Result<Vec<PathBuf>> {
     let mut restored = Vec::new();
     let mut events = Vec::new();
     let mut found_any = false;
@@ -534,7 +540,6 @@ pub(super) fn restore(plan_id: &str, roots: &[PathBuf], options: &EnforceOptions
         format!("restoring plan {plan_id} (after {handled} files, each in the audit log)")
     })
 }
-
 
 /// `st_dev`, whose type differs between Linux (`u64`) and macOS (`i32`).
 #[allow(clippy::unnecessary_cast)]

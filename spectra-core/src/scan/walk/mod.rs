@@ -60,7 +60,10 @@ pub(crate) trait DirReader: Sync {
     fn list(
         &self,
         dir: &Self::Dir,
-        each: &mut dyn FnMut(&[u8], &dyn Fn(bool) -> io::Result<(FileMeta, bool)>) -> ControlFlow<()>,
+        each: &mut dyn FnMut(
+            &[u8],
+            &dyn Fn(bool) -> io::Result<(FileMeta, bool)>,
+        ) -> ControlFlow<()>,
     ) -> io::Result<()>;
 }
 
@@ -148,7 +151,14 @@ pub(crate) fn walk<V: Visitor>(
     match backend {
         #[cfg(spectra_native)]
         Backend::Native => walk_with(&native::Native, opts, excludes, roots, new_visitor, control),
-        _ => walk_with(&portable::Portable, opts, excludes, roots, new_visitor, control),
+        _ => walk_with(
+            &portable::Portable,
+            opts,
+            excludes,
+            roots,
+            new_visitor,
+            control,
+        ),
     }
     .map(|(visitor, mut stats)| {
         stats.backend = backend;

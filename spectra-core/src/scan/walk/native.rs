@@ -51,7 +51,10 @@ impl DirReader for Native {
     fn list(
         &self,
         dir: &OwnedFd,
-        each: &mut dyn FnMut(&[u8], &dyn Fn(bool) -> io::Result<(FileMeta, bool)>) -> ControlFlow<()>,
+        each: &mut dyn FnMut(
+            &[u8],
+            &dyn Fn(bool) -> io::Result<(FileMeta, bool)>,
+        ) -> ControlFlow<()>,
     ) -> io::Result<()> {
         let mut buffer: Vec<u8> = Vec::with_capacity(DIRENT_BUFFER);
         let mut listing = RawDir::new(dir, buffer.spare_capacity_mut());

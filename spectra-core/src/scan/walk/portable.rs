@@ -52,7 +52,10 @@ impl DirReader for Portable {
     fn list(
         &self,
         dir: &PathBuf,
-        each: &mut dyn FnMut(&[u8], &dyn Fn(bool) -> io::Result<(FileMeta, bool)>) -> ControlFlow<()>,
+        each: &mut dyn FnMut(
+            &[u8],
+            &dyn Fn(bool) -> io::Result<(FileMeta, bool)>,
+        ) -> ControlFlow<()>,
     ) -> io::Result<()> {
         for item in std::fs::read_dir(dir)? {
             let item = item?;
@@ -174,7 +177,13 @@ mod tests {
             };
             timestamp(t)
         };
-        assert_eq!(at(5, 250), Timestamp { secs: 5, nanos: 250 });
+        assert_eq!(
+            at(5, 250),
+            Timestamp {
+                secs: 5,
+                nanos: 250
+            }
+        );
         assert_eq!(at(-5, 0), Timestamp { secs: -5, nanos: 0 });
         assert_eq!(
             at(-5, 250_000_000),
