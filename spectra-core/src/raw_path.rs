@@ -15,7 +15,9 @@ use crate::error::{Error, Result};
 /// Unix names need not be UTF-8. A `RawPath` never loses such a name: it displays lossily
 /// (invalid sequences become U+FFFD) but serializes losslessly. A UTF-8 path serializes as a
 /// plain JSON string; any other path serializes as `{"lossy": "...", "base64": "..."}`, where
-/// `base64` holds the exact bytes. Both forms deserialize back to the same bytes.
+/// `base64` holds the exact bytes. Both forms deserialize back to the same bytes. (Windows
+/// names are UTF-16: there every name that is valid Unicode round-trips, and the bytes are
+/// std's WTF-8 encoding.)
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RawPath(PathBuf);
 
@@ -181,6 +183,8 @@ mod tests {
         );
     }
 
+    /// Only Unix names are bytes; Windows names are UTF-16 and have no such bytes to keep.
+    #[cfg(spectra_unix)]
     #[test]
     fn non_utf8_paths_round_trip_losslessly() {
         let path = RawPath::from(b"/tmp/bad-\xff\xfe-name".to_vec());

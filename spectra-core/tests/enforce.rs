@@ -1,5 +1,7 @@
 //! Enforcing delete plans on generated trees: quarantine, restore, the re-checks and refusals
-//! of the safety rules, and the audit chain. Everything happens under temp dirs.
+//! of the safety rules, and the audit chain. Everything happens under temp dirs. Builds
+//! without Unix calls refuse to enforce (`src/policy/tests.rs` checks that they say so).
+#![cfg(spectra_unix)]
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -477,6 +479,9 @@ fn archive_copies_verifies_and_removes_across_filesystems() {
     );
 }
 
+/// Mount options come from Linux's mount table: the portable backend (macOS, Windows) has
+/// none, and trusts every access time (README, "Platforms").
+#[cfg(spectra_native)]
 #[test]
 fn access_times_on_noatime_mounts_are_unknown_to_rules() {
     if !rustix::process::geteuid().is_root() {

@@ -228,7 +228,6 @@ impl Collector for ContainersCollector {
         "containers"
     }
 
-
     fn collect(&mut self) -> Result<Metric> {
         let socket = self.docker_socket();
         let has_docker = socket.exists();

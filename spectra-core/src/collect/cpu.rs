@@ -1,5 +1,3 @@
-
-
 use super::{Collector, Metric};
 use super::{CpuStats, CpuUsage};
 use crate::error::Result;
@@ -148,7 +146,6 @@ impl Collector for CpuCollector {
     fn name(&self) -> &'static str {
         "cpu"
     }
-
 
     fn collect(&mut self) -> Result<Metric> {
         let (total, cores) = parse_proc_stat(&self.host.read("proc/stat")?)?;

@@ -1,7 +1,6 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-
 use super::records::disk_rates;
 use super::{Collector, Metric};
 use super::{DiskIoStats, MountUsage};
@@ -100,7 +99,6 @@ impl Collector for DiskCollector {
         "disk"
     }
 
-
     fn collect(&mut self) -> Result<Metric> {
         let host = self.host.clone();
         let mut usage = Vec::new();
@@ -184,7 +182,6 @@ impl Collector for DiskIoCollector {
     fn name(&self) -> &'static str {
         "disk_io"
     }
-
 
     fn collect(&mut self) -> Result<Metric> {
         let text = self.host.read("proc/diskstats").map_err(|e| match e {

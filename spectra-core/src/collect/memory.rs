@@ -1,5 +1,3 @@
-
-
 use super::MemoryStats;
 use super::{Collector, Metric};
 use crate::error::Result;
@@ -128,7 +126,6 @@ impl Collector for MemoryCollector {
     fn name(&self) -> &'static str {
         "memory"
     }
-
 
     fn collect(&mut self) -> Result<Metric> {
         let mut stats = memory_from(&parse_meminfo(self.meminfo.read()?))?;

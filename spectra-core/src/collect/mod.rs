@@ -49,12 +49,12 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 pub use crate::sys::Mount;
+pub(crate) use portable::portable_mounts;
 pub use records::{
     Container, CpuStats, CpuUsage, DiskIoRates, DiskIoStats, InterfaceRates, InterfaceStats,
     LoggedInUser, MemoryStats, MountUsage, Package, PiStats, ProcessInfo, ProcessStats, Sensor,
     Service, SystemInfo, Throttle, WifiLink,
 };
-pub(crate) use portable::portable_mounts;
 pub use sampler::{DEFAULT_PROCESS_TOP, MAX_PROCESS_TOP, SampleOptions, Sampler};
 
 use crate::Backend;

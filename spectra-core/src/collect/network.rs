@@ -1,7 +1,6 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-
 use super::records::interface_rates;
 use super::{COMMAND_TIMEOUT, MAX_COMMAND_OUTPUT};
 use super::{Collector, Metric};
@@ -84,7 +83,6 @@ impl Collector for NetworkCollector {
     fn name(&self) -> &'static str {
         "network"
     }
-
 
     fn collect(&mut self) -> Result<Metric> {
         let now = Instant::now();
@@ -174,7 +172,6 @@ impl Collector for WifiCollector {
     fn name(&self) -> &'static str {
         "wifi"
     }
-
 
     fn collect(&mut self) -> Result<Metric> {
         let text = self.host.read("proc/net/wireless").map_err(|_| {

@@ -262,7 +262,10 @@ impl Collector for DiskIo {
         }
         self.previous = Some((
             now,
-            stats.iter().map(|s| (s.device.clone(), s.clone())).collect(),
+            stats
+                .iter()
+                .map(|s| (s.device.clone(), s.clone()))
+                .collect(),
         ));
         Ok(Metric::DiskIo(stats))
     }
@@ -392,9 +395,7 @@ impl Collector for Processes {
             *by_state
                 .entry(state_name(process.status()).to_owned())
                 .or_insert(0) += 1;
-            total_threads += process
-                .tasks()
-                .map_or(0, |tasks| tasks.len().max(1) as u64);
+            total_threads += process.tasks().map_or(0, |tasks| tasks.len().max(1) as u64);
         }
         let mut users: HashMap<u32, Option<String>> = HashMap::new();
         let mut info = |process: &&sysinfo::Process| {
@@ -456,7 +457,12 @@ impl Collector for SystemCollector {
             arch: System::cpu_arch(),
             uptime_secs: System::uptime() as f64,
             boot_time: DateTime::from_timestamp(boot, 0).unwrap_or_default(),
-            process_count: self.0.processes().values().filter(|p| !is_thread(p)).count(),
+            process_count: self
+                .0
+                .processes()
+                .values()
+                .filter(|p| !is_thread(p))
+                .count(),
             users: Vec::new(),
         }))
     }

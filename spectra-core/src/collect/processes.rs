@@ -1,7 +1,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Instant;
 
-
 use super::{Collector, Metric};
 use super::{ProcessInfo, ProcessStats};
 use crate::error::Result;
@@ -88,7 +87,6 @@ impl Collector for ProcessCollector {
     fn name(&self) -> &'static str {
         "processes"
     }
-
 
     fn collect(&mut self) -> Result<Metric> {
         let now = Instant::now();

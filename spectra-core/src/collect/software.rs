@@ -2,7 +2,6 @@
 
 use std::path::Path;
 
-
 use super::{COMMAND_TIMEOUT, MAX_COMMAND_OUTPUT};
 use super::{Collector, Metric};
 use super::{Package, Service};
@@ -168,7 +167,6 @@ impl Collector for ServicesCollector {
     fn name(&self) -> &'static str {
         "services"
     }
-
 
     fn collect(&mut self) -> Result<Metric> {
         // systemd's own test for "booted with systemd" (sd_booted).

@@ -1,4 +1,3 @@
-
 use chrono::Utc;
 
 use super::{Collector, Metric};
@@ -50,7 +49,6 @@ impl Collector for SystemCollector {
     fn name(&self) -> &'static str {
         "system"
     }
-
 
     fn collect(&mut self) -> Result<Metric> {
         let uname = rustix::system::uname();
@@ -113,7 +111,6 @@ impl Collector for TemperatureCollector {
     fn name(&self) -> &'static str {
         "temperature"
     }
-
 
     fn collect(&mut self) -> Result<Metric> {
         let mut sensors = Vec::new();
@@ -186,7 +183,6 @@ impl Collector for RaspberryPiCollector {
     fn name(&self) -> &'static str {
         "raspberry_pi"
     }
-
 
     fn collect(&mut self) -> Result<Metric> {
         let model = self

@@ -274,7 +274,6 @@ pub(crate) fn traceroute(
     })
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -20,8 +20,8 @@ use serde::{Deserialize, Serialize};
 
 pub use crate::sys::Mount;
 pub use net::{
-    Hop, MAX_HOPS, MAX_PROBES, MAX_TIMEOUT, PingResult, Socket, TcpConnectResult,
-    TracerouteResult, validate_target,
+    Hop, MAX_HOPS, MAX_PROBES, MAX_TIMEOUT, PingResult, Socket, TcpConnectResult, TracerouteResult,
+    validate_target,
 };
 pub use request::{
     DEFAULT_DISK_USAGE_TOP, DEFAULT_LOG_LINES, DEFAULT_LOG_SEVERITY, DEFAULT_MAX_HOPS,
@@ -296,7 +296,9 @@ mod tests {
     fn mounts_include_root() {
         let all = mounts().expect("mounts");
         assert!(all.iter().any(|m| m.mount_point == "/"), "{all:?}");
-        if cfg!(spectra_native) && crate::Backend::resolve(None).ok() == Some(crate::Backend::Native) {
+        if cfg!(spectra_native)
+            && crate::Backend::resolve(None).ok() == Some(crate::Backend::Native)
+        {
             assert!(
                 all.iter()
                     .any(|m| m.mount_point == "/proc" && m.fs_type == "proc")

@@ -90,6 +90,7 @@ pub(super) fn check_probe_arguments(timeout: Duration, limit: ProbeLimit) -> Res
     Ok(())
 }
 
+#[cfg(spectra_unix)]
 pub(super) fn resolve_ip(target: &str) -> Result<IpAddr> {
     Ok(resolve(target, 0)?[0].ip())
 }

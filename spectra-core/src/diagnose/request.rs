@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
+use super::Socket;
 use super::net::{
     MAX_HOPS, MAX_PROBES, MAX_TIMEOUT, PingResult, TcpConnectResult, TracerouteResult,
     validate_target,
 };
-use super::Socket;
 use super::{LogLine, MAX_LOG_LINES, Severity};
 use crate::CancelToken;
 use crate::error::{Error, Result};

@@ -459,6 +459,7 @@ fn rules_report_the_fields_they_read() {
     assert!(!rule.uses(Field::Owner) && !rule.uses(Field::Mtime));
 }
 
+#[cfg(spectra_unix)]
 #[test]
 fn plans_evaluate_path_owner_and_group_rules() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -482,6 +483,63 @@ fn plans_evaluate_path_owner_and_group_rules() {
     .expect("plan");
     let names: Vec<String> = plan.files.iter().map(|f| f.path.to_string()).collect();
     assert_eq!(names, [format!("{}/b.tmp", dir.path().display())]);
+}
+
+/// Without Unix owners (Windows) owner, group and uid are unknown: a rule that needs them
+/// selects nothing, and `is unknown` selects everything.
+#[cfg(not(spectra_unix))]
+#[test]
+fn owner_rules_are_unknown_without_unix_owners() {
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(dir.path().join("b.tmp"), b"2").expect("write");
+    let planned = |rules: &str| {
+        let text = format!(r#"{{"name": "p", "rules": [{rules}], "action": "report"}}"#);
+        let policy = Policy::from_json(&text)
+            .expect("policy")
+            .compile()
+            .expect("compile");
+        let (plan, _) = super::plan(
+            &policy,
+            crate::scan::ScanOptions::new(dir.path()),
+            crate::scan::ScanControl::new(),
+        )
+        .expect("plan");
+        plan.files.len()
+    };
+    assert_eq!(planned(r#""owner == 'root'""#), 0);
+    assert_eq!(planned(r#""not owner == 'root'""#), 0, "unknown, not false");
+    assert_eq!(
+        planned(r#""owner is unknown", "uid is unknown", "nlink is unknown""#),
+        1
+    );
+}
+
+/// Without `openat`-style calls and inode identity (Windows) the safety rules cannot be kept:
+/// an admissible plan is refused as unsupported, and so is a restore.
+#[cfg(not(spectra_unix))]
+#[test]
+fn enforcing_is_unsupported_without_unix_calls() {
+    let dir = tempfile::tempdir().expect("tmp");
+    std::fs::write(dir.path().join("b.tmp"), b"2").expect("write");
+    let policy =
+        Policy::from_json(r#"{"name": "p", "rules": ["extension == 'tmp'"], "action": "delete"}"#)
+            .expect("policy")
+            .compile()
+            .expect("compile");
+    let (plan, _) = super::plan(
+        &policy,
+        crate::scan::ScanOptions::for_policy([dir.path()]),
+        crate::scan::ScanControl::new(),
+    )
+    .expect("plan");
+    assert_eq!(plan.files.len(), 1, "plans work everywhere");
+    let options = super::EnforceOptions::new("test", dir.path().join("audit.jsonl"));
+    let err = super::enforce(&plan, &options).expect_err("unsupported");
+    assert_eq!(err.code(), crate::ErrorCode::Unsupported, "{err}");
+    assert!(dir.path().join("b.tmp").exists());
+    let err =
+        super::restore(&plan.id, &[dir.path().to_path_buf()], &options).expect_err("unsupported");
+    assert_eq!(err.code(), crate::ErrorCode::Unsupported, "{err}");
 }
 
 #[test]

@@ -45,6 +45,7 @@ impl FileKind {
         }
     }
 
+    #[cfg(any(spectra_unix, test))]
     pub(crate) fn from_mode(mode: u32) -> FileKind {
         match mode & 0o170000 {
             0o040000 => FileKind::Dir,

@@ -17,7 +17,9 @@ pub struct Output {
 }
 
 /// Runs `program` with `args` (an argument vector: nothing is interpreted by a shell), kills
-/// it after `timeout`, and keeps at most `max_output` bytes of its standard output.
+/// it after `timeout`, and keeps at most `max_output` bytes of its standard output. (Only the
+/// native collectors run tools without a cancel switch; the tests use it everywhere.)
+#[cfg(any(spectra_native, test))]
 pub fn run_bounded(
     program: &str,
     args: &[&str],

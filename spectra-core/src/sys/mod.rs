@@ -9,7 +9,9 @@ mod host;
 mod mounts;
 mod users;
 
-pub(crate) use command::{run_bounded, run_bounded_until};
+#[cfg(spectra_native)]
+pub(crate) use command::run_bounded;
+pub(crate) use command::run_bounded_until;
 #[cfg(spectra_native)]
 pub(crate) use host::{Host, KeptFile, malformed, parse_u64};
 pub use mounts::Mount;

@@ -18,6 +18,7 @@ use std::fs::Metadata;
 use std::io;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
+#[cfg(any(not(spectra_unix), test))]
 use std::time::SystemTime;
 
 use super::DirReader;
@@ -137,7 +138,7 @@ fn meta_from_std(m: &Metadata) -> FileMeta {
 }
 
 /// A system time as seconds and nanoseconds since the epoch (negative seconds before it).
-#[cfg_attr(spectra_unix, allow(dead_code))]
+#[cfg(any(not(spectra_unix), test))]
 fn timestamp(time: SystemTime) -> Timestamp {
     match time.duration_since(SystemTime::UNIX_EPOCH) {
         Ok(after) => Timestamp {
