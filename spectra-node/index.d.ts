@@ -63,8 +63,12 @@ export interface ScanReport {
   largestFiles: { path: string; apparentBytes: number; diskBytes: number }[]
   largestDirs: { path: string; apparentBytes: number; diskBytes: number }[]
   extensions: { name: string; count: number; bytes: number }[]
-  owners: { uid: number; user: string | null; count: number; bytes: number }[]
+  owners: { uid: number | null; user: string | null; count: number; bytes: number }[]
   partial: boolean
+  /** Which walker produced the report (`SPECTRA_BACKEND` chooses; native on Linux). */
+  backend: 'native' | 'portable'
+  /** True where the platform reports no allocated blocks (Windows). */
+  diskBytesAreApparent: boolean
   cancelled: boolean
   durationSecs: number
   [field: string]: unknown
@@ -77,8 +81,9 @@ export interface FileEntry {
   diskSize: number
   mtime: Timestamp | null
   atime: Timestamp | null
-  uid: number
-  gid: number
+  /** `null` where the platform has no Unix owners (Windows). */
+  uid: number | null
+  gid: number | null
   depth: number
   [field: string]: unknown
 }
@@ -100,6 +105,7 @@ export interface Capability {
   intervalSecs: number
   supported: boolean
   reason: { code: string; number?: number; message: string } | null
+  backend: 'native' | 'portable' | null
 }
 
 export declare function collect(name: string, options?: { top?: number }): Promise<Sample>
@@ -150,7 +156,7 @@ export interface Plan {
   id: string
   totalBytes: number
   scannedBytes: number
-  files: { path: string; size: number; diskSize: number; uid: number; gid: number; [field: string]: unknown }[]
+  files: { path: string; size: number; diskSize: number; uid: number | null; gid: number | null; [field: string]: unknown }[]
   [field: string]: unknown
 }
 export interface ActionProgress {

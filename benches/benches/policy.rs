@@ -19,11 +19,11 @@ fn evaluate(c: &mut Criterion) {
             secs: 1_700_000_000,
             nanos: 0,
         }),
-        uid: 1000,
-        gid: 1000,
-        dev: 1,
-        ino: 42,
-        nlink: 1,
+        uid: Some(1000),
+        gid: Some(1000),
+        dev: Some(1),
+        ino: Some(42),
+        nlink: Some(1),
     };
     let facts = Facts {
         path: b"/srv/projects/alpha/build/output/app.log",

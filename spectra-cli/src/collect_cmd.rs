@@ -38,6 +38,8 @@ pub struct CollectArgs {
 pub fn run(args: &CollectArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     let sampler = Sampler::new();
+    // A `SPECTRA_BACKEND` naming no backend is a usage error before anything is sampled.
+    sampler.backend()?;
     if args.list {
         let text = render_list(&sampler, args.format)?;
         out.write_all(text.as_bytes()).context("writing the list")?;

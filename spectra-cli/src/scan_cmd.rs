@@ -248,10 +248,16 @@ fn render_table(report: &ScanReport) -> String {
     let roots: Vec<String> = report.roots.iter().map(ToString::to_string).collect();
     let _ = writeln!(
         out,
-        "Scanned {} in {:.2} s{}",
+        "Scanned {} in {:.2} s{} ({} backend{})",
         roots.join(", "),
         report.duration_secs,
-        if report.partial { " (partial)" } else { "" }
+        if report.partial { " (partial)" } else { "" },
+        report.backend,
+        if report.disk_bytes_are_apparent {
+            "; disk sizes are apparent sizes"
+        } else {
+            ""
+        }
     );
     let _ = writeln!(
         out,

@@ -16,7 +16,7 @@ fn list_names_every_collector_with_its_interval() {
         .map(|c| c["name"].as_str().expect("name"))
         .collect();
     // The CLI lists what core's registry has, in its order, with each collector's interval.
-    let registry = spectra_core::collect::all();
+    let registry = spectra_core::collect::all().expect("a backend");
     let expected: Vec<&str> = registry.iter().map(|c| c.name()).collect();
     assert_eq!(names, expected);
     for (listed, collector) in list.as_array().expect("array").iter().zip(&registry) {

@@ -227,3 +227,52 @@ fn the_seed_one_liner_plans_and_with_enforce_quarantines() {
         "the small log is not selected"
     );
 }
+
+fn spectra_with_backend(backend: &str, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_spectra"))
+        .args(args)
+        .env("SPECTRA_BACKEND", backend)
+        .output()
+        .expect("run spectra")
+}
+
+/// `SPECTRA_BACKEND` picks the walker and the collectors for the whole process; the report
+/// says which ran, both agree on the facts, and a name core does not know is a usage error.
+#[test]
+fn the_backend_is_chosen_from_the_environment_and_reported() {
+    let dir = tree();
+    let root = dir.path().to_str().expect("utf-8 temp path");
+    let report = |backend: &str| -> serde_json::Value {
+        let out = spectra_with_backend(backend, &["scan", root, "--format", "json"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("valid JSON")
+    };
+    let native = report("native");
+    let portable = report("portable");
+    assert_eq!(native["backend"], "native");
+    assert_eq!(portable["backend"], "portable");
+    assert_eq!(portable["totals"], native["totals"]);
+    assert_eq!(portable["owners"], native["owners"]);
+    assert_eq!(portable["largest_files"], native["largest_files"]);
+
+    let table = spectra_with_backend("portable", &["scan", root]);
+    assert!(String::from_utf8_lossy(&table.stdout).contains("(portable backend)"));
+
+    let listed = spectra_with_backend("portable", &["collect", "--list", "--format", "json"]);
+    let list: serde_json::Value = serde_json::from_slice(&listed.stdout).expect("json");
+    for capability in list.as_array().expect("array") {
+        assert_eq!(capability["backend"], "portable", "{capability}");
+    }
+
+    let bad = spectra_with_backend("turbo", &["scan", root]);
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("SPECTRA_BACKEND") && stderr.contains("turbo"),
+        "{stderr}"
+    );
+}

@@ -220,15 +220,15 @@ impl PyPlannedFile {
         epoch_seconds(self.inner.atime)
     }
     #[getter]
-    fn uid(&self) -> u32 {
+    fn uid(&self) -> Option<u32> {
         self.inner.uid
     }
     #[getter]
-    fn gid(&self) -> u32 {
+    fn gid(&self) -> Option<u32> {
         self.inner.gid
     }
     #[getter]
-    fn nlink(&self) -> u64 {
+    fn nlink(&self) -> Option<u64> {
         self.inner.nlink
     }
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {

@@ -93,6 +93,17 @@ impl PyScanReport {
     fn cancelled(&self) -> bool {
         self.inner.cancelled
     }
+    /// Which walker produced the report: `native` (Linux) or `portable`.
+    #[getter]
+    fn backend(&self) -> &'static str {
+        self.inner.backend.as_str()
+    }
+    /// True where the platform reports no allocated blocks (Windows): disk sizes are then
+    /// apparent sizes.
+    #[getter]
+    fn disk_bytes_are_apparent(&self) -> bool {
+        self.inner.disk_bytes_are_apparent
+    }
     #[getter]
     fn duration(&self) -> f64 {
         self.inner.duration_secs
@@ -308,11 +319,11 @@ impl PyFileEntry {
         epoch_seconds(self.inner.atime)
     }
     #[getter]
-    fn uid(&self) -> u32 {
+    fn uid(&self) -> Option<u32> {
         self.inner.uid
     }
     #[getter]
-    fn gid(&self) -> u32 {
+    fn gid(&self) -> Option<u32> {
         self.inner.gid
     }
     #[getter]

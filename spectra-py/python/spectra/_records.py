@@ -169,7 +169,7 @@ class Process(Record):
     pid: int
     name: str
     user: Optional[str]
-    uid: int
+    uid: Optional[int]
     cpu_percent: float
     rss_bytes: int
     threads: int
@@ -275,6 +275,7 @@ class CollectorInfo(Record):
     interval_secs: int
     supported: bool
     reason: Optional[ErrorInfo]
+    backend: Optional[str]
 
 
 # The record type of each collector's result (a list of them where the collector gives many).
