@@ -124,11 +124,11 @@ mod tests {
         );
         match Backend::resolve(Some(Backend::Native)) {
             Ok(backend) => {
-                assert!(cfg!(spectra_native));
+                assert!(Backend::Native.is_available());
                 assert_eq!(backend, Backend::Native);
             }
             Err(e) => {
-                assert!(!cfg!(spectra_native));
+                assert!(!Backend::Native.is_available());
                 assert_eq!(e.code(), crate::ErrorCode::Unsupported);
             }
         }

@@ -133,6 +133,7 @@ const REGISTRY: [(&str, Duration); 13] = [
     ("wifi", Duration::from_secs(30)),
     ("containers", Duration::from_secs(60)),
     ("system", Duration::from_secs(300)),
+    // Nightly: package lists change rarely and are the slowest thing to read.
     ("applications", Duration::from_secs(24 * 3600)),
     ("temperature", Duration::from_secs(10)),
     ("raspberry_pi", Duration::from_secs(30)),

@@ -92,8 +92,6 @@ impl Collector for ApplicationsCollector {
         "applications"
     }
 
-    /// Nightly: package lists change rarely and are the slowest thing to read.
-
     fn collect(&mut self) -> Result<Metric> {
         let mut packages = Vec::new();
         let mut found = false;

@@ -36,6 +36,11 @@ const HARD_LINK_SHARDS: usize = 16;
 /// `(dev, ino)` pairs.
 type InodeSet = HashSet<(u64, u64)>;
 
+/// What [`DirReader::list`] calls for each entry: its name, and a function that stats it
+/// (following a symlink when given `true`; the flag returned says whether it did).
+pub(crate) type ListEach<'a> =
+    dyn FnMut(&[u8], &dyn Fn(bool) -> io::Result<(FileMeta, bool)>) -> ControlFlow<()> + 'a;
+
 /// How a backend reads directories.
 pub(crate) trait DirReader: Sync {
     /// An open directory, shared by its listing and the tasks that open its subdirectories.
@@ -57,14 +62,7 @@ pub(crate) trait DirReader: Sync {
     /// that entry — without following a symlink, or following it when `follow` is given, in
     /// which case the flag returned says whether the facts are the target's. Stops early on
     /// `Break`. An error returned is one of the listing itself.
-    fn list(
-        &self,
-        dir: &Self::Dir,
-        each: &mut dyn FnMut(
-            &[u8],
-            &dyn Fn(bool) -> io::Result<(FileMeta, bool)>,
-        ) -> ControlFlow<()>,
-    ) -> io::Result<()>;
+    fn list(&self, dir: &Self::Dir, each: &mut ListEach<'_>) -> io::Result<()>;
 }
 
 /// Refuses, before a walk, what a backend cannot do safely here: following symlinks needs

@@ -3,13 +3,12 @@
 
 use std::ffi::CStr;
 use std::io;
-use std::ops::ControlFlow;
 use std::os::fd::OwnedFd;
 use std::path::Path;
 
 use rustix::fs::{AtFlags, CWD, Mode, OFlags, RawDir, Statx, StatxFlags};
 
-use super::DirReader;
+use super::{DirReader, ListEach};
 use crate::scan::entry::{FileKind, FileMeta, Timestamp};
 
 /// `getdents64` buffer per directory task.
@@ -48,14 +47,7 @@ impl DirReader for Native {
         )?)
     }
 
-    fn list(
-        &self,
-        dir: &OwnedFd,
-        each: &mut dyn FnMut(
-            &[u8],
-            &dyn Fn(bool) -> io::Result<(FileMeta, bool)>,
-        ) -> ControlFlow<()>,
-    ) -> io::Result<()> {
+    fn list(&self, dir: &OwnedFd, each: &mut ListEach<'_>) -> io::Result<()> {
         let mut buffer: Vec<u8> = Vec::with_capacity(DIRENT_BUFFER);
         let mut listing = RawDir::new(dir, buffer.spare_capacity_mut());
         while let Some(item) = listing.next() {

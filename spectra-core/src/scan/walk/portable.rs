@@ -16,12 +16,11 @@
 
 use std::fs::Metadata;
 use std::io;
-use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 #[cfg(any(not(spectra_unix), test))]
 use std::time::SystemTime;
 
-use super::DirReader;
+use super::{DirReader, ListEach};
 use crate::scan::entry::{FileKind, FileMeta, Timestamp};
 
 /// Whether files have a `(device, inode)` identity here.
@@ -50,14 +49,7 @@ impl DirReader for Portable {
         Ok(parent.join(&*crate::os_str_from_bytes(name)))
     }
 
-    fn list(
-        &self,
-        dir: &PathBuf,
-        each: &mut dyn FnMut(
-            &[u8],
-            &dyn Fn(bool) -> io::Result<(FileMeta, bool)>,
-        ) -> ControlFlow<()>,
-    ) -> io::Result<()> {
+    fn list(&self, dir: &PathBuf, each: &mut ListEach<'_>) -> io::Result<()> {
         for item in std::fs::read_dir(dir)? {
             let item = item?;
             let name = item.file_name();
