@@ -20,8 +20,10 @@ runs="${2:-7}"
 spectra="$CARGO_TARGET_DIR/release/spectra"
 
 declare -A cmd
-order=(spectra du)
+order=(spectra portable du)
 cmd[spectra]="$spectra scan --format json $tree"
+# The portable walker (std::fs), what macOS and Windows get.
+cmd[portable]="env SPECTRA_BACKEND=portable $spectra scan --format json $tree"
 cmd[du]="du -s $tree"
 for peer in diskus dua pdu dust; do
   if command -v "$peer" >/dev/null 2>&1; then order+=("$peer"); fi
