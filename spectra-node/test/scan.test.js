@@ -129,3 +129,28 @@ test('scan() with no options answers as `spectra scan` does: one set of defaults
   assert.equal(fromNode.totals.files, fromCli.totals.files)
   assert.deepEqual(fromNode.largestFiles.map((f) => f.path), fromCli.largest_files.map((f) => f.path))
 })
+
+test('SPECTRA_BACKEND picks the backend and every report says which', async (t) => {
+  const { spawnSync } = require('node:child_process')
+  const root = tempDir(t)
+  buildTree(root)
+  const script =
+    "const s = require(process.argv[1]); s.scan(process.argv[2]).then(async (r) => " +
+    "console.log(JSON.stringify({ backend: r.backend, totals: r.totals, " +
+    "collectors: [...new Set((await s.collectors()).map((c) => c.backend))] })))" +
+    ".catch((e) => { console.error(e.code + ': ' + e.message); process.exit(3) })"
+  const run = (backend) =>
+    spawnSync(process.execPath, ['-e', script, path.join(__dirname, '..'), root], {
+      env: { ...process.env, SPECTRA_BACKEND: backend },
+      encoding: 'utf8',
+    })
+  const [native, portable] = ['native', 'portable'].map((b) => JSON.parse(run(b).stdout))
+  assert.equal(native.backend, 'native')
+  assert.equal(portable.backend, 'portable')
+  assert.deepEqual(portable.totals, native.totals)
+  assert.deepEqual(portable.collectors, ['portable'])
+  const bad = run('turbo')
+  assert.equal(bad.status, 3)
+  assert.match(bad.stderr, /^INVALID_INPUT: /)
+  assert.match(bad.stderr, /SPECTRA_BACKEND/)
+})

@@ -155,3 +155,33 @@ def test_a_forked_child_can_scan(tree: Path) -> None:
 
 def _count_files(path: str) -> int:
     return spectra.scan(path).file_count
+
+
+def test_the_backend_comes_from_the_environment_and_is_reported(tree: Path) -> None:
+    # Core reads SPECTRA_BACKEND once per scanner and sampler; a child interpreter gets its own.
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys, spectra\n"
+        "r = spectra.scan(sys.argv[1])\n"
+        "caps = spectra.collectors()\n"
+        "print(json.dumps({'backend': r.backend, 'files': r.file_count, 'bytes': r.disk_bytes,"
+        " 'apparent': r.disk_bytes_are_apparent,"
+        " 'collectors': sorted({c.backend for c in caps})}))\n"
+    )
+
+    def run(backend: str) -> subprocess.CompletedProcess:
+        env = dict(os.environ, SPECTRA_BACKEND=backend)
+        return subprocess.run([sys.executable, "-c", code, str(tree)], env=env,
+                              capture_output=True, text=True)
+
+    native, portable = (json.loads(run(b).stdout) for b in ("native", "portable"))
+    assert native["backend"] == "native" and portable["backend"] == "portable"
+    assert (portable["files"], portable["bytes"]) == (native["files"], native["bytes"])
+    assert portable["apparent"] is False
+    assert portable["collectors"] == ["portable"]
+    bad = run("turbo")
+    assert bad.returncode != 0
+    assert "SPECTRA_BACKEND" in bad.stderr and "InvalidInputError" in bad.stderr

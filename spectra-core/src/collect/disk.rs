@@ -1,7 +1,6 @@
-use std::collections::HashMap;
 use std::time::Instant;
 
-use super::records::disk_rates;
+use super::records::PreviousSample;
 use super::{Collector, Metric};
 use super::{DiskIoStats, MountUsage};
 use crate::error::{Error, Result};
@@ -166,14 +165,14 @@ pub(crate) fn parse_diskstats(text: &str) -> Result<Vec<DiskIoStats>> {
 #[derive(Debug)]
 pub struct DiskIoCollector {
     host: Host,
-    previous: Option<(Instant, HashMap<String, DiskIoStats>)>,
+    previous: PreviousSample<DiskIoStats>,
 }
 
 impl DiskIoCollector {
     pub fn new(host: Host) -> Self {
         DiskIoCollector {
             host,
-            previous: None,
+            previous: PreviousSample::default(),
         }
     }
 }
@@ -190,18 +189,7 @@ impl Collector for DiskIoCollector {
         })?;
         let now = Instant::now();
         let mut stats = parse_diskstats(&text)?;
-        if let Some((then, before)) = &self.previous {
-            for s in &mut stats {
-                s.rates = before.get(&s.device).map(|b| disk_rates(b, s, now - *then));
-            }
-        }
-        self.previous = Some((
-            now,
-            stats
-                .iter()
-                .map(|s| (s.device.clone(), s.clone()))
-                .collect(),
-        ));
+        self.previous.rate(now, &mut stats);
         Ok(Metric::DiskIo(stats))
     }
 }
@@ -210,6 +198,8 @@ impl Collector for DiskIoCollector {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    use crate::collect::records::disk_rates;
 
     #[test]
     fn mountinfo_parses_the_recorded_sample_and_unescapes() {

@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use super::records::interface_rates;
+use super::records::PreviousSample;
 use super::{COMMAND_TIMEOUT, MAX_COMMAND_OUTPUT};
 use super::{Collector, Metric};
 use super::{InterfaceStats, WifiLink};
@@ -67,14 +67,14 @@ fn interface_states() -> HashMap<String, (bool, Vec<String>)> {
 #[derive(Debug)]
 pub struct NetworkCollector {
     host: Host,
-    previous: Option<(Instant, HashMap<String, InterfaceStats>)>,
+    previous: PreviousSample<InterfaceStats>,
 }
 
 impl NetworkCollector {
     pub fn new(host: Host) -> Self {
         NetworkCollector {
             host,
-            previous: None,
+            previous: PreviousSample::default(),
         }
     }
 }
@@ -97,16 +97,8 @@ impl Collector for NetworkCollector {
                 s.up = Some(running);
                 s.addresses = addresses;
             }
-            if let Some((then, before)) = &self.previous {
-                s.rates = before
-                    .get(&s.name)
-                    .map(|b| interface_rates(b, s, now - *then));
-            }
         }
-        self.previous = Some((
-            now,
-            stats.iter().map(|s| (s.name.clone(), s.clone())).collect(),
-        ));
+        self.previous.rate(now, &mut stats);
         Ok(Metric::Network(stats))
     }
 }
@@ -205,6 +197,8 @@ impl Collector for WifiCollector {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    use crate::collect::records::interface_rates;
 
     #[test]
     fn net_dev_parses_the_recorded_sample() {

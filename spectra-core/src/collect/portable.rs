@@ -20,7 +20,7 @@ use sysinfo::{
     ProcessesToUpdate, System, ThreadKind, UpdateKind,
 };
 
-use super::records::{disk_rates, interface_rates};
+use super::records::PreviousSample;
 use super::{
     Collector, CpuStats, CpuUsage, DiskIoStats, InterfaceStats, MemoryStats, Metric, Mount,
     MountUsage, ProcessInfo, ProcessStats, SystemInfo,
@@ -38,11 +38,11 @@ pub(super) fn make(name: &'static str, top: usize) -> Box<dyn Collector> {
         "disk" => Box::new(Disk),
         "disk_io" => Box::new(DiskIo {
             disks: Disks::new(),
-            previous: None,
+            previous: PreviousSample::default(),
         }),
         "network" => Box::new(Network {
             networks: Networks::new(),
-            previous: None,
+            previous: PreviousSample::default(),
         }),
         "processes" => Box::new(Processes {
             system: System::new(),
@@ -223,7 +223,7 @@ impl Collector for Disk {
 
 struct DiskIo {
     disks: Disks,
-    previous: Option<(Instant, HashMap<String, DiskIoStats>)>,
+    previous: PreviousSample<DiskIoStats>,
 }
 
 impl Collector for DiskIo {
@@ -255,25 +255,14 @@ impl Collector for DiskIo {
                 rates: None,
             });
         }
-        if let Some((then, before)) = &self.previous {
-            for s in &mut stats {
-                s.rates = before.get(&s.device).map(|b| disk_rates(b, s, now - *then));
-            }
-        }
-        self.previous = Some((
-            now,
-            stats
-                .iter()
-                .map(|s| (s.device.clone(), s.clone()))
-                .collect(),
-        ));
+        self.previous.rate(now, &mut stats);
         Ok(Metric::DiskIo(stats))
     }
 }
 
 struct Network {
     networks: Networks,
-    previous: Option<(Instant, HashMap<String, InterfaceStats>)>,
+    previous: PreviousSample<InterfaceStats>,
 }
 
 impl Collector for Network {
@@ -308,17 +297,7 @@ impl Collector for Network {
             })
             .collect();
         stats.sort_by(|a, b| a.name.cmp(&b.name));
-        if let Some((then, before)) = &self.previous {
-            for s in &mut stats {
-                s.rates = before
-                    .get(&s.name)
-                    .map(|b| interface_rates(b, s, now - *then));
-            }
-        }
-        self.previous = Some((
-            now,
-            stats.iter().map(|s| (s.name.clone(), s.clone())).collect(),
-        ));
+        self.previous.rate(now, &mut stats);
         Ok(Metric::Network(stats))
     }
 }

@@ -1,8 +1,8 @@
 //! The records collectors return, the same from either backend, and the rate arithmetic
 //! both backends share.
 
-use std::collections::BTreeMap;
-use std::time::Duration;
+use std::collections::{BTreeMap, HashMap};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -302,4 +302,63 @@ pub struct Container {
     pub memory_limit: Option<u64>,
     pub network_rx_bytes: Option<u64>,
     pub network_tx_bytes: Option<u64>,
+}
+
+/// A device whose counters give rates between two samples (a disk, an interface).
+pub(crate) trait Rated: Clone {
+    fn key(&self) -> &str;
+    /// Sets the rates over `elapsed` since `before`, the same device's previous sample.
+    fn set_rates(&mut self, before: &Self, elapsed: Duration);
+}
+
+impl Rated for DiskIoStats {
+    fn key(&self) -> &str {
+        &self.device
+    }
+
+    fn set_rates(&mut self, before: &Self, elapsed: Duration) {
+        self.rates = Some(disk_rates(before, self, elapsed));
+    }
+}
+
+impl Rated for InterfaceStats {
+    fn key(&self) -> &str {
+        &self.name
+    }
+
+    fn set_rates(&mut self, before: &Self, elapsed: Duration) {
+        self.rates = Some(interface_rates(before, self, elapsed));
+    }
+}
+
+/// A rate collector's previous sample, by device: the first sample has no rates, each later
+/// one its rates over the time since the one before (a device new since then has none yet).
+#[derive(Debug)]
+pub(crate) struct PreviousSample<T>(Option<(Instant, HashMap<String, T>)>);
+
+impl<T> Default for PreviousSample<T> {
+    fn default() -> Self {
+        PreviousSample(None)
+    }
+}
+
+impl<T: Rated> PreviousSample<T> {
+    /// Rates `devices`, sampled at `now`, against the previous sample, and keeps them as the
+    /// next one's previous.
+    pub(crate) fn rate(&mut self, now: Instant, devices: &mut [T]) {
+        if let Some((then, before)) = &self.0 {
+            for device in devices.iter_mut() {
+                if let Some(previous) = before.get(device.key()) {
+                    device.set_rates(previous, now - *then);
+                }
+            }
+        }
+        self.0 = Some((
+            now,
+            devices
+                .iter()
+                .map(|d| (d.key().to_owned(), d.clone()))
+                .collect(),
+        ));
+    }
 }

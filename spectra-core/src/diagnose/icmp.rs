@@ -278,12 +278,6 @@ pub(crate) fn traceroute(
 mod tests {
     use super::*;
 
-    /// A generous budget nobody cancels.
-    fn budget() -> Budget<'static> {
-        let never: &'static crate::CancelToken = Box::leak(Box::default());
-        Budget::new("test".into(), Duration::from_secs(60), never)
-    }
-
     #[test]
     fn checksums_match_the_rfc_1071_example() {
         // RFC 1071's worked example: these words sum to 0xddf2 (one's complement 0x220d).
@@ -305,19 +299,20 @@ mod tests {
         for (target, literal) in [("127.0.0.1", "127.0.0.1"), ("::1", "::1")] {
             let icmp = Icmp::for_address(literal.parse().expect("ip"));
             if icmp.socket("ping").is_err() {
-                let err =
-                    ping(target, 1, Duration::from_secs(1), &budget()).expect_err("unsupported");
+                let err = ping(target, 1, Duration::from_secs(1), &Budget::generous())
+                    .expect_err("unsupported");
                 assert_eq!(err.code(), crate::ErrorCode::Unsupported);
                 continue;
             }
-            let result = ping(target, 3, Duration::from_secs(2), &budget()).expect("ping");
+            let result =
+                ping(target, 3, Duration::from_secs(2), &Budget::generous()).expect("ping");
             assert_eq!(
                 (result.transmitted, result.received, result.loss_percent),
                 (3, 3, 0.0),
                 "{result:?}"
             );
             assert!(result.min_ms <= result.avg_ms && result.avg_ms <= result.max_ms);
-            let trace = traceroute(target, 5, Duration::from_secs(2), &budget());
+            let trace = traceroute(target, 5, Duration::from_secs(2), &Budget::generous());
             if icmp.raw_socket("traceroute").is_err() {
                 assert_eq!(
                     trace.expect_err("needs a raw socket").code(),

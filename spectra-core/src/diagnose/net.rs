@@ -225,12 +225,6 @@ fn no_icmp(what: &str) -> Error {
 mod tests {
     use super::*;
 
-    /// A generous budget nobody cancels.
-    fn budget() -> Budget<'static> {
-        let never: &'static crate::CancelToken = Box::leak(Box::default());
-        Budget::new("test".into(), Duration::from_secs(60), never)
-    }
-
     #[test]
     fn hostile_targets_are_refused() {
         for bad in [
@@ -256,9 +250,9 @@ mod tests {
         ] {
             validate_target(good).expect(good);
         }
-        assert!(ping("--flood", 1, Duration::from_secs(1), &budget()).is_err());
+        assert!(ping("--flood", 1, Duration::from_secs(1), &Budget::generous()).is_err());
         assert!(
-            tcp_connect("127.0.0.1", 80, Duration::ZERO, &budget()).is_err(),
+            tcp_connect("127.0.0.1", 80, Duration::ZERO, &Budget::generous()).is_err(),
             "a zero timeout is refused"
         );
         assert!(
@@ -266,7 +260,7 @@ mod tests {
                 "127.0.0.1",
                 MAX_PROBES + 1,
                 Duration::from_secs(1),
-                &budget()
+                &Budget::generous()
             )
             .is_err()
         );
@@ -276,12 +270,22 @@ mod tests {
     fn tcp_connect_sees_a_listener_and_a_closed_port() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
-        let open =
-            tcp_connect("127.0.0.1", port, Duration::from_secs(2), &budget()).expect("connect");
+        let open = tcp_connect(
+            "127.0.0.1",
+            port,
+            Duration::from_secs(2),
+            &Budget::generous(),
+        )
+        .expect("connect");
         assert!(open.connected && open.latency_ms.is_some());
         drop(listener);
-        let closed =
-            tcp_connect("127.0.0.1", port, Duration::from_secs(2), &budget()).expect("connect");
+        let closed = tcp_connect(
+            "127.0.0.1",
+            port,
+            Duration::from_secs(2),
+            &Budget::generous(),
+        )
+        .expect("connect");
         assert!(!closed.connected);
         assert!(closed.error.expect("why").contains("refused"));
     }

@@ -288,6 +288,15 @@ pub(crate) struct Budget<'a> {
 /// Longest a diagnostic waits without looking at its cancel switch.
 pub(crate) const CANCEL_POLL: Duration = Duration::from_millis(100);
 
+#[cfg(test)]
+impl Budget<'static> {
+    /// A generous budget nobody cancels, for tests.
+    pub(crate) fn generous() -> Self {
+        let never: &'static CancelToken = Box::leak(Box::default());
+        Budget::new("test".into(), Duration::from_secs(60), never)
+    }
+}
+
 impl<'a> Budget<'a> {
     pub(crate) fn new(what: String, overall: Duration, cancel: &'a CancelToken) -> Self {
         Budget {
