@@ -1,7 +1,7 @@
 //! Enforcing delete plans on generated trees: quarantine, restore, the re-checks and refusals
 //! of the safety rules, and the audit chain. Everything happens under temp dirs. Builds
 //! without Unix calls refuse to enforce (`src/policy/tests.rs` checks that they say so).
-#![cfg(spectra_unix)]
+#![cfg(spectra_safe_moves)]
 
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};

@@ -516,7 +516,7 @@ fn owner_rules_are_unknown_without_unix_owners() {
 
 /// Without `openat`-style calls and inode identity (Windows) the safety rules cannot be kept:
 /// an admissible plan is refused as unsupported, and so is a restore.
-#[cfg(not(spectra_unix))]
+#[cfg(not(spectra_safe_moves))]
 #[test]
 fn enforcing_is_unsupported_without_unix_calls() {
     let dir = tempfile::tempdir().expect("tmp");

@@ -22,7 +22,7 @@
 //! SHA-256) before the unchanged source is removed. [`purge`] deletes quarantines for good once
 //! they are old enough.
 
-#[cfg(spectra_unix)]
+#[cfg(spectra_safe_moves)]
 mod unix;
 
 use std::path::{Path, PathBuf};
@@ -257,15 +257,16 @@ fn admit(plan: &Plan, options: &EnforceOptions) -> Result<()> {
 
 /// Enforces a plan: re-checks each file and quarantines it (a delete) or moves it to the
 /// destination (archive, move), returns what happened, and records every step in the audit
-/// log. Where the platform has no `openat`-style calls and inode identity (Windows), an
+/// log. Where the platform has no `openat`-style calls, inode identity and a rename that never
+/// replaces (Windows, the BSDs), an
 /// admissible plan is refused as [`ErrorCode::Unsupported`](crate::ErrorCode::Unsupported):
 /// the safety rules could not be kept.
 pub fn enforce(plan: &Plan, options: &EnforceOptions) -> Result<EnforceOutcome> {
-    #[cfg(spectra_unix)]
+    #[cfg(spectra_safe_moves)]
     {
         unix::enforce(plan, options)
     }
-    #[cfg(not(spectra_unix))]
+    #[cfg(not(spectra_safe_moves))]
     {
         admit(plan, options)?;
         Err(no_safe_moves("enforcing a plan"))
@@ -276,24 +277,24 @@ pub fn enforce(plan: &Plan, options: &EnforceOptions) -> Result<EnforceOutcome> 
 /// now stands at the original path. Returns the restored paths; records them in the audit log.
 /// Unsupported where [`enforce`] is.
 pub fn restore(plan_id: &str, roots: &[PathBuf], options: &EnforceOptions) -> Result<Vec<PathBuf>> {
-    #[cfg(spectra_unix)]
+    #[cfg(spectra_safe_moves)]
     {
         unix::restore(plan_id, roots, options)
     }
-    #[cfg(not(spectra_unix))]
+    #[cfg(not(spectra_safe_moves))]
     {
         let _ = (plan_id, roots, options);
         Err(no_safe_moves("restoring a plan"))
     }
 }
 
-#[cfg(not(spectra_unix))]
+#[cfg(not(spectra_safe_moves))]
 fn no_safe_moves(what: &str) -> Error {
     Error::unsupported(
         what,
-        "moving files safely needs openat-style calls on directory descriptors and inode \
-         identity (no symlink followed, identity re-checked, no mount crossed), which this \
-         platform lacks",
+        "moving files safely needs openat-style calls on directory descriptors, inode \
+         identity and a rename that never replaces (no symlink followed, identity re-checked, \
+         no mount crossed, nothing overwritten), which this platform lacks",
     )
 }
 
