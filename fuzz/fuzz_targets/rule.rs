@@ -21,11 +21,11 @@ fuzz_target!(|data: &[u8]| {
                 mtime: at,
                 atime: None,
                 ctime: at,
-                uid: 1000,
-                gid: 100,
-                dev: 1,
-                ino: 2,
-                nlink: 1,
+                uid: Some(1000),
+                gid: Some(100),
+                dev: Some(1),
+                ino: Some(2),
+                nlink: Some(1),
             };
             let facts = Facts {
                 path: b"/srv/data/report.log",

@@ -116,9 +116,15 @@ fn render_samples(
 ) -> anyhow::Result<(String, bool)> {
     let mut all_ok = true;
     let mut documents = Vec::with_capacity(names.len());
+    let backend = sampler.backend()?;
     for name in names {
         documents.push(match sampler.sample(name) {
-            Ok(metric) => serde_json::to_value(&metric)?,
+            Ok(metric) => {
+                // `{"type", "data"}` as core serialises it, plus which backend answered.
+                let mut document = serde_json::to_value(&metric)?;
+                document["backend"] = serde_json::json!(backend);
+                document
+            }
             Err(e) => {
                 all_ok = false;
                 serde_json::json!({"type": name, "error": e.body()})

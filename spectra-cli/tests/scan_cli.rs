@@ -268,6 +268,12 @@ fn the_backend_is_chosen_from_the_environment_and_reported() {
         assert_eq!(capability["backend"], "portable", "{capability}");
     }
 
+    let sampled = spectra_with_backend("portable", &["collect", "memory", "--format", "json"]);
+    let samples: serde_json::Value = serde_json::from_slice(&sampled.stdout).expect("json");
+    assert_eq!(samples[0]["type"], "memory");
+    assert_eq!(samples[0]["backend"], "portable");
+    assert!(samples[0]["data"]["total"].as_u64().expect("total") > 0);
+
     let bad = spectra_with_backend("turbo", &["scan", root]);
     assert_eq!(bad.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&bad.stderr);
