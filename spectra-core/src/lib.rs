@@ -14,6 +14,8 @@
 //!   the workflow every frontend calls is on [`policy::StateDir`].
 //! - [`protocol`]: the wire types (envelopes, metric batches, snapshots, commands, access
 //!   events) and their size-limited codec.
+//! - [`index`]: the file index of a root as upload batches, full or against what the server
+//!   already holds.
 //! - [`telemetry`]: a non-blocking recorder of file accesses for embedders.
 //! - [`Error`]: the one error type, with a stable [`ErrorCode`] each frontend maps once, and
 //!   [`ErrorBody`], the serialisable form every frontend shows.
@@ -39,6 +41,7 @@ pub mod diagnose;
 mod error;
 pub mod format;
 mod glob;
+pub mod index;
 pub mod policy;
 pub mod protocol;
 mod raw_path;

@@ -35,7 +35,7 @@ pub use enforce::{
 };
 pub use plan::{Plan, PlanStore, PlannedFile, plan};
 pub use rule::{
-    Facts, Field, MAX_RULE_LEN, MAX_RULE_NESTING, Rule, RuleError, Type, parse_duration,
+    Facts, Field, MAX_RULE_LEN, MAX_RULE_NESTING, Rule, RuleError, Type, parse_duration, parse_size,
 };
 
 /// Most rules one policy may have (they are joined by AND; real policies have a handful).

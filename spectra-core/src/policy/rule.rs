@@ -870,6 +870,22 @@ pub fn parse_duration(text: &str) -> crate::Result<std::time::Duration> {
     }
 }
 
+/// A size as rules write it (`1.5GB`, `500MiB`, `10TB`; a plain number is bytes), for
+/// options and query parameters such as `--min-size` and `min_size=`.
+pub fn parse_size(text: &str) -> crate::Result<u64> {
+    match parse_number(text.trim()) {
+        Ok(Literal::Bytes(bytes) | Literal::Plain(bytes))
+            if bytes >= 0.0 && bytes.fract() == 0.0 && bytes < u64::MAX as f64 =>
+        {
+            Ok(bytes as u64)
+        }
+        _ => Err(crate::Error::invalid(
+            "size",
+            format!("'{text}' is not a size such as 500MB, 1.5GiB or 10TB"),
+        )),
+    }
+}
+
 enum Literal {
     Plain(f64),
     Bytes(f64),

@@ -558,6 +558,18 @@ fn durations_parse_for_options() {
     assert!(parse_duration("5GB").is_err());
 }
 
+#[test]
+fn sizes_parse_for_options() {
+    assert_eq!(parse_size("1GB").ok(), Some(1_000_000_000));
+    assert_eq!(parse_size("1.5GiB").ok(), Some(1_610_612_736));
+    assert_eq!(parse_size("500TB").ok(), Some(500_000_000_000_000));
+    assert_eq!(parse_size("4096").ok(), Some(4096), "a plain number is bytes");
+    for bad in ["14d", "-1GB", "0.5B", "1XB", "", "1e30TB"] {
+        let err = parse_size(bad).expect_err(bad);
+        assert_eq!(err.code(), crate::ErrorCode::InvalidInput, "{bad}");
+    }
+}
+
 /// Runs `body` on a thread with a small stack, as a server worker might have: a parser or
 /// evaluator that recursed with the input's size would overflow it and abort the test binary.
 fn on_small_stack<T: Send + 'static>(body: impl FnOnce() -> T + Send + 'static) -> T {

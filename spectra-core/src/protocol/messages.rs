@@ -311,6 +311,9 @@ impl std::str::FromStr for AccessOp {
 }
 
 /// One access to a file, as an embedder reports it. Only metadata: never file contents.
+///
+/// `backend` names the storage location (as the file index does); an event without one is
+/// attributed by the agent that forwards it to the backend whose root holds the path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessEvent {
     pub timestamp: DateTime<Utc>,
@@ -318,9 +321,25 @@ pub struct AccessEvent {
     pub path: crate::RawPath,
     #[serde(default)]
     pub uid: Option<u32>,
+    /// Who accessed the file, by name (else the uid stands for them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<String>,
     /// Bytes read or written (0 when not applicable).
     #[serde(default)]
     pub bytes: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cache_hit: Option<bool>,
+    /// The host or process that served the access.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// How long the access took, in microseconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_us: Option<u64>,
+    /// Why the access failed, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl AccessEvent {
@@ -331,7 +350,13 @@ impl AccessEvent {
             op,
             path: crate::RawPath::from(path.into()),
             uid: None,
+            user: None,
+            backend: None,
             bytes: 0,
+            cache_hit: None,
+            node: None,
+            latency_us: None,
+            error: None,
         }
     }
 
@@ -343,6 +368,40 @@ impl AccessEvent {
     pub fn with_uid(mut self, uid: u32) -> Self {
         self.uid = Some(uid);
         self
+    }
+
+    pub fn with_user(mut self, user: impl Into<String>) -> Self {
+        self.user = Some(user.into());
+        self
+    }
+
+    pub fn with_backend(mut self, backend: impl Into<String>) -> Self {
+        self.backend = Some(backend.into());
+        self
+    }
+
+    /// Who accessed the file, as usage is grouped: the user name, else the uid, else
+    /// `unknown`.
+    pub fn user_key(&self) -> String {
+        super::index::owner_key(self.user.as_deref(), self.uid)
+    }
+
+    /// Checks the event's fields; `what` names it in errors (`events[3]`).
+    pub fn validate(&self, what: &str) -> Result<()> {
+        check_path(&format!("{what}.path"), self.path.as_bytes())?;
+        if let Some(user) = &self.user {
+            check_label(&format!("{what}.user"), user, false)?;
+        }
+        if let Some(backend) = &self.backend {
+            super::index::check_backend_at(&format!("{what}.backend"), backend)?;
+        }
+        if let Some(node) = &self.node {
+            check_label(&format!("{what}.node"), node, false)?;
+        }
+        if let Some(error) = &self.error {
+            check_label(&format!("{what}.error"), error, true)?;
+        }
+        Ok(())
     }
 }
 

@@ -33,9 +33,14 @@ use uuid::Uuid;
 use crate::error::{Error, Result};
 
 pub mod flatten;
+mod index;
 mod messages;
 
 pub use crate::raw_path::{MAX_PATH_BYTES, check_path};
+pub use index::{
+    CrawlEnd, IndexBatch, IndexEntry, MAX_INDEX_ENTRIES, MAX_TELEMETRY_EVENTS, TelemetryBatch,
+    check_backend_name, owner_key, path_hash,
+};
 pub use messages::{
     AccessEvent, AccessOp, AgentInfo, Command, CommandOutcome, CommandResult, Diagnostic,
     MAX_DISK_USAGE_TOP, MAX_LABELS, MAX_REPORTED_FILES, PlanReport, Registration, Snapshot,

@@ -29,6 +29,8 @@ pub struct FileRecord {
     /// `None` where the platform has no Unix owners (Windows).
     pub uid: Option<u32>,
     pub gid: Option<u32>,
+    /// The inode number (`None` on Windows).
+    pub ino: Option<u64>,
     /// 0 for a root, 1 for its entries, and so on.
     pub depth: usize,
 }
@@ -44,6 +46,7 @@ impl FileRecord {
             atime: entry.meta.atime,
             uid: entry.meta.uid,
             gid: entry.meta.gid,
+            ino: entry.meta.ino,
             depth: entry.depth,
         }
     }
