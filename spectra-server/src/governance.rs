@@ -1,5 +1,6 @@
-//! Usage, quotas and growth, computed from the stored snapshots below the HTTP layer, so the
-//! API, the admin commands and the dashboard all give the same figures.
+//! Usage, stale data, quotas and growth below the HTTP layer, so the API, the admin commands
+//! and the dashboard all give the same figures: from the file index (and its kept aggregates)
+//! where agents upload one, from the stored snapshots otherwise.
 
 use std::collections::BTreeMap;
 
@@ -7,7 +8,87 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use spectra_core::scan::ScanReport;
 
-use crate::store::{QuotaRecord, SnapshotSummary, Store, StoreResult, millis};
+use crate::store::{QuotaRecord, SnapshotSummary, Store, StoreResult, Totals, millis};
+
+/// How `GET /api/v1/usage` groups the index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupBy {
+    Team,
+    User,
+    Backend,
+}
+
+/// One group's usage. `name` is the team, user or backend (`null`: users in no team).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UsageRow {
+    pub name: Option<String>,
+    pub files: i64,
+    /// Apparent bytes (the sum of file sizes).
+    pub size_bytes: i64,
+    pub disk_bytes: i64,
+    /// The group's last use of any file, as telemetry saw it.
+    pub last_access: Option<DateTime<Utc>>,
+}
+
+/// Usage from the index, grouped, largest first (ties by name); `backend` narrows it to one.
+pub async fn usage(
+    store: &Store,
+    group_by: GroupBy,
+    backend: Option<&str>,
+) -> StoreResult<Vec<UsageRow>> {
+    let teams: BTreeMap<String, String> = store
+        .team_members()
+        .await?
+        .into_iter()
+        .map(|member| (member.user, member.team))
+        .collect();
+    let group_of = |backend: &str, user: &str| -> Option<String> {
+        match group_by {
+            GroupBy::Team => teams.get(user).cloned(),
+            GroupBy::User => Some(user.to_owned()),
+            GroupBy::Backend => Some(backend.to_owned()),
+        }
+    };
+    let mut groups: BTreeMap<Option<String>, UsageRow> = BTreeMap::new();
+    fn row_of(
+        groups: &mut BTreeMap<Option<String>, UsageRow>,
+        name: Option<String>,
+    ) -> &mut UsageRow {
+        groups.entry(name.clone()).or_insert(UsageRow {
+            name,
+            files: 0,
+            size_bytes: 0,
+            disk_bytes: 0,
+            last_access: None,
+        })
+    }
+    for (on, owner, totals) in store.index_usage(backend).await? {
+        let Totals {
+            files,
+            apparent_bytes,
+            disk_bytes,
+        } = totals;
+        let row = row_of(&mut groups, group_of(&on, &owner));
+        row.files += files;
+        row.size_bytes += apparent_bytes;
+        row.disk_bytes += disk_bytes;
+    }
+    for (on, user, at) in store.user_last_access().await? {
+        if backend.is_some_and(|backend| backend != on) {
+            continue;
+        }
+        let row = row_of(&mut groups, group_of(&on, &user));
+        row.last_access = row.last_access.max(Some(at));
+    }
+    let mut rows: Vec<UsageRow> = groups.into_values().collect();
+    rows.sort_by(|a, b| {
+        b.size_bytes
+            .cmp(&a.size_bytes)
+            .then_with(|| a.name.cmp(&b.name))
+    });
+    Ok(rows)
+}
 
 /// Whose usage a quota limits: a user (by name or uid) on every agent, or one scanned root.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

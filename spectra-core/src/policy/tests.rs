@@ -563,7 +563,11 @@ fn sizes_parse_for_options() {
     assert_eq!(parse_size("1GB").ok(), Some(1_000_000_000));
     assert_eq!(parse_size("1.5GiB").ok(), Some(1_610_612_736));
     assert_eq!(parse_size("500TB").ok(), Some(500_000_000_000_000));
-    assert_eq!(parse_size("4096").ok(), Some(4096), "a plain number is bytes");
+    assert_eq!(
+        parse_size("4096").ok(),
+        Some(4096),
+        "a plain number is bytes"
+    );
     for bad in ["14d", "-1GB", "0.5B", "1XB", "", "1e30TB"] {
         let err = parse_size(bad).expect_err(bad);
         assert_eq!(err.code(), crate::ErrorCode::InvalidInput, "{bad}");

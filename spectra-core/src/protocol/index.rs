@@ -57,7 +57,7 @@ impl IndexEntry {
     /// give the same fingerprint need not send the file again.
     pub fn fingerprint(&self) -> u64 {
         let mut hash = Sha256::new();
-        let time = |t: Option<Timestamp>| t.map_or([0u8; 13], |t| stamp_bytes(t));
+        let time = |t: Option<Timestamp>| t.map_or([0u8; 13], stamp_bytes);
         hash.update(self.size.to_le_bytes());
         hash.update(self.disk_bytes.to_le_bytes());
         hash.update(time(self.mtime));

@@ -103,8 +103,11 @@ async fn get_snapshot(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct GrowthParams {
-    agent: String,
+    /// An agent's snapshots …
+    agent: Option<String>,
     root: Option<String>,
+    /// … or a backend of the file index.
+    backend: Option<String>,
     /// How far back, e.g. `30d` (the default).
     period: Option<String>,
 }
@@ -121,17 +124,52 @@ async fn growth(
         .map_err(|e| ApiError::bad_request(format!("period: {e}")))?;
     let period = chrono::Duration::from_std(period)
         .map_err(|_| ApiError::bad_request(format!("period: {period_text} is too long")))?;
-    super::admin::find_agent(&state, &params.agent).await?;
-    let series = crate::governance::growth(
-        &state.store,
-        &params.agent,
-        params.root.as_deref(),
-        period,
-        Utc::now(),
-    )
-    .await?;
+    let now = Utc::now();
+    let (agent, backend) = match (params.agent, params.backend) {
+        (Some(agent), None) => (agent, None),
+        (None, Some(backend)) => (String::new(), Some(backend)),
+        _ => {
+            return Err(ApiError::bad_request(
+                "agent or backend: give one of them (an agent's snapshots, or a backend of the \
+                 file index)",
+            ));
+        }
+    };
+    if let Some(backend) = backend {
+        let days = state.store.index_growth(&backend, now - period).await?;
+        if days.is_empty()
+            && !state
+                .store
+                .index_backends()
+                .await?
+                .iter()
+                .any(|b| b.name == backend)
+        {
+            return Err(ApiError::not_found(format!("no backend {backend:?}")));
+        }
+        let points: Vec<_> = days
+            .iter()
+            .map(|(day, totals)| {
+                json!({
+                    "day": day,
+                    "files": totals.files,
+                    "apparent_bytes": totals.apparent_bytes,
+                    "disk_bytes": totals.disk_bytes,
+                })
+            })
+            .collect();
+        return Ok(Json(json!({
+            "backend": backend,
+            "period": period_text,
+            "points": points,
+        })));
+    }
+    super::admin::find_agent(&state, &agent).await?;
+    let series =
+        crate::governance::growth(&state.store, &agent, params.root.as_deref(), period, now)
+            .await?;
     Ok(Json(json!({
-        "agent": params.agent,
+        "agent": agent,
         "period": period_text,
         "series": series,
     })))

@@ -6,6 +6,7 @@
 mod admin;
 mod agent;
 mod error;
+mod governance;
 mod history;
 pub mod legacy;
 mod policies;
@@ -65,6 +66,7 @@ pub fn app(state: AppState) -> Router {
         .merge(history::routes())
         .merge(policies::routes())
         .merge(quotas::routes())
+        .merge(governance::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(

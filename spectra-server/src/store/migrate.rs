@@ -7,6 +7,7 @@ pub(super) const SCHEMA: &[(i64, &str)] = &[
     (2, include_str!("schema_2.sql")),
     (3, include_str!("schema_3.sql")),
     (4, include_str!("schema_4.sql")),
+    (5, include_str!("schema_5.sql")),
 ];
 
 /// Applies the schema versions not yet applied, in one transaction per version. `lock` (run

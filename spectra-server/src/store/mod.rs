@@ -17,6 +17,7 @@
 
 mod agents;
 mod commands;
+mod index;
 mod metrics;
 mod migrate;
 mod plans;
@@ -27,6 +28,8 @@ mod rollups;
 mod snapshots;
 mod sqlite;
 mod sqlite_writer;
+mod teams;
+mod telemetry;
 mod tokens;
 
 use std::collections::HashMap;
@@ -51,12 +54,15 @@ use metrics::write_batch;
 
 pub use agents::{AgentEvent, AgentRecord, Enrollment, LEGACY_MACHINE_PREFIX, Uploader};
 pub use commands::{CommandRecord, CommandStatus, Finished};
+pub use index::{BackendRecord, IndexOutcome, StaleFile, StaleQuery, Totals};
 pub use metrics::MetricRow;
 pub use plans::PlanRecord;
 pub use policies::PolicyRecord;
 pub use quotas::QuotaRecord;
 pub use rollups::Rollup;
 pub use snapshots::SnapshotSummary;
+pub use teams::TeamMember;
+pub use telemetry::TelemetryOutcome;
 pub use tokens::TokenRecord;
 
 /// Rows per multi-row INSERT: well under both databases' bound-parameter limits.

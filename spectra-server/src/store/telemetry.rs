@@ -1,0 +1,230 @@
+//! Access telemetry, aggregated as it arrives: per file, user and day (events, reads, bytes
+//! read, last access), and the last use of each file and by each user.
+
+use std::collections::BTreeMap;
+
+use spectra_core::protocol::{AccessOp, TelemetryBatch, path_hash};
+
+use super::index::{DAY_MS, hash_param};
+use super::*;
+
+/// What a telemetry upload did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TelemetryOutcome {
+    Stored {
+        events: usize,
+    },
+    Duplicate,
+    /// `events[index]` names no backend and its path is under none of the agent's indexed
+    /// roots; nothing was stored.
+    Unattributed {
+        index: usize,
+        path: String,
+    },
+}
+
+#[derive(Default)]
+struct Daily {
+    path: String,
+    events: i64,
+    reads: i64,
+    bytes_read: i64,
+    last_access: i64,
+}
+
+/// Reads, writes, opens and creates use a file; a `stat` or a listing does not make it fresh.
+fn uses_content(op: AccessOp) -> bool {
+    !op.is_metadata() && !matches!(op, AccessOp::Delete | AccessOp::Rename)
+}
+
+fn later(map: &mut BTreeMap<(String, i64), i64>, key: (String, i64), at: i64) {
+    let last = map.entry(key).or_insert(at);
+    *last = (*last).max(at);
+}
+
+/// `CASE` rather than `max()`/`GREATEST()`, which the two databases spell differently.
+const LATER: &str = "CASE WHEN excluded.last_access > {t}.last_access THEN excluded.last_access \
+                     ELSE {t}.last_access END";
+
+impl Store {
+    /// Aggregates a batch of access events once by its id. An event without a backend is
+    /// attributed to the uploading agent's indexed root that holds its path (the longest).
+    pub async fn ingest_telemetry(
+        &self,
+        agent: &Uploader,
+        batch: &TelemetryBatch,
+        now: DateTime<Utc>,
+    ) -> StoreResult<TelemetryOutcome> {
+        let roots: Vec<(String, String)> =
+            sqlx::query_as("SELECT name, root FROM backends WHERE agent_id = $1")
+                .bind(&agent.id)
+                .fetch_all(self.reader())
+                .await?;
+        let mut daily: BTreeMap<(String, i64, String, i64), Daily> = BTreeMap::new();
+        let mut files: BTreeMap<(String, i64), i64> = BTreeMap::new();
+        let mut users: BTreeMap<(String, i64), i64> = BTreeMap::new();
+        let mut user_names: Vec<String> = Vec::new();
+        for (index, event) in batch.events.iter().enumerate() {
+            let path = event.path.to_string_lossy();
+            let backend = match &event.backend {
+                Some(backend) => backend.clone(),
+                None => match attribute(&roots, event.path.as_bytes()) {
+                    Some(backend) => backend,
+                    None => {
+                        return Ok(TelemetryOutcome::Unattributed {
+                            index,
+                            path: path.into_owned(),
+                        });
+                    }
+                },
+            };
+            let at = millis(event.timestamp);
+            let hash = hash_param(path_hash(event.path.as_bytes()));
+            let user = event.user_key();
+            let day = at.div_euclid(DAY_MS) * DAY_MS;
+            let entry = daily
+                .entry((backend.clone(), hash, user.clone(), day))
+                .or_default();
+            if entry.events == 0 {
+                entry.path = path.into_owned();
+                entry.last_access = at;
+            }
+            entry.events += 1;
+            entry.last_access = entry.last_access.max(at);
+            if event.op == AccessOp::Read {
+                entry.reads += 1;
+                entry.bytes_read = entry.bytes_read.saturating_add(saturating_i64(event.bytes));
+            }
+            if uses_content(event.op) {
+                later(&mut files, (backend.clone(), hash), at);
+                let user_at = user_names
+                    .iter()
+                    .position(|u| *u == user)
+                    .unwrap_or_else(|| {
+                        user_names.push(user);
+                        user_names.len() - 1
+                    });
+                later(&mut users, (backend, user_at as i64), at);
+            }
+        }
+
+        let mut tx = self.begin_write().await?;
+        let fresh = sqlx::query(
+            "INSERT INTO telemetry_batches (batch_id, agent_id, events, received_at)
+             VALUES ($1, $2, $3, $4) ON CONFLICT (batch_id) DO NOTHING",
+        )
+        .bind(batch.batch_id.to_string())
+        .bind(&agent.id)
+        .bind(batch.events.len() as i64)
+        .bind(millis(now))
+        .execute(&mut *tx)
+        .await?;
+        if fresh.rows_affected() == 0 {
+            return Ok(TelemetryOutcome::Duplicate);
+        }
+        let daily: Vec<_> = daily.into_iter().collect();
+        for chunk in daily.chunks(INSERT_CHUNK / 2) {
+            let sql = format!(
+                "INSERT INTO access_daily (backend, path_hash, user_name, day, path, events,
+                                           reads, bytes_read, last_access)
+                 VALUES {}
+                 ON CONFLICT (backend, path_hash, user_name, day) DO UPDATE SET
+                     events = access_daily.events + excluded.events,
+                     reads = access_daily.reads + excluded.reads,
+                     bytes_read = access_daily.bytes_read + excluded.bytes_read,
+                     last_access = {}",
+                placeholders(chunk.len(), 9),
+                LATER.replace("{t}", "access_daily")
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for ((backend, hash, user, day), row) in chunk {
+                query = query
+                    .bind(backend.clone())
+                    .bind(*hash)
+                    .bind(user.clone())
+                    .bind(*day)
+                    .bind(row.path.clone())
+                    .bind(row.events)
+                    .bind(row.reads)
+                    .bind(row.bytes_read)
+                    .bind(row.last_access);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        let files: Vec<_> = files.into_iter().collect();
+        for chunk in files.chunks(INSERT_CHUNK) {
+            let sql = format!(
+                "INSERT INTO file_access (backend, path_hash, last_access) VALUES {}
+                 ON CONFLICT (backend, path_hash) DO UPDATE SET last_access = {}",
+                placeholders(chunk.len(), 3),
+                LATER.replace("{t}", "file_access")
+            );
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for ((backend, hash), at) in chunk {
+                query = query.bind(backend.clone()).bind(*hash).bind(*at);
+            }
+            query.execute(&mut *tx).await?;
+        }
+        for ((backend, user_at), at) in users {
+            let sql = format!(
+                "INSERT INTO user_access (backend, user_name, last_access) VALUES ($1, $2, $3)
+                 ON CONFLICT (backend, user_name) DO UPDATE SET last_access = {}",
+                LATER.replace("{t}", "user_access")
+            );
+            sqlx::query(AssertSqlSafe(sql))
+                .bind(backend)
+                .bind(user_names[user_at as usize].clone())
+                .bind(at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(TelemetryOutcome::Stored {
+            events: batch.events.len(),
+        })
+    }
+
+    /// The last use of anything by each user on each backend: `(backend, user, at)`.
+    pub async fn user_last_access(&self) -> StoreResult<Vec<(String, String, DateTime<Utc>)>> {
+        let rows: Vec<(String, String, i64)> =
+            sqlx::query_as("SELECT backend, user_name, last_access FROM user_access")
+                .fetch_all(self.reader())
+                .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(backend, user, at)| (backend, user, from_millis(at)))
+            .collect())
+    }
+}
+
+/// The backend whose root holds `path`, the longest root winning.
+fn attribute(roots: &[(String, String)], path: &[u8]) -> Option<String> {
+    roots
+        .iter()
+        .filter(|(_, root)| {
+            let root = root
+                .as_bytes()
+                .strip_suffix(b"/")
+                .unwrap_or(root.as_bytes());
+            path.starts_with(root) && (path.len() == root.len() || path[root.len()] == b'/')
+        })
+        .max_by_key(|(_, root)| root.len())
+        .map(|(name, _)| name.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_go_to_the_longest_root_that_holds_them() {
+        let roots = vec![
+            ("all".to_owned(), "/srv".to_owned()),
+            ("data".to_owned(), "/srv/data/".to_owned()),
+        ];
+        assert_eq!(attribute(&roots, b"/srv/data/x").as_deref(), Some("data"));
+        assert_eq!(attribute(&roots, b"/srv/datax/y").as_deref(), Some("all"));
+        assert_eq!(attribute(&roots, b"/srv").as_deref(), Some("all"));
+        assert_eq!(attribute(&roots, b"/home/a"), None);
+    }
+}

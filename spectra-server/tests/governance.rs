@@ -1,0 +1,456 @@
+//! Governance through `oneshot` on SQLite and PostgreSQL: real trees crawled by core's
+//! `Crawl` over a real scan, uploaded as index batches; usage, stale files and teams checked
+//! against what the test made (exact), and telemetry deciding staleness.
+
+mod harness;
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+use spectra_core::index::{Baseline, Crawl};
+use spectra_core::protocol::{
+    self, AccessEvent, AccessOp, Compression, IndexBatch, TelemetryBatch,
+};
+use spectra_core::scan::{ScanOptions, Scanner};
+
+use harness::Fixture;
+
+const DAY: Duration = Duration::from_secs(86_400);
+
+/// A file the test made: its owner key and what it should count for.
+struct Made {
+    owner: String,
+    size: u64,
+    disk: u64,
+}
+
+/// Writes `size` bytes at `path`, owned by `uid` when the test may give files away, last
+/// read and modified `age` ago.
+fn make(path: &Path, size: usize, uid: Option<u32>, age: Duration) -> Made {
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("dir");
+    std::fs::write(path, vec![7u8; size]).expect("write");
+    if let Some(uid) = uid {
+        std::os::unix::fs::chown(path, Some(uid), None).expect("chown");
+    }
+    let at = SystemTime::now() - age;
+    let file = std::fs::File::options()
+        .write(true)
+        .open(path)
+        .expect("open");
+    file.set_times(std::fs::FileTimes::new().set_accessed(at).set_modified(at))
+        .expect("utimensat");
+    let meta = std::fs::metadata(path).expect("stat");
+    Made {
+        owner: spectra_core::protocol::owner_key(
+            name_in_passwd(meta.uid()).as_deref(),
+            Some(meta.uid()),
+        ),
+        size: meta.size(),
+        disk: meta.blocks() * 512,
+    }
+}
+
+/// The name /etc/passwd gives `uid` (the test's own user; the other uids have none).
+fn name_in_passwd(uid: u32) -> Option<String> {
+    std::fs::read_to_string("/etc/passwd")
+        .ok()?
+        .lines()
+        .find_map(|line| {
+            let fields: Vec<&str> = line.split(':').collect();
+            (fields.get(2) == Some(&uid.to_string().as_str())).then(|| fields[0].to_owned())
+        })
+}
+
+/// uids the test can give files to (none unless root), never names this host resolves.
+fn other_uids() -> Vec<u32> {
+    if rustix_is_root() {
+        vec![4_000_001, 4_000_002]
+    } else {
+        Vec::new()
+    }
+}
+
+fn rustix_is_root() -> bool {
+    std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
+}
+
+/// Crawls `root` as `backend` against `base`; the batches and the baseline to keep.
+fn crawl(backend: &str, root: &Path, base: Option<Baseline>) -> (Vec<IndexBatch>, Baseline) {
+    let scanner = Scanner::new(ScanOptions::new(root)).expect("scanner");
+    let mut crawl = Crawl::new(backend, root, base, 3).expect("crawl");
+    let mut batches = Vec::new();
+    let mut stream = scanner.stream(256);
+    for record in &mut stream {
+        batches.extend(crawl.add(&record));
+    }
+    let report = stream.finish().expect("scan");
+    let (last, baseline) = crawl.finish(!report.partial);
+    batches.extend(last);
+    (batches, baseline)
+}
+
+async fn upload(f: &Fixture, token: &str, batches: &[IndexBatch]) -> Vec<Value> {
+    let mut answers = Vec::new();
+    for batch in batches {
+        let body = protocol::encode(batch, Compression::Gzip).expect("encode");
+        let reply = f
+            .request(Method::POST, "/api/v1/index", Some(token), body)
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        answers.push(reply.body);
+    }
+    answers
+}
+
+/// Owner → (files, size, disk) of what the test made and kept.
+fn truth(files: &BTreeMap<PathBuf, Made>) -> BTreeMap<String, (i64, i64, i64)> {
+    let mut out: BTreeMap<String, (i64, i64, i64)> = BTreeMap::new();
+    for made in files.values() {
+        let row = out.entry(made.owner.clone()).or_default();
+        row.0 += 1;
+        row.1 += made.size as i64;
+        row.2 += made.disk as i64;
+    }
+    out
+}
+
+async fn usage(f: &Fixture, query: &str) -> BTreeMap<String, (i64, i64, i64)> {
+    let reply = f.get(&format!("/api/v1/usage?{query}"), &f.viewer).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    reply.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|row| {
+            (
+                row["name"].as_str().unwrap_or("(none)").to_owned(),
+                (
+                    row["files"].as_i64().expect("files"),
+                    row["size_bytes"].as_i64().expect("size"),
+                    row["disk_bytes"].as_i64().expect("disk"),
+                ),
+            )
+        })
+        .collect()
+}
+
+async fn stale_paths(f: &Fixture, query: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let uri = match &cursor {
+            Some(c) => format!("/api/v1/stale?{query}&limit=2&cursor={c}"),
+            None => format!("/api/v1/stale?{query}&limit=2"),
+        };
+        let reply = f.get(&uri, &f.viewer).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        for item in reply.body["items"].as_array().expect("items") {
+            out.push((
+                item["path"].as_str().expect("path").to_owned(),
+                item["decided_by"].as_str().expect("source").to_owned(),
+            ));
+        }
+        match reply.body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return out,
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_index_gives_exact_usage_and_stale_files_across_crawls() {
+    each_store!(|f| {
+        let (_, agent) = f.enroll("files-1").await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("data");
+        let uids = other_uids();
+        let uid = |i: usize| uids.get(i % (uids.len() + 1)).copied();
+        let mut files = BTreeMap::new();
+        for i in 0..12usize {
+            let path = root.join(format!("d{}/f{i}", i % 3));
+            let age = if i % 2 == 0 { 200 * DAY } else { DAY };
+            files.insert(path.clone(), make(&path, 1000 * (i + 1), uid(i), age));
+        }
+        let backend = "files-1:/data";
+        let (batches, base) = crawl(backend, &root, None);
+        assert!(batches.len() >= 4, "12 files in batches of 3, and the end");
+        let answers = upload(&f, &agent, &batches).await;
+        let last = answers.last().expect("answers");
+        assert_eq!(last["files"], 12, "{last}");
+        assert_eq!(last["resync"], false);
+        assert_eq!(usage(&f, "group_by=user").await, truth(&files));
+
+        // A replayed batch changes nothing.
+        let replay = upload(&f, &agent, &batches[..1]).await;
+        assert_eq!(replay[0]["duplicate"], true);
+        assert_eq!(usage(&f, "group_by=user").await, truth(&files));
+
+        // By backend: one row with everything.
+        let all = truth(&files)
+            .values()
+            .fold((0, 0, 0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2));
+        let by_backend = usage(&f, "group_by=backend").await;
+        assert_eq!(by_backend.get(backend), Some(&all));
+
+        // Stale: the files made 200 days ago, by atime, largest first, over pages of 2.
+        let mut expected: Vec<(u64, String)> = files
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| {
+                let name = files.keys().nth(*i).expect("key");
+                let n: usize = name.file_name().expect("name").to_str().expect("utf8")[1..]
+                    .parse()
+                    .expect("number");
+                n % 2 == 0
+            })
+            .map(|(_, (path, made))| (made.size, path.display().to_string()))
+            .collect();
+        expected.sort_by(|a, b| b.cmp(a));
+        let stale = stale_paths(&f, "days=90").await;
+        assert_eq!(
+            stale.iter().map(|(p, _)| p.clone()).collect::<Vec<_>>(),
+            expected.iter().map(|(_, p)| p.clone()).collect::<Vec<_>>()
+        );
+        assert!(
+            stale.iter().all(|(_, source)| source == "atime"),
+            "{stale:?}"
+        );
+        let big = stale_paths(&f, "days=90&min_size=9KB").await;
+        assert_eq!(
+            big.len(),
+            expected.iter().filter(|(s, _)| *s >= 9000).count()
+        );
+
+        // An unchanged tree: one batch with nothing in it, and the same usage.
+        let (same, base) = crawl(backend, &root, Some(base));
+        assert_eq!(same.len(), 1);
+        assert!(same[0].entries.is_empty() && same[0].removed.is_empty());
+        upload(&f, &agent, &same).await;
+        assert_eq!(usage(&f, "group_by=user").await, truth(&files));
+
+        // Changes: one file grows, one is deleted, one is new; a delta crawl sends them.
+        let grown = root.join("d0/f0");
+        files.insert(grown.clone(), make(&grown, 50_000, uid(0), 200 * DAY));
+        let gone = root.join("d1/f1");
+        std::fs::remove_file(&gone).expect("remove");
+        files.remove(&gone);
+        let new = root.join("new/f99");
+        files.insert(new.clone(), make(&new, 77, uid(1), DAY));
+        let (delta, base) = crawl(backend, &root, Some(base));
+        let sent: usize = delta.iter().map(|b| b.entries.len()).sum();
+        assert_eq!(sent, 2, "the grown file and the new one");
+        let answers = upload(&f, &agent, &delta).await;
+        assert_eq!(answers.last().expect("end")["files"], 12);
+        assert_eq!(usage(&f, "group_by=user").await, truth(&files));
+
+        // A delta against a crawl the server did not apply last is refused whole.
+        let (stale_delta, _) = crawl(backend, &root, Some(base_with_other_id(&base)));
+        let body = protocol::encode(&stale_delta[0], Compression::Gzip).expect("encode");
+        let reply = f
+            .request(Method::POST, "/api/v1/index", Some(&agent), body)
+            .await;
+        assert_eq!(reply.status, StatusCode::CONFLICT, "{}", reply.text);
+        assert!(reply.text.contains("full crawl"), "{}", reply.text);
+
+        // A full crawl (the agent lost its baseline) removes what it no longer saw.
+        std::fs::remove_file(root.join("d2/f2")).expect("remove");
+        files.remove(&root.join("d2/f2"));
+        let (full, _) = crawl(backend, &root, None);
+        let answers = upload(&f, &agent, &full).await;
+        assert_eq!(answers.last().expect("end")["files"], 11);
+        assert_eq!(usage(&f, "group_by=user").await, truth(&files));
+
+        // Teams: usage by team is the sum of its users'; stale narrows to a team.
+        let owners: Vec<String> = truth(&files).keys().cloned().collect();
+        let reply = f
+            .send(
+                Method::PUT,
+                &format!("/api/v1/teams/vision/members/{}", owners[0]),
+                &f.admin,
+                &json!({}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        let by_team = usage(&f, "group_by=team").await;
+        assert_eq!(by_team.get("vision"), truth(&files).get(&owners[0]));
+        if owners.len() > 1 {
+            let rest = owners[1..]
+                .iter()
+                .filter_map(|o| truth(&files).get(o).copied())
+                .fold((0, 0, 0), |a, b| (a.0 + b.0, a.1 + b.1, a.2 + b.2));
+            assert_eq!(by_team.get("(none)"), Some(&rest));
+        }
+        let team_stale = stale_paths(&f, "days=90&team=vision").await;
+        let all_stale = stale_paths(&f, "days=90").await;
+        let of_owner = |path: &str| files.get(Path::new(path)).map(|m| m.owner.clone());
+        assert_eq!(
+            team_stale,
+            all_stale
+                .iter()
+                .filter(|(p, _)| of_owner(p).as_deref() == Some(owners[0].as_str()))
+                .cloned()
+                .collect::<Vec<_>>()
+        );
+        let reply = f.get("/api/v1/teams", &f.viewer).await;
+        assert_eq!(reply.body["items"][0]["team"], "vision", "{}", reply.text);
+        let reply = f
+            .send(
+                Method::PUT,
+                "/api/v1/teams/vision/members/x",
+                &f.viewer,
+                &json!({}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "viewers read only");
+
+        // Backends and growth.
+        let reply = f.get("/api/v1/backends", &f.viewer).await;
+        assert_eq!(reply.body["items"][0]["name"], backend, "{}", reply.text);
+        assert_eq!(reply.body["items"][0]["files"], 11);
+        let reply = f
+            .get(
+                &format!("/api/v1/growth?backend={}&period=30d", urlencode(backend)),
+                &f.viewer,
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        assert_eq!(reply.body["points"][0]["files"], 11, "{}", reply.text);
+
+        // Bad input says what and where.
+        let reply = f.get("/api/v1/stale?min_size=lots", &f.viewer).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+        assert!(reply.text.contains("min_size"), "{}", reply.text);
+        let reply = f.get("/api/v1/stale?cursor=nope", &f.viewer).await;
+        assert!(reply.text.contains("cursor"), "{}", reply.text);
+        let reply = f.get("/api/v1/usage?group_by=planet", &f.viewer).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
+    });
+}
+
+fn base_with_other_id(base: &Baseline) -> Baseline {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("b");
+    base.save(&path).expect("save");
+    let mut bytes = std::fs::read(&path).expect("read");
+    bytes[8] ^= 0xff;
+    std::fs::write(&path, bytes).expect("write");
+    Baseline::load(&path).expect("load").expect("some")
+}
+
+fn urlencode(text: &str) -> String {
+    text.replace(':', "%3A").replace('/', "%2F")
+}
+
+#[tokio::test]
+async fn telemetry_decides_staleness_and_is_applied_once() {
+    each_store!(|f| {
+        let (_, agent) = f.enroll("files-2").await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let root = dir.path().join("t");
+        let old = root.join("old.bin");
+        let read = root.join("read.bin");
+        let statted = root.join("statted.bin");
+        for path in [&old, &read, &statted] {
+            make(path, 5000, None, 300 * DAY);
+        }
+        let (batches, _) = crawl("files-2:/t", &root, None);
+        upload(&f, &agent, &batches).await;
+        assert_eq!(stale_paths(&f, "days=90").await.len(), 3);
+
+        let event = |op, path: &Path| AccessEvent::new(op, path).with_user("ana").with_bytes(4096);
+        let batch = TelemetryBatch::new(vec![
+            event(AccessOp::Read, &read),
+            event(AccessOp::Read, &read),
+            // A stat does not make a file fresh.
+            event(AccessOp::Stat, &statted),
+        ]);
+        let body = protocol::encode(&batch, Compression::Gzip).expect("encode");
+        let reply = f
+            .request(
+                Method::POST,
+                "/api/v1/telemetry",
+                Some(&agent),
+                body.clone(),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        assert_eq!(reply.body["events"], 3);
+        let again = f
+            .request(Method::POST, "/api/v1/telemetry", Some(&agent), body)
+            .await;
+        assert_eq!(again.body["duplicate"], true, "{}", again.text);
+
+        let stale = stale_paths(&f, "days=90").await;
+        let names: std::collections::BTreeSet<(String, String)> = stale
+            .iter()
+            .map(|(path, source)| {
+                let name = path.rsplit('/').next().unwrap_or_default();
+                (name.to_owned(), source.clone())
+            })
+            .collect();
+        let expected: std::collections::BTreeSet<(String, String)> = [
+            ("old.bin".to_owned(), "atime".to_owned()),
+            ("statted.bin".to_owned(), "atime".to_owned()),
+        ]
+        .into();
+        assert_eq!(
+            names, expected,
+            "the read file is fresh, the stat did not count"
+        );
+        assert!(!stale.iter().any(|(p, _)| p.ends_with("read.bin")));
+        // A year from now everything is stale again, and the read file says telemetry decided.
+        let reply = f.get("/api/v1/stale?days=0", &f.viewer).await;
+        let read_item = reply.body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .find(|item| {
+                item["path"]
+                    .as_str()
+                    .is_some_and(|p| p.ends_with("read.bin"))
+            })
+            .cloned()
+            .expect("the read file, stale after 0 days");
+        assert_eq!(read_item["decided_by"], "telemetry");
+
+        let users = usage(&f, "group_by=user").await;
+        assert!(users.contains_key("ana"), "ana read something: {users:?}");
+        let reply = f.get("/api/v1/usage?group_by=user", &f.viewer).await;
+        let ana = reply.body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .find(|row| row["name"] == "ana")
+            .cloned()
+            .expect("ana");
+        assert!(ana["last_access"].is_string(), "{ana}");
+
+        // An event outside every indexed root of this agent is refused, naming it.
+        let outside = TelemetryBatch::new(vec![
+            event(AccessOp::Read, &read),
+            event(AccessOp::Read, Path::new("/elsewhere/x")),
+        ]);
+        let body = protocol::encode(&outside, Compression::None).expect("encode");
+        let reply = f
+            .request(Method::POST, "/api/v1/telemetry", Some(&agent), body)
+            .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
+        assert!(reply.text.contains("events[1]"), "{}", reply.text);
+        // Viewers cannot upload.
+        let reply = f
+            .request(
+                Method::POST,
+                "/api/v1/telemetry",
+                Some(&f.viewer),
+                b"{}".to_vec(),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);
+    });
+}
