@@ -22,6 +22,37 @@ pub struct Client {
     server: String,
 }
 
+/// An HTTP client that checks `https://` servers against the certificate authorities in
+/// `ca_file` (none but those: a server's certificate is never taken on trust), with the
+/// agent's connect timeout; the admin commands use it too.
+pub fn http_client(ca_file: Option<&std::path::Path>) -> Result<reqwest::Client, AgentError> {
+    let mut roots = rustls::RootCertStore::empty();
+    if let Some(path) = ca_file {
+        let pem = std::fs::read(path)
+            .map_err(|e| AgentError::Config(format!("ca_file {}: {e}", path.display())))?;
+        for cert in rustls_pki_types::CertificateDer::pem_slice_iter(&pem) {
+            let cert =
+                cert.map_err(|e| AgentError::Config(format!("ca_file {}: {e}", path.display())))?;
+            roots
+                .add(cert)
+                .map_err(|e| AgentError::Config(format!("ca_file {}: {e}", path.display())))?;
+        }
+    }
+    let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| AgentError::Config(format!("TLS: {e}")))?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    reqwest::Client::builder()
+        .tls_backend_preconfigured(tls)
+        .connect_timeout(Duration::from_secs(10))
+        .user_agent(concat!("spectra-agent/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| AgentError::Config(format!("HTTP client: {e}")))
+}
+
 /// What to do with an upload after the server's answer.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Delivery {
@@ -38,6 +69,16 @@ pub enum Delivery {
     Unauthorized { why: String },
 }
 
+/// The server's answer to a file index batch.
+#[derive(Debug)]
+pub enum IndexAnswer {
+    /// Applied (or applied before): the server's answer (`files`, `resync` on the last).
+    Applied(serde_json::Value),
+    /// The server does not hold the crawl this one is a delta against: send a full crawl.
+    Resync(String),
+    Failed(Delivery),
+}
+
 #[derive(Debug, serde::Deserialize)]
 pub struct Enrolled {
     pub agent_id: String,
@@ -48,33 +89,8 @@ pub struct Enrolled {
 impl Client {
     /// A client of `server`, trusting the certificate authorities in `ca_file` for https.
     pub fn new(server: &str, ca_file: Option<&std::path::Path>) -> Result<Client, AgentError> {
-        let mut roots = rustls::RootCertStore::empty();
-        if let Some(path) = ca_file {
-            let pem = std::fs::read(path)
-                .map_err(|e| AgentError::Config(format!("ca_file {}: {e}", path.display())))?;
-            for cert in rustls_pki_types::CertificateDer::pem_slice_iter(&pem) {
-                let cert = cert
-                    .map_err(|e| AgentError::Config(format!("ca_file {}: {e}", path.display())))?;
-                roots
-                    .add(cert)
-                    .map_err(|e| AgentError::Config(format!("ca_file {}: {e}", path.display())))?;
-            }
-        }
-        let tls = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| AgentError::Config(format!("TLS: {e}")))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-        let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
-            .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("spectra-agent/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| AgentError::Config(format!("HTTP client: {e}")))?;
         Ok(Client {
-            http,
+            http: http_client(ca_file)?,
             server: server.to_owned(),
         })
     }
@@ -125,6 +141,31 @@ impl Client {
     /// Sends one encoded scan snapshot.
     pub async fn send_snapshot(&self, token: &str, body: Vec<u8>) -> Delivery {
         self.post_gzip("/api/v1/ingest", token, body).await
+    }
+
+    /// Sends one encoded file index batch.
+    pub async fn send_index(&self, token: &str, body: Vec<u8>) -> IndexAnswer {
+        let request = self
+            .http
+            .post(format!("{}/api/v1/index", self.server))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .header("content-encoding", "gzip")
+            .body(body);
+        match request.timeout(REQUEST_TIMEOUT).send().await {
+            Ok(reply) if reply.status().is_success() => match decode(reply).await {
+                Ok(answer) => IndexAnswer::Applied(answer),
+                Err(why) => IndexAnswer::Failed(Delivery::Retry { after: None, why }),
+            },
+            Ok(reply) if reply.status() == StatusCode::CONFLICT => {
+                IndexAnswer::Resync(error_text(reply).await)
+            }
+            Ok(reply) => IndexAnswer::Failed(classify(reply).await),
+            Err(e) => IndexAnswer::Failed(Delivery::Retry {
+                after: None,
+                why: e.to_string(),
+            }),
+        }
     }
 
     /// Sends one encoded plan report.

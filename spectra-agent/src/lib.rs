@@ -17,12 +17,14 @@
 mod client;
 pub mod config;
 pub mod identity;
+mod index;
 mod runtime;
 pub mod spool;
 
-pub use client::{Client, Delivery};
+pub use client::{Client, Delivery, IndexAnswer, http_client};
 pub use config::{AgentConfig, Settings};
-pub use runtime::{Status, agent_info, enroll, refusal, run, scan_once};
+pub use index::{IndexUpload, baseline_path, crawl_and_upload};
+pub use runtime::{Status, agent_info, enroll, index_once, refusal, run, scan_once};
 
 /// What can stop the agent.
 #[derive(Debug, thiserror::Error)]

@@ -377,6 +377,34 @@ pub async fn scan_once(
     Ok((snapshot, plans))
 }
 
+/// The one-shot form of the file index (`spectra scan PATH --server URL --index`): enrolls
+/// when the state directory has no identity, then crawls the options' one root and uploads
+/// its index as `backend` (by default `HOSTNAME:ROOT`). Answers the scan's report too.
+pub async fn index_once(
+    settings: &Settings,
+    backend: Option<String>,
+    options: spectra_core::scan::ScanOptions,
+) -> Result<(spectra_core::scan::ScanReport, crate::IndexUpload), AgentError> {
+    let client = Client::new(&settings.server, settings.ca_file.as_deref())?;
+    let identity = enroll(settings, &client).await?;
+    let backend = backend.unwrap_or_else(|| {
+        let root = options
+            .roots
+            .first()
+            .map(|root| root.display().to_string())
+            .unwrap_or_default();
+        format!("{}:{root}", settings.hostname)
+    });
+    crate::index::crawl_and_upload(
+        &client,
+        &identity.agent_token,
+        &settings.state_dir,
+        &backend,
+        options,
+    )
+    .await
+}
+
 /// One sample of `name` as an envelope: the collector's own error, or `None` when the task
 /// or the encoding failed (logged).
 async fn sample(

@@ -1,6 +1,8 @@
 //! `spectra`: the command-line entry point.
 
 #[cfg(feature = "agent")]
+mod admin_cmd;
+#[cfg(feature = "agent")]
 mod agent_cmd;
 mod collect_cmd;
 mod diag_cmd;
@@ -62,6 +64,16 @@ enum Command {
     /// `spectra agent status` shows what it is doing. Stops on SIGINT/SIGTERM, spooling what
     /// it holds in memory.
     Agent(agent_cmd::AgentArgs),
+    #[cfg(feature = "agent")]
+    /// Usage from a server's file index, grouped by team, user or backend (GET /api/v1/usage).
+    Usage(admin_cmd::UsageArgs),
+    #[cfg(feature = "agent")]
+    /// Files nobody used for --days, largest first, each with what decided (telemetry, atime,
+    /// mtime), from a server's file index (GET /api/v1/stale).
+    Stale(admin_cmd::StaleArgs),
+    #[cfg(feature = "agent")]
+    /// Teams on a server: `team set USER TEAM`, `team remove USER TEAM`, `team list`.
+    Team(admin_cmd::TeamArgs),
     #[cfg(feature = "server")]
     /// Create, list and revoke API tokens in the server's database.
     Token(server_cmd::TokenArgs),
@@ -80,6 +92,12 @@ fn main() -> ExitCode {
         Command::Token(args) => server_cmd::token(&args),
         #[cfg(feature = "agent")]
         Command::Agent(args) => agent_cmd::run(&args),
+        #[cfg(feature = "agent")]
+        Command::Usage(args) => admin_cmd::usage(&args).map(|()| ExitCode::SUCCESS),
+        #[cfg(feature = "agent")]
+        Command::Stale(args) => admin_cmd::stale(&args).map(|()| ExitCode::SUCCESS),
+        #[cfg(feature = "agent")]
+        Command::Team(args) => admin_cmd::team(&args).map(|()| ExitCode::SUCCESS),
     };
     match outcome {
         Ok(code) => code,

@@ -30,6 +30,22 @@ pub fn csv_field(value: &str) -> String {
     }
 }
 
+/// Writes `text` to stdout; a closed pipe (`spectra stale | head`) is the reader's choice,
+/// not a failure.
+pub fn write_stdout(text: &str) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(anyhow::Error::new(e).context("writing to stdout"))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// Writes what an enforcement did to `out`; exit 1 when it skipped files.
 pub fn print_outcome(
     plan: &Plan,

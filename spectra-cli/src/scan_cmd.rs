@@ -1,7 +1,7 @@
 //! `spectra scan`: runs the core scanner and prints its report.
 
 use std::fmt::Write as _;
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -102,6 +102,13 @@ struct ServerArgs {
     /// The agent's state directory (identity, spool) [default: as `spectra agent`'s].
     #[arg(long, value_name = "DIR", requires = "server")]
     state_dir: Option<PathBuf>,
+    /// Upload the file index of PATH too (per-file metadata, never contents): the same walk
+    /// feeds the report and the index; after the first crawl only changes are sent.
+    #[arg(long, requires = "server", conflicts_with = "analyze")]
+    index: bool,
+    /// The storage location the index is filed under [default: HOSTNAME:PATH].
+    #[arg(long, value_name = "NAME", requires = "index")]
+    backend: Option<String>,
 }
 
 impl ScanArgs {
@@ -180,12 +187,19 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
         });
     }
     let outcome = match &policy {
+        #[cfg(feature = "agent")]
+        None if args.server.index => {
+            drop(control);
+            index_on_server(args, options).map(|report| (report, None))
+        }
         None => Scanner::new(options)?
             .scan_controlled(control)
-            .map(|report| (report, None)),
+            .map(|report| (report, None))
+            .map_err(anyhow::Error::from),
         Some(policy) => state
             .plan(policy, options, control)
-            .map(|saved| (saved.report, Some((saved.plan, saved.saved_as)))),
+            .map(|saved| (saved.report, Some((saved.plan, saved.saved_as))))
+            .map_err(anyhow::Error::from),
     };
     if let Some(bar) = &bar {
         bar.finish_and_clear();
@@ -198,16 +212,7 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
         }
         Format::Csv => render_csv(&report),
     };
-    let mut stdout = std::io::stdout().lock();
-    if let Err(e) = stdout
-        .write_all(rendered.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        // A closed pipe (`spectra scan / | head`) is the reader's choice, not a failure.
-        if e.kind() != std::io::ErrorKind::BrokenPipe {
-            return Err(e).context("writing the report");
-        }
-    }
+    crate::render::write_stdout(&rendered)?;
     if let Some((plan, saved)) = &plan {
         eprintln!(
             "spectra: plan {} (policy '{}'): {} files, {} — saved as {}",
@@ -349,6 +354,46 @@ fn render_table(report: &ScanReport) -> String {
         }
     }
     out
+}
+
+/// `--index`: one walk of the one PATH, its index uploaded as it goes; the report.
+#[cfg(feature = "agent")]
+fn index_on_server(args: &ScanArgs, options: ScanOptions) -> anyhow::Result<ScanReport> {
+    anyhow::ensure!(
+        options.roots.len() == 1,
+        "--index crawls one PATH at a time ({} given)",
+        options.roots.len()
+    );
+    let settings = spectra_agent::AgentConfig::default().resolve(
+        args.server.server.clone(),
+        args.server.enroll_token.clone(),
+        args.server.state_dir.clone(),
+    )?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let (report, upload) = runtime.block_on(spectra_agent::index_once(
+        &settings,
+        args.server.backend.clone(),
+        options,
+    ))?;
+    eprintln!(
+        "spectra: index of {} sent ({} crawl, {} batches, {} files sent, {} removed; the \
+         server holds {} files{})",
+        upload.backend,
+        if upload.delta { "delta" } else { "full" },
+        upload.batches,
+        upload.files_sent,
+        upload.removed,
+        upload.files.unwrap_or_default(),
+        if upload.resync {
+            "; it counted otherwise, so the next crawl is full"
+        } else {
+            ""
+        }
+    );
+    Ok(report)
 }
 
 /// The one-shot agent: the report as a snapshot, and with --analyze the server's policies

@@ -1,0 +1,444 @@
+//! The admin commands that read and change governance on a server over its API: `usage`,
+//! `stale`, `team`.
+//!
+//! The server and token come from `--server`/`--token`, else `SPECTRA_SERVER`/`SPECTRA_TOKEN`,
+//! else the config file (`--config`, default `$XDG_CONFIG_HOME/spectra/cli.toml` or
+//! `~/.config/spectra/cli.toml`: `server = "…"`, `token = "…"`, `ca_file = "…"`). Lists are
+//! read page by page (the API's cursors) up to `--limit`. Output is a table by default,
+//! `--format csv|json` for scripts; sizes on the command line take units (`10GB`, `500MiB`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use serde_json::Value;
+
+use spectra_core::format::bytes as human;
+
+#[derive(Debug, Args)]
+pub struct Connection {
+    /// The server's base URL.
+    #[arg(long, env = "SPECTRA_SERVER", value_name = "URL", global = true)]
+    server: Option<String>,
+    /// An API token (a viewer's reads, an admin's writes).
+    #[arg(
+        long,
+        env = "SPECTRA_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    token: Option<String>,
+    /// A TOML file with `server`, `token` and `ca_file`.
+    #[arg(long, value_name = "FILE", global = true)]
+    config: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Output::Table, global = true)]
+    format: Output,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Output {
+    Table,
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct UsageArgs {
+    /// Group by team, user or backend.
+    #[arg(long, value_name = "BY", default_value = "user", value_parser = ["team", "user", "backend"])]
+    group_by: String,
+    /// One backend's usage [default: all].
+    #[arg(long, value_name = "NAME")]
+    backend: Option<String>,
+    #[command(flatten)]
+    connection: Connection,
+}
+
+#[derive(Debug, Args)]
+pub struct StaleArgs {
+    /// Not used for this many days.
+    #[arg(long, default_value_t = 90)]
+    days: u32,
+    /// Only files at least this large (`10GB`, `500MiB`, bytes).
+    #[arg(long, value_name = "SIZE", value_parser = size)]
+    min_size: Option<u64>,
+    #[arg(long, value_name = "NAME")]
+    backend: Option<String>,
+    #[arg(long, value_name = "USER")]
+    owner: Option<String>,
+    #[arg(long, value_name = "TEAM")]
+    team: Option<String>,
+    /// Most files listed.
+    #[arg(long, default_value_t = 1000)]
+    limit: usize,
+    #[command(flatten)]
+    connection: Connection,
+}
+
+fn size(text: &str) -> Result<u64, String> {
+    spectra_core::policy::parse_size(text).map_err(|e| e.to_string())
+}
+
+#[derive(Debug, Args)]
+pub struct TeamArgs {
+    #[command(subcommand)]
+    command: TeamCommand,
+    #[command(flatten)]
+    connection: Connection,
+}
+
+#[derive(Debug, Subcommand)]
+enum TeamCommand {
+    /// Put USER in TEAM (moving them from any other team).
+    Set { user: String, team: String },
+    /// Take USER out of TEAM.
+    Remove { user: String, team: String },
+    /// Every team with its members.
+    List,
+}
+
+#[derive(Debug, Default)]
+struct ConfigFile {
+    server: Option<String>,
+    token: Option<String>,
+    ca_file: Option<PathBuf>,
+}
+
+/// A connected admin client.
+struct Api {
+    http: reqwest::Client,
+    server: String,
+    token: String,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Connection {
+    fn connect(&self) -> anyhow::Result<Api> {
+        let path = self.config.clone().or_else(default_config);
+        let file: ConfigFile = match &path {
+            Some(path) if self.config.is_some() || path.exists() => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                read_config(path, &text)?
+            }
+            _ => ConfigFile::default(),
+        };
+        let server = self.server.clone().or(file.server).context(
+            "no server: give --server URL, SPECTRA_SERVER or `server` in the config file",
+        )?;
+        let token = self
+            .token
+            .clone()
+            .or(file.token)
+            .context("no token: give --token, SPECTRA_TOKEN or `token` in the config file")?;
+        Ok(Api {
+            http: spectra_agent::http_client(file.ca_file.as_deref())?,
+            server: server.trim_end_matches('/').to_owned(),
+            token,
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?,
+        })
+    }
+}
+
+fn read_config(path: &std::path::Path, text: &str) -> anyhow::Result<ConfigFile> {
+    let table: toml::Table = toml::from_str(text).with_context(|| format!("{}", path.display()))?;
+    let text_of = |key: &str| -> anyhow::Result<Option<String>> {
+        match table.get(key) {
+            None => Ok(None),
+            Some(toml::Value::String(text)) => Ok(Some(text.clone())),
+            Some(_) => bail!("{}: {key} must be a string", path.display()),
+        }
+    };
+    if let Some(unknown) = table
+        .keys()
+        .find(|key| !["server", "token", "ca_file"].contains(&key.as_str()))
+    {
+        bail!(
+            "{}: unknown setting {unknown:?} (expected server, token, ca_file)",
+            path.display()
+        );
+    }
+    Ok(ConfigFile {
+        server: text_of("server")?,
+        token: text_of("token")?,
+        ca_file: text_of("ca_file")?.map(PathBuf::from),
+    })
+}
+
+fn default_config() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".config")))?;
+    Some(base.join("spectra/cli.toml"))
+}
+
+/// How long one request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl Api {
+    fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> anyhow::Result<Option<Value>> {
+        let url = format!("{}{path}", self.server);
+        let request = self
+            .http
+            .request(method.clone(), &url)
+            .bearer_auth(&self.token)
+            .query(query)
+            .timeout(REQUEST_TIMEOUT);
+        self.runtime.block_on(async {
+            let reply = request
+                .send()
+                .await
+                .with_context(|| format!("{method} {url}"))?;
+            let status = reply.status();
+            let text = reply
+                .text()
+                .await
+                .with_context(|| format!("{method} {url}"))?;
+            if !status.is_success() {
+                let message = serde_json::from_str::<Value>(&text)
+                    .ok()
+                    .and_then(|body| body["message"].as_str().map(str::to_owned))
+                    .unwrap_or(text);
+                bail!("{method} {path}: {status}: {message}");
+            }
+            if text.is_empty() {
+                return Ok(None);
+            }
+            serde_json::from_str(&text)
+                .map(Some)
+                .with_context(|| format!("{method} {path}: the answer is not JSON"))
+        })
+    }
+
+    /// Every item of a paginated list, up to `limit`.
+    fn list(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        limit: usize,
+    ) -> anyhow::Result<Vec<Value>> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        while items.len() < limit {
+            let mut query = query.to_vec();
+            query.push(("limit", (limit - items.len()).min(1000).to_string()));
+            if let Some(cursor) = &cursor {
+                query.push(("cursor", cursor.clone()));
+            }
+            let page = self
+                .call(reqwest::Method::GET, path, &query)?
+                .unwrap_or_default();
+            items.extend(page["items"].as_array().cloned().unwrap_or_default());
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => break,
+            }
+        }
+        items.truncate(limit);
+        Ok(items)
+    }
+}
+
+/// A column: its title, the item's field, and whether it is a size.
+struct Column {
+    title: &'static str,
+    field: &'static str,
+    size: bool,
+}
+
+const fn column(title: &'static str, field: &'static str, size: bool) -> Column {
+    Column { title, field, size }
+}
+
+fn cell(item: &Value, column: &Column, human_sizes: bool) -> String {
+    match &item[column.field] {
+        Value::Null => String::new(),
+        Value::String(text) => text.clone(),
+        Value::Number(n) if column.size && human_sizes => human(n.as_u64().unwrap_or_default()),
+        other => other.to_string(),
+    }
+}
+
+fn print(items: &[Value], columns: &[Column], output: Output) -> anyhow::Result<()> {
+    let text = match output {
+        Output::Json => serde_json::to_string_pretty(items)? + "\n",
+        Output::Csv => {
+            let mut out = columns
+                .iter()
+                .map(|c| c.field)
+                .collect::<Vec<_>>()
+                .join(",")
+                + "\n";
+            for item in items {
+                let row: Vec<String> = columns
+                    .iter()
+                    .map(|c| crate::render::csv_field(&cell(item, c, false)))
+                    .collect();
+                out += &(row.join(",") + "\n");
+            }
+            out
+        }
+        Output::Table => {
+            let rows: Vec<Vec<String>> = items
+                .iter()
+                .map(|item| columns.iter().map(|c| cell(item, c, true)).collect())
+                .collect();
+            let widths: Vec<usize> = columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    rows.iter()
+                        .map(|row| row[i].chars().count())
+                        .chain([c.title.len()])
+                        .max()
+                        .unwrap_or(0)
+                })
+                .collect();
+            let line = |cells: Vec<String>| -> String {
+                let padded: Vec<String> = cells
+                    .iter()
+                    .zip(&widths)
+                    .zip(columns)
+                    .map(|((text, width), c)| {
+                        if c.size {
+                            format!("{text:>width$}")
+                        } else {
+                            format!("{text:<width$}")
+                        }
+                    })
+                    .collect();
+                padded.join("  ").trim_end().to_owned() + "\n"
+            };
+            let mut out = line(columns.iter().map(|c| c.title.to_owned()).collect());
+            for row in rows {
+                out += &line(row);
+            }
+            out
+        }
+    };
+    crate::render::write_stdout(&text)
+}
+
+pub fn usage(args: &UsageArgs) -> anyhow::Result<()> {
+    let api = args.connection.connect()?;
+    let mut query = vec![("group_by", args.group_by.clone())];
+    if let Some(backend) = &args.backend {
+        query.push(("backend", backend.clone()));
+    }
+    let items = api.list("/api/v1/usage", &query, usize::MAX)?;
+    print(
+        &items,
+        &[
+            column("NAME", "name", false),
+            column("FILES", "files", false),
+            column("SIZE", "size_bytes", true),
+            column("DISK", "disk_bytes", true),
+            column("LAST ACCESS", "last_access", false),
+        ],
+        args.connection.format,
+    )
+}
+
+pub fn stale(args: &StaleArgs) -> anyhow::Result<()> {
+    let api = args.connection.connect()?;
+    let mut query = vec![("days", args.days.to_string())];
+    if let Some(min) = args.min_size {
+        query.push(("min_size", min.to_string()));
+    }
+    for (name, value) in [
+        ("backend", &args.backend),
+        ("owner", &args.owner),
+        ("team", &args.team),
+    ] {
+        if let Some(value) = value {
+            query.push((name, value.clone()));
+        }
+    }
+    let items = api.list("/api/v1/stale", &query, args.limit)?;
+    print(
+        &items,
+        &[
+            column("SIZE", "size", true),
+            column("OWNER", "owner", false),
+            column("LAST USED", "last_used", false),
+            column("BY", "decided_by", false),
+            column("BACKEND", "backend", false),
+            column("PATH", "path", false),
+        ],
+        args.connection.format,
+    )
+}
+
+/// A path segment, percent-encoded (user and team names may hold anything printable).
+fn segment(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+pub fn team(args: &TeamArgs) -> anyhow::Result<()> {
+    let api = args.connection.connect()?;
+    match &args.command {
+        TeamCommand::Set { user, team } => {
+            api.call(
+                reqwest::Method::PUT,
+                &format!("/api/v1/teams/{}/members/{}", segment(team), segment(user)),
+                &[],
+            )?;
+            eprintln!("spectra: {user} is in team {team}");
+            Ok(())
+        }
+        TeamCommand::Remove { user, team } => {
+            api.call(
+                reqwest::Method::DELETE,
+                &format!("/api/v1/teams/{}/members/{}", segment(team), segment(user)),
+                &[],
+            )?;
+            eprintln!("spectra: {user} is no longer in team {team}");
+            Ok(())
+        }
+        TeamCommand::List => {
+            let items: Vec<Value> = api
+                .list("/api/v1/teams", &[], usize::MAX)?
+                .into_iter()
+                .map(|mut item| {
+                    let members: Vec<String> = item["members"]
+                        .as_array()
+                        .map(|m| {
+                            m.iter()
+                                .filter_map(|v| v.as_str().map(str::to_owned))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    item["members"] = Value::from(members.join(" "));
+                    item
+                })
+                .collect();
+            print(
+                &items,
+                &[
+                    column("TEAM", "team", false),
+                    column("MEMBERS", "members", false),
+                ],
+                args.connection.format,
+            )
+        }
+    }
+}
