@@ -87,13 +87,33 @@ impl RootConfig {
     }
 }
 
-/// `[[scan]] root = "/srv"  every = "6h"`.
+/// `[[scan]] root = "/srv"  every = "6h"`, and `index = true` (with `backend = "name"`) to
+/// upload the root's file index from the same walk.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScanConfig {
     pub root: PathBuf,
     /// How often [default: 6h]; the first scan runs at start.
     pub every: Option<String>,
+    /// Upload the per-file index (metadata only) of this root [default: false].
+    #[serde(default)]
+    pub index: bool,
+    /// The storage location the index is filed under [default: HOSTNAME:ROOT].
+    pub backend: Option<String>,
+}
+
+/// A root scanned on a schedule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScheduledScan {
+    pub root: PathBuf,
+    pub every: Duration,
+    /// The backend its index is uploaded as, when the configuration opts in.
+    pub index_as: Option<String>,
+}
+
+/// The backend a root's index is filed under when the configuration names none.
+pub fn default_backend(hostname: &str, root: &Path) -> String {
+    format!("{hostname}:{}", root.display())
 }
 
 /// Every setting resolved.
@@ -117,8 +137,8 @@ pub struct Settings {
     pub enforce_roots: Vec<PathBuf>,
     pub policy_interval: Duration,
     pub max_commands: usize,
-    /// Roots scanned on a schedule, with their intervals.
-    pub scans: Vec<(PathBuf, Duration)>,
+    /// Roots scanned on a schedule.
+    pub scans: Vec<ScheduledScan>,
     /// The automatic labels with the configuration's over them.
     pub labels: BTreeMap<String, String>,
 }
@@ -234,6 +254,7 @@ impl AgentConfig {
                     .unwrap_or_else(std::env::temp_dir);
                 home.join(".local/state/spectra-agent")
             });
+        let hostname = self.hostname.unwrap_or_else(default_hostname);
         let mut scans = Vec::with_capacity(self.scans.len());
         for scan in self.scans {
             if !scan.root.is_absolute() {
@@ -243,7 +264,24 @@ impl AgentConfig {
                 )));
             }
             let every = duration("scan.every", scan.every, Duration::from_secs(6 * 3600))?;
-            scans.push((scan.root, every));
+            if scan.backend.is_some() && !scan.index {
+                return Err(AgentError::Config(format!(
+                    "scan.backend: {} names a backend but does not set index = true",
+                    scan.root.display()
+                )));
+            }
+            if let Some(backend) = &scan.backend {
+                spectra_core::protocol::check_backend_name(backend)
+                    .map_err(|e| AgentError::Config(format!("scan.{e}")))?;
+            }
+            scans.push(ScheduledScan {
+                index_as: scan.index.then(|| {
+                    scan.backend
+                        .unwrap_or_else(|| default_backend(&hostname, &scan.root))
+                }),
+                root: scan.root,
+                every,
+            });
         }
         for key in self.labels.keys() {
             spectra_core::protocol::check_label_key(key)
@@ -261,7 +299,7 @@ impl AgentConfig {
             server: server.trim_end_matches('/').to_owned(),
             enrollment_token: enrollment_token.or(self.enrollment_token),
             state_dir,
-            hostname: self.hostname.unwrap_or_else(default_hostname),
+            hostname,
             machine_id: self.machine_id.or_else(default_machine_id),
             ca_file: self.ca_file,
             collectors,
@@ -397,6 +435,22 @@ mod tests {
         assert!(parse("labels = { 'Team Name' = 'x' }").contains("labels"));
         assert!(parse("[[scan]]\nroot = '/srv'\nevery = 'daily'").contains("scan.every"));
         assert!(parse("colectors = {}").contains("colectors"));
+        assert!(parse("[[scan]]\nroot = '/srv'\nbackend = 'x'").contains("index = true"));
+        assert!(parse("[[scan]]\nroot = '/srv'\nindex = true\nbackend = ''").contains("backend"));
+        let indexed = toml::from_str::<AgentConfig>(
+            "hostname = 'web-1'\n[[scan]]\nroot = '/srv'\nindex = true\n\
+             [[scan]]\nroot = '/data'\nindex = true\nbackend = 's3_training'\n\
+             [[scan]]\nroot = '/tmp'",
+        )
+        .expect("toml")
+        .resolve(Some("http://h".into()), None, None)
+        .expect("settings");
+        let index_as: Vec<Option<&str>> = indexed
+            .scans
+            .iter()
+            .map(|s| s.index_as.as_deref())
+            .collect();
+        assert_eq!(index_as, [Some("web-1:/srv"), Some("s3_training"), None]);
         let off = toml::from_str::<AgentConfig>("collectors = { applications = 'off' }")
             .expect("toml")
             .resolve(Some("http://h".into()), None, None)

@@ -299,8 +299,8 @@ pub async fn run(
     }
     drop(envelopes);
     let batching = tokio::spawn(batch(Arc::clone(&shared), received));
-    for (root, every) in shared.settings.scans.clone() {
-        tasks.spawn(scan(Arc::clone(&shared), root, every, shutdown.clone()));
+    for scheduled in shared.settings.scans.clone() {
+        tasks.spawn(scan(Arc::clone(&shared), scheduled, shutdown.clone()));
     }
     if !shared.settings.roots.is_empty() {
         tasks.spawn(policies(Arc::clone(&shared), shutdown.clone()));
@@ -388,12 +388,8 @@ pub async fn index_once(
     let client = Client::new(&settings.server, settings.ca_file.as_deref())?;
     let identity = enroll(settings, &client).await?;
     let backend = backend.unwrap_or_else(|| {
-        let root = options
-            .roots
-            .first()
-            .map(|root| root.display().to_string())
-            .unwrap_or_default();
-        format!("{}:{root}", settings.hostname)
+        let root = options.roots.first().cloned().unwrap_or_default();
+        crate::config::default_backend(&settings.hostname, &root)
     });
     crate::index::crawl_and_upload(
         &client,
@@ -617,14 +613,20 @@ fn remove(queue: &Queue, seq: u64) {
     }
 }
 
-/// Scans `root` every `every` (the first time at start) and spools each report as a
-/// snapshot; shutdown stops a running scan.
+/// Scans a root on its schedule (the first time at start) and spools each report as a
+/// snapshot; shutdown stops a running scan. A root whose configuration opts in has its file
+/// index uploaded from the same walk, straight to the server (its baseline makes a retry
+/// cheap): when the server is away that scan is skipped and tried at the next tick.
 async fn scan(
     shared: Arc<Shared>,
-    root: std::path::PathBuf,
-    every: Duration,
+    scheduled: crate::config::ScheduledScan,
     shutdown: CancellationToken,
 ) {
+    let crate::config::ScheduledScan {
+        root,
+        every,
+        index_as,
+    } = scheduled;
     let mut tick = schedule(every);
     loop {
         tokio::select! {
@@ -633,11 +635,44 @@ async fn scan(
         }
         let (cancel, watcher) = cancelled_on(&shutdown);
         let options = spectra_core::scan::ScanOptions::new(&root);
-        let scanned = tokio::task::spawn_blocking(move || {
-            spectra_core::scan::Scanner::new(options)?
-                .scan_controlled(spectra_core::scan::ScanControl::new().cancel_with(cancel))
-        })
-        .await;
+        let scanned = match &index_as {
+            Some(backend) => {
+                let indexed = tokio::select! {
+                    indexed = crate::index::crawl_and_upload(
+                        &shared.client,
+                        &shared.identity.agent_token,
+                        &shared.settings.state_dir,
+                        backend,
+                        options,
+                    ) => indexed,
+                    () = shutdown.cancelled() => return,
+                };
+                match indexed {
+                    Ok((report, upload)) => {
+                        tracing::info!(
+                            backend = %upload.backend,
+                            delta = upload.delta,
+                            files_sent = upload.files_sent,
+                            removed = upload.removed,
+                            "index uploaded"
+                        );
+                        Ok(Ok(report))
+                    }
+                    Err(e) => {
+                        tracing::warn!(root = %root.display(), error = %e, "index not uploaded");
+                        watcher.abort();
+                        continue;
+                    }
+                }
+            }
+            None => {
+                tokio::task::spawn_blocking(move || {
+                    spectra_core::scan::Scanner::new(options)?
+                        .scan_controlled(spectra_core::scan::ScanControl::new().cancel_with(cancel))
+                })
+                .await
+            }
+        };
         watcher.abort();
         let report = match scanned {
             Ok(Ok(report)) if report.cancelled => return,

@@ -29,6 +29,39 @@ pub struct UsageRow {
     pub disk_bytes: i64,
     /// The group's last use of any file, as telemetry saw it.
     pub last_access: Option<DateTime<Utc>>,
+    /// The group's quota (`team:`, `user:` or `backend:` with this name, on every backend or
+    /// on the one asked for) and its level: `soft` or `hard` mark the group over quota.
+    pub quota: Option<QuotaMark>,
+}
+
+/// A quota as rows that show its subject carry it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct QuotaMark {
+    pub level: &'static str,
+    pub used_bytes: u64,
+    pub soft_bytes: Option<i64>,
+    pub hard_bytes: Option<i64>,
+}
+
+impl QuotaMark {
+    /// The mark of the quota of `subject` on `backend` among `quotas` (every backend's
+    /// quota when there is none for the one backend).
+    pub fn find(quotas: &[QuotaUsage], subject: &str, backend: Option<&str>) -> Option<QuotaMark> {
+        let on = |backend: Option<&str>| {
+            quotas
+                .iter()
+                .find(|q| q.quota.subject == subject && q.quota.backend.as_deref() == backend)
+        };
+        backend
+            .and_then(|b| on(Some(b)))
+            .or_else(|| on(None))
+            .map(|q| QuotaMark {
+                level: q.level,
+                used_bytes: q.used_bytes,
+                soft_bytes: q.quota.soft_bytes,
+                hard_bytes: q.quota.hard_bytes,
+            })
+    }
 }
 
 /// Usage from the index, grouped, largest first (ties by name); `backend` narrows it to one.
@@ -61,6 +94,7 @@ pub async fn usage(
             size_bytes: 0,
             disk_bytes: 0,
             last_access: None,
+            quota: None,
         })
     }
     for (on, owner, totals) in store.index_usage(backend).await? {
@@ -81,7 +115,18 @@ pub async fn usage(
         let row = row_of(&mut groups, group_of(&on, &user));
         row.last_access = row.last_access.max(Some(at));
     }
+    let quotas = quota_usage(store).await?;
+    let kind = match group_by {
+        GroupBy::Team => "team",
+        GroupBy::User => "user",
+        GroupBy::Backend => "backend",
+    };
     let mut rows: Vec<UsageRow> = groups.into_values().collect();
+    for row in &mut rows {
+        if let Some(name) = &row.name {
+            row.quota = QuotaMark::find(&quotas, &format!("{kind}:{name}"), backend);
+        }
+    }
     rows.sort_by(|a, b| {
         b.size_bytes
             .cmp(&a.size_bytes)
@@ -90,35 +135,45 @@ pub async fn usage(
     Ok(rows)
 }
 
-/// Whose usage a quota limits: a user (by name or uid) on every agent, or one scanned root.
+/// Whose usage a quota limits: a team's users, a user (by name, or uid where the agent could
+/// not resolve it), a backend of the file index, or a root measured by snapshots.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum QuotaSubject<'a> {
+    Team(&'a str),
     User(&'a str),
+    Backend(&'a str),
     Root(&'a str),
 }
 
 impl<'a> QuotaSubject<'a> {
-    /// `user:NAME` or `root:PATH`.
+    /// `team:NAME`, `user:NAME`, `backend:NAME` or `root:/PATH`.
     pub fn parse(subject: &'a str) -> spectra_core::Result<QuotaSubject<'a>> {
         let invalid = |message: String| spectra_core::Error::InvalidInput {
             what: "quota subject".into(),
             message,
         };
-        match subject.split_once(':') {
-            Some(("user", name))
-                if !name.is_empty() && name.len() <= 256 && !name.chars().any(char::is_control) =>
+        let name = |kind: &str, name: &'a str| {
+            if !name.is_empty()
+                && name.chars().count() <= 253
+                && !name.chars().any(char::is_control)
             {
-                Ok(QuotaSubject::User(name))
+                Ok(name)
+            } else {
+                Err(invalid(format!(
+                    "{subject:?}: a {kind} name is 1 to 253 characters, none a control character"
+                )))
             }
-            Some(("user", _)) => Err(invalid(format!(
-                "{subject:?}: a user name is 1 to 256 characters, none a control character"
-            ))),
+        };
+        match subject.split_once(':') {
+            Some(("team", team)) => Ok(QuotaSubject::Team(name("team", team)?)),
+            Some(("user", user)) => Ok(QuotaSubject::User(name("user", user)?)),
+            Some(("backend", backend)) => Ok(QuotaSubject::Backend(name("backend", backend)?)),
             Some(("root", path)) => {
                 spectra_core::protocol::check_path("quota subject root", path.as_bytes())?;
                 Ok(QuotaSubject::Root(path))
             }
             _ => Err(invalid(format!(
-                "{subject:?}: expected user:NAME or root:PATH"
+                "{subject:?}: expected team:NAME, user:NAME, backend:NAME or root:PATH"
             ))),
         }
     }
@@ -129,77 +184,223 @@ impl<'a> QuotaSubject<'a> {
 pub struct QuotaUsage {
     #[serde(flatten)]
     pub quota: QuotaRecord,
+    /// Disk bytes the subject uses (within the quota's backend, if it names one).
     pub used_bytes: u64,
-    pub used_percent: f64,
+    /// Of the hard limit, else of the soft one.
+    pub used_percent: Option<f64>,
+    /// `ok`, `soft` (over the soft limit: a warning) or `hard` (over the hard limit:
+    /// critical).
+    pub level: &'static str,
+    /// When the quota reached its level, as last recorded.
+    pub since: Option<DateTime<Utc>>,
+    /// Whether the hard limit is crossed.
     pub over: bool,
+    /// What the usage was measured on: `index` (the file index) or `snapshots` (the newest
+    /// scan of each agent's roots, where no index exists).
+    pub source: &'static str,
 }
 
-/// The newest snapshot of every agent and root, what usage is measured on.
+/// Everything quotas are measured on, loaded once.
 #[derive(Debug)]
-pub struct Usage(Vec<(SnapshotSummary, ScanReport)>);
+pub struct Usage {
+    snapshots: Vec<(SnapshotSummary, ScanReport)>,
+    /// `(backend, owner, totals)` of the file index.
+    index: Vec<(String, String, Totals)>,
+    backends: Vec<crate::store::BackendRecord>,
+    teams: BTreeMap<String, Vec<String>>,
+}
 
 impl Usage {
     pub async fn load(store: &Store) -> StoreResult<Usage> {
         let latest = store.latest_snapshots().await?;
-        Ok(Usage(
-            latest
+        let mut teams: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for member in store.team_members().await? {
+            teams.entry(member.team).or_default().push(member.user);
+        }
+        Ok(Usage {
+            snapshots: latest
                 .into_iter()
                 .filter_map(|(summary, report)| {
                     serde_json::from_value(report).ok().map(|r| (summary, r))
                 })
                 .collect(),
-        ))
+            index: store.index_usage(None).await?,
+            backends: store.index_backends().await?,
+            teams,
+        })
     }
 
-    /// Bytes `subject` uses: a user's owned bytes summed over every agent's newest scans,
-    /// or a root's disk usage in its newest scan on every agent.
-    pub fn of(&self, subject: QuotaSubject<'_>) -> u64 {
-        match subject {
-            QuotaSubject::User(name) => self
-                .0
-                .iter()
-                .flat_map(|(_, report)| &report.owners)
-                .filter(|owner| {
-                    owner.user.as_deref() == Some(name)
-                        || owner.uid.is_some_and(|uid| uid.to_string() == name)
-                })
-                .map(|owner| owner.bytes)
-                .sum(),
-            QuotaSubject::Root(path) => self
-                .0
-                .iter()
-                .filter(|(summary, _)| summary.root == path)
-                .map(|(summary, _)| u64::try_from(summary.disk_bytes).unwrap_or(0))
-                .sum(),
+    /// Whether the file index covers `backend` (or, with none, has any backend at all).
+    fn indexed(&self, backend: Option<&str>) -> bool {
+        match backend {
+            Some(backend) => self.backends.iter().any(|b| b.name == backend),
+            None => !self.backends.is_empty(),
         }
     }
 
-    /// `quota` with its usage; a limit of 0 is 100 % used.
-    pub fn against(&self, quota: QuotaRecord) -> QuotaUsage {
-        let used_bytes = QuotaSubject::parse(&quota.subject).map_or(0, |subject| self.of(subject));
-        let limit = quota.limit_bytes.max(0) as f64;
-        QuotaUsage {
-            used_percent: if limit > 0.0 {
-                used_bytes as f64 / limit * 100.0
+    fn owned_in_index(&self, users: &[&str], backend: Option<&str>) -> u64 {
+        self.index
+            .iter()
+            .filter(|(on, owner, _)| {
+                backend.is_none_or(|b| b == on) && users.contains(&owner.as_str())
+            })
+            .map(|(_, _, totals)| u64::try_from(totals.disk_bytes).unwrap_or(0))
+            .sum()
+    }
+
+    fn owned_in_snapshots(&self, name: &str) -> u64 {
+        self.snapshots
+            .iter()
+            .flat_map(|(_, report)| &report.owners)
+            .filter(|owner| {
+                owner.user.as_deref() == Some(name)
+                    || owner.uid.is_some_and(|uid| uid.to_string() == name)
+            })
+            .map(|owner| owner.bytes)
+            .sum()
+    }
+
+    /// Bytes `subject` uses on `backend` (or every backend), and what measured them.
+    pub fn of(&self, subject: QuotaSubject<'_>, backend: Option<&str>) -> (u64, &'static str) {
+        let members = |subject: QuotaSubject<'_>| -> Vec<String> {
+            match subject {
+                QuotaSubject::Team(team) => self.teams.get(team).cloned().unwrap_or_default(),
+                QuotaSubject::User(user) => vec![user.to_owned()],
+                _ => Vec::new(),
+            }
+        };
+        match subject {
+            QuotaSubject::Team(_) | QuotaSubject::User(_) if self.indexed(backend) => {
+                let users = members(subject);
+                let users: Vec<&str> = users.iter().map(String::as_str).collect();
+                (self.owned_in_index(&users, backend), "index")
+            }
+            QuotaSubject::Team(_) | QuotaSubject::User(_) => (
+                members(subject)
+                    .iter()
+                    .map(|user| self.owned_in_snapshots(user))
+                    .sum(),
+                "snapshots",
+            ),
+            QuotaSubject::Backend(name) => (
+                self.backends
+                    .iter()
+                    .filter(|b| b.name == name && backend.is_none_or(|only| only == name))
+                    .map(|b| u64::try_from(b.disk_bytes).unwrap_or(0))
+                    .sum(),
+                "index",
+            ),
+            QuotaSubject::Root(path) => (
+                self.snapshots
+                    .iter()
+                    .filter(|(summary, _)| summary.root == path)
+                    .map(|(summary, _)| u64::try_from(summary.disk_bytes).unwrap_or(0))
+                    .sum(),
+                "snapshots",
+            ),
+        }
+    }
+
+    /// `quota` with its usage and level; `since` is the recorded time of that level.
+    pub fn against(
+        &self,
+        quota: QuotaRecord,
+        recorded: Option<&(String, DateTime<Utc>)>,
+    ) -> QuotaUsage {
+        let (used_bytes, source) = QuotaSubject::parse(&quota.subject)
+            .map_or((0, "index"), |subject| {
+                self.of(subject, quota.backend.as_deref())
+            });
+        let used = i64::try_from(used_bytes).unwrap_or(i64::MAX);
+        let over = |limit: Option<i64>| limit.is_some_and(|limit| used > limit);
+        let level = if over(quota.hard_bytes) {
+            "hard"
+        } else if over(quota.soft_bytes) {
+            "soft"
+        } else {
+            "ok"
+        };
+        let used_percent = quota.hard_bytes.or(quota.soft_bytes).map(|limit| {
+            if limit > 0 {
+                used_bytes as f64 / limit as f64 * 100.0
             } else {
                 100.0
-            },
-            over: used_bytes as f64 > limit,
+            }
+        });
+        QuotaUsage {
             used_bytes,
+            used_percent,
+            level,
+            since: recorded
+                .filter(|(at, _)| at == level)
+                .map(|(_, since)| *since),
+            over: level == "hard",
+            source,
             quota,
         }
     }
 }
 
-/// Every quota with its usage.
+/// Every quota with its usage, as it stands now.
 pub async fn quota_usage(store: &Store) -> StoreResult<Vec<QuotaUsage>> {
     let usage = Usage::load(store).await?;
+    let levels = store.quota_levels().await?;
     Ok(store
         .quotas()
         .await?
         .into_iter()
-        .map(|quota| usage.against(quota))
+        .map(|quota| {
+            let recorded = levels.get(&(quota.subject.clone(), quota.backend.clone()));
+            usage.against(quota, recorded)
+        })
         .collect())
+}
+
+/// Measures every quota and records each one's level; a quota that changed level is kept as
+/// a crossing (for alerts) and logged: a warning for soft, an error for hard. Called after
+/// whatever changes usage (a completed crawl, a snapshot, a quota set) and on the server's
+/// maintenance tick. Answers the quotas as they stand.
+pub async fn evaluate_quotas(store: &Store, now: DateTime<Utc>) -> StoreResult<Vec<QuotaUsage>> {
+    let mut quotas = quota_usage(store).await?;
+    for quota in &mut quotas {
+        let crossing = crate::store::QuotaCrossing {
+            subject: quota.quota.subject.clone(),
+            backend: quota.quota.backend.clone(),
+            level: quota.level.to_owned(),
+            previous: String::new(),
+            at: now,
+            used_bytes: i64::try_from(quota.used_bytes).unwrap_or(i64::MAX),
+            limit_bytes: match quota.level {
+                "hard" => quota.quota.hard_bytes,
+                "soft" => quota.quota.soft_bytes,
+                _ => quota.quota.hard_bytes.or(quota.quota.soft_bytes),
+            },
+        };
+        let Some(previous) = store.record_quota_level(&crossing, now).await? else {
+            continue;
+        };
+        quota.since = Some(now);
+        let (subject, backend) = (
+            &crossing.subject,
+            crossing.backend.as_deref().unwrap_or("all"),
+        );
+        match quota.level {
+            "hard" => {
+                tracing::error!(subject, backend, used = quota.used_bytes, limit = ?crossing.limit_bytes, previous, "quota: hard limit crossed")
+            }
+            "soft" => {
+                tracing::warn!(subject, backend, used = quota.used_bytes, limit = ?crossing.limit_bytes, previous, "quota: soft limit crossed")
+            }
+            _ => tracing::info!(
+                subject,
+                backend,
+                used = quota.used_bytes,
+                previous,
+                "quota: back under its limits"
+            ),
+        }
+    }
+    Ok(quotas)
 }
 
 /// Size and file count of one root over time, with growth per day.
@@ -278,7 +479,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn quota_subjects_are_users_or_absolute_roots() {
+    fn quota_subjects_are_teams_users_backends_or_absolute_roots() {
         assert_eq!(
             QuotaSubject::parse("user:ana").ok(),
             Some(QuotaSubject::User("ana"))
@@ -287,7 +488,15 @@ mod tests {
             QuotaSubject::parse("root:/srv").ok(),
             Some(QuotaSubject::Root("/srv"))
         );
-        for bad in ["user:", "root:srv", "team:x", "ana", "user:a\nb"] {
+        assert_eq!(
+            QuotaSubject::parse("team:vision").ok(),
+            Some(QuotaSubject::Team("vision"))
+        );
+        assert_eq!(
+            QuotaSubject::parse("backend:s3:training").ok(),
+            Some(QuotaSubject::Backend("s3:training"))
+        );
+        for bad in ["user:", "root:srv", "group:x", "ana", "user:a\nb", "team:"] {
             let err = QuotaSubject::parse(bad).expect_err(bad);
             assert_eq!(err.code(), spectra_core::ErrorCode::InvalidInput, "{bad}");
         }

@@ -151,7 +151,7 @@ fn trim_allocator() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn trim_allocator() {}
 
-/// Rollups, retention and command expiry, every `maintenance_interval`. Safe on several
+/// Rollups, retention, command expiry and quota levels, every `maintenance_interval`. Safe on several
 /// replicas at once: each step recomputes from the database.
 async fn maintain(state: AppState) {
     let mut tick = tokio::time::interval(state.config.maintenance_interval);
@@ -165,6 +165,9 @@ async fn maintain(state: AppState) {
         match api::prune(&state).await {
             Ok(rows) => tracing::debug!(rows, "retention applied"),
             Err(e) => tracing::warn!(error = %e, "retention failed; will retry"),
+        }
+        if let Err(e) = crate::governance::evaluate_quotas(&state.store, chrono::Utc::now()).await {
+            tracing::warn!(error = %e, "quota evaluation failed; will retry");
         }
     }
 }

@@ -309,6 +309,113 @@ async fn the_index_gives_exact_usage_and_stale_files_across_crawls() {
             .await;
         assert_eq!(reply.status, StatusCode::FORBIDDEN, "viewers read only");
 
+        // Quotas: one model for teams, users and backends, with soft and hard limits; each
+        // change of level is recorded, and the team is marked in the answers that show it.
+        let used = truth(&files)[&owners[0]].2;
+        let team_quota = "/api/v1/quota/team:vision";
+        let reply = f
+            .send(
+                Method::PUT,
+                team_quota,
+                &f.admin,
+                &json!({"soft": used - 1, "hard": "1TB"}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        assert_eq!(
+            (
+                &reply.body["level"],
+                &reply.body["used_bytes"],
+                &reply.body["source"]
+            ),
+            (&json!("soft"), &json!(used), &json!("index")),
+            "{}",
+            reply.text
+        );
+        assert_eq!(reply.body["over"], false);
+        assert!(reply.body["since"].is_string(), "{}", reply.text);
+        let reply = f
+            .send(
+                Method::PUT,
+                team_quota,
+                &f.admin,
+                &json!({"soft": used - 2, "hard": used - 1}),
+            )
+            .await;
+        assert_eq!(reply.body["level"], "hard", "{}", reply.text);
+        assert_eq!(reply.body["over"], true);
+        let reply = f.get("/api/v1/usage?group_by=team", &f.viewer).await;
+        let vision = reply.body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .find(|row| row["name"] == "vision")
+            .cloned()
+            .expect("vision");
+        assert_eq!(vision["quota"]["level"], "hard", "{vision}");
+        let reply = f.get("/api/v1/teams/vision", &f.viewer).await;
+        assert_eq!(reply.body["quota"]["level"], "hard", "{}", reply.text);
+        let reply = f
+            .send(Method::PUT, team_quota, &f.admin, &json!({"hard": "1TB"}))
+            .await;
+        assert_eq!(reply.body["level"], "ok", "{}", reply.text);
+        let crossings = f
+            .state
+            .store
+            .quota_crossings(chrono::DateTime::UNIX_EPOCH)
+            .await
+            .expect("crossings");
+        let levels: Vec<(&str, &str)> = crossings
+            .iter()
+            .filter(|c| c.subject == "team:vision")
+            .map(|c| (c.previous.as_str(), c.level.as_str()))
+            .collect();
+        assert_eq!(levels, [("ok", "soft"), ("soft", "hard"), ("hard", "ok")]);
+        // A backend's quota, and a user's quota on one backend only.
+        let reply = f
+            .send(
+                Method::PUT,
+                &format!("/api/v1/quota/backend:{}", urlencode(backend)),
+                &f.admin,
+                &json!({"hard": 1}),
+            )
+            .await;
+        assert_eq!(reply.body["level"], "hard", "{}", reply.text);
+        assert_eq!(reply.body["used_bytes"], all_disk(&files));
+        let reply = f
+            .send(
+                Method::PUT,
+                &format!("/api/v1/quota/user:{}?backend=elsewhere", owners[0]),
+                &f.admin,
+                &json!({"hard": 1}),
+            )
+            .await;
+        assert_eq!(
+            (
+                &reply.body["used_bytes"],
+                &reply.body["level"],
+                &reply.body["source"]
+            ),
+            (&json!(0), &json!("ok"), &json!("snapshots")),
+            "a backend the index does not have: no index to count, and no snapshots: {}",
+            reply.text
+        );
+        for (body, field) in [
+            (json!({"soft": 10, "hard": 5}), "soft"),
+            (json!({}), "soft, hard"),
+            (json!({"hard": "lots"}), "hard"),
+            (json!({"hard": -1}), "hard"),
+        ] {
+            let reply = f.send(Method::PUT, team_quota, &f.admin, &body).await;
+            assert_eq!(
+                reply.status,
+                StatusCode::BAD_REQUEST,
+                "{body}: {}",
+                reply.text
+            );
+            assert!(reply.text.contains(field), "{body}: {}", reply.text);
+        }
+
         // Backends and growth.
         let reply = f.get("/api/v1/backends", &f.viewer).await;
         assert_eq!(reply.body["items"][0]["name"], backend, "{}", reply.text);
@@ -331,6 +438,10 @@ async fn the_index_gives_exact_usage_and_stale_files_across_crawls() {
         let reply = f.get("/api/v1/usage?group_by=planet", &f.viewer).await;
         assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{}", reply.text);
     });
+}
+
+fn all_disk(files: &BTreeMap<PathBuf, Made>) -> u64 {
+    files.values().map(|made| made.disk).sum()
 }
 
 fn base_with_other_id(base: &Baseline) -> Baseline {

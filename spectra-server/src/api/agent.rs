@@ -218,6 +218,9 @@ async fn ingest(
             state.config.limits.agent_requests_per_minute,
         )
         .await?;
+    if outcome == Ingested::Stored {
+        super::governance::evaluate_quotas_after_upload(&state).await;
+    }
     acknowledge(
         outcome,
         json!({"snapshot_id": snapshot.snapshot_id}),

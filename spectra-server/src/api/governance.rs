@@ -96,6 +96,9 @@ async fn index(
         .store
         .ingest_index(&(&agent).into(), &batch, Utc::now())
         .await?;
+    if batch.end.is_some() && matches!(outcome, IndexOutcome::Applied { .. }) {
+        evaluate_quotas_after_upload(&state).await;
+    }
     match outcome {
         IndexOutcome::Applied { files, resync } => Ok(Json(json!({
             "batch_id": batch.batch_id,
@@ -111,6 +114,14 @@ async fn index(
         IndexOutcome::Resync(why) => Err(ApiError::conflict(format!(
             "{why}; nothing of this batch was applied: send a full crawl (no base_crawl)"
         ))),
+    }
+}
+
+/// Quota levels after an upload changed usage; the upload itself is kept whatever happens
+/// here (the maintenance tick measures again).
+pub(super) async fn evaluate_quotas_after_upload(state: &AppState) {
+    if let Err(e) = governance::evaluate_quotas(&state.store, Utc::now()).await {
+        tracing::warn!(error = %e, "quota evaluation after an upload failed");
     }
 }
 
@@ -294,6 +305,7 @@ async fn teams(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(params) = params?;
     let (limit, after) = page::<String>(params.limit, params.cursor.as_deref())?;
+    let quotas = governance::quota_usage(&state.store).await?;
     let mut teams: std::collections::BTreeMap<String, Vec<String>> = Default::default();
     for member in state.store.team_members().await? {
         if after.as_ref().is_none_or(|name| member.team > *name) {
@@ -304,7 +316,10 @@ async fn teams(
     let items: Vec<_> = teams
         .into_iter()
         .take(limit)
-        .map(|(team, members)| json!({"team": team, "members": members}))
+        .map(|(team, members)| {
+            let quota = governance::QuotaMark::find(&quotas, &format!("team:{team}"), None);
+            json!({"team": team, "members": members, "quota": quota})
+        })
         .collect();
     let next = more
         .then(|| items.last().map(|item| cursor_of(&item["team"])))
@@ -328,7 +343,11 @@ async fn team(
     if members.is_empty() {
         return Err(ApiError::not_found(format!("no team {name:?}")));
     }
-    Ok(Json(json!({"team": name, "members": members})))
+    let quotas = governance::quota_usage(&state.store).await?;
+    let quota = governance::QuotaMark::find(&quotas, &format!("team:{name}"), None);
+    Ok(Json(
+        json!({"team": name, "members": members, "quota": quota}),
+    ))
 }
 
 fn check_name(what: &str, name: &str) -> Result<(), ApiError> {

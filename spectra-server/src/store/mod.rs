@@ -58,7 +58,7 @@ pub use index::{BackendRecord, IndexOutcome, StaleFile, StaleQuery, Totals};
 pub use metrics::MetricRow;
 pub use plans::PlanRecord;
 pub use policies::PolicyRecord;
-pub use quotas::QuotaRecord;
+pub use quotas::{QuotaCrossing, QuotaRecord};
 pub use rollups::Rollup;
 pub use snapshots::SnapshotSummary;
 pub use teams::TeamMember;
