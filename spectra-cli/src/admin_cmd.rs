@@ -1,5 +1,5 @@
 //! The admin commands that read and change governance on a server over its API: `usage`,
-//! `stale`, `team`.
+//! `stale`, `growth`, `quota`, `team`, `status`.
 //!
 //! The server and token come from `--server`/`--token`, else `SPECTRA_SERVER`/`SPECTRA_TOKEN`,
 //! else the config file (`--config`, default `$XDG_CONFIG_HOME/spectra/cli.toml` or
@@ -100,6 +100,85 @@ enum TeamCommand {
     List,
 }
 
+#[derive(Debug, Args)]
+pub struct GrowthArgs {
+    /// The backend of the file index.
+    #[arg(long, value_name = "NAME")]
+    backend: String,
+    /// How far back (`30d`, `12w`).
+    #[arg(long, default_value = "30d")]
+    period: String,
+    #[command(flatten)]
+    connection: Connection,
+}
+
+#[derive(Debug, Args)]
+pub struct QuotaArgs {
+    #[command(subcommand)]
+    command: QuotaCommand,
+    #[command(flatten)]
+    connection: Connection,
+}
+
+/// Whose quota: a team, a user or a root; with none of them, the backend itself.
+#[derive(Debug, Args)]
+struct QuotaSubjectArgs {
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["user", "root"])]
+    team: Option<String>,
+    #[arg(long, value_name = "NAME", conflicts_with = "root")]
+    user: Option<String>,
+    /// A root measured by snapshots (an agent's scanned path).
+    #[arg(long, value_name = "PATH")]
+    root: Option<String>,
+    /// The one backend the quota counts; alone, the backend's own quota.
+    #[arg(long, value_name = "NAME")]
+    backend: Option<String>,
+}
+
+impl QuotaSubjectArgs {
+    /// The API's subject and the backend the quota is on.
+    fn subject(&self) -> anyhow::Result<(String, Option<&str>)> {
+        let scoped = |kind: &str, name: &str| (format!("{kind}:{name}"), self.backend.as_deref());
+        Ok(match (&self.team, &self.user, &self.root, &self.backend) {
+            (Some(team), _, _, _) => scoped("team", team),
+            (_, Some(user), _, _) => scoped("user", user),
+            (_, _, Some(root), _) => scoped("root", root),
+            (None, None, None, Some(backend)) => (format!("backend:{backend}"), None),
+            (None, None, None, None) => {
+                bail!("whose quota: give --team, --user, --root or --backend")
+            }
+        })
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum QuotaCommand {
+    /// Set a quota's soft and/or hard limit (sizes take units: 500TB).
+    Set {
+        #[command(flatten)]
+        subject: QuotaSubjectArgs,
+        /// Over it: a warning.
+        #[arg(long, value_name = "SIZE", value_parser = size)]
+        soft: Option<u64>,
+        /// Over it: critical, and the subject is over quota.
+        #[arg(long, value_name = "SIZE", value_parser = size)]
+        hard: Option<u64>,
+    },
+    /// Every quota with its usage and level.
+    List,
+    /// Delete a quota.
+    Delete {
+        #[command(flatten)]
+        subject: QuotaSubjectArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    connection: Connection,
+}
+
 #[derive(Debug, Default)]
 struct ConfigFile {
     server: Option<String>,
@@ -188,6 +267,18 @@ impl Api {
         path: &str,
         query: &[(&str, String)],
     ) -> anyhow::Result<Option<Value>> {
+        self.send(method, path, query, None)
+    }
+
+    /// One request, with `body` as JSON; the answer's JSON (`None` when empty), or the
+    /// server's error message.
+    fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+    ) -> anyhow::Result<Option<Value>> {
         let url = format!("{}{path}", self.server);
         let request = self
             .http
@@ -195,6 +286,10 @@ impl Api {
             .bearer_auth(&self.token)
             .query(query)
             .timeout(REQUEST_TIMEOUT);
+        let request = match body {
+            Some(body) => request.json(body),
+            None => request,
+        };
         self.runtime.block_on(async {
             let reply = request
                 .send()
@@ -441,4 +536,145 @@ pub fn team(args: &TeamArgs) -> anyhow::Result<()> {
             )
         }
     }
+}
+
+pub fn growth(args: &GrowthArgs) -> anyhow::Result<()> {
+    spectra_core::policy::parse_duration(&args.period)?;
+    let api = args.connection.connect()?;
+    let answer = api
+        .call(
+            reqwest::Method::GET,
+            "/api/v1/growth",
+            &[
+                ("backend", args.backend.clone()),
+                ("period", args.period.clone()),
+            ],
+        )?
+        .unwrap_or_default();
+    let points = answer["points"].as_array().cloned().unwrap_or_default();
+    print(
+        &points,
+        &[
+            column("DAY", "day", false),
+            column("FILES", "files", false),
+            column("SIZE", "apparent_bytes", true),
+            column("DISK", "disk_bytes", true),
+        ],
+        args.connection.format,
+    )
+}
+
+pub fn quota(args: &QuotaArgs) -> anyhow::Result<()> {
+    let api = args.connection.connect()?;
+    let on = |backend: Option<&str>| -> Vec<(&str, String)> {
+        backend
+            .map(|b| ("backend", b.to_owned()))
+            .into_iter()
+            .collect()
+    };
+    match &args.command {
+        QuotaCommand::Set {
+            subject,
+            soft,
+            hard,
+        } => {
+            let (subject, backend) = subject.subject()?;
+            let answer = api
+                .send(
+                    reqwest::Method::PUT,
+                    &format!("/api/v1/quota/{}", segment(&subject)),
+                    &on(backend),
+                    Some(&serde_json::json!({"soft": soft, "hard": hard})),
+                )?
+                .unwrap_or_default();
+            print(&[answer], &QUOTA_COLUMNS, args.connection.format)
+        }
+        QuotaCommand::Delete { subject } => {
+            let (subject, backend) = subject.subject()?;
+            api.call(
+                reqwest::Method::DELETE,
+                &format!("/api/v1/quota/{}", segment(&subject)),
+                &on(backend),
+            )?;
+            eprintln!("spectra: quota of {subject} deleted");
+            Ok(())
+        }
+        QuotaCommand::List => {
+            let answer = api
+                .call(reqwest::Method::GET, "/api/v1/quota", &[])?
+                .unwrap_or_default();
+            let quotas = answer["quotas"].as_array().cloned().unwrap_or_default();
+            print(&quotas, &QUOTA_COLUMNS, args.connection.format)
+        }
+    }
+}
+
+const QUOTA_COLUMNS: [Column; 9] = [
+    column("SUBJECT", "subject", false),
+    column("BACKEND", "backend", false),
+    column("USED", "used_bytes", true),
+    column("SOFT", "soft_bytes", true),
+    column("HARD", "hard_bytes", true),
+    column("LEVEL", "level", false),
+    column("SINCE", "since", false),
+    column("SOURCE", "source", false),
+    column("UPDATED BY", "updated_by", false),
+];
+
+/// Server health, agents by state, the backends' last crawls and the quotas over a limit.
+pub fn status(args: &StatusArgs) -> anyhow::Result<()> {
+    let api = args.connection.connect()?;
+    let ready = api
+        .call(reqwest::Method::GET, "/readyz", &[])?
+        .unwrap_or_default();
+    let agents = api
+        .call(reqwest::Method::GET, "/api/v1/agents", &[])?
+        .unwrap_or_default();
+    let agents = agents["agents"].as_array().cloned().unwrap_or_default();
+    let count = |state: &str| agents.iter().filter(|a| a["status"] == state).count();
+    let backends = api.list("/api/v1/backends", &[], usize::MAX)?;
+    let quotas = api
+        .call(reqwest::Method::GET, "/api/v1/quota", &[])?
+        .unwrap_or_default();
+    let over: Vec<Value> = quotas["quotas"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|q| q["level"] != "ok")
+        .collect();
+    if args.connection.format == Output::Json {
+        let status = serde_json::json!({
+            "server": ready,
+            "agents": {"online": count("online"), "stale": count("stale"),
+                       "offline": count("offline"), "total": agents.len()},
+            "backends": backends,
+            "quotas_over": over,
+        });
+        return crate::render::write_stdout(&(serde_json::to_string_pretty(&status)? + "\n"));
+    }
+    crate::render::write_stdout(&format!(
+        "server   {} ({} store)\nagents   {} online, {} stale, {} offline\n\n",
+        ready["status"].as_str().unwrap_or("?"),
+        ready["store"].as_str().unwrap_or("?"),
+        count("online"),
+        count("stale"),
+        count("offline"),
+    ))?;
+    print(
+        &backends,
+        &[
+            column("BACKEND", "name", false),
+            column("FILES", "files", false),
+            column("DISK", "disk_bytes", true),
+            column("LAST CRAWL", "last_crawl_at", false),
+            column("LAST COMPLETE CRAWL", "last_complete_crawl_at", false),
+        ],
+        args.connection.format,
+    )?;
+    crate::render::write_stdout(&format!("\nquotas over a limit: {}\n", over.len()))?;
+    if over.is_empty() {
+        return Ok(());
+    }
+    print(&over, &QUOTA_COLUMNS, args.connection.format)
 }

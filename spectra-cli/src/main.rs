@@ -72,8 +72,19 @@ enum Command {
     /// mtime), from a server's file index (GET /api/v1/stale).
     Stale(admin_cmd::StaleArgs),
     #[cfg(feature = "agent")]
+    /// A backend's daily files and bytes over --period, from a server's file index.
+    Growth(admin_cmd::GrowthArgs),
+    #[cfg(feature = "agent")]
+    /// Quotas on a server: `quota set --team vision --backend s3 --soft 500TB --hard 600TB`,
+    /// `quota list`, `quota delete --team vision --backend s3`.
+    Quota(admin_cmd::QuotaArgs),
+    #[cfg(feature = "agent")]
     /// Teams on a server: `team set USER TEAM`, `team remove USER TEAM`, `team list`.
     Team(admin_cmd::TeamArgs),
+    #[cfg(feature = "agent")]
+    /// A server at a glance: health, agents online/stale/offline, the backends' last crawls,
+    /// the quotas over a limit.
+    Status(admin_cmd::StatusArgs),
     #[cfg(feature = "server")]
     /// Create, list and revoke API tokens in the server's database.
     Token(server_cmd::TokenArgs),
@@ -98,6 +109,12 @@ fn main() -> ExitCode {
         Command::Stale(args) => admin_cmd::stale(&args).map(|()| ExitCode::SUCCESS),
         #[cfg(feature = "agent")]
         Command::Team(args) => admin_cmd::team(&args).map(|()| ExitCode::SUCCESS),
+        #[cfg(feature = "agent")]
+        Command::Growth(args) => admin_cmd::growth(&args).map(|()| ExitCode::SUCCESS),
+        #[cfg(feature = "agent")]
+        Command::Quota(args) => admin_cmd::quota(&args).map(|()| ExitCode::SUCCESS),
+        #[cfg(feature = "agent")]
+        Command::Status(args) => admin_cmd::status(&args).map(|()| ExitCode::SUCCESS),
     };
     match outcome {
         Ok(code) => code,

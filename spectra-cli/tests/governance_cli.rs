@@ -165,6 +165,64 @@ fn an_indexed_scan_answers_usage_and_stale_exactly_through_the_admin_commands() 
         "{out}"
     );
 
+    // Quotas: a team's soft limit crossed is a warning, marked in the answers.
+    let (ok, out, err) = spectra(
+        &[
+            "quota", "set", "--team", "vision", "--soft", "1", "--hard", "1TB", "--format", "json",
+        ],
+        &server.url,
+        &admin,
+    );
+    assert!(ok, "{err}");
+    let set: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(set[0]["level"], "soft", "{set}");
+    assert_eq!(set[0]["hard_bytes"], 1_000_000_000_000u64);
+    let (ok, out, _) = spectra(&["quota", "list", "--format", "csv"], &server.url, &admin);
+    assert!(ok);
+    assert!(
+        out.lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("team:vision,,")),
+        "{out}"
+    );
+    let (ok, out, err) = spectra(&["status", "--format", "json"], &server.url, &admin);
+    assert!(ok, "{err}");
+    let status: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(status["server"]["status"], "ready", "{status}");
+    assert_eq!(status["agents"]["total"], 1);
+    assert_eq!(status["agents"]["online"], 1);
+    assert_eq!(status["backends"][0]["files"], 5);
+    assert_eq!(status["quotas_over"][0]["subject"], "team:vision");
+    let (ok, out, err) = spectra(&["status"], &server.url, &admin);
+    assert!(
+        ok && out.contains("1 online") && out.contains("quotas over a limit: 1"),
+        "{out}{err}"
+    );
+    let (ok, out, err) = spectra(
+        &[
+            "growth",
+            "--backend",
+            "proj",
+            "--period",
+            "7d",
+            "--format",
+            "json",
+        ],
+        &server.url,
+        &admin,
+    );
+    assert!(ok, "{err}");
+    let points: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(points[0]["files"], 5, "{points}");
+    let (ok, _, err) = spectra(
+        &["quota", "delete", "--team", "vision"],
+        &server.url,
+        &admin,
+    );
+    assert!(ok, "{err}");
+    let (ok, _, err) = spectra(&["quota", "set", "--soft", "1GB"], &server.url, &admin);
+    assert!(!ok && err.contains("--team"), "{err}");
+
     // Bad input and a missing token are clear errors, exit status 2 or 1.
     let (ok, _, err) = spectra(&["stale", "--min-size", "lots"], &server.url, &admin);
     assert!(!ok && err.contains("lots"), "{err}");

@@ -440,6 +440,12 @@ async fn the_index_gives_exact_usage_and_stale_files_across_crawls() {
     });
 }
 
+/// The owner key of the file at `path`, as the agent files it.
+fn files_owner(path: &str) -> String {
+    let uid = std::fs::metadata(path).expect("stat").uid();
+    spectra_core::protocol::owner_key(name_in_passwd(uid).as_deref(), Some(uid))
+}
+
 fn all_disk(files: &BTreeMap<PathBuf, Made>) -> u64 {
     files.values().map(|made| made.disk).sum()
 }
@@ -541,6 +547,44 @@ async fn telemetry_decides_staleness_and_is_applied_once() {
             .cloned()
             .expect("ana");
         assert!(ana["last_access"].is_string(), "{ana}");
+
+        // Everything ana read, and everything the files' owner owns.
+        let reply = f.get("/api/v1/user/ana", &f.viewer).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        let reads = &reply.body["read"][0];
+        assert_eq!(
+            (
+                &reads["backend"],
+                &reads["files"],
+                &reads["events"],
+                &reads["reads"],
+                &reads["bytes_read"]
+            ),
+            (
+                &json!("files-2:/t"),
+                &json!(2),
+                &json!(3),
+                &json!(2),
+                &json!(8192)
+            ),
+            "{}",
+            reply.text
+        );
+        assert_eq!(reply.body["owned"], json!([]));
+        assert_eq!(
+            reply.body["recently_used"].as_array().map(Vec::len),
+            Some(2)
+        );
+        let owner = stale[0].0.clone();
+        let owner = files_owner(&owner);
+        let reply = f.get(&format!("/api/v1/user/{owner}"), &f.viewer).await;
+        assert_eq!(reply.body["owned"][0]["files"], 3, "{}", reply.text);
+        assert_eq!(
+            reply.body["largest_files"].as_array().map(Vec::len),
+            Some(3)
+        );
+        let reply = f.get("/api/v1/user/nobody-at-all", &f.viewer).await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND, "{}", reply.text);
 
         // An event outside every indexed root of this agent is refused, naming it.
         let outside = TelemetryBatch::new(vec![

@@ -32,6 +32,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/api/v1/usage", get(usage))
         .route("/api/v1/stale", get(stale))
         .route("/api/v1/backends", get(backends))
+        .route("/api/v1/user/{id}", get(user))
         .route("/api/v1/teams", get(teams))
         .route("/api/v1/teams/{name}", get(team))
         .route(
@@ -294,6 +295,70 @@ async fn backends(
     Ok(Json(json!({
         "items": items.into_iter().map(|(_, body)| body).collect::<Vec<_>>(),
         "next_cursor": next,
+    })))
+}
+
+/// Files shown per list of `GET /api/v1/user/{id}`.
+const USER_FILES: usize = 20;
+
+/// Everything one user owns or read, across backends: per backend what they own and what
+/// they read, their largest files and the files they used last, their team and quota.
+async fn user(
+    State(state): State<AppState>,
+    _: Viewer,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let Path(id) = id?;
+    check_name("user", &id)?;
+    let owned: Vec<_> = state
+        .store
+        .index_usage(None)
+        .await?
+        .into_iter()
+        .filter(|(_, owner, _)| *owner == id)
+        .map(|(backend, _, totals)| {
+            json!({"backend": backend, "files": totals.files,
+                   "size_bytes": totals.apparent_bytes, "disk_bytes": totals.disk_bytes})
+        })
+        .collect();
+    let read = state.store.user_reads(&id).await?;
+    if owned.is_empty() && read.is_empty() {
+        return Err(ApiError::not_found(format!(
+            "user {id:?} owns nothing in the index and read nothing"
+        )));
+    }
+    let team = state
+        .store
+        .team_members()
+        .await?
+        .into_iter()
+        .find(|member| member.user == id)
+        .map(|member| member.team);
+    let quotas = governance::quota_usage(&state.store).await?;
+    let largest: Vec<_> = state
+        .store
+        .largest_files_of(&id, USER_FILES)
+        .await?
+        .into_iter()
+        .map(|(backend, path, size, disk)| {
+            json!({"backend": backend, "path": path, "size": size, "disk_bytes": disk})
+        })
+        .collect();
+    let recent: Vec<_> = state
+        .store
+        .user_recent_files(&id, USER_FILES)
+        .await?
+        .into_iter()
+        .map(|(backend, path, at)| json!({"backend": backend, "path": path, "last_access": at}))
+        .collect();
+    Ok(Json(json!({
+        "user": id,
+        "team": team,
+        "quota": governance::QuotaMark::find(&quotas, &format!("user:{id}"), None),
+        "owned": owned,
+        "read": read,
+        "largest_files": largest,
+        "recently_used": recent,
     })))
 }
 

@@ -230,6 +230,21 @@ impl Store {
             .collect()
     }
 
+    /// The largest files `owner` has in the index: `(backend, path, size, disk bytes)`.
+    pub async fn largest_files_of(
+        &self,
+        owner: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<(String, String, i64, i64)>> {
+        Ok(sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT backend, path, size, disk_bytes FROM file_index WHERE owner = $1
+             ORDER BY size DESC LIMIT {limit}"
+        )))
+        .bind(owner)
+        .fetch_all(self.reader())
+        .await?)
+    }
+
     /// A backend's daily totals from `since` on.
     pub async fn index_growth(
         &self,

@@ -62,7 +62,7 @@ pub use quotas::{QuotaCrossing, QuotaRecord};
 pub use rollups::Rollup;
 pub use snapshots::SnapshotSummary;
 pub use teams::TeamMember;
-pub use telemetry::TelemetryOutcome;
+pub use telemetry::{TelemetryOutcome, UserReads};
 pub use tokens::TokenRecord;
 
 /// Rows per multi-row INSERT: well under both databases' bound-parameter limits.

@@ -38,7 +38,7 @@ CREATE TABLE file_index (
     PRIMARY KEY (backend, path_hash)
 );
 CREATE INDEX file_index_size ON file_index (size, backend, path_hash);
-CREATE INDEX file_index_owner ON file_index (owner);
+CREATE INDEX file_index_owner ON file_index (owner, size);
 
 -- Usage per backend and owner, changed by every index write (never computed by a scan).
 CREATE TABLE index_usage (

@@ -23,6 +23,18 @@ pub enum TelemetryOutcome {
     },
 }
 
+/// What one user read on one backend.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct UserReads {
+    pub backend: String,
+    /// Distinct files.
+    pub files: i64,
+    pub events: i64,
+    pub reads: i64,
+    pub bytes_read: i64,
+    pub last_access: DateTime<Utc>,
+}
+
 #[derive(Default)]
 struct Daily {
     path: String,
@@ -182,6 +194,51 @@ impl Store {
         Ok(TelemetryOutcome::Stored {
             events: batch.events.len(),
         })
+    }
+
+    /// What `user` read on each backend: distinct files, events, reads, bytes read, last
+    /// access.
+    pub async fn user_reads(&self, user: &str) -> StoreResult<Vec<UserReads>> {
+        let rows = sqlx::query(
+            "SELECT backend, COUNT(DISTINCT path_hash) AS files,
+                    CAST(SUM(events) AS BIGINT) AS events, CAST(SUM(reads) AS BIGINT) AS reads,
+                    CAST(SUM(bytes_read) AS BIGINT) AS bytes_read, MAX(last_access) AS last_access
+             FROM access_daily WHERE user_name = $1 GROUP BY backend ORDER BY backend",
+        )
+        .bind(user)
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter()
+            .map(|row| {
+                Ok(UserReads {
+                    backend: row.try_get("backend")?,
+                    files: row.try_get("files")?,
+                    events: row.try_get("events")?,
+                    reads: row.try_get("reads")?,
+                    bytes_read: row.try_get("bytes_read")?,
+                    last_access: from_millis(row.try_get("last_access")?),
+                })
+            })
+            .collect()
+    }
+
+    /// The files `user` used most recently, newest first: `(backend, path, last access)`.
+    pub async fn user_recent_files(
+        &self,
+        user: &str,
+        limit: usize,
+    ) -> StoreResult<Vec<(String, String, DateTime<Utc>)>> {
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT backend, path, MAX(last_access) AS at FROM access_daily
+             WHERE user_name = $1 GROUP BY backend, path_hash, path ORDER BY at DESC LIMIT {limit}"
+        )))
+        .bind(user)
+        .fetch_all(self.reader())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(backend, path, at)| (backend, path, from_millis(at)))
+            .collect())
     }
 
     /// The last use of anything by each user on each backend: `(backend, user, at)`.
