@@ -143,6 +143,11 @@ impl Client {
         self.post_gzip("/api/v1/ingest", token, body).await
     }
 
+    /// Sends one encoded telemetry batch.
+    pub async fn send_telemetry(&self, token: &str, body: Vec<u8>) -> Delivery {
+        self.post_gzip("/api/v1/telemetry", token, body).await
+    }
+
     /// Sends one encoded file index batch.
     pub async fn send_index(&self, token: &str, body: Vec<u8>) -> IndexAnswer {
         let request = self

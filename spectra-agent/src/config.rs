@@ -57,6 +57,9 @@ pub struct AgentConfig {
     /// Roots scanned on a schedule, each scan sent as a snapshot (`[[scan]]` tables).
     #[serde(rename = "scan")]
     pub scans: Vec<ScanConfig>,
+    /// The Unix socket embedders hand access events to (core's `telemetry::AgentSink`), or
+    /// `off` [default: STATE_DIR/telemetry.sock, mode 0600].
+    pub telemetry_socket: Option<String>,
     /// Labels sent with the agent's description (`env = "prod"`), beside the automatic ones
     /// (`os`, `arch`, `kernel`, `hardware`, `agent_version`), which these override.
     pub labels: BTreeMap<String, String>,
@@ -141,6 +144,8 @@ pub struct Settings {
     pub scans: Vec<ScheduledScan>,
     /// The automatic labels with the configuration's over them.
     pub labels: BTreeMap<String, String>,
+    /// Where embedders send access events (`None`: off).
+    pub telemetry_socket: Option<PathBuf>,
 }
 
 /// The diagnostics an agent can run, by wire name.
@@ -295,7 +300,18 @@ impl AgentConfig {
                 "max_commands: must be at least 1".into(),
             ));
         }
+        let telemetry_socket = match self.telemetry_socket.as_deref() {
+            Some("off") => None,
+            Some(path) if !Path::new(path).is_absolute() => {
+                return Err(AgentError::Config(format!(
+                    "telemetry_socket: {path} is not an absolute path (or off)"
+                )));
+            }
+            Some(path) => Some(PathBuf::from(path)),
+            None => Some(state_dir.join("telemetry.sock")),
+        };
         Ok(Settings {
+            telemetry_socket,
             server: server.trim_end_matches('/').to_owned(),
             enrollment_token: enrollment_token.or(self.enrollment_token),
             state_dir,

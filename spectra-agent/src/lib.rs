@@ -20,6 +20,7 @@ pub mod identity;
 mod index;
 mod runtime;
 pub mod spool;
+mod telemetry;
 
 pub use client::{Client, Delivery, IndexAnswer, http_client};
 pub use config::{AgentConfig, Settings};

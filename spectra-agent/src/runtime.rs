@@ -10,7 +10,7 @@ use spectra_core::diagnose::{Diagnostic, DiagnosticLimits};
 use spectra_core::policy::{ActionHooks, Policy, StateDir};
 use spectra_core::protocol::{
     AgentInfo, Command, CommandOutcome, CommandResult, Compression, Envelope, MetricBatch,
-    PlanReport,
+    PlanReport, TelemetryBatch,
 };
 use spectra_core::{CancelToken, ErrorBody};
 use tokio::sync::{Notify, Semaphore, mpsc};
@@ -28,6 +28,8 @@ const POLL_WAIT: Duration = Duration::from_secs(25);
 const FIRST_RETRY: Duration = Duration::from_secs(1);
 /// … to at most here.
 const LAST_RETRY: Duration = Duration::from_secs(60);
+/// Access events that may wait between the socket and the batcher; beyond, embedders wait.
+const TELEMETRY_QUEUE: usize = 10_000;
 
 /// What `spectra agent status` shows, written to the state directory as it changes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,6 +63,14 @@ pub struct Status {
     pub plans_enforced: u64,
     pub plans_sent: u64,
     pub last_policy_run: Option<chrono::DateTime<chrono::Utc>>,
+    /// Access events embedders handed over the socket, spooled, acknowledged by the server,
+    /// and left out (malformed, or under none of the indexed roots).
+    #[serde(default)]
+    pub events_received: u64,
+    #[serde(default)]
+    pub events_sent: u64,
+    #[serde(default)]
+    pub events_rejected: u64,
 }
 
 impl Status {
@@ -83,10 +93,11 @@ enum Upload {
     Metrics,
     Snapshots,
     Reports,
+    Telemetry,
 }
 
 /// One spool and the wake-up of its uploader.
-struct Queue {
+pub(crate) struct Queue {
     spool: Mutex<Spool>,
     spooled: Notify,
 }
@@ -104,7 +115,7 @@ impl Queue {
     }
 
     /// Keeps `bytes` and wakes the uploader.
-    fn push(&self, bytes: &[u8]) -> Result<(), AgentError> {
+    pub(crate) fn push(&self, bytes: &[u8]) -> Result<(), AgentError> {
         self.spool().push(bytes)?;
         self.spooled.notify_one();
         Ok(())
@@ -112,13 +123,14 @@ impl Queue {
 }
 
 /// What the agent's tasks share.
-struct Shared {
-    settings: Settings,
+pub(crate) struct Shared {
+    pub(crate) settings: Settings,
     identity: Identity,
     client: Client,
     metrics: Queue,
     snapshots: Queue,
     reports: Queue,
+    pub(crate) telemetry: Queue,
     status: Mutex<Status>,
     sampler: Sampler,
 }
@@ -132,6 +144,7 @@ impl Shared {
         let metrics = Queue::open(&spools, settings.spool_max_bytes)?;
         let snapshots = Queue::open(&spools.join("snapshots"), settings.spool_max_bytes)?;
         let reports = Queue::open(&spools.join("reports"), settings.spool_max_bytes)?;
+        let telemetry = Queue::open(&spools.join("telemetry"), settings.spool_max_bytes)?;
         let status = Status {
             agent_id: identity.agent_id.clone(),
             hostname: settings.hostname.clone(),
@@ -145,6 +158,7 @@ impl Shared {
             metrics,
             snapshots,
             reports,
+            telemetry,
             status: Mutex::new(status),
             sampler: Sampler::new(),
         });
@@ -155,7 +169,12 @@ impl Shared {
     /// Sends everything spooled, oldest first; fails (leaving the rest spooled) when the
     /// server does not take something it could take later.
     async fn drain(&self) -> Result<(), AgentError> {
-        for kind in [Upload::Metrics, Upload::Snapshots, Upload::Reports] {
+        for kind in [
+            Upload::Metrics,
+            Upload::Snapshots,
+            Upload::Reports,
+            Upload::Telemetry,
+        ] {
             loop {
                 let next = self.queue(kind).spool().oldest()?;
                 let Some((seq, body)) = next else { break };
@@ -179,7 +198,7 @@ impl Shared {
             .clone()
     }
 
-    fn update(&self, change: impl FnOnce(&mut Status)) {
+    pub(crate) fn update(&self, change: impl FnOnce(&mut Status)) {
         let mut status = self.status.lock().unwrap_or_else(PoisonError::into_inner);
         change(&mut status);
         let (mut batches, mut bytes, mut dropped) = (0, 0, 0);
@@ -220,6 +239,7 @@ impl Shared {
             Upload::Metrics => &self.metrics,
             Upload::Snapshots => &self.snapshots,
             Upload::Reports => &self.reports,
+            Upload::Telemetry => &self.telemetry,
         }
     }
 }
@@ -305,7 +325,26 @@ pub async fn run(
     if !shared.settings.roots.is_empty() {
         tasks.spawn(policies(Arc::clone(&shared), shutdown.clone()));
     }
-    for kind in [Upload::Metrics, Upload::Snapshots, Upload::Reports] {
+    if let Some(socket) = shared.settings.telemetry_socket.clone() {
+        let (events, received) = mpsc::channel(TELEMETRY_QUEUE);
+        tasks.spawn(crate::telemetry::listen(
+            Arc::clone(&shared),
+            socket,
+            events,
+            shutdown.clone(),
+        ));
+        tasks.spawn(crate::telemetry::batch(
+            Arc::clone(&shared),
+            received,
+            shutdown.clone(),
+        ));
+    }
+    for kind in [
+        Upload::Metrics,
+        Upload::Snapshots,
+        Upload::Reports,
+        Upload::Telemetry,
+    ] {
         tasks.spawn(upload(Arc::clone(&shared), kind, shutdown.clone()));
     }
     tasks.spawn(heartbeat(Arc::clone(&shared), shutdown.clone()));
@@ -562,6 +601,17 @@ async fn send(shared: &Shared, kind: Upload, seq: u64, body: Vec<u8>) -> Deliver
         }
         Upload::Snapshots => (shared.client.send_snapshot(token, body).await, 0),
         Upload::Reports => (shared.client.send_plan_report(token, body).await, 0),
+        Upload::Telemetry => {
+            let events = spectra_core::protocol::decode::<TelemetryBatch>(
+                "telemetry batch",
+                &body,
+                Compression::Gzip,
+                &spectra_core::protocol::Limits::default(),
+            )
+            .map(|batch| batch.events.len() as u64)
+            .unwrap_or(0);
+            (shared.client.send_telemetry(token, body).await, events)
+        }
     };
     let queue = shared.queue(kind);
     match &delivery {
@@ -575,6 +625,7 @@ async fn send(shared: &Shared, kind: Upload, seq: u64, body: Vec<u8>) -> Deliver
                     }
                     Upload::Snapshots => s.snapshots_sent += 1,
                     Upload::Reports => s.plans_sent += 1,
+                    Upload::Telemetry => s.events_sent += envelopes,
                 }
                 s.last_send = Some(chrono::Utc::now());
                 s.last_error = None;

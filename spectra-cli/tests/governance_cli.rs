@@ -229,3 +229,249 @@ fn an_indexed_scan_answers_usage_and_stale_exactly_through_the_admin_commands() 
     let (ok, _, err) = spectra(&["usage"], &server.url, "wrong-token");
     assert!(!ok && err.contains("401"), "{err}");
 }
+
+/// Waits up to a minute for `done`, polling `what` on the server as the admin.
+fn poll(server: &str, admin: &str, path: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let client = common::http_client(None);
+    loop {
+        let body: Value = runtime.block_on(async {
+            match client
+                .get(format!("{server}{path}"))
+                .bearer_auth(admin)
+                .send()
+                .await
+            {
+                Ok(reply) => reply.json().await.unwrap_or(Value::Null),
+                Err(_) => Value::Null,
+            }
+        });
+        if done(&body) {
+            return body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{path} never got there: {body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The ground truth: trees with known owners and access times, indexed by a real agent on
+/// its schedule, and a known access stream replayed through core's recorder into the agent's
+/// socket: usage by user, team and backend and the stale files are exactly what was made.
+#[test]
+fn usage_and_stale_files_are_exact_through_a_real_agent_and_the_recorder() {
+    use spectra_core::protocol::{AccessEvent, AccessOp};
+    use spectra_core::telemetry::{AgentSink, Recorder, RecorderOptions};
+    use std::os::unix::fs::MetadataExt;
+
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("hub.db").display().to_string();
+    let admin = cli_token(&db, "admin");
+    let server = ServerProcess::start(
+        &["--db", &db],
+        &[("SPECTRA_ENROLLMENT_TOKEN", ENROLL)],
+        dir.path(),
+    );
+    let root_user = std::fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false);
+    let owners: Vec<Option<u32>> = if root_user {
+        vec![None, Some(4_100_001), Some(4_100_002)]
+    } else {
+        vec![None]
+    };
+    let tree = dir.path().join("lab");
+    // (path, owner key, disk bytes, days since last access)
+    let mut made: Vec<(std::path::PathBuf, String, u64, u64)> = Vec::new();
+    for i in 0..30usize {
+        let path = tree.join(format!("g{}/s{}/f{i}.dat", i % 4, i % 3));
+        let days = [3u64, 100, 400][i % 3];
+        aged(&path, 1000 + 517 * i, days);
+        if let Some(uid) = owners[i % owners.len()] {
+            std::os::unix::fs::chown(&path, Some(uid), None).expect("chown");
+        }
+        let meta = std::fs::metadata(&path).expect("stat");
+        let owner = if meta.uid() == 0 {
+            "root".to_owned()
+        } else {
+            meta.uid().to_string()
+        };
+        made.push((path, owner, meta.blocks() * 512, days));
+    }
+    let state = dir.path().join("agent-state");
+    let off: String = spectra_core::collect::names()
+        .into_iter()
+        .map(|n| format!("{n} = 'off'\n"))
+        .collect();
+    let config = dir.path().join("agent.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "heartbeat = '1s'\n[[scan]]\nroot = '{}'\nevery = '1h'\nindex = true\nbackend = 'lab'\n\
+             [collectors]\n{off}",
+            tree.display()
+        ),
+    )
+    .expect("config");
+    let log = dir.path().join("agent.log");
+    let mut agent = Command::new(env!("CARGO_BIN_EXE_spectra"))
+        .args(["agent", "--server", &server.url, "--enroll-token", ENROLL])
+        .arg("--state-dir")
+        .arg(&state)
+        .arg("--config")
+        .arg(&config)
+        .env("RUST_LOG", "info")
+        .stderr(std::fs::File::create(&log).expect("log"))
+        .spawn()
+        .expect("spectra agent");
+
+    poll(&server.url, &admin, "/api/v1/backends", |body| {
+        body["items"][0]["files"] == 30
+    });
+    // A known access stream: every third stale file is read now, through the recorder.
+    let socket = state.join("telemetry.sock");
+    let read: Vec<&std::path::PathBuf> = made
+        .iter()
+        .filter(|(_, _, _, days)| *days > 90)
+        .step_by(3)
+        .map(|(path, ..)| path)
+        .collect();
+    let recorder = Recorder::new(
+        Box::new(AgentSink::connect(&socket).expect("the agent's socket")),
+        RecorderOptions::default(),
+    )
+    .expect("recorder");
+    for path in &read {
+        assert!(
+            recorder.record(
+                AccessEvent::new(AccessOp::Read, path.as_path())
+                    .with_uid(0)
+                    .with_bytes(100)
+            )
+        );
+    }
+    let stats = recorder.close().expect("close");
+    assert_eq!(stats.written, read.len() as u64);
+    let expected_stale: std::collections::BTreeSet<String> = made
+        .iter()
+        .filter(|(path, _, _, days)| *days > 90 && !read.contains(&path))
+        .map(|(path, ..)| path.display().to_string())
+        .collect();
+    let stale = poll(
+        &server.url,
+        &admin,
+        "/api/v1/stale?days=90&limit=1000",
+        |body| {
+            body["items"]
+                .as_array()
+                .is_some_and(|items| items.len() == expected_stale.len())
+        },
+    );
+    let listed: std::collections::BTreeSet<String> = stale["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|item| item["path"].as_str().expect("path").to_owned())
+        .collect();
+    assert_eq!(listed, expected_stale, "exactly the stale files, 100 %");
+    let sizes: Vec<u64> = stale["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|item| item["size"].as_u64().expect("size"))
+        .collect();
+    assert!(
+        sizes.windows(2).all(|w| w[0] >= w[1]),
+        "largest first: {sizes:?}"
+    );
+    let fresh = poll(
+        &server.url,
+        &admin,
+        "/api/v1/stale?days=0&limit=1000",
+        |body| {
+            body["items"]
+                .as_array()
+                .is_some_and(|items| items.len() == 30)
+        },
+    );
+    let by_telemetry = fresh["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter(|item| item["decided_by"] == "telemetry")
+        .count();
+    assert_eq!(
+        by_telemetry,
+        read.len(),
+        "telemetry decides where there is any"
+    );
+
+    // Usage by user, backend and team, exactly.
+    let mut truth: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
+    for (_, owner, disk, _) in &made {
+        let row = truth.entry(owner.clone()).or_default();
+        row.0 += 1;
+        row.1 += disk;
+    }
+    let (ok, out, err) = spectra(&["usage", "--format", "json"], &server.url, &admin);
+    assert!(ok, "{err}");
+    let rows: Value = serde_json::from_str(&out).expect("json");
+    let users: std::collections::BTreeMap<String, (u64, u64)> = rows
+        .as_array()
+        .expect("rows")
+        .iter()
+        .filter(|row| row["files"].as_u64() > Some(0))
+        .map(|row| {
+            (
+                row["name"].as_str().expect("name").to_owned(),
+                (
+                    row["files"].as_u64().expect("files"),
+                    row["disk_bytes"].as_u64().expect("disk"),
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(users, truth);
+    let first = truth.keys().next().expect("an owner").clone();
+    assert!(spectra(&["team", "set", &first, "ml"], &server.url, &admin).0);
+    let (_, out, _) = spectra(
+        &["usage", "--group-by", "team", "--format", "json"],
+        &server.url,
+        &admin,
+    );
+    let teams: Value = serde_json::from_str(&out).expect("json");
+    let ml = teams
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|row| row["name"] == "ml")
+        .expect("team ml");
+    assert_eq!(ml["disk_bytes"], truth[&first].1);
+    let (_, out, _) = spectra(
+        &["usage", "--group-by", "backend", "--format", "json"],
+        &server.url,
+        &admin,
+    );
+    let backends: Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(backends[0]["files"], 30);
+    assert_eq!(
+        backends[0]["disk_bytes"],
+        truth.values().map(|(_, disk)| disk).sum::<u64>()
+    );
+    let root_reads = rows
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|row| row["name"] == "root")
+        .expect("root read through the recorder");
+    assert!(root_reads["last_access"].is_string(), "{root_reads}");
+
+    let _ = agent.kill();
+    let _ = agent.wait();
+}

@@ -59,16 +59,96 @@ impl JsonLinesSink {
 
 impl Sink for JsonLinesSink {
     fn write(&mut self, batch: &[AccessEvent]) -> Result<()> {
-        let mut out = Vec::with_capacity(batch.len() * 128);
-        for event in batch {
-            serde_json::to_writer(&mut out, event)
-                .map_err(|e| Error::invalid("access event", e.to_string()))?;
-            out.push(b'\n');
-        }
         self.file
-            .write_all(&out)
+            .write_all(&event_lines(batch)?)
             .map_err(|e| Error::io(&self.path, e))
     }
+}
+
+/// Most bytes of one event as a line on the agent's socket; the agent drops a connection that
+/// sends a longer line.
+pub const MAX_EVENT_LINE: usize = 64 * 1024;
+
+/// Hands events to the local `spectra agent` over its Unix socket (`telemetry_socket` in the
+/// agent's configuration; by default `telemetry.sock` in its state directory), one JSON line
+/// per event. The agent batches, spools and forwards them to the server like its metrics, so
+/// an embedder needs no token, no HTTP and no retry logic. A broken connection (the agent
+/// restarted) is opened again once per write; if that fails the batch counts as failed.
+#[cfg(spectra_unix)]
+#[derive(Debug)]
+pub struct AgentSink {
+    path: std::path::PathBuf,
+    stream: Option<std::os::unix::net::UnixStream>,
+}
+
+#[cfg(spectra_unix)]
+impl AgentSink {
+    /// Connects to the agent's socket at `path` (an error now if nothing listens there).
+    pub fn connect(path: &Path) -> Result<AgentSink> {
+        let stream =
+            std::os::unix::net::UnixStream::connect(path).map_err(|e| Error::io(path, e))?;
+        Ok(AgentSink {
+            path: path.to_path_buf(),
+            stream: Some(stream),
+        })
+    }
+}
+
+#[cfg(spectra_unix)]
+impl Sink for AgentSink {
+    fn write(&mut self, batch: &[AccessEvent]) -> Result<()> {
+        let lines = event_lines(batch)?;
+        for attempt in 0..2 {
+            let stream = match self.stream.take() {
+                Some(stream) => stream,
+                None => std::os::unix::net::UnixStream::connect(&self.path)
+                    .map_err(|e| Error::io(&self.path, e))?,
+            };
+            match send_all(&stream, &lines) {
+                Ok(()) => {
+                    self.stream = Some(stream);
+                    return Ok(());
+                }
+                Err(e) if attempt == 1 => return Err(Error::io(&self.path, e)),
+                Err(_) => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Writes all of `bytes` with `MSG_NOSIGNAL`: an agent that went away is an error to handle,
+/// never a `SIGPIPE` that kills the embedding process (Python, Node and C programs do not
+/// ignore it the way Rust programs do).
+#[cfg(spectra_unix)]
+fn send_all(stream: &std::os::unix::net::UnixStream, mut bytes: &[u8]) -> std::io::Result<()> {
+    while !bytes.is_empty() {
+        match rustix::net::send(stream, bytes, rustix::net::SendFlags::NOSIGNAL) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => bytes = &bytes[n..],
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// `batch` as JSON lines, every line within [`MAX_EVENT_LINE`].
+fn event_lines(batch: &[AccessEvent]) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(batch.len() * 128);
+    for event in batch {
+        let start = out.len();
+        serde_json::to_writer(&mut out, event)
+            .map_err(|e| Error::invalid("access event", e.to_string()))?;
+        if out.len() - start >= MAX_EVENT_LINE {
+            return Err(Error::invalid(
+                "access event",
+                format!("longer than {MAX_EVENT_LINE} bytes as JSON"),
+            ));
+        }
+        out.push(b'\n');
+    }
+    Ok(out)
 }
 
 /// How a [`Recorder`] queues, batches and samples.
@@ -421,5 +501,62 @@ mod tests {
         assert_eq!(events.len(), 2);
         assert_eq!(events[0].bytes, 10);
         assert_eq!(events[1].uid, Some(1000));
+    }
+
+    #[cfg(spectra_unix)]
+    #[test]
+    fn the_agent_sink_sends_json_lines_and_reconnects_after_a_restart() {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let socket = dir.path().join("telemetry.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&socket).expect("bind");
+        let mut sink = AgentSink::connect(&socket).expect("connect");
+        let read_lines = |listener: &std::os::unix::net::UnixListener, n: usize| {
+            let (stream, _) = listener.accept().expect("accept");
+            let lines: Vec<AccessEvent> = std::io::BufReader::new(stream)
+                .lines()
+                .take(n)
+                .map(|line| serde_json::from_str(&line.expect("line")).expect("event"))
+                .collect();
+            lines
+        };
+        let first = vec![
+            AccessEvent::new(AccessOp::Read, "/srv/a").with_bytes(10),
+            AccessEvent::new(AccessOp::Write, "/srv/b").with_user("ana"),
+        ];
+        sink.write(&first).expect("write");
+        assert_eq!(
+            read_lines(&listener, 2),
+            first,
+            "the connection is dropped after reading"
+        );
+        // The agent went away and came back: the next write reconnects.
+        drop(listener);
+        std::fs::remove_file(&socket).expect("remove");
+        let listener = std::os::unix::net::UnixListener::bind(&socket).expect("bind again");
+        let second = vec![AccessEvent::new(AccessOp::Open, "/srv/c")];
+        // The first write may still land in the old connection's buffer before the reset is
+        // seen; what matters is that the sink never gives up while the agent listens.
+        let mut delivered = false;
+        for _ in 0..3 {
+            if sink.write(&second).is_ok() {
+                listener.set_nonblocking(true).expect("nonblocking");
+                if let Ok((stream, _)) = listener.accept() {
+                    stream.set_nonblocking(false).expect("blocking");
+                    let line = std::io::BufReader::new(stream)
+                        .lines()
+                        .next()
+                        .expect("a line")
+                        .expect("read");
+                    let event: AccessEvent = serde_json::from_str(&line).expect("event");
+                    assert_eq!(event, second[0]);
+                    delivered = true;
+                    break;
+                }
+            }
+        }
+        assert!(delivered, "the sink reconnected to the new agent");
+        let err = AgentSink::connect(&dir.path().join("none.sock")).expect_err("nobody listens");
+        assert!(err.to_string().contains("none.sock"), "{err}");
     }
 }

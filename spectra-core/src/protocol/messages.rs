@@ -380,6 +380,15 @@ impl AccessEvent {
         self
     }
 
+    /// The event with `user` filled in from `uid` where this host resolves it (the agent
+    /// does this for the events it forwards, so that they group with the index's owners).
+    pub fn with_resolved_user(mut self) -> Self {
+        if self.user.is_none() {
+            self.user = self.uid.and_then(crate::sys::user_name);
+        }
+        self
+    }
+
     /// Who accessed the file, as usage is grouped: the user name, else the uid, else
     /// `unknown`.
     pub fn user_key(&self) -> String {
