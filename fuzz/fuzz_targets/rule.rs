@@ -12,7 +12,10 @@ fuzz_target!(|data: &[u8]| {
     };
     match Rule::parse(text) {
         Ok(rule) => {
-            let at = Some(Timestamp { secs: 1_700_000_000, nanos: 0 });
+            let at = Some(Timestamp {
+                secs: 1_700_000_000,
+                nanos: 0,
+            });
             let meta = FileMeta {
                 kind: FileKind::File,
                 mode: 0o100644,
