@@ -3,6 +3,8 @@
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// Where generated bench trees live: `$SPECTRA_BENCH_DIR`, else `~/.cache/spectra-bench`.
 pub fn cache_dir() -> PathBuf {
@@ -53,4 +55,32 @@ fn write_sized(path: &Path, size: usize) -> io::Result<()> {
     let file = fs::File::create(path)?;
     // Sparse files keep a 500k-file tree small on disk while sizes stay realistic.
     file.set_len(size as u64)
+}
+
+/// An HTTP client for load generators on loopback: many idle connections kept, 30 s a request.
+pub fn client() -> reqwest::Client {
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map(|b| {
+        b.with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth()
+    });
+    let mut builder = reqwest::Client::builder()
+        .pool_max_idle_per_host(usize::MAX)
+        .timeout(Duration::from_secs(30));
+    if let Ok(config) = config {
+        builder = builder.tls_backend_preconfigured(config);
+    }
+    builder.build().unwrap_or_default()
+}
+
+/// The `q` quantile of sorted latencies, in milliseconds.
+pub fn quantile(sorted: &[Duration], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let index = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[index].as_secs_f64() * 1000.0
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use spectra_benches::{client, quantile};
 use spectra_core::protocol::{self, Compression, Envelope, MetricBatch};
 use tokio::sync::Mutex;
 
@@ -47,23 +48,6 @@ fn options() -> Result<Options, String> {
     Ok(options)
 }
 
-fn client() -> reqwest::Client {
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .map(|b| {
-        b.with_root_certificates(rustls::RootCertStore::empty())
-            .with_no_client_auth()
-    });
-    let mut builder = reqwest::Client::builder()
-        .pool_max_idle_per_host(usize::MAX)
-        .timeout(Duration::from_secs(30));
-    if let Ok(config) = config {
-        builder = builder.tls_backend_preconfigured(config);
-    }
-    builder.build().unwrap_or_default()
-}
 
 /// A batch shaped like an agent's: cpu and memory envelopes with a dozen fields each.
 fn batch(agent_id: &str, hostname: &str, envelopes: usize, seq: u64) -> Vec<u8> {
@@ -116,13 +100,6 @@ async fn enroll(
     ))
 }
 
-fn quantile(sorted: &[Duration], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let index = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[index].as_secs_f64() * 1000.0
-}
 
 #[tokio::main]
 async fn main() {
