@@ -71,7 +71,11 @@ fn mix(i: u64) -> u64 {
 }
 
 fn path_of(backend: usize, i: usize) -> String {
-    format!("/data/b{backend}/d{:04}/s{:02}/file{i:07}.dat", i / 1000, i % 97)
+    format!(
+        "/data/b{backend}/d{:04}/s{:02}/file{i:07}.dat",
+        i / 1000,
+        i % 97
+    )
 }
 
 /// File `i` of a backend: a heavy-tailed size (up to ~1 GB), one of 200 owners, an access
@@ -143,7 +147,10 @@ async fn enroll(client: &reqwest::Client, options: &Options, index: usize) -> St
         .await
         .expect("enroll");
     let body: serde_json::Value = reply.json().await.expect("enrollment answer");
-    body["agent_token"].as_str().expect("agent token").to_owned()
+    body["agent_token"]
+        .as_str()
+        .expect("agent token")
+        .to_owned()
 }
 
 async fn post(client: &reqwest::Client, url: &str, token: &str, body: Vec<u8>) {
@@ -251,7 +258,10 @@ async fn main() {
     let queries = [
         ("usage_by_team", "/api/v1/usage?group_by=team".to_owned()),
         ("usage_by_user", "/api/v1/usage?group_by=user".to_owned()),
-        ("usage_by_backend", "/api/v1/usage?group_by=backend".to_owned()),
+        (
+            "usage_by_backend",
+            "/api/v1/usage?group_by=backend".to_owned(),
+        ),
         (
             "stale_90d_min_1GB",
             "/api/v1/stale?days=90&min_size=1GB".to_owned(),

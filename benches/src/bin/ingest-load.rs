@@ -48,7 +48,6 @@ fn options() -> Result<Options, String> {
     Ok(options)
 }
 
-
 /// A batch shaped like an agent's: cpu and memory envelopes with a dozen fields each.
 fn batch(agent_id: &str, hostname: &str, envelopes: usize, seq: u64) -> Vec<u8> {
     let envelopes = (0..envelopes)
@@ -99,7 +98,6 @@ async fn enroll(
         body["agent_token"].as_str()?.to_owned(),
     ))
 }
-
 
 #[tokio::main]
 async fn main() {

@@ -81,7 +81,8 @@ impl SqliteStore {
                         sqlx::raw_sql(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
                              PRAGMA busy_timeout = 10000;
-                             PRAGMA journal_size_limit = 67108864;",
+                             PRAGMA journal_size_limit = 67108864;
+                             PRAGMA cache_size = -65536;",
                         )
                         .execute(conn)
                         .await?;

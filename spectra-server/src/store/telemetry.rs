@@ -8,6 +8,9 @@ use spectra_core::protocol::{AccessOp, TelemetryBatch, path_hash};
 use super::index::{DAY_MS, hash_param};
 use super::*;
 
+/// Rows per multi-row statement (9 parameters a row at most: 4,500).
+const TELEMETRY_CHUNK: usize = 500;
+
 /// What a telemetry upload did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TelemetryOutcome {
@@ -134,8 +137,9 @@ impl Store {
         if fresh.rows_affected() == 0 {
             return Ok(TelemetryOutcome::Duplicate);
         }
+        let params = Params::of(self);
         let daily: Vec<_> = daily.into_iter().collect();
-        for chunk in daily.chunks(INSERT_CHUNK / 2) {
+        for chunk in daily.chunks(TELEMETRY_CHUNK) {
             let sql = format!(
                 "INSERT INTO access_daily (backend, path_hash, user_name, day, path, events,
                                            reads, bytes_read, last_access)
@@ -145,7 +149,7 @@ impl Store {
                      reads = access_daily.reads + excluded.reads,
                      bytes_read = access_daily.bytes_read + excluded.bytes_read,
                      last_access = {}",
-                placeholders(chunk.len(), 9),
+                params.rows(chunk.len(), 9),
                 LATER.replace("{t}", "access_daily")
             );
             let mut query = sqlx::query(AssertSqlSafe(sql));
@@ -164,11 +168,11 @@ impl Store {
             query.execute(&mut *tx).await?;
         }
         let files: Vec<_> = files.into_iter().collect();
-        for chunk in files.chunks(INSERT_CHUNK) {
+        for chunk in files.chunks(TELEMETRY_CHUNK) {
             let sql = format!(
                 "INSERT INTO file_access (backend, path_hash, last_access) VALUES {}
                  ON CONFLICT (backend, path_hash) DO UPDATE SET last_access = {}",
-                placeholders(chunk.len(), 3),
+                params.rows(chunk.len(), 3),
                 LATER.replace("{t}", "file_access")
             );
             let mut query = sqlx::query(AssertSqlSafe(sql));
