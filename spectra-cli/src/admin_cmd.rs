@@ -217,10 +217,7 @@ impl Connection {
             http: spectra_agent::http_client(file.ca_file.as_deref())?,
             server: server.trim_end_matches('/').to_owned(),
             token,
-            runtime: tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .context("starting the async runtime")?,
+            runtime: crate::agent_cmd::runtime()?,
         })
     }
 }

@@ -369,10 +369,7 @@ fn index_on_server(args: &ScanArgs, options: ScanOptions) -> anyhow::Result<Scan
         args.server.enroll_token.clone(),
         args.server.state_dir.clone(),
     )?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = crate::agent_cmd::runtime()?;
     let (report, upload) = runtime.block_on(spectra_agent::index_once(
         &settings,
         args.server.backend.clone(),
@@ -418,10 +415,7 @@ fn send_to_server(args: &ScanArgs, roots: &[PathBuf], report: ScanReport) -> any
         args.server.enroll_token.clone(),
         args.server.state_dir.clone(),
     )?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let runtime = crate::agent_cmd::runtime()?;
     let (snapshot, plans) =
         runtime.block_on(spectra_agent::scan_once(settings, report, args.analyze))?;
     eprintln!(

@@ -41,6 +41,18 @@ impl PostgresStore {
         let pool = AnyPoolOptions::new()
             .max_connections(CONNECTIONS)
             .acquire_timeout(Duration::from_secs(30))
+            // A prepared statement's generic plan is made from the statistics of its first
+            // runs: one planned while the file index was empty kept scanning all of it (1 s a
+            // lookup at 1M rows) after the table grew. Planning each execution with its
+            // parameters and the table's size now costs well under a millisecond.
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::raw_sql("SET plan_cache_mode = force_custom_plan")
+                        .execute(conn)
+                        .await?;
+                    Ok(())
+                })
+            })
             .connect(url)
             .await?;
         let wakeups = Arc::new(Wakeups::default());
