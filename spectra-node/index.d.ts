@@ -185,10 +185,18 @@ export interface AccessEvent {
   path: string
   bytes?: number
   uid?: number
+  /** Who, by name (else `uid` stands for them). */
+  user?: string
+  /** The backend; by default the agent's indexed root that holds `path`. */
+  backend?: string
 }
 export interface RecorderOptions {
-  /** A JSON-lines file, or a function called on the JavaScript thread with each batch. */
-  sink: string | ((events: any[]) => void)
+  /**
+   * A JSON-lines file; the local `spectra agent` (`{ agent: true }` for its default socket,
+   * or `{ agent: socketPath }`), which forwards events to the server; or a function called
+   * on the JavaScript thread with each batch.
+   */
+  sink: string | { agent: true | string } | ((events: any[]) => void)
   batchSize?: number
   flushIntervalSeconds?: number
   metadataSampleRate?: number

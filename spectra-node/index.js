@@ -185,8 +185,18 @@ class Recorder {
   #native
   constructor(options) {
     const { sink, ...settings } = options ?? {}
+    if (sink !== null && typeof sink === 'object' && 'agent' in sink) {
+      if (sink.agent !== true && typeof sink.agent !== 'string') {
+        throw new TypeError('Recorder: sink.agent must be true (the default socket) or a socket path')
+      }
+      const socket = sink.agent === true ? undefined : sink.agent
+      this.#native = sync(() => native.NativeRecorder.toAgent(socket, defined(settings)))
+      return
+    }
     if (typeof sink !== 'string' && typeof sink !== 'function') {
-      throw new TypeError('Recorder: sink must be a file path or a function taking an array of events')
+      throw new TypeError(
+        'Recorder: sink must be a file path, { agent: true | socketPath }, or a function taking an array of events',
+      )
     }
     this.#native = sync(() => new native.NativeRecorder(sink, defined(settings)))
   }

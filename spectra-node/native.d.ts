@@ -41,7 +41,13 @@ export declare class NativeRecorder {
    * each defaulting to core's.
    */
   constructor(sink: string | SinkFn, options?: any | undefined | null)
-  /** Queues `{ op, path, bytes, uid }`; `false` when the queue was full and it was dropped. */
+  /**
+   * A recorder handing events to the local `spectra agent` over its Unix socket: `socket`,
+   * or core's default (`telemetry.sock` in `$SPECTRA_AGENT_STATE_DIR`, else
+   * `~/.local/state/spectra-agent`).
+   */
+  static toAgent(socket?: string | undefined | null, options?: any | undefined | null): NativeRecorder
+  /** Queues `{ op, path, bytes, uid, user, backend }`; `false` when the queue was full and it was dropped. */
   record(event: any): boolean
   /** Resolves when everything recorded so far has been handed to the sink. */
   flush(): Promise<null>

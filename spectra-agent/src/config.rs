@@ -252,13 +252,7 @@ impl AgentConfig {
         }
         let state_dir = state_dir
             .or(self.state_dir)
-            .or_else(|| std::env::var_os("SPECTRA_AGENT_STATE_DIR").map(PathBuf::from))
-            .unwrap_or_else(|| {
-                let home = std::env::var_os("HOME")
-                    .map(PathBuf::from)
-                    .unwrap_or_else(std::env::temp_dir);
-                home.join(".local/state/spectra-agent")
-            });
+            .unwrap_or_else(spectra_core::telemetry::default_agent_state_dir);
         let hostname = self.hostname.unwrap_or_else(default_hostname);
         let mut scans = Vec::with_capacity(self.scans.len());
         for scan in self.scans {
@@ -308,7 +302,7 @@ impl AgentConfig {
                 )));
             }
             Some(path) => Some(PathBuf::from(path)),
-            None => Some(state_dir.join("telemetry.sock")),
+            None => Some(state_dir.join(spectra_core::telemetry::AGENT_SOCKET_NAME)),
         };
         Ok(Settings {
             telemetry_socket,

@@ -69,6 +69,42 @@ impl Sink for JsonLinesSink {
 /// sends a longer line.
 pub const MAX_EVENT_LINE: usize = 64 * 1024;
 
+/// The agent's state directory when its configuration names none: `$SPECTRA_AGENT_STATE_DIR`,
+/// else `~/.local/state/spectra-agent`. Kept in core so that an embedder finds the agent's
+/// socket with no configuration of its own.
+pub fn default_agent_state_dir() -> std::path::PathBuf {
+    std::env::var_os("SPECTRA_AGENT_STATE_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::var_os("HOME")
+                .map(std::path::PathBuf::from)
+                .unwrap_or_else(std::env::temp_dir)
+                .join(".local/state/spectra-agent")
+        })
+}
+
+/// The file name of the agent's telemetry socket in its state directory.
+pub const AGENT_SOCKET_NAME: &str = "telemetry.sock";
+
+/// Where an agent with a default configuration listens for access events.
+pub fn default_agent_socket() -> std::path::PathBuf {
+    default_agent_state_dir().join(AGENT_SOCKET_NAME)
+}
+
+/// A sink to the local agent's socket at `socket`, or at [`default_agent_socket`] when
+/// `None` (an error now if nothing listens there): an [`AgentSink`] where there are Unix
+/// sockets, `Unsupported` elsewhere. What the bindings call.
+pub fn agent_sink(socket: Option<&Path>) -> Result<Box<dyn Sink>> {
+    let socket = socket.map_or_else(default_agent_socket, Path::to_path_buf);
+    #[cfg(spectra_unix)]
+    return Ok(Box::new(AgentSink::connect(&socket)?));
+    #[cfg(not(spectra_unix))]
+    return Err(Error::unsupported(
+        format!("the agent's telemetry socket {}", socket.display()),
+        "Unix sockets are not available on this platform",
+    ));
+}
+
 /// Hands events to the local `spectra agent` over its Unix socket (`telemetry_socket` in the
 /// agent's configuration; by default `telemetry.sock` in its state directory), one JSON line
 /// per event. The agent batches, spools and forwards them to the server like its metrics, so
@@ -225,6 +261,9 @@ enum Message {
     Event(AccessEvent),
     /// Write everything queued before this, then answer.
     Flush(SyncSender<Option<String>>),
+    /// Flush, answer, and end the worker: the sink (a file, the agent's connection) is
+    /// released now rather than when the recorder is dropped.
+    Close(SyncSender<Option<String>>),
 }
 
 /// Records access events without blocking the caller. See the module docs.
@@ -296,9 +335,13 @@ impl Recorder {
     /// Waits until everything recorded so far has gone to the sink; the sink's last error,
     /// if a write failed meanwhile.
     pub fn flush(&self) -> Result<()> {
+        self.ask(Message::Flush)
+    }
+
+    fn ask(&self, message: fn(SyncSender<Option<String>>) -> Message) -> Result<()> {
         let (answer, reply) = sync_channel(1);
         self.queue
-            .send(Message::Flush(answer))
+            .send(message(answer))
             .map_err(|_| Error::invalid("recorder", "it is closed"))?;
         match reply.recv() {
             Ok(None) => Ok(()),
@@ -321,10 +364,13 @@ impl Recorder {
         }
     }
 
-    /// Flushes and stops accepting events; returns the final counts.
+    /// Flushes, stops accepting events and releases the sink; returns the final counts.
+    /// Closing again just returns them.
     pub fn close(&self) -> Result<RecorderStats> {
-        self.closed.store(true, Ordering::Relaxed);
-        self.flush().map(|()| self.stats())
+        if self.closed.swap(true, Ordering::Relaxed) {
+            return Ok(self.stats());
+        }
+        self.ask(Message::Close).map(|()| self.stats())
     }
 }
 
@@ -374,6 +420,11 @@ fn drain(
             Ok(Message::Flush(answer)) => {
                 write(&mut batch, &mut last_error);
                 let _ = answer.send(last_error.take());
+            }
+            Ok(Message::Close(answer)) => {
+                write(&mut batch, &mut last_error);
+                let _ = answer.send(last_error.take());
+                return;
             }
             Err(RecvTimeoutError::Timeout) => {
                 write(&mut batch, &mut last_error);
@@ -436,6 +487,15 @@ mod tests {
         let batches = sink.0.lock().expect("lock");
         assert!(batches.iter().all(|b| b.len() <= 4));
         assert_eq!(batches.iter().map(Vec::len).sum::<usize>(), 35);
+        drop(batches);
+        // Closing released the sink (the worker's clone of the shared list): only ours is left.
+        let released = (0..100).any(|_| {
+            std::thread::sleep(Duration::from_millis(10));
+            Arc::strong_count(&sink.0) == 1
+        });
+        assert!(released, "the worker still holds the sink after close");
+        assert_eq!(recorder.close().expect("close again").written, 35);
+        assert!(!recorder.record(AccessEvent::new(AccessOp::Read, "/late")));
     }
 
     #[test]

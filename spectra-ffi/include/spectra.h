@@ -37,7 +37,8 @@ typedef struct spectra_plan spectra_plan;
 // A checked policy (every rule compiles).
 typedef struct spectra_policy spectra_policy;
 
-// Batches events on a thread of its own and appends them to a JSON-lines file.
+// Batches events on a thread of its own and hands them to a sink: a JSON-lines file or the
+// local agent's socket.
 typedef struct spectra_recorder spectra_recorder;
 
 // A finished scan.
@@ -348,6 +349,16 @@ void spectra_string_free(char *text);
 // `path` must be a NUL-terminated string; `out` valid for a write.
 spectra_result spectra_recorder_new(const char *path, spectra_recorder **out);
 
+// A recorder handing events to the local `spectra agent` over its Unix socket (the agent
+// batches, spools and forwards them to the server): `socket`, or when NULL core's default
+// (`telemetry.sock` in `$SPECTRA_AGENT_STATE_DIR`, else `~/.local/state/spectra-agent`).
+// `SPECTRA_RESULT_NOT_FOUND` when nothing listens there; `SPECTRA_RESULT_UNSUPPORTED` where
+// there are no Unix sockets.
+//
+// # Safety
+// `socket` must be NULL or a NUL-terminated string; `out` valid for a write.
+spectra_result spectra_recorder_new_agent(const char *socket, spectra_recorder **out);
+
 // Queues an event (`op`: open, read, write, create, delete, rename, stat, list). Never
 // blocks: when the queue is full the event is dropped, counted, and `*accepted` is false.
 // Safe to call from several threads on one recorder.
@@ -360,6 +371,19 @@ spectra_result spectra_recorder_record(const spectra_recorder *recorder,
                                        const char *path,
                                        uint64_t bytes,
                                        bool *accepted);
+
+// Like `spectra_recorder_record`, saying who (`user`, a name) and where (`backend`; when
+// NULL, the agent's indexed root that holds `path`). Either may be NULL.
+//
+// # Safety
+// As `spectra_recorder_record`; `user` and `backend` NULL or NUL-terminated strings.
+spectra_result spectra_recorder_record_as(const spectra_recorder *recorder,
+                                          const char *op,
+                                          const char *path,
+                                          uint64_t bytes,
+                                          const char *user,
+                                          const char *backend,
+                                          bool *accepted);
 
 // Waits until everything recorded so far is written.
 //

@@ -4,12 +4,13 @@ use std::ffi::c_char;
 use std::path::Path;
 
 use spectra_core::protocol::{AccessEvent, AccessOp};
-use spectra_core::telemetry::{JsonLinesSink, Recorder, RecorderOptions};
+use spectra_core::telemetry::{JsonLinesSink, Recorder, RecorderOptions, Sink, agent_sink};
 
 use crate::errors::{guard, spectra_result};
 use crate::strings::{out_arg, string_arg, write_json};
 
-/// Batches events on a thread of its own and appends them to a JSON-lines file.
+/// Batches events on a thread of its own and hands them to a sink: a JSON-lines file or the
+/// local agent's socket.
 #[derive(Debug)]
 pub struct spectra_recorder {
     inner: Recorder,
@@ -29,11 +30,48 @@ pub unsafe extern "C" fn spectra_recorder_new(
         let path = unsafe { string_arg(path, "path") }?;
         let out = out_arg(out, "out")?;
         let sink = JsonLinesSink::create(Path::new(path))?;
-        let inner = Recorder::new(Box::new(sink), RecorderOptions::default())?;
         // SAFETY: non-NULL and valid by the caller's promise.
-        unsafe { *out = Box::into_raw(Box::new(spectra_recorder { inner })) };
-        Ok(())
+        Ok(unsafe { new_recorder(Box::new(sink), out) }?)
     })
+}
+
+/// A recorder handing events to the local `spectra agent` over its Unix socket (the agent
+/// batches, spools and forwards them to the server): `socket`, or when NULL core's default
+/// (`telemetry.sock` in `$SPECTRA_AGENT_STATE_DIR`, else `~/.local/state/spectra-agent`).
+/// `SPECTRA_RESULT_NOT_FOUND` when nothing listens there; `SPECTRA_RESULT_UNSUPPORTED` where
+/// there are no Unix sockets.
+///
+/// # Safety
+/// `socket` must be NULL or a NUL-terminated string; `out` valid for a write.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn spectra_recorder_new_agent(
+    socket: *const c_char,
+    out: *mut *mut spectra_recorder,
+) -> spectra_result {
+    guard(|| {
+        let socket = if socket.is_null() {
+            None
+        } else {
+            // SAFETY: non-NULL, NUL-terminated by the caller's promise.
+            Some(Path::new(unsafe { string_arg(socket, "socket") }?))
+        };
+        let out = out_arg(out, "out")?;
+        let sink = agent_sink(socket)?;
+        // SAFETY: non-NULL and valid by the caller's promise.
+        Ok(unsafe { new_recorder(sink, out) }?)
+    })
+}
+
+/// # Safety
+/// `out` must be non-NULL and valid for a write.
+unsafe fn new_recorder(
+    sink: Box<dyn Sink>,
+    out: *mut *mut spectra_recorder,
+) -> spectra_core::Result<()> {
+    let inner = Recorder::new(sink, RecorderOptions::default())?;
+    // SAFETY: the caller's promise.
+    unsafe { *out = Box::into_raw(Box::new(spectra_recorder { inner })) };
+    Ok(())
 }
 
 /// Queues an event (`op`: open, read, write, create, delete, rename, stat, list). Never
@@ -51,15 +89,50 @@ pub unsafe extern "C" fn spectra_recorder_record(
     bytes: u64,
     accepted: *mut bool,
 ) -> spectra_result {
+    // SAFETY: the caller's promises, and NULL user and backend.
+    unsafe {
+        spectra_recorder_record_as(
+            recorder,
+            op,
+            path,
+            bytes,
+            std::ptr::null(),
+            std::ptr::null(),
+            accepted,
+        )
+    }
+}
+
+/// Like `spectra_recorder_record`, saying who (`user`, a name) and where (`backend`; when
+/// NULL, the agent's indexed root that holds `path`). Either may be NULL.
+///
+/// # Safety
+/// As `spectra_recorder_record`; `user` and `backend` NULL or NUL-terminated strings.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn spectra_recorder_record_as(
+    recorder: *const spectra_recorder,
+    op: *const c_char,
+    path: *const c_char,
+    bytes: u64,
+    user: *const c_char,
+    backend: *const c_char,
+    accepted: *mut bool,
+) -> spectra_result {
     guard(|| {
         let recorder = out_arg(recorder.cast_mut(), "recorder")?;
         // SAFETY: the caller's promises.
         let (op, path) = unsafe { (string_arg(op, "op")?, string_arg(path, "path")?) };
-        let op: AccessOp = op.parse()?;
+        let mut event = AccessEvent::new(op.parse::<AccessOp>()?, path).with_bytes(bytes);
+        if !user.is_null() {
+            // SAFETY: non-NULL, NUL-terminated by the caller's promise.
+            event = event.with_user(unsafe { string_arg(user, "user") }?);
+        }
+        if !backend.is_null() {
+            // SAFETY: as for `user`.
+            event = event.with_backend(unsafe { string_arg(backend, "backend") }?);
+        }
         // SAFETY: non-NULL and live; `Recorder::record` takes `&self`.
-        let taken = unsafe { &*recorder }
-            .inner
-            .record(AccessEvent::new(op, path).with_bytes(bytes));
+        let taken = unsafe { &*recorder }.inner.record(event);
         if !accepted.is_null() {
             // SAFETY: non-NULL and valid by the caller's promise.
             unsafe { *accepted = taken };

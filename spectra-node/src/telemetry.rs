@@ -9,7 +9,7 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use serde_json::Value;
 use spectra_core::protocol::{AccessEvent, AccessOp};
-use spectra_core::telemetry::{JsonLinesSink, Recorder, RecorderOptions, Sink};
+use spectra_core::telemetry::{JsonLinesSink, Recorder, RecorderOptions, Sink, agent_sink};
 
 use crate::Work;
 use crate::convert::{field, to_js};
@@ -58,7 +58,19 @@ impl NativeRecorder {
             Either::A(path) => Box::new(JsonLinesSink::create(&PathBuf::from(path)).js()?),
             Either::B(callback) => Box::new(FunctionSink { callback }),
         };
-        let options = options.as_ref();
+        NativeRecorder::with_sink(sink, options.as_ref())
+    }
+
+    /// A recorder handing events to the local `spectra agent` over its Unix socket: `socket`,
+    /// or core's default (`telemetry.sock` in `$SPECTRA_AGENT_STATE_DIR`, else
+    /// `~/.local/state/spectra-agent`).
+    #[napi(factory)]
+    pub fn to_agent(socket: Option<String>, options: Option<Value>) -> Result<Self> {
+        let sink = agent_sink(socket.as_deref().map(std::path::Path::new)).js()?;
+        NativeRecorder::with_sink(sink, options.as_ref())
+    }
+
+    fn with_sink(sink: Box<dyn Sink>, options: Option<&Value>) -> Result<Self> {
         let mut settings = RecorderOptions::default();
         if let Some(n) = field(options, "batchSize").js()? {
             settings.batch_size = n;
@@ -82,7 +94,7 @@ impl NativeRecorder {
         })
     }
 
-    /// Queues `{ op, path, bytes, uid }`; `false` when the queue was full and it was dropped.
+    /// Queues `{ op, path, bytes, uid, user, backend }`; `false` when the queue was full and it was dropped.
     #[napi]
     pub fn record(&self, event: Value) -> Result<bool> {
         let op: AccessOp = field::<String>(Some(&event), "op")
@@ -104,6 +116,12 @@ impl NativeRecorder {
         }
         if let Some(uid) = field(Some(&event), "uid").js()? {
             access = access.with_uid(uid);
+        }
+        if let Some(user) = field::<String>(Some(&event), "user").js()? {
+            access = access.with_user(user);
+        }
+        if let Some(backend) = field::<String>(Some(&event), "backend").js()? {
+            access = access.with_backend(backend);
         }
         Ok(self.inner.record(access))
     }

@@ -46,3 +46,44 @@ test('record never blocks: a full queue drops and counts', async () => {
   assert.equal(recorder.stats.recorded, accepted)
   await recorder.close()
 })
+
+test('an agent sink hands JSON lines to the agent socket', async (t) => {
+  // The agent's side of this socket (attribution, batching, upload) is tested against a real
+  // agent and server in spectra-cli/tests/governance_cli.rs; here, the wire.
+  const net = require('node:net')
+  const dir = tempDir(t)
+  const socket = path.join(dir, 'telemetry.sock')
+  assert.throws(() => new spectra.Recorder({ sink: { agent: socket } }), { code: 'NOT_FOUND' })
+  assert.throws(() => new spectra.Recorder({ sink: { agent: 42 } }), TypeError)
+  let received = ''
+  const done = new Promise((resolve) => {
+    const server = net.createServer((connection) => {
+      connection.setEncoding('utf8')
+      connection.on('data', (chunk) => (received += chunk))
+      connection.on('end', () => server.close(resolve))
+    })
+    server.listen(socket)
+  })
+  await new Promise((resolve) => setImmediate(resolve))
+  const recorder = new spectra.Recorder({ sink: { agent: socket }, batchSize: 2 })
+  assert.equal(recorder.record({ op: 'read', path: '/data/a.bin', bytes: 10, user: 'ana', backend: 's3_training' }), true)
+  assert.equal(recorder.record({ op: 'write', path: '/data/b.bin', uid: 1000 }), true)
+  const stats = await recorder.close()
+  assert.equal(stats.written, 2)
+  await done
+  const events = received.trim().split('\n').map((line) => JSON.parse(line))
+  assert.deepEqual(events.map((e) => [e.op, e.path]), [['read', '/data/a.bin'], ['write', '/data/b.bin']])
+  assert.deepEqual([events[0].user, events[0].backend, events[0].bytes], ['ana', 's3_training', 10])
+  assert.equal(events[1].uid, 1000)
+})
+
+test('the default agent socket is the agent state directory of core', (t) => {
+  const dir = tempDir(t)
+  const { spawnSync } = require('node:child_process')
+  // In a child: the state directory is read from the environment when the sink connects.
+  const child = spawnSync(process.execPath, ['-e', `
+    const spectra = require(${JSON.stringify(path.join(__dirname, '..'))})
+    try { new spectra.Recorder({ sink: { agent: true } }) } catch (e) { console.log(e.code + ' ' + e.message) }
+  `], { env: { ...process.env, SPECTRA_AGENT_STATE_DIR: dir }, encoding: 'utf8' })
+  assert.match(child.stdout, new RegExp(`^NOT_FOUND .*${path.join(dir, 'telemetry.sock').replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`))
+})

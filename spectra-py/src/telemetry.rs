@@ -6,7 +6,7 @@ use std::time::Duration;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use spectra_core::protocol::{AccessEvent, AccessOp};
-use spectra_core::telemetry::{JsonLinesSink, Recorder, RecorderOptions, Sink};
+use spectra_core::telemetry::{JsonLinesSink, Recorder, RecorderOptions, Sink, agent_sink};
 
 use crate::convert::to_python;
 use crate::errors::{CoreError, CoreResult};
@@ -26,8 +26,38 @@ impl Sink for CallbackSink {
     }
 }
 
+/// The local `spectra agent`'s telemetry socket as a recorder's sink: `socket`, or by default
+/// core's (`telemetry.sock` in `$SPECTRA_AGENT_STATE_DIR`, else
+/// `~/.local/state/spectra-agent`). The agent batches, spools and forwards the events.
+#[pyclass(frozen, name = "AgentSink", module = "spectra")]
+#[derive(Debug)]
+pub struct PyAgentSink {
+    socket: PathBuf,
+}
+
+#[pymethods]
+impl PyAgentSink {
+    #[new]
+    #[pyo3(signature = (socket = None))]
+    fn new(socket: Option<PathBuf>) -> Self {
+        PyAgentSink {
+            socket: socket.unwrap_or_else(spectra_core::telemetry::default_agent_socket),
+        }
+    }
+
+    #[getter]
+    fn socket(&self) -> PathBuf {
+        self.socket.clone()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("AgentSink({:?})", self.socket)
+    }
+}
+
 /// Records file accesses without blocking: `record()` queues, a background thread writes
-/// batches to `sink` — a path (JSON lines appended) or a callable taking a list of dicts.
+/// batches to `sink` — a path (JSON lines appended), an `AgentSink` (the local agent, which
+/// forwards them to the server) or a callable taking a list of dicts.
 /// Metadata operations (`stat`, `list`) are kept at `metadata_sample_rate`.
 #[pyclass(frozen, name = "Recorder", module = "spectra")]
 pub struct PyRecorder {
@@ -55,7 +85,9 @@ impl PyRecorder {
         metadata_sample_rate: f64,
         queue_capacity: usize,
     ) -> PyResult<Self> {
-        let sink: Box<dyn Sink> = if let Ok(path) = sink.extract::<PathBuf>() {
+        let sink: Box<dyn Sink> = if let Ok(agent) = sink.cast::<PyAgentSink>() {
+            agent_sink(Some(&agent.get().socket)).map_err(CoreError::from)?
+        } else if let Ok(path) = sink.extract::<PathBuf>() {
             Box::new(JsonLinesSink::create(&path).map_err(CoreError::from)?)
         } else if sink.is_callable() {
             Box::new(CallbackSink {
@@ -63,7 +95,8 @@ impl PyRecorder {
             })
         } else {
             return Err(PyTypeError::new_err(
-                "sink must be a path (str or os.PathLike) or a callable taking a list of events",
+                "sink must be a path (str or os.PathLike), a spectra.AgentSink or a callable taking \
+                 a list of events",
             ));
         };
         let flush_interval = Duration::try_from_secs_f64(flush_interval).map_err(|e| {
@@ -83,14 +116,29 @@ impl PyRecorder {
         })
     }
 
-    /// Queues one access (`op`: open, read, write, create, delete, rename, stat, list);
+    /// Queues one access (`op`: open, read, write, create, delete, rename, stat, list) by
+    /// `user` (a name; or `uid`) on `backend` (by default, the indexed root holding `path`);
     /// False when it was sampled out or dropped because the queue was full.
-    #[pyo3(signature = (op, path, *, bytes = 0, uid = None))]
-    fn record(&self, op: &str, path: PathBuf, bytes: u64, uid: Option<u32>) -> PyResult<bool> {
+    #[pyo3(signature = (op, path, *, bytes = 0, uid = None, user = None, backend = None))]
+    fn record(
+        &self,
+        op: &str,
+        path: PathBuf,
+        bytes: u64,
+        uid: Option<u32>,
+        user: Option<String>,
+        backend: Option<String>,
+    ) -> PyResult<bool> {
         let op: AccessOp = op.parse().map_err(CoreError::from)?;
         let mut event = AccessEvent::new(op, path).with_bytes(bytes);
         if let Some(uid) = uid {
             event = event.with_uid(uid);
+        }
+        if let Some(user) = user {
+            event = event.with_user(user);
+        }
+        if let Some(backend) = backend {
+            event = event.with_backend(backend);
         }
         Ok(self.inner.record(event))
     }
@@ -126,5 +174,6 @@ impl PyRecorder {
 }
 
 pub fn register(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    module.add_class::<PyAgentSink>()?;
     module.add_class::<PyRecorder>()
 }

@@ -51,3 +51,49 @@ def test_a_failing_sink_is_reported_and_bad_arguments_refused() -> None:
         spectra.Recorder(broken, metadata_sample_rate=2.0)
     with pytest.raises(TypeError):
         spectra.Recorder(42)  # type: ignore[arg-type]
+
+
+def test_the_agent_sink_hands_events_to_the_agents_socket(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The agent's side of this socket (attribution, batching, upload) is tested against a
+    # real agent and server in spectra-cli/tests/governance_cli.rs; here, the wire: one JSON
+    # AccessEvent per line on the agent's default socket.
+    import socket
+    import threading
+
+    monkeypatch.setenv("SPECTRA_AGENT_STATE_DIR", str(tmp_path))
+    sink = spectra.AgentSink()
+    assert Path(sink.socket) == tmp_path / "telemetry.sock"
+    with pytest.raises(spectra.SpectraIOError, match="telemetry.sock"):
+        spectra.Recorder(sink)  # nothing listens yet
+
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind(str(tmp_path / "telemetry.sock"))
+    server.listen(1)
+    received: list = []
+
+    def serve() -> None:
+        connection, _ = server.accept()
+        with connection, connection.makefile("r") as lines:
+            for line in lines:
+                received.append(json.loads(line))
+
+    reader = threading.Thread(target=serve)
+    reader.start()
+    recorder = spectra.Recorder(sink, batch_size=2)
+    assert recorder.record("read", "/data/a.bin", bytes=10, user="ana", backend="s3_training")
+    assert recorder.record("write", "/data/b.bin", uid=1000)
+    assert recorder.close()["written"] == 2
+    reader.join(timeout=10)
+    server.close()
+    assert [(e["op"], e["path"]) for e in received] == [
+        ("read", "/data/a.bin"),
+        ("write", "/data/b.bin"),
+    ]
+    assert (received[0]["user"], received[0]["backend"], received[0]["bytes"]) == (
+        "ana",
+        "s3_training",
+        10,
+    )
+    assert received[1]["uid"] == 1000 and "backend" not in received[1]

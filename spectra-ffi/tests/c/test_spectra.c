@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "spectra.h"
@@ -268,16 +270,56 @@ static void test_recorder(const char *file) {
   CHECK(spectra_recorder_new("/nonexistent/dir/events.jsonl", &recorder) == SPECTRA_RESULT_NOT_FOUND);
 }
 
+/* The agent's socket: what the recorder sends is one JSON event per line. (The agent's side is
+ * tested against a real agent and server in spectra-cli/tests/governance_cli.rs.) */
+static void test_agent_recorder(const char *socket_path) {
+  spectra_recorder *recorder = NULL;
+  CHECK(spectra_recorder_new_agent(socket_path, &recorder) == SPECTRA_RESULT_NOT_FOUND);
+  int listener = socket(AF_UNIX, SOCK_STREAM, 0);
+  struct sockaddr_un address = {.sun_family = AF_UNIX};
+  snprintf(address.sun_path, sizeof address.sun_path, "%s", socket_path);
+  CHECK(bind(listener, (struct sockaddr *)&address, sizeof address) == 0);
+  CHECK(listen(listener, 1) == 0);
+  CHECK(spectra_recorder_new_agent(socket_path, &recorder) == SPECTRA_RESULT_OK);
+  bool accepted = false;
+  CHECK(spectra_recorder_record_as(recorder, "read", "/data/a.bin", 10, "ana", "s3_training", &accepted) ==
+        SPECTRA_RESULT_OK);
+  CHECK(accepted);
+  CHECK(spectra_recorder_record_as(recorder, "write", "/data/b.bin", 0, NULL, NULL, &accepted) == SPECTRA_RESULT_OK);
+  CHECK(spectra_recorder_record_as(recorder, "read", "/data/c", 0, NULL, NULL, NULL) == SPECTRA_RESULT_OK);
+  CHECK(spectra_recorder_record_as(recorder, NULL, "/data/c", 0, NULL, NULL, NULL) == SPECTRA_RESULT_NULL_PARAMETER);
+  /* Freeing flushes and closes the connection: everything is then in the socket's buffer. */
+  spectra_recorder_free(recorder);
+  int connection = accept(listener, NULL, NULL);
+  CHECK(connection >= 0);
+  char received[4096] = {0};
+  size_t used = 0;
+  ssize_t n;
+  while (connection >= 0 && used < sizeof received - 1 &&
+         (n = read(connection, received + used, sizeof received - 1 - used)) > 0)
+    used += (size_t)n;
+  int lines = 0;
+  for (size_t i = 0; i < used; i++) lines += received[i] == '\n';
+  CHECK(lines == 3);
+  CHECK(strstr(received, "\"path\":\"/data/a.bin\"") != NULL);
+  CHECK(strstr(received, "\"user\":\"ana\"") != NULL);
+  CHECK(strstr(received, "\"backend\":\"s3_training\"") != NULL);
+  CHECK(strstr(received, "\"op\":\"write\"") != NULL);
+  if (connection >= 0) close(connection);
+  close(listener);
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: %s EMPTY_DIR\n", argv[0]);
     return 2;
   }
-  char base[1024], state[2048], events[2048];
+  char base[1024], state[2048], events[2048], agent_socket[2048];
   snprintf(base, sizeof base, "%s", argv[1]);
   snprintf(root, sizeof root, "%s/tree", base);
   snprintf(state, sizeof state, "%s/state", base);
   snprintf(events, sizeof events, "%s/events.jsonl", base);
+  snprintf(agent_socket, sizeof agent_socket, "%s/telemetry.sock", base);
   if (mkdir(root, 0755) != 0) { perror(root); return 2; }
   build_tree();
   test_errors();
@@ -285,6 +327,7 @@ int main(int argc, char **argv) {
   test_collectors();
   test_policy(state);
   test_recorder(events);
+  test_agent_recorder(agent_socket);
   if (failures) {
     fprintf(stderr, "%d checks failed\n", failures);
     return 1;

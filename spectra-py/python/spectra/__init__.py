@@ -47,6 +47,7 @@ from ._records import (
     WifiLink,
 )
 from ._spectra import (
+    AgentSink,
     CallbackError,
     CancelledError,
     FileEntry,
@@ -82,6 +83,7 @@ from ._spectra import (
 )
 
 __all__ = [
+    "AgentSink",
     "CallbackError",
     "CancelledError",
     "CollectorInfo",

@@ -4,6 +4,7 @@ from os import PathLike
 from typing import Any, Callable, ClassVar, Dict, Iterator, List, Optional, Sequence, Union, final
 
 __all__ = [
+    "AgentSink",
     "CallbackError",
     "CancelledError",
     "CollectorInfo",
@@ -418,10 +419,16 @@ class Plan:
     def to_pandas(self) -> Any: ...
 
 @final
+class AgentSink:
+    def __new__(cls, socket: Optional[_Path] = None) -> AgentSink: ...
+    @property
+    def socket(self) -> str: ...
+
+@final
 class Recorder:
     def __new__(
         cls,
-        sink: Union[_Path, Callable[[List[Dict[str, Any]]], object]],
+        sink: Union[_Path, AgentSink, Callable[[List[Dict[str, Any]]], object]],
         *,
         # Core's defaults (500 events, 1.0 s, 0.1, 10,000), not repeated here.
         batch_size: int = ...,
@@ -430,7 +437,14 @@ class Recorder:
         queue_capacity: int = ...,
     ) -> Recorder: ...
     def record(
-        self, op: str, path: _Path, *, bytes: int = 0, uid: Optional[int] = None
+        self,
+        op: str,
+        path: _Path,
+        *,
+        bytes: int = 0,
+        uid: Optional[int] = None,
+        user: Optional[str] = None,
+        backend: Optional[str] = None,
     ) -> bool: ...
     def flush(self) -> None: ...
     def close(self) -> Dict[str, int]: ...
