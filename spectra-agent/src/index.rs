@@ -13,15 +13,13 @@ use std::time::Duration;
 
 use serde::Serialize;
 use spectra_core::index::{Baseline, Crawl};
-use spectra_core::protocol::{self, Compression, IndexBatch};
+use spectra_core::protocol::{self, Compression, DEFAULT_INDEX_BATCH, IndexBatch};
 use spectra_core::scan::{ScanOptions, ScanReport, Scanner};
 use tokio::sync::mpsc;
 
 use crate::AgentError;
 use crate::client::{Client, Delivery, IndexAnswer};
 
-/// Files a batch carries.
-const BATCH_FILES: usize = 5_000;
 /// Tries of one batch before the crawl's upload gives up (with 1, 2, 4, … s between).
 const TRIES: u32 = 6;
 
@@ -108,7 +106,7 @@ async fn attempt(
     options: ScanOptions,
     base: Option<Baseline>,
 ) -> Result<Attempt, AgentError> {
-    let mut crawl = Crawl::new(backend, root, base, BATCH_FILES)
+    let mut crawl = Crawl::new(backend, root, base, DEFAULT_INDEX_BATCH)
         .map_err(|e| AgentError::Config(e.to_string()))?;
     let scanner = Scanner::new(options).map_err(|e| AgentError::Config(e.to_string()))?;
     let mut upload = IndexUpload {

@@ -38,8 +38,8 @@ use uuid::Uuid;
 
 use crate::error::{Error, Result};
 use crate::protocol::{
-    CrawlEnd, IndexBatch, IndexEntry, MAX_INDEX_ENTRIES, PROTOCOL_VERSION, check_backend_name,
-    path_hash,
+    CrawlEnd, INDEX_BATCH_PATH_BYTES, IndexBatch, IndexEntry, MAX_INDEX_ENTRIES, PROTOCOL_VERSION,
+    check_backend_name, path_hash,
 };
 use crate::raw_path::{RawPath, check_path};
 use crate::scan::{FileKind, FileRecord};
@@ -157,6 +157,8 @@ pub struct Crawl {
     base: Option<Baseline>,
     seen: HashMap<u64, u64>,
     pending: Vec<IndexEntry>,
+    /// Bytes of the pending entries' paths (see [`INDEX_BATCH_PATH_BYTES`]).
+    pending_path_bytes: usize,
     batch_size: usize,
     seq: u32,
     started_at: DateTime<Utc>,
@@ -166,7 +168,8 @@ pub struct Crawl {
 impl Crawl {
     /// A crawl of `root` for `backend`, a delta against `base` when it is the same backend's
     /// (else a full crawl); at most `batch_size` entries a batch (capped at
-    /// [`MAX_INDEX_ENTRIES`]).
+    /// [`MAX_INDEX_ENTRIES`]; [`DEFAULT_INDEX_BATCH`](crate::protocol::DEFAULT_INDEX_BATCH) is what the agent and the CLI use), and
+    /// fewer when their paths reach [`INDEX_BATCH_PATH_BYTES`].
     pub fn new(
         backend: &str,
         root: &Path,
@@ -183,6 +186,7 @@ impl Crawl {
             base: base.filter(|base| base.backend == backend),
             seen: HashMap::new(),
             pending: Vec::new(),
+            pending_path_bytes: 0,
             batch_size: batch_size.clamp(1, MAX_INDEX_ENTRIES),
             seq: 0,
             started_at: Utc::now(),
@@ -229,9 +233,13 @@ impl Crawl {
             .as_ref()
             .is_some_and(|base| base.files.get(&hash) == Some(&fingerprint));
         if !unchanged {
+            self.pending_path_bytes += entry.path.as_bytes().len();
             self.pending.push(entry);
         }
-        (self.pending.len() >= self.batch_size).then(|| {
+        let full = self.pending.len() >= self.batch_size
+            || self.pending_path_bytes >= INDEX_BATCH_PATH_BYTES;
+        full.then(|| {
+            self.pending_path_bytes = 0;
             let entries = std::mem::take(&mut self.pending);
             self.batch(entries, Vec::new(), None)
         })
@@ -350,6 +358,27 @@ mod tests {
             .flat_map(|b| &b.entries)
             .map(|e| e.path.to_string_lossy().into_owned())
             .collect()
+    }
+
+    #[test]
+    fn long_paths_close_a_batch_before_it_is_full() {
+        let mut crawl = Crawl::new(
+            "b",
+            Path::new("/srv"),
+            None,
+            crate::protocol::DEFAULT_INDEX_BATCH,
+        )
+        .expect("crawl");
+        let long = "d/".repeat(1999);
+        let per_batch = INDEX_BATCH_PATH_BYTES.div_ceil(format!("/srv/{long}f00000").len());
+        let records: Vec<FileRecord> = (0..per_batch + 10)
+            .map(|i| record(&format!("/srv/{long}f{i:05}"), 1))
+            .collect();
+        let batches: Vec<IndexBatch> = records.iter().filter_map(|r| crawl.add(r)).collect();
+        assert_eq!(batches.len(), 1, "one batch closed by its paths' bytes");
+        assert_eq!(batches[0].entries.len(), per_batch);
+        let (last, _) = crawl.finish(true);
+        assert_eq!(last[0].entries.len(), 10, "the rest start a new batch");
     }
 
     #[test]

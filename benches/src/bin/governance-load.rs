@@ -1,7 +1,8 @@
 //! Governance at scale against a running `spectra serve`: a generated file index of
 //! `--files` files over `--backends` backends (one enrolled agent each, a full crawl in
-//! batches of 5,000, the backends uploading side by side), `--events` access events in
-//! batches of 10,000, 200 users in 20 teams, then every governance query `--rounds` times.
+//! batches of the agent's size, core's `DEFAULT_INDEX_BATCH`, the backends uploading side by
+//! side), `--events` access events in batches of 10,000, 200 users in 20 teams, then every
+//! governance query `--rounds` times.
 //! Prints one JSON line: index and telemetry ingest rates and each query's p50/p95.
 //!
 //! `governance-load --url http://127.0.0.1:8080 --enroll TOKEN --admin TOKEN
@@ -57,7 +58,6 @@ fn options() -> Result<Options, String> {
     Ok(options)
 }
 
-const BATCH_FILES: usize = 5_000;
 const BATCH_EVENTS: usize = 10_000;
 const USERS: u64 = 200;
 const TEAMS: u64 = 20;
@@ -108,10 +108,11 @@ fn entry(backend: usize, i: usize, now: i64) -> IndexEntry {
 fn crawl(backend: usize, files: usize) -> Vec<IndexBatch> {
     let now = Utc::now().timestamp();
     let crawl_id = Uuid::new_v4();
-    let chunks = files.div_ceil(BATCH_FILES).max(1);
+    let chunks = files.div_ceil(protocol::DEFAULT_INDEX_BATCH).max(1);
     (0..chunks)
         .map(|seq| {
-            let entries = (seq * BATCH_FILES..((seq + 1) * BATCH_FILES).min(files))
+            let entries = (seq * protocol::DEFAULT_INDEX_BATCH
+                ..((seq + 1) * protocol::DEFAULT_INDEX_BATCH).min(files))
                 .map(|i| entry(backend, i, now))
                 .collect();
             IndexBatch {

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use spectra_core::protocol::MetricBatch;
 use sqlx::any::AnyPoolOptions;
-use sqlx::{Any, AnyPool, Transaction};
+use sqlx::{Any, AnyPool, AssertSqlSafe, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
 use super::metrics::PreparedBatch;
@@ -17,6 +17,11 @@ use super::{Backend, Ingested, StoreError, StoreResult, Uploader, Wakeups};
 
 /// Readers beside the one writer; WAL lets them run while it writes.
 const READERS: u32 = 4;
+/// Page caches: the writer's holds the file index's B-trees while a crawl is applied (random
+/// keys touch pages all over them; at 1M files they are ~300 MB); each reader's, what
+/// queries read most.
+const WRITER_CACHE_KIB: u32 = 512 * 1024;
+const READER_CACHE_KIB: u32 = 64 * 1024;
 /// How often the WAL is checkpointed.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// SQLite, with a few readers and two writing connections that take SQLite's one write lock
@@ -72,18 +77,19 @@ impl SqliteStore {
             ));
         }
         let url = format!("sqlite://{text}?mode=rwc");
-        let pool = |size: u32| {
+        let pool = |size: u32, cache_kib: u32| {
             AnyPoolOptions::new()
                 .max_connections(size)
                 .acquire_timeout(Duration::from_secs(30))
-                .after_connect(|conn, _| {
+                .after_connect(move |conn, _| {
                     Box::pin(async move {
-                        sqlx::raw_sql(
+                        sqlx::raw_sql(AssertSqlSafe(format!(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
                              PRAGMA busy_timeout = 10000;
                              PRAGMA journal_size_limit = 67108864;
-                             PRAGMA cache_size = -65536;",
-                        )
+                             PRAGMA temp_store = MEMORY;
+                             PRAGMA cache_size = -{cache_kib};"
+                        )))
                         .execute(conn)
                         .await?;
                         Ok(())
@@ -91,8 +97,8 @@ impl SqliteStore {
                 })
                 .connect(&url)
         };
-        let writer = pool(1).await?;
-        let reader = pool(READERS).await?;
+        let writer = pool(1, WRITER_CACHE_KIB).await?;
+        let reader = pool(READERS, READER_CACHE_KIB).await?;
         let (uploads, queue) = mpsc::channel(4 * MAX_GROUP);
         let checkpoints = tokio::spawn(checkpoint(reader.clone()));
         let store = SqliteStore {
