@@ -140,6 +140,29 @@ async fn usage(f: &Fixture, query: &str) -> BTreeMap<String, (i64, i64, i64)> {
         .collect()
 }
 
+/// Every item of a paginated list, one at a time through its cursors.
+async fn one_by_one(f: &Fixture, path: &str) -> Vec<Value> {
+    let separator = if path.contains('?') { '&' } else { '?' };
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let uri = match &cursor {
+            Some(c) => format!("{path}{separator}limit=1&cursor={c}"),
+            None => format!("{path}{separator}limit=1"),
+        };
+        let reply = f.get(&uri, &f.viewer).await;
+        assert_eq!(reply.status, StatusCode::OK, "{uri}: {}", reply.text);
+        let items = reply.body["items"].as_array().expect("items");
+        assert!(items.len() <= 1, "{uri}: {}", reply.text);
+        out.extend(items.iter().cloned());
+        match reply.body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return out,
+        }
+        assert!(out.len() < 1000, "{path}: the cursors never end");
+    }
+}
+
 async fn stale_paths(f: &Fixture, query: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;
@@ -428,6 +451,33 @@ async fn the_index_gives_exact_usage_and_stale_files_across_crawls() {
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
         assert_eq!(reply.body["points"][0]["files"], 11, "{}", reply.text);
+
+        // Every list pages through its cursors to what one answer gives.
+        for (user, team) in [("zed", "zeta"), ("otto", "ops")] {
+            let reply = f
+                .send(
+                    Method::PUT,
+                    &format!("/api/v1/teams/{team}/members/{user}"),
+                    &f.admin,
+                    &json!({}),
+                )
+                .await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        }
+        for path in [
+            "/api/v1/teams",
+            "/api/v1/usage?group_by=user",
+            "/api/v1/usage?group_by=team",
+            "/api/v1/backends",
+        ] {
+            let whole = f.get(path, &f.viewer).await;
+            let whole = whole.body["items"].as_array().expect("items").clone();
+            assert!(!whole.is_empty(), "{path}: {whole:?}");
+            assert_eq!(one_by_one(&f, path).await, whole, "{path}");
+        }
+        let teams = one_by_one(&f, "/api/v1/teams").await;
+        let names: Vec<_> = teams.iter().map(|t| t["team"].as_str()).collect();
+        assert_eq!(names, [Some("ops"), Some("vision"), Some("zeta")]);
 
         // Bad input says what and where.
         let reply = f.get("/api/v1/stale?min_size=lots", &f.viewer).await;

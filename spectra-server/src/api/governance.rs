@@ -75,6 +75,21 @@ fn cursor_of<P: Serialize>(position: &P) -> String {
     CURSOR.encode(serde_json::to_vec(position).unwrap_or_default())
 }
 
+/// The first `limit` of `items` (asked for with one more, to know whether there are more) and
+/// the cursor to the next page, made from the last item's position.
+fn one_page<T, P: Serialize>(
+    mut items: Vec<T>,
+    limit: usize,
+    position: impl Fn(&T) -> P,
+) -> (Vec<T>, Option<String>) {
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let next = more
+        .then(|| items.last().map(|item| cursor_of(&position(item))))
+        .flatten();
+    (items, next)
+}
+
 fn min_size(text: Option<&str>) -> Result<u64, ApiError> {
     text.map_or(Ok(0), |text| {
         spectra_core::policy::parse_size(text)
@@ -198,11 +213,7 @@ async fn usage(
             })
         })
         .collect();
-    let more = rest.len() > limit;
-    let items: Vec<_> = rest.into_iter().take(limit).collect();
-    let next = more
-        .then(|| items.last().map(|row| cursor_of(&position(row))))
-        .flatten();
+    let (items, next) = one_page(rest, limit, position);
     Ok(Json(json!({
         "group_by": group_by,
         "backend": params.backend.unwrap_or_else(|| "all".to_owned()),
@@ -241,12 +252,8 @@ async fn stale(
         after,
         limit: limit + 1,
     };
-    let mut files = state.store.stale_files(&query).await?;
-    let more = files.len() > limit;
-    files.truncate(limit);
-    let next = more
-        .then(|| files.last().map(|file| cursor_of(&file.position)))
-        .flatten();
+    let files = state.store.stale_files(&query).await?;
+    let (files, next) = one_page(files, limit, |file| file.position.clone());
     Ok(Json(json!({
         "days": days,
         "min_size": query.min_size,
@@ -277,8 +284,8 @@ async fn backends(
         .into_iter()
         .filter(|b| after.as_ref().is_none_or(|name| b.name > *name))
         .collect();
-    let more = rest.len() > limit;
-    for backend in rest.into_iter().take(limit) {
+    let (page, next) = one_page(rest, limit, |backend| backend.name.clone());
+    for backend in page {
         let series = state.store.index_growth(&backend.name, since).await?;
         let first = series.first().map(|(_, totals)| *totals);
         let mut body = serde_json::to_value(&backend).unwrap_or_default();
@@ -287,15 +294,9 @@ async fn backends(
             "apparent_bytes": first.map(|t| backend.apparent_bytes - t.apparent_bytes),
             "disk_bytes": first.map(|t| backend.disk_bytes - t.disk_bytes),
         });
-        items.push((backend.name, body));
+        items.push(body);
     }
-    let next = more
-        .then(|| items.last().map(|(name, _)| cursor_of(name)))
-        .flatten();
-    Ok(Json(json!({
-        "items": items.into_iter().map(|(_, body)| body).collect::<Vec<_>>(),
-        "next_cursor": next,
-    })))
+    Ok(Json(json!({"items": items, "next_cursor": next})))
 }
 
 /// Files shown per list of `GET /api/v1/user/{id}`.
@@ -377,18 +378,14 @@ async fn teams(
             teams.entry(member.team).or_default().push(member.user);
         }
     }
-    let more = teams.len() > limit;
+    let (teams, next) = one_page(teams.into_iter().collect(), limit, |(team, _)| team.clone());
     let items: Vec<_> = teams
         .into_iter()
-        .take(limit)
         .map(|(team, members)| {
             let quota = governance::QuotaMark::find(&quotas, &format!("team:{team}"), None);
             json!({"team": team, "members": members, "quota": quota})
         })
         .collect();
-    let next = more
-        .then(|| items.last().map(|item| cursor_of(&item["team"])))
-        .flatten();
     Ok(Json(json!({"items": items, "next_cursor": next})))
 }
 
