@@ -552,6 +552,17 @@ async fn telemetry_decides_staleness_and_is_applied_once() {
             .request(Method::POST, "/api/v1/telemetry", Some(&agent), body)
             .await;
         assert_eq!(again.body["duplicate"], true, "{}", again.text);
+        // Another batch adds to the same file's, user's and day's aggregate.
+        let more = TelemetryBatch::new(vec![event(AccessOp::Read, &read)]);
+        let reply = f
+            .request(
+                Method::POST,
+                "/api/v1/telemetry",
+                Some(&agent),
+                protocol::encode(&more, Compression::Gzip).expect("encode"),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
 
         let stale = stale_paths(&f, "days=90").await;
         let names: std::collections::BTreeSet<(String, String)> = stale
@@ -613,9 +624,9 @@ async fn telemetry_decides_staleness_and_is_applied_once() {
             (
                 &json!("files-2:/t"),
                 &json!(2),
+                &json!(4),
                 &json!(3),
-                &json!(2),
-                &json!(8192)
+                &json!(12288)
             ),
             "{}",
             reply.text
