@@ -34,6 +34,7 @@
 //! see [`Backend`].
 #![forbid(unsafe_code)]
 
+pub mod alert;
 mod backend;
 mod cancel;
 pub mod collect;

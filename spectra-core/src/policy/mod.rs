@@ -34,6 +34,7 @@ pub use enforce::{
     QuarantinedFile, Skipped, enforce, invoking_user, purge, restore,
 };
 pub use plan::{Plan, PlanStore, PlannedFile, plan};
+pub(crate) use rule::{Literal, parse_number};
 pub use rule::{
     Facts, Field, MAX_RULE_LEN, MAX_RULE_NESTING, Rule, RuleError, Type, parse_duration, parse_size,
 };

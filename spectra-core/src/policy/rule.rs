@@ -886,7 +886,7 @@ pub fn parse_size(text: &str) -> crate::Result<u64> {
     }
 }
 
-enum Literal {
+pub(crate) enum Literal {
     Plain(f64),
     Bytes(f64),
     Seconds(f64),
@@ -905,7 +905,7 @@ impl Literal {
 }
 
 /// `42`, `1.5GB` (×1000ⁿ), `500MiB` (×1024ⁿ), `90d`, `12h`, `2025-01-01`.
-fn parse_number(text: &str) -> Result<Literal, String> {
+pub(crate) fn parse_number(text: &str) -> Result<Literal, String> {
     if text.len() == 10 && text.as_bytes()[4] == b'-' && text.as_bytes()[7] == b'-' {
         let date = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
             .map_err(|e| format!("bad date '{text}': {e}"))?;
