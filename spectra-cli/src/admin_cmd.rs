@@ -675,3 +675,208 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<()> {
     }
     print(&over, &QUOTA_COLUMNS, args.connection.format)
 }
+
+#[derive(Debug, Args)]
+pub struct AlertsArgs {
+    #[command(subcommand)]
+    command: AlertsCommand,
+    #[command(flatten)]
+    connection: Connection,
+}
+
+#[derive(Debug, Subcommand)]
+enum AlertsCommand {
+    /// Alerts as they stand (GET /api/v1/alerts).
+    List {
+        /// `pending`, `firing` or `resolved`.
+        #[arg(long)]
+        state: Option<String>,
+        #[arg(long, value_name = "NAME")]
+        rule: Option<String>,
+    },
+    /// Alert rules: `rules list`, `rules set NAME --condition '…' --notify webhook:URL`,
+    /// `rules delete NAME`.
+    Rules {
+        #[command(subcommand)]
+        command: Option<RulesCommand>,
+    },
+    /// Hold back notices (not evaluation) of a rule, an agent or a label for a time.
+    Silence {
+        #[arg(long, value_name = "NAME")]
+        rule: Option<String>,
+        #[arg(long, value_name = "ID")]
+        agent: Option<String>,
+        /// `key=value`: agents carrying this label.
+        #[arg(long, value_name = "KEY=VALUE")]
+        label: Option<String>,
+        /// How long, e.g. `2h`.
+        #[arg(long = "for", value_name = "DURATION")]
+        duration: String,
+        /// Why (kept with who silenced).
+        #[arg(long)]
+        reason: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RulesCommand {
+    /// Every rule.
+    List,
+    /// Create or replace the rule NAME; what is left out takes the server's defaults.
+    Set {
+        name: String,
+        /// e.g. `disk.used_percent{mount_point="/"} > 90 for 10m`.
+        #[arg(long)]
+        condition: String,
+        /// `info`, `warning` or `critical`.
+        #[arg(long)]
+        severity: Option<String>,
+        /// e.g. `15m`.
+        #[arg(long)]
+        cooldown: Option<String>,
+        /// `webhook:URL` or `email:ADDRESS`; repeat for more.
+        #[arg(long)]
+        notify: Vec<String>,
+        /// Watch only this agent.
+        #[arg(long, value_name = "ID")]
+        agent: Option<String>,
+        /// Watch only agents with this label (`key=value`); repeat for more.
+        #[arg(long, value_name = "KEY=VALUE")]
+        label: Vec<String>,
+    },
+    /// Delete the rule NAME and its alerts.
+    Delete { name: String },
+}
+
+pub fn alerts(args: &AlertsArgs) -> anyhow::Result<()> {
+    let api = args.connection.connect()?;
+    let output = args.connection.format;
+    match &args.command {
+        AlertsCommand::List { state, rule } => {
+            let mut query = Vec::new();
+            if let Some(state) = state {
+                query.push(("state", state.clone()));
+            }
+            if let Some(rule) = rule {
+                query.push(("rule", rule.clone()));
+            }
+            let items = api.list("/api/v1/alerts", &query, usize::MAX)?;
+            print(
+                &items,
+                &[
+                    column("RULE", "rule", false),
+                    column("SERIES", "series", false),
+                    column("HOST", "hostname", false),
+                    column("STATE", "state", false),
+                    column("SEVERITY", "severity", false),
+                    column("VALUE", "value", false),
+                    column("SINCE", "since", false),
+                    column("SILENCED", "silenced", false),
+                ],
+                output,
+            )
+        }
+        AlertsCommand::Rules { command } => match command.as_ref().unwrap_or(&RulesCommand::List) {
+            RulesCommand::List => {
+                let items: Vec<Value> = api
+                    .list("/api/v1/alert-rules", &[], usize::MAX)?
+                    .into_iter()
+                    .map(|mut item| {
+                        let notify: Vec<String> = item["notify"]
+                            .as_array()
+                            .map(|t| t.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+                            .unwrap_or_default();
+                        item["notify"] = Value::from(notify.join(" "));
+                        item
+                    })
+                    .collect();
+                print(
+                    &items,
+                    &[
+                        column("NAME", "name", false),
+                        column("CONDITION", "condition", false),
+                        column("SEVERITY", "severity", false),
+                        column("NOTIFY", "notify", false),
+                    ],
+                    output,
+                )
+            }
+            RulesCommand::Set {
+                name,
+                condition,
+                severity,
+                cooldown,
+                notify,
+                agent,
+                label,
+            } => {
+                let mut labels = serde_json::Map::new();
+                for pair in label {
+                    let (key, value) = pair
+                        .split_once('=')
+                        .with_context(|| format!("--label {pair:?}: write key=value"))?;
+                    labels.insert(key.to_owned(), Value::from(value));
+                }
+                let mut rule = serde_json::json!({
+                    "name": name,
+                    "condition": condition,
+                    "notify": notify,
+                    "scope": {"labels": labels},
+                });
+                if let Some(agent) = agent {
+                    rule["scope"]["agent"] = Value::from(agent.clone());
+                }
+                if let Some(severity) = severity {
+                    rule["severity"] = Value::from(severity.clone());
+                }
+                if let Some(cooldown) = cooldown {
+                    rule["cooldown"] = Value::from(cooldown.clone());
+                }
+                api.send(
+                    reqwest::Method::PUT,
+                    &format!("/api/v1/alert-rules/{}", segment(name)),
+                    &[],
+                    Some(&rule),
+                )?;
+                eprintln!("spectra: alert rule {name} saved");
+                Ok(())
+            }
+            RulesCommand::Delete { name } => {
+                api.call(
+                    reqwest::Method::DELETE,
+                    &format!("/api/v1/alert-rules/{}", segment(name)),
+                    &[],
+                )?;
+                eprintln!("spectra: alert rule {name} deleted");
+                Ok(())
+            }
+        },
+        AlertsCommand::Silence {
+            rule,
+            agent,
+            label,
+            duration,
+            reason,
+        } => {
+            let body = serde_json::json!({
+                "rule": rule, "agent": agent, "label": label,
+                "duration": duration, "reason": reason,
+            });
+            let silence = api
+                .send(reqwest::Method::POST, "/api/v1/silences", &[], Some(&body))?
+                .unwrap_or_default();
+            print(
+                &[silence],
+                &[
+                    column("ID", "id", false),
+                    column("RULE", "rule", false),
+                    column("AGENT", "agent_id", false),
+                    column("ENDS", "ends_at", false),
+                    column("BY", "created_by", false),
+                    column("REASON", "reason", false),
+                ],
+                output,
+            )
+        }
+    }
+}

@@ -75,6 +75,10 @@ enum Command {
     /// A backend's daily files and bytes over --period, from a server's file index.
     Growth(admin_cmd::GrowthArgs),
     #[cfg(feature = "agent")]
+    /// Alerts on a server: `alerts list --state firing`, `alerts rules [list|set|delete]`,
+    /// `alerts silence --rule NAME --for 2h --reason '…'`.
+    Alerts(admin_cmd::AlertsArgs),
+    #[cfg(feature = "agent")]
     /// Quotas on a server: `quota set --team vision --backend s3 --soft 500TB --hard 600TB`,
     /// `quota list`, `quota delete --team vision --backend s3`.
     Quota(admin_cmd::QuotaArgs),
@@ -111,6 +115,8 @@ fn main() -> ExitCode {
         Command::Team(args) => admin_cmd::team(&args).map(|()| ExitCode::SUCCESS),
         #[cfg(feature = "agent")]
         Command::Growth(args) => admin_cmd::growth(&args).map(|()| ExitCode::SUCCESS),
+        #[cfg(feature = "agent")]
+        Command::Alerts(args) => admin_cmd::alerts(&args).map(|()| ExitCode::SUCCESS),
         #[cfg(feature = "agent")]
         Command::Quota(args) => admin_cmd::quota(&args).map(|()| ExitCode::SUCCESS),
         #[cfg(feature = "agent")]

@@ -240,7 +240,7 @@ pub enum CompareOp {
 }
 
 impl CompareOp {
-    fn symbol(self) -> &'static str {
+    pub fn symbol(self) -> &'static str {
         match self {
             CompareOp::Eq => "==",
             CompareOp::Ne => "!=",
@@ -311,6 +311,23 @@ impl Selector {
             .all(|part| path.next().is_some_and(|p| p == part))
             && path.next().is_none()
             && self.admits_labels(&sample.labels)
+    }
+}
+
+impl Selector {
+    /// Whether a series key as rollups store it (`used_percent{mount_point="/"}`, see
+    /// [`Sample::key`]) is one of the selector's series.
+    pub fn matches_key(&self, key: &str) -> bool {
+        let (path, labels) = key.split_once('{').unwrap_or((key, ""));
+        path == self.field
+            && self.labels.iter().all(|(name, value)| {
+                let wanted = format!("{name}={}", serde_json::Value::from(value.as_str()));
+                labels.match_indices(&wanted).any(|(at, _)| {
+                    let before = if at == 0 { None } else { labels[..at].chars().last() };
+                    let after = labels[at + wanted.len()..].chars().next();
+                    matches!(before, None | Some(',')) && matches!(after, Some(',' | '}'))
+                })
+            })
     }
 }
 

@@ -142,6 +142,38 @@ pub struct ServeArgs {
         arg(long, env = "SPECTRA_COMMAND_TIMEOUT", value_name = "DURATION")
     )]
     pub command_timeout: Option<String>,
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, env = "SPECTRA_ALERT_INTERVAL", value_name = "DURATION")
+    )]
+    pub alert_interval: Option<String>,
+    /// The HMAC-SHA256 key that signs webhook bodies (`X-Spectra-Signature`).
+    #[cfg_attr(
+        feature = "clap",
+        arg(
+            long,
+            env = "SPECTRA_ALERT_WEBHOOK_SECRET",
+            value_name = "SECRET",
+            hide_env_values = true
+        )
+    )]
+    pub alert_webhook_secret: Option<String>,
+    /// Let webhooks reach loopback and link-local addresses (a receiver on this host).
+    #[cfg_attr(feature = "clap", arg(long, env = "SPECTRA_ALERT_ALLOW_LOCAL_TARGETS", value_name = "BOOL",
+          num_args = 0..=1, default_missing_value = "true"))]
+    pub alert_allow_local_targets: Option<bool>,
+    /// `smtp://user:password@host:587` (STARTTLS), `smtps://…:465` (TLS), or
+    /// `smtp://host:25?tls=none` on a trusted network.
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, env = "SPECTRA_SMTP_URL", value_name = "URL", hide_env_values = true)
+    )]
+    pub smtp_url: Option<String>,
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, env = "SPECTRA_SMTP_FROM", value_name = "ADDRESS")
+    )]
+    pub smtp_from: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -168,6 +200,44 @@ pub struct ServeConfig {
     pub retention: Retention,
     pub maintenance_interval: Duration,
     pub command_timeout: Duration,
+    pub alerts: AlertSettings,
+}
+
+/// How alerts are evaluated and delivered.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AlertSettings {
+    /// Rules are evaluated this often (once per interval across replicas).
+    pub interval: Duration,
+    pub webhook_secret: Option<String>,
+    pub allow_local_targets: bool,
+    pub smtp_url: Option<String>,
+    pub smtp_from: Option<String>,
+}
+
+impl Default for AlertSettings {
+    fn default() -> Self {
+        AlertSettings {
+            interval: Duration::from_secs(30),
+            webhook_secret: None,
+            allow_local_targets: false,
+            smtp_url: None,
+            smtp_from: None,
+        }
+    }
+}
+
+/// Secrets stay out of logs and debug output.
+impl std::fmt::Debug for AlertSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |set: bool| if set { "<set>" } else { "<none>" };
+        f.debug_struct("AlertSettings")
+            .field("interval", &self.interval)
+            .field("webhook_secret", &hidden(self.webhook_secret.is_some()))
+            .field("allow_local_targets", &self.allow_local_targets)
+            .field("smtp_url", &hidden(self.smtp_url.is_some()))
+            .field("smtp_from", &self.smtp_from)
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -222,6 +292,7 @@ impl ServeConfig {
             retention: Retention::default(),
             maintenance_interval: Duration::from_secs(60),
             command_timeout: Duration::from_secs(600),
+            alerts: AlertSettings::default(),
         }
     }
 
@@ -306,6 +377,21 @@ impl ServeConfig {
                 pick(&args.command_timeout, &file.command_timeout),
                 defaults.command_timeout,
             )?,
+            alerts: AlertSettings {
+                interval: duration(
+                    "alert_interval",
+                    pick(&args.alert_interval, &file.alert_interval),
+                    defaults.alerts.interval,
+                )?,
+                webhook_secret: pick(&args.alert_webhook_secret, &file.alert_webhook_secret)
+                    .filter(|secret| !secret.is_empty()),
+                allow_local_targets: args
+                    .alert_allow_local_targets
+                    .or(file.alert_allow_local_targets)
+                    .unwrap_or(false),
+                smtp_url: pick(&args.smtp_url, &file.smtp_url).filter(|url| !url.is_empty()),
+                smtp_from: pick(&args.smtp_from, &file.smtp_from),
+            },
         };
         if let Some(token) = &config.enrollment_token
             && token.chars().count() < MIN_ENROLLMENT_TOKEN_CHARS
@@ -318,6 +404,12 @@ impl ServeConfig {
         }
         if config.maintenance_interval.is_zero() {
             return Err("maintenance_interval must be more than 0".into());
+        }
+        if config.alerts.interval < Duration::from_secs(1) {
+            return Err("alert_interval must be at least 1s".into());
+        }
+        if config.alerts.smtp_url.is_some() && config.alerts.smtp_from.is_none() {
+            return Err("smtp_from: give the sender address that goes with smtp_url".into());
         }
         Ok(config)
     }

@@ -17,6 +17,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod alerts;
 pub mod api;
 pub mod auth;
 pub mod config;

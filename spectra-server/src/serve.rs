@@ -32,6 +32,8 @@ pub enum ServeError {
     Tls(String),
     #[error("server: {0}")]
     Io(#[from] io::Error),
+    #[error("alerts: {0}")]
+    Alerts(String),
 }
 
 /// Opens the store, binds, serves until SIGINT or SIGTERM, then stops accepting, lets
@@ -39,8 +41,10 @@ pub enum ServeError {
 pub async fn run(config: ServeConfig) -> Result<(), ServeError> {
     let store = store::open(&config.db).await?;
     tracing::info!(backend = store.backend(), "store ready");
+    let mailer = crate::alerts::Mailer::new(&config.alerts).map_err(ServeError::Alerts)?;
     let state = AppState::new(store, config.clone());
     let maintenance = tokio::spawn(maintain(state.clone()));
+    let alerting = tokio::spawn(crate::alerts::run(state.clone(), mailer));
     let trimming = tokio::spawn(release_freed_memory());
     let shutdown = state.shutdown.clone();
     tokio::spawn(async move {
@@ -79,6 +83,7 @@ pub async fn run(config: ServeConfig) -> Result<(), ServeError> {
         }
     };
     maintenance.abort();
+    alerting.abort();
     trimming.abort();
     result.map_err(ServeError::from)
 }

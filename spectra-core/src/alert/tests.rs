@@ -123,6 +123,10 @@ fn selectors_match_their_field_and_labels_only() {
     assert!(!selector.matches(&sample(&["used_percent"], &[("mount_point", "/data")])));
     assert!(!selector.matches(&sample(&["used_percent", "x"], &[("mount_point", "/")])));
     assert!(!selector.matches(&sample(&["used"], &[("mount_point", "/")])));
+    assert!(selector.matches_key(r#"used_percent{mount_point="/"}"#));
+    assert!(selector.matches_key(r#"used_percent{device="sda",mount_point="/"}"#));
+    assert!(!selector.matches_key(r#"used_percent{mount_point="/data"}"#));
+    assert!(!selector.matches_key("used_percent"));
     let nested = parse("cpu.load.one > 1").selector;
     assert!(nested.matches(&sample(&["load", "one"], &[])));
     assert_eq!(selector.to_string(), r#"disk.used_percent{mount_point="/"}"#);

@@ -45,7 +45,7 @@ const DEFAULT_PAGE: usize = 100;
 const MAX_PAGE: usize = 1000;
 
 /// `limit` checked, and the position `cursor` holds.
-fn page<P: DeserializeOwned>(
+pub(super) fn page<P: DeserializeOwned>(
     limit: Option<usize>,
     cursor: Option<&str>,
 ) -> Result<(usize, Option<P>), ApiError> {
@@ -77,7 +77,7 @@ fn cursor_of<P: Serialize>(position: &P) -> String {
 
 /// The first `limit` of `items` (asked for with one more, to know whether there are more) and
 /// the cursor to the next page, made from the last item's position.
-fn one_page<T, P: Serialize>(
+pub(super) fn one_page<T, P: Serialize>(
     mut items: Vec<T>,
     limit: usize,
     position: impl Fn(&T) -> P,

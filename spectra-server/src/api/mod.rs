@@ -4,6 +4,7 @@
 //! JSON `{code, message}` ([`ApiError`]). `/openapi.json` describes every route.
 
 mod admin;
+mod alerts;
 mod agent;
 mod error;
 mod governance;
@@ -27,7 +28,7 @@ use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
 pub use error::ApiError;
-pub use history::{prune, roll_up};
+pub use history::{ROLLUP_5M, prune, roll_up};
 pub use prometheus::RequestStats;
 
 use crate::config::ServeConfig;
@@ -62,6 +63,7 @@ pub fn app(state: AppState) -> Router {
         .route("/openapi.json", get(openapi))
         .route("/metrics", get(prometheus::exposition))
         .merge(agent::routes())
+        .merge(alerts::routes())
         .merge(admin::routes())
         .merge(history::routes())
         .merge(policies::routes())

@@ -198,6 +198,25 @@ pub(super) async fn exposition(
                 .push(format!("{name}{{{labels}}} {}", sample.value));
         }
     }
+    // Every firing alert as 1 (pending and resolved ones are not exposed), so Prometheus'
+    // own rules and dashboards can see what Spectra is alerting on.
+    let firing = families
+        .entry("spectra_alerts_firing".into())
+        .or_default();
+    for alert in state
+        .store
+        .alerts(Some(spectra_core::alert::AlertState::Firing))
+        .await?
+    {
+        firing.push(format!(
+            "spectra_alerts_firing{{rule=\"{}\",severity=\"{}\",series=\"{}\",agent_id=\"{}\",hostname=\"{}\"}} 1",
+            escape(&alert.rule),
+            escape(&alert.severity),
+            escape(&alert.series),
+            escape(alert.agent_id.as_deref().unwrap_or("")),
+            escape(alert.hostname.as_deref().unwrap_or("")),
+        ));
+    }
     let mut out = String::new();
     for (name, lines) in families {
         let _ = writeln!(out, "# TYPE {name} gauge");

@@ -9,6 +9,7 @@ pub(super) const SCHEMA: &[(i64, &str)] = &[
     (4, include_str!("schema_4.sql")),
     (5, include_str!("schema_5.sql")),
     (6, include_str!("schema_6.sql")),
+    (7, include_str!("schema_7.sql")),
 ];
 
 /// Applies the schema versions not yet applied, in one transaction per version. `lock` (run

@@ -16,6 +16,7 @@
 //! the handler that made it answers.
 
 mod agents;
+mod alerts;
 mod commands;
 mod index;
 mod metrics;
@@ -52,6 +53,7 @@ use uuid::Uuid;
 use crate::auth::{Role, hex, sha256_hex};
 use metrics::write_batch;
 
+pub use alerts::{AlertRecord, AlertRuleRecord, DeliveryAttempt, OutboxRow, Silence};
 pub use agents::{AgentEvent, AgentRecord, Enrollment, LEGACY_MACHINE_PREFIX, Uploader};
 pub use commands::{CommandRecord, CommandStatus, Finished};
 pub use index::{BackendRecord, IndexOutcome, StaleFile, StaleQuery, Totals};

@@ -1,0 +1,570 @@
+//! Alerts end to end: a real `spectra serve` evaluating rules every second, a real agent, a
+//! webhook receiver and an SMTP server started here; two replicas over PostgreSQL.
+
+mod common;
+#[path = "../../spectra-server/tests/harness/mod.rs"]
+mod harness;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use hmac::{KeyInit, Mac};
+use serde_json::{Value, json};
+use spectra_core::protocol::{self, Compression, Envelope, MetricBatch};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+use common::{ServerProcess, cli_token, http_client};
+
+const ENROLL: &str = "alerts-enroll-0123456789";
+const SECRET: &str = "the-webhook-secret";
+
+/// A webhook receiver: every request with a valid signature, and whether it answers 200.
+#[derive(Clone)]
+struct Receiver {
+    url: String,
+    hits: Arc<Mutex<Vec<Value>>>,
+    healthy: Arc<AtomicBool>,
+}
+
+impl Receiver {
+    async fn start() -> Receiver {
+        let hits: Arc<Mutex<Vec<Value>>> = Arc::default();
+        let healthy = Arc::new(AtomicBool::new(true));
+        let app = {
+            let (hits, healthy) = (hits.clone(), healthy.clone());
+            axum::Router::new().route(
+                "/hook",
+                axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+                    let (hits, healthy) = (hits.clone(), healthy.clone());
+                    async move {
+                        if !healthy.load(Ordering::SeqCst) {
+                            return StatusCode::SERVICE_UNAVAILABLE;
+                        }
+                        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes())
+                            .expect("key");
+                        mac.update(&body);
+                        let expected: String = mac
+                            .finalize()
+                            .into_bytes()
+                            .iter()
+                            .map(|b| format!("{b:02x}"))
+                            .collect();
+                        let signed = headers
+                            .get("x-spectra-signature")
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default();
+                        if signed != format!("sha256={expected}") {
+                            return StatusCode::UNAUTHORIZED;
+                        }
+                        let body: Value = serde_json::from_slice(&body).expect("json body");
+                        assert_eq!(
+                            headers.get("x-spectra-delivery").and_then(|v| v.to_str().ok()),
+                            body["id"].as_str()
+                        );
+                        hits.lock().expect("hits").push(body);
+                        StatusCode::OK
+                    }
+                }),
+            )
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Receiver { url, hits, healthy }
+    }
+
+    fn of(&self, rule: &str, notice: &str) -> Vec<Value> {
+        self.hits
+            .lock()
+            .expect("hits")
+            .iter()
+            .filter(|hit| hit["rule"] == rule && hit["notice"] == notice)
+            .cloned()
+            .collect()
+    }
+
+    /// Waits up to `within` for a `notice` of `rule`; answers it and how long it took.
+    async fn wait(&self, rule: &str, notice: &str, within: Duration) -> (Value, Duration) {
+        let started = Instant::now();
+        loop {
+            if let Some(hit) = self.of(rule, notice).pop() {
+                return (hit, started.elapsed());
+            }
+            assert!(
+                started.elapsed() < within,
+                "no {notice} notice of {rule:?} within {within:?}; got {:?}",
+                self.hits.lock().expect("hits")
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+/// A minimal SMTP server: takes every message and keeps its text.
+async fn smtp_server() -> (u16, Arc<Mutex<Vec<String>>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let messages: Arc<Mutex<Vec<String>>> = Arc::default();
+    let kept = messages.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let kept = kept.clone();
+            tokio::spawn(async move {
+                let (read, mut write) = stream.into_split();
+                let mut lines = BufReader::new(read).lines();
+                let _ = write.write_all(b"220 test ESMTP\r\n").await;
+                let mut data: Option<String> = None;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if let Some(text) = data.as_mut() {
+                        if line == "." {
+                            kept.lock().expect("messages").push(data.take().unwrap_or_default());
+                            let _ = write.write_all(b"250 2.0.0 queued\r\n").await;
+                        } else {
+                            text.push_str(&line);
+                            text.push('\n');
+                        }
+                        continue;
+                    }
+                    let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+                    let answer: &[u8] = match verb.as_str() {
+                        "EHLO" => b"250-test\r\n250 8BITMIME\r\n",
+                        "HELO" | "MAIL" | "RCPT" | "RSET" | "NOOP" => b"250 OK\r\n",
+                        "DATA" => {
+                            data = Some(String::new());
+                            b"354 go ahead\r\n"
+                        }
+                        "QUIT" => {
+                            let _ = write.write_all(b"221 bye\r\n").await;
+                            return;
+                        }
+                        _ => b"502 not here\r\n",
+                    };
+                    let _ = write.write_all(answer).await;
+                }
+            });
+        }
+    });
+    (port, messages)
+}
+
+struct Api {
+    client: reqwest::Client,
+    url: String,
+    admin: String,
+}
+
+impl Api {
+    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self
+            .client
+            .request(method, format!("{}{path}", self.url))
+            .bearer_auth(&self.admin);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let reply = request.send().await.expect("request");
+        let status = reply.status();
+        let text = reply.text().await.expect("body");
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    async fn rule(&self, rule: Value) {
+        let (status, body) = self
+            .send(reqwest::Method::POST, "/api/v1/alert-rules", Some(rule))
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+    }
+
+    async fn enroll(&self, host: &str) -> (String, String) {
+        let reply: Value = self
+            .client
+            .post(format!("{}/api/v1/agent/register", self.url))
+            .json(&json!({"enrollment_token": ENROLL, "hostname": host, "os": "linux",
+                          "version": "0.1.0"}))
+            .send()
+            .await
+            .expect("register")
+            .json()
+            .await
+            .expect("json");
+        (
+            reply["agent_id"].as_str().expect("id").to_owned(),
+            reply["agent_token"].as_str().expect("token").to_owned(),
+        )
+    }
+
+    async fn metrics(&self, token: &str, envelopes: Vec<Envelope>) {
+        let body = protocol::encode(&MetricBatch::new(None, envelopes), Compression::Gzip)
+            .expect("encode");
+        let reply = self
+            .client
+            .post(format!("{}/api/v1/metrics", self.url))
+            .bearer_auth(token)
+            .header("content-encoding", "gzip")
+            .body(body)
+            .send()
+            .await
+            .expect("metrics");
+        assert!(reply.status().is_success(), "{}", reply.status());
+    }
+}
+
+fn serve_env(smtp_port: u16) -> Vec<(&'static str, String)> {
+    vec![
+        ("SPECTRA_ENROLLMENT_TOKEN", ENROLL.to_owned()),
+        ("SPECTRA_ALERT_INTERVAL", "1s".to_owned()),
+        ("SPECTRA_ALERT_WEBHOOK_SECRET", SECRET.to_owned()),
+        ("SPECTRA_ALERT_ALLOW_LOCAL_TARGETS", "true".to_owned()),
+        ("SPECTRA_SMTP_URL", format!("smtp://127.0.0.1:{smtp_port}")),
+        ("SPECTRA_SMTP_FROM", "spectra@example.com".to_owned()),
+    ]
+}
+
+fn start(db: &str, env: &[(&'static str, String)], dir: &std::path::Path) -> ServerProcess {
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    ServerProcess::start(&["--db", db], &env, dir)
+}
+
+fn cpu(host: &str, percent: f64) -> Envelope {
+    Envelope::new("cpu", host, json!({"usage_percent": percent}))
+}
+
+/// `spectra alerts …` against the server; its stdout.
+fn alerts_cli(url: &str, token: &str, args: &[&str]) -> String {
+    let mut all = vec!["alerts"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--server", url, "--token", token]);
+    let out = common::spectra(&all);
+    assert!(
+        out.status.success(),
+        "spectra alerts {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_fire_resolve_and_deliver_by_webhook_and_email_through_restarts() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("alerts.db").display().to_string();
+    let admin = cli_token(&db, "admin");
+    let receiver = Receiver::start().await;
+    let (smtp_port, mail) = smtp_server().await;
+    let env = serve_env(smtp_port);
+    let mut server = start(&db, &env, dir.path());
+    let api = Api {
+        client: http_client(None),
+        url: server.url.clone(),
+        admin: admin.clone(),
+    };
+
+    // A rule through the CLI; a bad one is refused with where.
+    alerts_cli(
+        &api.url,
+        &admin,
+        &[
+            "rules", "set", "cpu hot", "--condition", "cpu.usage_percent > 90 for 2s",
+            "--severity", "critical", "--cooldown", "0s",
+            "--notify", &format!("webhook:{}", receiver.url),
+            "--notify", "email:ops@example.com",
+        ],
+    );
+    let (status, body) = api
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/alert-rules",
+            Some(json!({"name": "bad", "condition": "cpu.usage_percent >> 90"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["message"].as_str().unwrap_or("").contains("column 20"), "{body}");
+    let listed = alerts_cli(&api.url, &admin, &["rules", "--format", "json"]);
+    assert!(listed.contains("cpu.usage_percent > 90 for 2s"), "{listed}");
+
+    // A threshold: fires within its for + interval after the metric crosses it, by webhook
+    // (signed) and email; then resolves.
+    let (web, web_token) = api.enroll("web-1").await;
+    api.metrics(&web_token, vec![cpu("web-1", 95.0)]).await;
+    let (fired, took) = receiver
+        .wait("cpu hot", "firing", Duration::from_secs(15))
+        .await;
+    assert!(took >= Duration::from_secs(2), "not before its for: {took:?}");
+    assert!(took < Duration::from_secs(8), "within for + interval: {took:?}");
+    assert_eq!(fired["value"], 95.0);
+    assert_eq!(fired["severity"], "critical");
+    assert_eq!(fired["agent"]["id"], web.as_str());
+    let started = Instant::now();
+    while !mail.lock().expect("mail").iter().any(|m| m.contains("cpu hot")) {
+        assert!(started.elapsed() < Duration::from_secs(10), "no email");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let firing = alerts_cli(&api.url, &admin, &["list", "--state", "firing", "--format", "json"]);
+    let firing: Value = serde_json::from_str(&firing).expect("json");
+    assert_eq!(firing[0]["rule"], "cpu hot", "{firing}");
+    assert_eq!(firing[0]["series"], format!("{web}/usage_percent"));
+    let exposition = api
+        .client
+        .get(format!("{}/metrics", api.url))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        exposition.contains("spectra_alerts_firing{rule=\"cpu hot\",severity=\"critical\""),
+        "{exposition}"
+    );
+    api.metrics(&web_token, vec![cpu("web-1", 10.0)]).await;
+    let (resolved, _) = receiver
+        .wait("cpu hot", "resolved", Duration::from_secs(10))
+        .await;
+    assert_eq!(resolved["value"], 10.0);
+    assert_eq!(receiver.of("cpu hot", "firing").len(), 1);
+
+    // A silence holds back delivery, not the state.
+    let silenced = alerts_cli(
+        &api.url,
+        &admin,
+        &["silence", "--rule", "cpu hot", "--for", "1h", "--reason", "maintenance", "--format", "json"],
+    );
+    assert!(silenced.contains("maintenance"), "{silenced}");
+    api.metrics(&web_token, vec![cpu("web-1", 97.0)]).await;
+    let started = Instant::now();
+    loop {
+        let (_, body) = api
+            .send(reqwest::Method::GET, "/api/v1/alerts?state=firing", None)
+            .await;
+        if body["items"][0]["rule"] == "cpu hot" {
+            assert_eq!(body["items"][0]["silenced"], true, "{body}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(10), "{body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(receiver.of("cpu hot", "firing").len(), 1, "silenced: no second notice");
+
+    // A disk filling 1 % a minute (envelopes of the last 9 minutes): predicted full in
+    // about 41 minutes, under the 1 h horizon, long before it is full.
+    api.rule(json!({"name": "disk filling",
+                    "condition": "time_to_full(disk.used_percent{mount_point=\"/data\"}, 10m) < 1h",
+                    "notify": [format!("webhook:{}", receiver.url)]}))
+        .await;
+    let now = chrono::Utc::now();
+    let filling: Vec<Envelope> = (0..10)
+        .map(|m| {
+            let mut envelope = Envelope::new(
+                "disk",
+                "web-1",
+                json!({"mount_point": "/data", "used_percent": 50.0 + f64::from(m)}),
+            );
+            envelope.timestamp = now - chrono::Duration::minutes(9 - i64::from(m));
+            envelope
+        })
+        .collect();
+    api.metrics(&web_token, filling).await;
+    let (predicted, _) = receiver
+        .wait("disk filling", "firing", Duration::from_secs(10))
+        .await;
+    let eta = predicted["value"].as_f64().expect("seconds to full");
+    assert!((eta - 41.0 * 60.0).abs() < 30.0, "{predicted}");
+
+    // A quota crossed by an upload.
+    api.rule(json!({"name": "quota", "condition": "quota.level >= hard",
+                    "notify": [format!("webhook:{}", receiver.url)]}))
+        .await;
+    let (status, body) = api
+        .send(
+            reqwest::Method::PUT,
+            "/api/v1/quota/user:alice",
+            Some(json!({"hard": "1KB"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let batch = protocol::IndexBatch {
+        version: protocol::PROTOCOL_VERSION,
+        batch_id: uuid::Uuid::new_v4(),
+        crawl_id: uuid::Uuid::new_v4(),
+        base_crawl: None,
+        backend: "lab".into(),
+        root: std::path::PathBuf::from("/lab").into(),
+        seq: 0,
+        entries: (0..3)
+            .map(|i| protocol::IndexEntry {
+                path: std::path::PathBuf::from(format!("/lab/f{i}")).into(),
+                size: 1000,
+                disk_bytes: 4096,
+                mtime: None,
+                atime: None,
+                uid: Some(1000),
+                owner: Some("alice".into()),
+                gid: None,
+                ino: None,
+            })
+            .collect(),
+        removed: Vec::new(),
+        end: Some(protocol::CrawlEnd {
+            complete: true,
+            files: 3,
+            batches: 1,
+            started_at: chrono::Utc::now(),
+            finished_at: chrono::Utc::now(),
+        }),
+    };
+    let reply = api
+        .client
+        .post(format!("{}/api/v1/index", api.url))
+        .bearer_auth(&web_token)
+        .body(protocol::encode(&batch, Compression::Gzip).expect("encode"))
+        .send()
+        .await
+        .expect("index");
+    assert!(reply.status().is_success(), "{}", reply.text().await.unwrap_or_default());
+    let (crossed, _) = receiver
+        .wait("quota", "firing", Duration::from_secs(10))
+        .await;
+    assert_eq!(crossed["series"], "user:alice@all");
+    assert_eq!(crossed["value"], 2.0);
+
+    // A real agent killed goes offline and alerts; back, it resolves.
+    let state_dir = dir.path().join("agent-state");
+    let config = dir.path().join("agent.toml");
+    let off: String = spectra_core::collect::names()
+        .into_iter()
+        .map(|n| format!("{n} = 'off'\n"))
+        .collect();
+    std::fs::write(&config, format!("heartbeat = '1s'\n[collectors]\n{off}")).expect("config");
+    let run_agent = |url: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_spectra"))
+            .args(["agent", "--server", url, "--enroll-token", ENROLL])
+            .arg("--state-dir")
+            .arg(&state_dir)
+            .arg("--config")
+            .arg(&config)
+            .stderr(std::fs::File::create(dir.path().join("agent.log")).expect("log"))
+            .spawn()
+            .expect("spectra agent")
+    };
+    let mut agent = run_agent(&api.url);
+    let started = Instant::now();
+    let agent_id = loop {
+        let (_, body) = api.send(reqwest::Method::GET, "/api/v1/agents", None).await;
+        let found = body["agents"].as_array().and_then(|agents| {
+            agents
+                .iter()
+                .find(|a| a["id"] != web.as_str() && a["status"] == "online")
+                .and_then(|a| a["id"].as_str().map(str::to_owned))
+        });
+        if let Some(id) = found {
+            break id;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "agent never enrolled: {body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    api.rule(json!({"name": "agent quiet", "condition": "agent.heartbeat_age > 4s",
+                    "scope": {"agent": agent_id},
+                    "notify": [format!("webhook:{}", receiver.url)]}))
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(receiver.of("agent quiet", "firing").is_empty(), "alive: no alert");
+    agent.kill().expect("kill agent");
+    agent.wait().expect("reap");
+    let (quiet, _) = receiver
+        .wait("agent quiet", "firing", Duration::from_secs(15))
+        .await;
+    assert_eq!(quiet["agent"]["id"], agent_id.as_str());
+    let mut agent = run_agent(&api.url);
+    receiver
+        .wait("agent quiet", "resolved", Duration::from_secs(15))
+        .await;
+    let _ = agent.kill();
+    let _ = agent.wait();
+
+    // Deliveries survive a restart: the receiver is down, the server is killed with the
+    // notice undelivered, and the next server delivers it, once.
+    api.rule(json!({"name": "memory low", "condition": "memory.available < 500MB",
+                    "notify": [format!("webhook:{}", receiver.url)]}))
+        .await;
+    receiver.healthy.store(false, Ordering::SeqCst);
+    api.metrics(&web_token, vec![Envelope::new("memory", "web-1", json!({"available": 100e6}))])
+        .await;
+    let started = Instant::now();
+    loop {
+        let (_, body) = api
+            .send(reqwest::Method::GET, "/api/v1/alert-deliveries", None)
+            .await;
+        let failed = body["deliveries"].as_array().is_some_and(|d| {
+            d.iter()
+                .any(|d| d["rule"] == "memory low" && d["status"] == "HTTP 503" && d["ok"] == false)
+        });
+        if failed {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "{body}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    server.signal_and_wait("KILL", Duration::from_secs(10));
+    receiver.healthy.store(true, Ordering::SeqCst);
+    let restarted = start(&db, &env, dir.path());
+    let (delivered, _) = receiver
+        .wait("memory low", "firing", Duration::from_secs(30))
+        .await;
+    assert_eq!(delivered["value"], 100e6);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(receiver.of("memory low", "firing").len(), 1, "delivered once");
+    drop(restarted);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_replicas_over_postgres_deliver_each_notice_once() {
+    let Some((db, schema)) = harness::fresh_schema().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let admin = cli_token(&db, "admin");
+    let receiver = Receiver::start().await;
+    let (smtp_port, _) = smtp_server().await;
+    let env = serve_env(smtp_port);
+    let a = start(&db, &env, dir.path());
+    let b = start(&db, &env, dir.path());
+    let api = Api {
+        client: http_client(None),
+        url: a.url.clone(),
+        admin,
+    };
+    api.rule(json!({"name": "cpu hot", "condition": "cpu.usage_percent > 90",
+                    "notify": [format!("webhook:{}", receiver.url)]}))
+        .await;
+    let (_, token) = api.enroll("web-1").await;
+    api.metrics(&token, vec![cpu("web-1", 99.0)]).await;
+    receiver
+        .wait("cpu hot", "firing", Duration::from_secs(15))
+        .await;
+    // Both replicas evaluate every second and send every second: give them time to repeat.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let other = Api {
+        url: b.url.clone(),
+        ..api
+    };
+    other.metrics(&token, vec![cpu("web-1", 5.0)]).await;
+    receiver
+        .wait("cpu hot", "resolved", Duration::from_secs(15))
+        .await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(receiver.of("cpu hot", "firing").len(), 1);
+    assert_eq!(receiver.of("cpu hot", "resolved").len(), 1);
+    drop((a, b));
+    harness::drop_schema(&schema).await;
+}
