@@ -784,7 +784,11 @@ pub fn alerts(args: &AlertsArgs) -> anyhow::Result<()> {
                     .map(|mut item| {
                         let notify: Vec<String> = item["notify"]
                             .as_array()
-                            .map(|t| t.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+                            .map(|t| {
+                                t.iter()
+                                    .filter_map(|v| v.as_str().map(str::to_owned))
+                                    .collect()
+                            })
                             .unwrap_or_default();
                         item["notify"] = Value::from(notify.join(" "));
                         item

@@ -61,7 +61,9 @@ impl Receiver {
                         }
                         let body: Value = serde_json::from_slice(&body).expect("json body");
                         assert_eq!(
-                            headers.get("x-spectra-delivery").and_then(|v| v.to_str().ok()),
+                            headers
+                                .get("x-spectra-delivery")
+                                .and_then(|v| v.to_str().ok()),
                             body["id"].as_str()
                         );
                         hits.lock().expect("hits").push(body);
@@ -127,7 +129,9 @@ async fn smtp_server() -> (u16, Arc<Mutex<Vec<String>>>) {
                 while let Ok(Some(line)) = lines.next_line().await {
                     if let Some(text) = data.as_mut() {
                         if line == "." {
-                            kept.lock().expect("messages").push(data.take().unwrap_or_default());
+                            kept.lock()
+                                .expect("messages")
+                                .push(data.take().unwrap_or_default());
                             let _ = write.write_all(b"250 2.0.0 queued\r\n").await;
                         } else {
                             text.push_str(&line);
@@ -164,7 +168,12 @@ struct Api {
 }
 
 impl Api {
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut request = self
             .client
             .request(method, format!("{}{path}", self.url))
@@ -175,7 +184,10 @@ impl Api {
         let reply = request.send().await.expect("request");
         let status = reply.status();
         let text = reply.text().await.expect("body");
-        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
     }
 
     async fn rule(&self, rule: Value) {
@@ -189,8 +201,10 @@ impl Api {
         let reply: Value = self
             .client
             .post(format!("{}/api/v1/agent/register", self.url))
-            .json(&json!({"enrollment_token": ENROLL, "hostname": host, "os": "linux",
-                          "version": "0.1.0"}))
+            .json(
+                &json!({"enrollment_token": ENROLL, "hostname": host, "os": "linux",
+                          "version": "0.1.0"}),
+            )
             .send()
             .await
             .expect("register")
@@ -273,10 +287,19 @@ async fn rules_fire_resolve_and_deliver_by_webhook_and_email_through_restarts() 
         &api.url,
         &admin,
         &[
-            "rules", "set", "cpu hot", "--condition", "cpu.usage_percent > 90 for 2s",
-            "--severity", "critical", "--cooldown", "0s",
-            "--notify", &format!("webhook:{}", receiver.url),
-            "--notify", "email:ops@example.com",
+            "rules",
+            "set",
+            "cpu hot",
+            "--condition",
+            "cpu.usage_percent > 90 for 2s",
+            "--severity",
+            "critical",
+            "--cooldown",
+            "0s",
+            "--notify",
+            &format!("webhook:{}", receiver.url),
+            "--notify",
+            "email:ops@example.com",
         ],
     );
     let (status, body) = api
@@ -287,7 +310,10 @@ async fn rules_fire_resolve_and_deliver_by_webhook_and_email_through_restarts() 
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body["message"].as_str().unwrap_or("").contains("column 20"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap_or("").contains("column 20"),
+        "{body}"
+    );
     let listed = alerts_cli(&api.url, &admin, &["rules", "--format", "json"]);
     assert!(listed.contains("cpu.usage_percent > 90 for 2s"), "{listed}");
 
@@ -298,17 +324,32 @@ async fn rules_fire_resolve_and_deliver_by_webhook_and_email_through_restarts() 
     let (fired, took) = receiver
         .wait("cpu hot", "firing", Duration::from_secs(15))
         .await;
-    assert!(took >= Duration::from_secs(2), "not before its for: {took:?}");
-    assert!(took < Duration::from_secs(8), "within for + interval: {took:?}");
+    assert!(
+        took >= Duration::from_secs(2),
+        "not before its for: {took:?}"
+    );
+    assert!(
+        took < Duration::from_secs(8),
+        "within for + interval: {took:?}"
+    );
     assert_eq!(fired["value"], 95.0);
     assert_eq!(fired["severity"], "critical");
     assert_eq!(fired["agent"]["id"], web.as_str());
     let started = Instant::now();
-    while !mail.lock().expect("mail").iter().any(|m| m.contains("cpu hot")) {
+    while !mail
+        .lock()
+        .expect("mail")
+        .iter()
+        .any(|m| m.contains("cpu hot"))
+    {
         assert!(started.elapsed() < Duration::from_secs(10), "no email");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let firing = alerts_cli(&api.url, &admin, &["list", "--state", "firing", "--format", "json"]);
+    let firing = alerts_cli(
+        &api.url,
+        &admin,
+        &["list", "--state", "firing", "--format", "json"],
+    );
     let firing: Value = serde_json::from_str(&firing).expect("json");
     assert_eq!(firing[0]["rule"], "cpu hot", "{firing}");
     assert_eq!(firing[0]["series"], format!("{web}/usage_percent"));
@@ -337,7 +378,17 @@ async fn rules_fire_resolve_and_deliver_by_webhook_and_email_through_restarts() 
     let silenced = alerts_cli(
         &api.url,
         &admin,
-        &["silence", "--rule", "cpu hot", "--for", "1h", "--reason", "maintenance", "--format", "json"],
+        &[
+            "silence",
+            "--rule",
+            "cpu hot",
+            "--for",
+            "1h",
+            "--reason",
+            "maintenance",
+            "--format",
+            "json",
+        ],
     );
     assert!(silenced.contains("maintenance"), "{silenced}");
     api.metrics(&web_token, vec![cpu("web-1", 97.0)]).await;
@@ -354,7 +405,11 @@ async fn rules_fire_resolve_and_deliver_by_webhook_and_email_through_restarts() 
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(receiver.of("cpu hot", "firing").len(), 1, "silenced: no second notice");
+    assert_eq!(
+        receiver.of("cpu hot", "firing").len(),
+        1,
+        "silenced: no second notice"
+    );
 
     // A disk filling 1 % a minute (envelopes of the last 9 minutes): predicted full in
     // about 41 minutes, under the 1 h horizon, long before it is full.
@@ -431,7 +486,11 @@ async fn rules_fire_resolve_and_deliver_by_webhook_and_email_through_restarts() 
         .send()
         .await
         .expect("index");
-    assert!(reply.status().is_success(), "{}", reply.text().await.unwrap_or_default());
+    assert!(
+        reply.status().is_success(),
+        "{}",
+        reply.text().await.unwrap_or_default()
+    );
     let (crossed, _) = receiver
         .wait("quota", "firing", Duration::from_secs(10))
         .await;
@@ -470,15 +529,23 @@ async fn rules_fire_resolve_and_deliver_by_webhook_and_email_through_restarts() 
         if let Some(id) = found {
             break id;
         }
-        assert!(started.elapsed() < Duration::from_secs(20), "agent never enrolled: {body}");
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "agent never enrolled: {body}"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    api.rule(json!({"name": "agent quiet", "condition": "agent.heartbeat_age > 4s",
+    api.rule(
+        json!({"name": "agent quiet", "condition": "agent.heartbeat_age > 4s",
                     "scope": {"agent": agent_id},
-                    "notify": [format!("webhook:{}", receiver.url)]}))
-        .await;
+                    "notify": [format!("webhook:{}", receiver.url)]}),
+    )
+    .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(receiver.of("agent quiet", "firing").is_empty(), "alive: no alert");
+    assert!(
+        receiver.of("agent quiet", "firing").is_empty(),
+        "alive: no alert"
+    );
     agent.kill().expect("kill agent");
     agent.wait().expect("reap");
     let (quiet, _) = receiver
@@ -494,12 +561,21 @@ async fn rules_fire_resolve_and_deliver_by_webhook_and_email_through_restarts() 
 
     // Deliveries survive a restart: the receiver is down, the server is killed with the
     // notice undelivered, and the next server delivers it, once.
-    api.rule(json!({"name": "memory low", "condition": "memory.available < 500MB",
-                    "notify": [format!("webhook:{}", receiver.url)]}))
-        .await;
+    api.rule(
+        json!({"name": "memory low", "condition": "memory.available < 500MB",
+                    "notify": [format!("webhook:{}", receiver.url)]}),
+    )
+    .await;
     receiver.healthy.store(false, Ordering::SeqCst);
-    api.metrics(&web_token, vec![Envelope::new("memory", "web-1", json!({"available": 100e6}))])
-        .await;
+    api.metrics(
+        &web_token,
+        vec![Envelope::new(
+            "memory",
+            "web-1",
+            json!({"available": 100e6}),
+        )],
+    )
+    .await;
     let started = Instant::now();
     loop {
         let (_, body) = api
@@ -523,7 +599,11 @@ async fn rules_fire_resolve_and_deliver_by_webhook_and_email_through_restarts() 
         .await;
     assert_eq!(delivered["value"], 100e6);
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(receiver.of("memory low", "firing").len(), 1, "delivered once");
+    assert_eq!(
+        receiver.of("memory low", "firing").len(),
+        1,
+        "delivered once"
+    );
     drop(restarted);
 }
 
@@ -544,9 +624,11 @@ async fn two_replicas_over_postgres_deliver_each_notice_once() {
         url: a.url.clone(),
         admin,
     };
-    api.rule(json!({"name": "cpu hot", "condition": "cpu.usage_percent > 90",
-                    "notify": [format!("webhook:{}", receiver.url)]}))
-        .await;
+    api.rule(
+        json!({"name": "cpu hot", "condition": "cpu.usage_percent > 90",
+                    "notify": [format!("webhook:{}", receiver.url)]}),
+    )
+    .await;
     let (_, token) = api.enroll("web-1").await;
     api.metrics(&token, vec![cpu("web-1", 99.0)]).await;
     receiver

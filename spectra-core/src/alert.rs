@@ -196,7 +196,10 @@ impl AlertRule {
             ));
         }
         let condition = Condition::parse(&self.condition).map_err(|error| {
-            Error::invalid(format!("alert rule '{}': condition", self.name), error.to_string())
+            Error::invalid(
+                format!("alert rule '{}': condition", self.name),
+                error.to_string(),
+            )
         })?;
         let cooldown = match &self.cooldown {
             Some(text) => parse_duration(text)?,
@@ -323,7 +326,11 @@ impl Selector {
             && self.labels.iter().all(|(name, value)| {
                 let wanted = format!("{name}={}", serde_json::Value::from(value.as_str()));
                 labels.match_indices(&wanted).any(|(at, _)| {
-                    let before = if at == 0 { None } else { labels[..at].chars().last() };
+                    let before = if at == 0 {
+                        None
+                    } else {
+                        labels[..at].chars().last()
+                    };
                     let after = labels[at + wanted.len()..].chars().next();
                     matches!(before, None | Some(',')) && matches!(after, Some(',' | '}'))
                 })
@@ -384,7 +391,9 @@ impl Condition {
             next: 0,
             end: source.len(),
         };
-        parser.condition(source).map_err(|(at, message)| error(at, message))
+        parser
+            .condition(source)
+            .map_err(|(at, message)| error(at, message))
     }
 }
 
@@ -500,7 +509,10 @@ impl Parser {
                 self.next += 1;
                 self.symbol("(", "after time_to_full")?;
                 let selector = self.selector()?;
-                self.symbol(",", "and a window after the series: time_to_full(disk.used_percent, 6h)")?;
+                self.symbol(
+                    ",",
+                    "and a window after the series: time_to_full(disk.used_percent, 6h)",
+                )?;
                 let at = self.at();
                 let window = self.duration("the fit window")?;
                 if window < MIN_FIT_WINDOW {
@@ -546,7 +558,10 @@ impl Parser {
         let mut for_duration = Duration::ZERO;
         if let Some((Tok::Word(word), at)) = self.peek().cloned() {
             if word != "for" {
-                return Err((at, format!("unexpected '{word}' (only 'for DURATION' may follow)")));
+                return Err((
+                    at,
+                    format!("unexpected '{word}' (only 'for DURATION' may follow)"),
+                ));
             }
             self.next += 1;
             for_duration = self.duration("'for'")?;
@@ -567,12 +582,19 @@ impl Parser {
     fn duration(&mut self, what: &str) -> Parsed<Duration> {
         match self.take() {
             Some((Tok::Number(text), at)) => match parse_number(&text) {
-                Ok(Literal::Seconds(secs)) if secs >= 0.0 => Duration::try_from_secs_f64(secs)
-                    .map_err(|e| (at, format!("'{text}': {e}"))),
-                _ => Err((at, format!("'{text}' after {what} is not a duration such as 10m"))),
+                Ok(Literal::Seconds(secs)) if secs >= 0.0 => {
+                    Duration::try_from_secs_f64(secs).map_err(|e| (at, format!("'{text}': {e}")))
+                }
+                _ => Err((
+                    at,
+                    format!("'{text}' after {what} is not a duration such as 10m"),
+                )),
             },
             Some((_, at)) => Err((at, format!("expected a duration such as 10m after {what}"))),
-            None => Err((self.end, format!("expected a duration such as 10m after {what}"))),
+            None => Err((
+                self.end,
+                format!("expected a duration such as 10m after {what}"),
+            )),
         }
     }
 
@@ -598,7 +620,11 @@ impl Parser {
                 at,
                 format!(
                     "'{text}' is not a duration: {} is compared with a time such as 4h",
-                    if fit_window.is_some() { "time_to_full" } else { "heartbeat_age" }
+                    if fit_window.is_some() {
+                        "time_to_full"
+                    } else {
+                        "heartbeat_age"
+                    }
                 ),
             )),
             Literal::Plain(n) | Literal::Bytes(n) => Ok(n),
@@ -613,7 +639,12 @@ impl Parser {
             Some((_, at)) => {
                 return Err((at, "expected a series such as disk.used_percent".into()));
             }
-            None => return Err((self.end, "expected a series such as cpu.usage_percent".into())),
+            None => {
+                return Err((
+                    self.end,
+                    "expected a series such as cpu.usage_percent".into(),
+                ));
+            }
         };
         let Some((kind, field)) = name.split_once('.') else {
             return Err((
@@ -670,7 +701,10 @@ impl Parser {
         if selector.source() == Source::Service
             && !selector.labels.iter().any(|(key, _)| key == "name")
         {
-            return Err((at, "service.down needs the unit: service.down{name=\"nginx.service\"}".into()));
+            return Err((
+                at,
+                "service.down needs the unit: service.down{name=\"nginx.service\"}".into(),
+            ));
         }
         Ok(selector)
     }
@@ -722,9 +756,13 @@ impl AlertState {
     }
 
     pub fn named(name: &str) -> Option<AlertState> {
-        [AlertState::Pending, AlertState::Firing, AlertState::Resolved]
-            .into_iter()
-            .find(|state| state.as_str() == name)
+        [
+            AlertState::Pending,
+            AlertState::Firing,
+            AlertState::Resolved,
+        ]
+        .into_iter()
+        .find(|state| state.as_str() == name)
     }
 }
 

@@ -235,7 +235,9 @@ fn advance(
         return;
     };
     let active = after.state != AlertState::Resolved;
-    let value_moved = previous.as_ref().is_some_and(|p| p.value != observation.value);
+    let value_moved = previous
+        .as_ref()
+        .is_some_and(|p| p.value != observation.value);
     if Some(after) == before && notice.is_none() && !(active && value_moved) {
         return;
     }
@@ -300,14 +302,18 @@ fn mutes(
     let agent = observation.agent;
     silence.starts_at <= now
         && now < silence.ends_at
-        && silence.rule.as_ref().is_none_or(|name| *name == rule.rule.name)
+        && silence
+            .rule
+            .as_ref()
+            .is_none_or(|name| *name == rule.rule.name)
         && silence
             .agent_id
             .as_ref()
             .is_none_or(|id| agent.is_some_and(|a| a.id == *id))
-        && silence.label.as_ref().is_none_or(|(key, value)| {
-            agent.is_some_and(|a| a.labels.get(key) == Some(value))
-        })
+        && silence
+            .label
+            .as_ref()
+            .is_none_or(|(key, value)| agent.is_some_and(|a| a.labels.get(key) == Some(value)))
 }
 
 /// The JSON every channel carries (a webhook's body; an email's text is made from it).
@@ -469,7 +475,12 @@ async fn fit_points(
     if window <= state.config.retention.raw {
         for row in state
             .store
-            .metrics_between(rule.rule.scope.agent.as_deref(), Some(&selector.kind), from, to)
+            .metrics_between(
+                rule.rule.scope.agent.as_deref(),
+                Some(&selector.kind),
+                from,
+                to,
+            )
             .await?
         {
             let Ok(data) = serde_json::from_str::<Value>(&row.data) else {
@@ -498,7 +509,10 @@ async fn fit_points(
                     points
                         .entry((agent.id.clone(), rollup.field.clone()))
                         .or_default()
-                        .push((rollup.bucket as f64 / 1000.0, rollup.total / rollup.samples as f64));
+                        .push((
+                            rollup.bucket as f64 / 1000.0,
+                            rollup.total / rollup.samples as f64,
+                        ));
                 }
             }
         }
@@ -514,7 +528,11 @@ pub async fn deliver_due(state: &AppState, mailer: &Mailer) -> Result<usize, Sto
     let due = state.store.due_notices(now, DELIVERY_BATCH).await?;
     let mut attempted = 0;
     for notice in due {
-        if !state.store.claim_notice(&notice.id, now, DELIVERY_LEASE).await? {
+        if !state
+            .store
+            .claim_notice(&notice.id, now, DELIVERY_LEASE)
+            .await?
+        {
             continue;
         }
         attempted += 1;
@@ -529,15 +547,20 @@ pub async fn deliver_due(state: &AppState, mailer: &Mailer) -> Result<usize, Sto
             Err(error) => (false, error.as_str()),
         };
         let retry_at = (!ok && notice.attempts + 1 < MAX_ATTEMPTS).then(|| {
-            let backoff = Duration::from_secs(2u64.saturating_pow(
-                u32::try_from(notice.attempts + 1).unwrap_or(u32::MAX),
-            ))
+            let backoff = Duration::from_secs(
+                2u64.saturating_pow(u32::try_from(notice.attempts + 1).unwrap_or(u32::MAX)),
+            )
             .min(MAX_BACKOFF);
             finished + chrono::Duration::from_std(backoff).unwrap_or_default()
         });
         if !ok {
-            tracing::warn!(id = notice.id, channel = notice.channel, attempt = notice.attempts + 1,
-                           error = status, "alert delivery failed");
+            tracing::warn!(
+                id = notice.id,
+                channel = notice.channel,
+                attempt = notice.attempts + 1,
+                error = status,
+                "alert delivery failed"
+            );
         }
         state
             .store
@@ -563,7 +586,9 @@ fn is_local(ip: IpAddr) -> bool {
             v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_unicast_link_local()
-                || v6.to_ipv4_mapped().is_some_and(|v4| is_local(IpAddr::V4(v4)))
+                || v6
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| is_local(IpAddr::V4(v4)))
         }
     }
 }
@@ -619,14 +644,20 @@ async fn send_webhook(settings: &AlertSettings, notice: &OutboxRow) -> Result<St
         .tls_backend_preconfigured(tls)
         .redirect(reqwest::redirect::Policy::none())
         .timeout(WEBHOOK_TIMEOUT)
-        .resolve_to_addrs(host.trim_start_matches('[').trim_end_matches(']'), &addresses)
+        .resolve_to_addrs(
+            host.trim_start_matches('[').trim_end_matches(']'),
+            &addresses,
+        )
         .user_agent(concat!("spectra-server/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| format!("HTTP client: {e}"))?;
     let answer = client
         .post(url)
         .header("content-type", "application/json")
-        .header(SIGNATURE_HEADER, signature(secret, notice.payload.as_bytes()))
+        .header(
+            SIGNATURE_HEADER,
+            signature(secret, notice.payload.as_bytes()),
+        )
         .header("x-spectra-delivery", &notice.id)
         .body(notice.payload.clone())
         .send()
@@ -687,7 +718,10 @@ impl Mailer {
             .ok_or("no smtp_url is set: email cannot be sent")?;
         let payload: Value =
             serde_json::from_str(&notice.payload).map_err(|e| format!("payload: {e}"))?;
-        let subject = payload["summary"].as_str().unwrap_or("spectra alert").to_owned();
+        let subject = payload["summary"]
+            .as_str()
+            .unwrap_or("spectra alert")
+            .to_owned();
         let body = serde_json::to_string_pretty(&payload).unwrap_or_default();
         let to = notice
             .target
@@ -698,7 +732,10 @@ impl Mailer {
             .to(to)
             .subject(subject)
             .header(lettre::message::header::ContentType::TEXT_PLAIN)
-            .body(format!("{}\n\n{body}\n", payload["summary"].as_str().unwrap_or("")))
+            .body(format!(
+                "{}\n\n{body}\n",
+                payload["summary"].as_str().unwrap_or("")
+            ))
             .map_err(|e| format!("message: {e}"))?;
         let answer = transport
             .send(message)

@@ -166,7 +166,12 @@ pub struct ServeArgs {
     /// `smtp://host:25?tls=none` on a trusted network.
     #[cfg_attr(
         feature = "clap",
-        arg(long, env = "SPECTRA_SMTP_URL", value_name = "URL", hide_env_values = true)
+        arg(
+            long,
+            env = "SPECTRA_SMTP_URL",
+            value_name = "URL",
+            hide_env_values = true
+        )
     )]
     pub smtp_url: Option<String>,
     #[cfg_attr(

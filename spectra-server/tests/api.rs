@@ -1108,6 +1108,7 @@ fn routes_in_the_router_source() -> std::collections::BTreeSet<(String, String)>
         include_str!("../src/api/policies.rs"),
         include_str!("../src/api/quotas.rs"),
         include_str!("../src/api/governance.rs"),
+        include_str!("../src/api/alerts.rs"),
     ];
     let mut routes = std::collections::BTreeSet::new();
     for source in sources {

@@ -13,7 +13,10 @@ fn thresholds_parse_with_their_units_labels_and_for() {
     let root = parse(r#"disk.used_percent{mount_point="/"} > 90 for 10m"#);
     assert_eq!(root.selector.kind, "disk");
     assert_eq!(root.selector.field, "used_percent");
-    assert_eq!(root.selector.labels, vec![("mount_point".into(), "/".into())]);
+    assert_eq!(
+        root.selector.labels,
+        vec![("mount_point".into(), "/".into())]
+    );
     assert_eq!((root.op, root.value), (CompareOp::Gt, 90.0));
     assert_eq!(root.for_duration, Duration::from_secs(600));
     assert_eq!(root.selector.source(), Source::Metric);
@@ -22,10 +25,16 @@ fn thresholds_parse_with_their_units_labels_and_for() {
     assert_eq!((memory.op, memory.value), (CompareOp::Lt, 500e6));
     assert_eq!(memory.for_duration, Duration::ZERO);
     assert_eq!(parse("cpu.usage_percent >= 95% for 5m").value, 95.0);
-    assert_eq!(parse("memory.available < 1GiB").value, 1024.0 * 1024.0 * 1024.0);
+    assert_eq!(
+        parse("memory.available < 1GiB").value,
+        1024.0 * 1024.0 * 1024.0
+    );
 
     let quiet = parse("agent.heartbeat_age > 5m");
-    assert_eq!((quiet.selector.source(), quiet.value), (Source::Heartbeat, 300.0));
+    assert_eq!(
+        (quiet.selector.source(), quiet.value),
+        (Source::Heartbeat, 300.0)
+    );
     let quota = parse(r#"quota.level{subject="team:vision"} >= hard"#);
     assert_eq!((quota.selector.source(), quota.value), (Source::Quota, 2.0));
     let service = parse(r#"service.down{name="nginx.service"} == 1"#);
@@ -48,14 +57,22 @@ fn errors_point_at_the_column() {
         ("cpu.usage_percent > 9zz", 21, "unknown unit"),
         (r#"disk.used{mount_point=root} > 1"#, 23, "quoted text"),
         ("agent.heartbeat_age > 5GB", 23, "not a duration"),
-        ("time_to_full(disk.used_percent, 10s) < 1h", 33, "at least 1m"),
+        (
+            "time_to_full(disk.used_percent, 10s) < 1h",
+            33,
+            "at least 1m",
+        ),
     ];
     for (source, column, words) in cases {
         let error = error_of(source);
         assert_eq!(error.column, column, "{source}: {error}");
         assert!(error.message.contains(words), "{source}: {error}");
     }
-    assert!(error_of("service.down > 0").message.contains("needs the unit"));
+    assert!(
+        error_of("service.down > 0")
+            .message
+            .contains("needs the unit")
+    );
     assert!(error_of("quota.used > 0").message.contains("built-in"));
     let long = format!("cpu.usage_percent > {}", "9".repeat(MAX_CONDITION_LEN));
     assert!(error_of(&long).message.contains("limit"));
@@ -129,19 +146,26 @@ fn selectors_match_their_field_and_labels_only() {
     assert!(!selector.matches_key("used_percent"));
     let nested = parse("cpu.load.one > 1").selector;
     assert!(nested.matches(&sample(&["load", "one"], &[])));
-    assert_eq!(selector.to_string(), r#"disk.used_percent{mount_point="/"}"#);
+    assert_eq!(
+        selector.to_string(),
+        r#"disk.used_percent{mount_point="/"}"#
+    );
 }
 
 #[test]
 fn a_steady_rise_is_fitted_and_a_flat_or_falling_one_is_not() {
     // 1 point a minute rising 0.5 a minute from 50: at t = 600 s it is at 55, full (100) in
     // 90 minutes.
-    let rising: Vec<(f64, f64)> = (0..=10).map(|m| (m as f64 * 60.0, 50.0 + m as f64 * 0.5)).collect();
+    let rising: Vec<(f64, f64)> = (0..=10)
+        .map(|m| (m as f64 * 60.0, 50.0 + m as f64 * 0.5))
+        .collect();
     let eta = time_to_full(&rising, 100.0).expect("rising");
     assert!((eta - 5400.0).abs() < 1e-6, "{eta}");
     let flat: Vec<(f64, f64)> = (0..10).map(|m| (m as f64 * 60.0, 70.0)).collect();
     assert_eq!(time_to_full(&flat, 100.0), None);
-    let falling: Vec<(f64, f64)> = (0..10).map(|m| (m as f64 * 60.0, 70.0 - m as f64)).collect();
+    let falling: Vec<(f64, f64)> = (0..10)
+        .map(|m| (m as f64 * 60.0, 70.0 - m as f64))
+        .collect();
     assert_eq!(time_to_full(&falling, 100.0), None);
     assert_eq!(time_to_full(&rising[..2], 100.0), None);
     let over: Vec<(f64, f64)> = (0..5).map(|m| (m as f64, 100.0 + m as f64)).collect();
@@ -156,18 +180,30 @@ fn an_alert_goes_pending_firing_resolved_with_one_notice_each_way() {
     let pending = pending.expect("kept");
     assert_eq!((pending.state, notice), (AlertState::Pending, None));
     let (still, notice) = step(Some(pending), true, 5_999, for_5s, cooldown);
-    assert_eq!((still.expect("kept").state, notice), (AlertState::Pending, None));
+    assert_eq!(
+        (still.expect("kept").state, notice),
+        (AlertState::Pending, None)
+    );
     let (firing, notice) = step(Some(pending), true, 6_000, for_5s, cooldown);
     let firing = firing.expect("kept");
-    assert_eq!((firing.state, notice), (AlertState::Firing, Some(Notice::Firing)));
+    assert_eq!(
+        (firing.state, notice),
+        (AlertState::Firing, Some(Notice::Firing))
+    );
     assert_eq!((firing.since, firing.fired_at), (1_000, Some(6_000)));
     let (again, notice) = step(Some(firing), true, 7_000, for_5s, cooldown);
     assert_eq!((again, notice), (Some(firing), None));
     let (resolved, notice) = step(Some(firing), false, 8_000, for_5s, cooldown);
     let resolved = resolved.expect("kept");
-    assert_eq!((resolved.state, notice), (AlertState::Resolved, Some(Notice::Resolved)));
+    assert_eq!(
+        (resolved.state, notice),
+        (AlertState::Resolved, Some(Notice::Resolved))
+    );
     assert_eq!(resolved.resolved_at, Some(8_000));
-    assert_eq!(step(Some(resolved), false, 9_000, for_5s, cooldown), (Some(resolved), None));
+    assert_eq!(
+        step(Some(resolved), false, 9_000, for_5s, cooldown),
+        (Some(resolved), None)
+    );
 
     // Firing again within the cooldown: the state says so, no notice either way.
     let zero = Duration::ZERO;
@@ -181,6 +217,9 @@ fn an_alert_goes_pending_firing_resolved_with_one_notice_each_way() {
     assert_eq!(notice, Some(Notice::Firing));
     // A pending alert that stops holding resolves without a word.
     let (quiet, notice) = step(Some(pending), false, 2_000, for_5s, cooldown);
-    assert_eq!((quiet.expect("kept").state, notice), (AlertState::Resolved, None));
+    assert_eq!(
+        (quiet.expect("kept").state, notice),
+        (AlertState::Resolved, None)
+    );
     assert_eq!(step(None, false, 1, zero, cooldown), (None, None));
 }

@@ -94,8 +94,8 @@ async fn store_rule(
     by: &str,
     rule: AlertRule,
 ) -> Result<(bool, serde_json::Value), ApiError> {
-    let compiled = crate::alerts::check_rule(&state.config.alerts, &rule)
-        .map_err(ApiError::bad_request)?;
+    let compiled =
+        crate::alerts::check_rule(&state.config.alerts, &rule).map_err(ApiError::bad_request)?;
     let created = state.store.put_alert_rule(&rule, by, Utc::now()).await?;
     Ok((
         created,
@@ -214,7 +214,9 @@ async fn list_deliveries(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(filter) = filter?;
     let limit = filter.limit.unwrap_or(100).clamp(1, MAX_DELIVERIES);
-    Ok(Json(json!({ "deliveries": state.store.deliveries(limit).await? })))
+    Ok(Json(
+        json!({ "deliveries": state.store.deliveries(limit).await? }),
+    ))
 }
 
 /// Silences not yet ended, soonest ending first.

@@ -4,8 +4,8 @@
 //! JSON `{code, message}` ([`ApiError`]). `/openapi.json` describes every route.
 
 mod admin;
-mod alerts;
 mod agent;
+mod alerts;
 mod error;
 mod governance;
 mod history;

@@ -200,9 +200,7 @@ pub(super) async fn exposition(
     }
     // Every firing alert as 1 (pending and resolved ones are not exposed), so Prometheus'
     // own rules and dashboards can see what Spectra is alerting on.
-    let firing = families
-        .entry("spectra_alerts_firing".into())
-        .or_default();
+    let firing = families.entry("spectra_alerts_firing".into()).or_default();
     for alert in state
         .store
         .alerts(Some(spectra_core::alert::AlertState::Firing))

@@ -101,23 +101,23 @@ fn alert_of(row: &AnyRow) -> StoreResult<AlertRecord> {
         Ok(row.try_get::<Option<i64>, _>(column)?.map(from_millis))
     };
     Ok(AlertRecord {
-            rule: row.try_get("rule")?,
-            series: row.try_get("series")?,
-            agent_id: row.try_get("agent_id")?,
-            hostname: row.try_get("hostname")?,
-            state: AlertState::named(&state).ok_or_else(|| StoreError::Corrupt {
-                what: "alert state",
-                message: state.clone(),
-            })?,
-            severity: row.try_get("severity")?,
-            value: row.try_get("value")?,
-            since: from_millis(row.try_get("since")?),
-            fired_at: time("fired_at")?,
-            resolved_at: time("resolved_at")?,
-            notified_at: time("notified_at")?,
-            silenced: row.try_get::<i64, _>("silenced")? != 0,
-            evaluated_at: from_millis(row.try_get("evaluated_at")?),
-            announced: row.try_get::<i64, _>("announced")? != 0,
+        rule: row.try_get("rule")?,
+        series: row.try_get("series")?,
+        agent_id: row.try_get("agent_id")?,
+        hostname: row.try_get("hostname")?,
+        state: AlertState::named(&state).ok_or_else(|| StoreError::Corrupt {
+            what: "alert state",
+            message: state.clone(),
+        })?,
+        severity: row.try_get("severity")?,
+        value: row.try_get("value")?,
+        since: from_millis(row.try_get("since")?),
+        fired_at: time("fired_at")?,
+        resolved_at: time("resolved_at")?,
+        notified_at: time("notified_at")?,
+        silenced: row.try_get::<i64, _>("silenced")? != 0,
+        evaluated_at: from_millis(row.try_get("evaluated_at")?),
+        announced: row.try_get::<i64, _>("announced")? != 0,
     })
 }
 
@@ -258,13 +258,11 @@ impl Store {
         let mut tx = self.begin_write().await?;
         for (alert, read) in updates {
             let written = match read {
-                None => {
-                    sqlx::query(AssertSqlSafe(format!(
-                        "INSERT INTO alerts ({ALERT_COLUMNS})
+                None => sqlx::query(AssertSqlSafe(format!(
+                    "INSERT INTO alerts ({ALERT_COLUMNS})
                          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
                          ON CONFLICT (rule, series) DO NOTHING"
-                    )))
-                }
+                ))),
                 Some(_) => sqlx::query(
                     "UPDATE alerts SET agent_id = $3, hostname = $4, state = $5, severity = $6,
                          value = $7, since = $8, fired_at = $9, resolved_at = $10,
@@ -381,7 +379,11 @@ impl Store {
     }
 
     /// Notices due for an attempt at `now` that no sender holds, oldest first.
-    pub async fn due_notices(&self, now: DateTime<Utc>, limit: usize) -> StoreResult<Vec<OutboxRow>> {
+    pub async fn due_notices(
+        &self,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> StoreResult<Vec<OutboxRow>> {
         let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT id, rule, series, notice, channel, target, payload, attempts
              FROM alert_outbox

@@ -53,8 +53,8 @@ use uuid::Uuid;
 use crate::auth::{Role, hex, sha256_hex};
 use metrics::write_batch;
 
-pub use alerts::{AlertRecord, AlertRuleRecord, DeliveryAttempt, OutboxRow, Silence};
 pub use agents::{AgentEvent, AgentRecord, Enrollment, LEGACY_MACHINE_PREFIX, Uploader};
+pub use alerts::{AlertRecord, AlertRuleRecord, DeliveryAttempt, OutboxRow, Silence};
 pub use commands::{CommandRecord, CommandStatus, Finished};
 pub use index::{BackendRecord, IndexOutcome, StaleFile, StaleQuery, Totals};
 pub use metrics::MetricRow;

@@ -1,0 +1,222 @@
+//! Alerts through the router (`oneshot`) and the evaluator called with chosen times, on
+//! SQLite and PostgreSQL.
+
+mod harness;
+
+use axum::http::{Method, StatusCode};
+use chrono::{Duration, Utc};
+use serde_json::json;
+use spectra_core::protocol::{Envelope, MetricBatch};
+use spectra_server::alerts::evaluate;
+use spectra_server::store::Uploader;
+
+const HOOK: &str = "webhook:https://hooks.example.com/spectra";
+
+#[tokio::test]
+async fn rules_are_checked_and_roles_hold() {
+    each_store!(
+        |config| {
+            config.alerts.webhook_secret = Some("s".into());
+        },
+        |f| {
+            let rule = json!({"name": "hot", "condition": "cpu.usage_percent > 90 for 5m",
+                          "notify": [HOOK]});
+            let refused = f.post("/api/v1/alert-rules", &f.viewer, &rule).await;
+            assert_eq!(refused.status, StatusCode::FORBIDDEN);
+            let created = f.post("/api/v1/alert-rules", &f.admin, &rule).await;
+            assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+            assert_eq!(created.body["for_secs"], 300.0);
+            assert_eq!(created.body["cooldown_secs"], 900.0, "core's default");
+            let again = f.post("/api/v1/alert-rules", &f.admin, &rule).await;
+            assert_eq!(again.status, StatusCode::CONFLICT);
+
+            let bad = f
+                .post(
+                    "/api/v1/alert-rules",
+                    &f.admin,
+                    &json!({"name": "bad", "condition": "disk.used_percent{mount_point=/} > 1"}),
+                )
+                .await;
+            assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+            assert!(bad.text.contains("column 31"), "{}", bad.text);
+            let email = f
+                .post(
+                    "/api/v1/alert-rules",
+                    &f.admin,
+                    &json!({"name": "mail", "condition": "cpu.usage_percent > 1",
+                        "notify": ["email:ops@example.com"]}),
+                )
+                .await;
+            assert_eq!(email.status, StatusCode::BAD_REQUEST, "no smtp_url here");
+            assert!(email.text.contains("smtp_url"), "{}", email.text);
+            let renamed = f
+                .send(Method::PUT, "/api/v1/alert-rules/other", &f.admin, &rule)
+                .await;
+            assert_eq!(renamed.status, StatusCode::BAD_REQUEST);
+            let replaced = f
+                .send(
+                    Method::PUT,
+                    "/api/v1/alert-rules/hot",
+                    &f.admin,
+                    &json!({"name": "hot", "condition": "cpu.usage_percent > 95"}),
+                )
+                .await;
+            assert_eq!(replaced.status, StatusCode::OK, "{}", replaced.text);
+            let read = f.get("/api/v1/alert-rules/hot", &f.viewer).await;
+            assert_eq!(read.body["condition"], "cpu.usage_percent > 95");
+
+            let silence = json!({"rule": "hot", "duration": "2h", "reason": "upgrade"});
+            let refused = f.post("/api/v1/silences", &f.viewer, &silence).await;
+            assert_eq!(refused.status, StatusCode::FORBIDDEN);
+            let added = f.post("/api/v1/silences", &f.operator, &silence).await;
+            assert_eq!(added.status, StatusCode::CREATED, "{}", added.text);
+            assert!(
+                added.body["created_by"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("operator")
+            );
+            let unnamed = f
+                .post(
+                    "/api/v1/silences",
+                    &f.operator,
+                    &json!({"duration": "1h", "reason": "x"}),
+                )
+                .await;
+            assert_eq!(unnamed.status, StatusCode::BAD_REQUEST);
+            let listed = f.get("/api/v1/silences", &f.viewer).await;
+            assert_eq!(listed.body["items"][0]["reason"], "upgrade");
+            let id = added.body["id"].as_str().unwrap_or_default().to_owned();
+            let lifted = f
+                .send(
+                    Method::DELETE,
+                    &format!("/api/v1/silences/{id}"),
+                    &f.operator,
+                    &json!({}),
+                )
+                .await;
+            assert_eq!(lifted.status, StatusCode::NO_CONTENT);
+            let gone = f.get("/api/v1/silences", &f.viewer).await;
+            assert_eq!(gone.body["items"], json!([]));
+            let deleted = f
+                .send(
+                    Method::DELETE,
+                    "/api/v1/alert-rules/hot",
+                    &f.admin,
+                    &json!({}),
+                )
+                .await;
+            assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+            let bad_state = f.get("/api/v1/alerts?state=burning", &f.viewer).await;
+            assert_eq!(bad_state.status, StatusCode::BAD_REQUEST);
+        }
+    );
+}
+
+#[tokio::test]
+async fn evaluation_moves_alerts_through_their_states_and_queues_each_notice_once() {
+    each_store!(
+        |config| {
+            config.alerts.webhook_secret = Some("s".into());
+        },
+        |f| {
+            let store = &f.state.store;
+            let (id, _) = f.enroll("web-1").await;
+            let rule = json!({"name": "hot", "condition": "cpu.usage_percent > 90 for 1m",
+                          "notify": [HOOK, HOOK]});
+            assert_eq!(
+                f.post("/api/v1/alert-rules", &f.admin, &rule).await.status,
+                StatusCode::CREATED
+            );
+            let agent = Uploader {
+                id: id.clone(),
+                last_seen: None,
+            };
+            let t0 = Utc::now();
+            let send = |at: chrono::DateTime<Utc>, percent: f64| {
+                let mut envelope = Envelope::new("cpu", "web-1", json!({"usage_percent": percent}));
+                envelope.timestamp = at;
+                MetricBatch::new(None, vec![envelope])
+            };
+            let outbox = || async {
+                store
+                    .due_notices(Utc::now() + Duration::days(1), 100)
+                    .await
+                    .expect("outbox")
+            };
+            store
+                .ingest_batch(&agent, send(t0, 95.0), t0, 1000)
+                .await
+                .expect("ingest");
+            let first = evaluate(&f.state, t0).await.expect("evaluate");
+            assert_eq!((first.rules, first.series, first.notices), (1, 1, 0));
+            let alerts = f.get("/api/v1/alerts", &f.viewer).await;
+            assert_eq!(
+                alerts.body["items"][0]["state"], "pending",
+                "{}",
+                alerts.text
+            );
+            // Still pending within its minute; firing at it, with one notice per target.
+            evaluate(&f.state, t0 + Duration::seconds(59))
+                .await
+                .expect("evaluate");
+            assert!(outbox().await.is_empty());
+            let fired = evaluate(&f.state, t0 + Duration::seconds(60))
+                .await
+                .expect("evaluate");
+            assert_eq!(fired.notices, 2);
+            let firing = f.get("/api/v1/alerts?state=firing", &f.viewer).await;
+            assert_eq!(
+                firing.body["items"][0]["series"],
+                format!("{id}/usage_percent")
+            );
+            assert_eq!(firing.body["items"][0]["value"], 95.0);
+            // Evaluating again changes nothing and queues nothing.
+            let again = evaluate(&f.state, t0 + Duration::seconds(61))
+                .await
+                .expect("evaluate");
+            assert_eq!((again.changed, again.notices), (0, 0));
+            assert_eq!(outbox().await.len(), 2);
+            let notice: serde_json::Value =
+                serde_json::from_str(&outbox().await[0].payload).expect("payload");
+            assert_eq!(notice["notice"], "firing");
+            assert_eq!(notice["rule"], "hot");
+
+            // A stale read loses: an update carrying an old evaluated_at writes nothing.
+            let current = store.alerts(None).await.expect("alerts").remove(0);
+            let stale = (
+                current.clone(),
+                Some(current.evaluated_at - Duration::seconds(1)),
+            );
+            assert!(
+                !store
+                    .apply_alert_updates(&[stale], &[], Utc::now())
+                    .await
+                    .expect("apply")
+            );
+            let new_alert = (current.clone(), None);
+            assert!(
+                !store
+                    .apply_alert_updates(&[new_alert], &[], Utc::now())
+                    .await
+                    .expect("apply")
+            );
+
+            let t1 = t0 + Duration::seconds(70);
+            store
+                .ingest_batch(&agent, send(t1, 20.0), t1, 1000)
+                .await
+                .expect("ingest");
+            let resolved = evaluate(&f.state, t1).await.expect("evaluate");
+            assert_eq!(resolved.notices, 2);
+            let state = f.get("/api/v1/alerts?rule=hot", &f.viewer).await;
+            assert_eq!(state.body["items"][0]["state"], "resolved");
+            assert_eq!(outbox().await.len(), 4);
+
+            // One alert per page, then the rest.
+            let page = f.get("/api/v1/alerts?limit=1", &f.viewer).await;
+            assert_eq!(page.body["items"].as_array().map(Vec::len), Some(1));
+            assert_eq!(page.body["next_cursor"], serde_json::Value::Null);
+        }
+    );
+}
