@@ -46,6 +46,8 @@ pub struct Evaluation {
     pub changed: usize,
     /// Notices queued (after silences).
     pub notices: usize,
+    /// How long the evaluation took, reading and writing included.
+    pub elapsed: Duration,
 }
 
 /// One value of one series of a rule.
@@ -105,6 +107,7 @@ pub async fn evaluate_if_due(
 
 /// Evaluates every rule at `now`: states, and the notices their changes cause.
 pub async fn evaluate(state: &AppState, now: DateTime<Utc>) -> Result<Evaluation, StoreError> {
+    let started = std::time::Instant::now();
     let store = &state.store;
     let now_ms = millis(now);
     let rules: Vec<CompiledAlertRule> = store
@@ -208,6 +211,7 @@ pub async fn evaluate(state: &AppState, now: DateTime<Utc>) -> Result<Evaluation
         evaluation.changed = 0;
         evaluation.notices = 0;
     }
+    evaluation.elapsed = started.elapsed();
     Ok(evaluation)
 }
 
@@ -755,7 +759,14 @@ pub async fn run(state: AppState, mailer: Mailer) {
             loop {
                 tick.tick().await;
                 match evaluate_if_due(&state, Utc::now()).await {
-                    Ok(Some(done)) => tracing::debug!(?done, "alert rules evaluated"),
+                    Ok(Some(done)) => tracing::debug!(
+                        rules = done.rules,
+                        series = done.series,
+                        changed = done.changed,
+                        notices = done.notices,
+                        elapsed_ms = done.elapsed.as_secs_f64() * 1000.0,
+                        "alert rules evaluated"
+                    ),
                     Ok(None) => tracing::debug!("alert rules evaluated by another replica"),
                     Err(e) => tracing::warn!(error = %e, "alert evaluation failed; will retry"),
                 }
