@@ -12,37 +12,14 @@ events="${2:-200000}"
 rounds="${3:-30}"
 cargo build --release --locked -q -p spectra-cli --bin spectra -p spectra-benches --bin governance-load
 bin="$CARGO_TARGET_DIR/release"
-work="$(mktemp -d)"
-pg_base="${SPECTRA_TEST_POSTGRES:-postgres://root@127.0.0.1:5432/test}"
-schema="spectra_gov_bench_$$"
-server=""
-cleanup() {
-    [ -n "$server" ] && kill "$server" 2>/dev/null || true
-    psql -q "$pg_base" -c "DROP SCHEMA IF EXISTS $schema CASCADE" >/dev/null 2>&1 || true
-    rm -rf "$work"
-}
-trap cleanup EXIT
+. benches/serve.sh
 
 for store in ${STORES:-sqlite postgres}; do
-    if [ "$store" = sqlite ]; then
-        db="$work/bench.db"
-    else
-        psql -q "$pg_base" -c "CREATE SCHEMA $schema" >/dev/null
-        db="$pg_base?options=-c%20search_path%3D$schema"
-    fi
+    db="$(store_db "$store")"
     admin=$("$bin/spectra" token create --db "$db" --role admin --name bench)
-    "$bin/spectra" serve --listen 127.0.0.1:0 --db "$db" --enrollment-token bench-enrollment-token \
-        --agent-requests-per-minute 1000000 >"$work/out" 2>"$work/err" &
-    server=$!
-    url=""
-    for _ in $(seq 100); do
-        url=$(sed -n 's/^spectra serve: listening on //p' "$work/out")
-        [ -n "$url" ] && break
-        sleep 0.1
-    done
-    [ -n "$url" ] || { cat "$work/err" >&2; exit 1; }
+    start_server "$db"
     line=$("$bin/governance-load" --url "$url" --enroll bench-enrollment-token --admin "$admin" \
         --files "$files" --events "$events" --rounds "$rounds")
     echo "{\"store\": \"$store\", \"result\": $line}"
-    kill "$server"; wait "$server" 2>/dev/null || true; server=""
+    stop_server
 done

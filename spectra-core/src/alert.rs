@@ -41,7 +41,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::policy::{Literal, RuleError, parse_duration, parse_number};
+use crate::policy::{Literal, RuleError, parse_duration, parse_number, quoted_text};
 use crate::protocol::flatten::Sample;
 
 /// Longest condition accepted, in bytes.
@@ -425,25 +425,7 @@ fn lex(source: &str) -> std::result::Result<Vec<(Tok, usize)>, (usize, String)> 
         if c.is_ascii_whitespace() {
             i += 1;
         } else if c == b'"' || c == b'\'' {
-            let mut text = String::new();
-            let mut chars = source[i + 1..].char_indices();
-            let mut end = None;
-            while let Some((offset, ch)) = chars.next() {
-                match ch {
-                    '\\' => match chars.next() {
-                        Some((_, escaped)) => text.push(escaped),
-                        None => break,
-                    },
-                    _ if ch == c as char => {
-                        end = Some(i + 1 + offset + 1);
-                        break;
-                    }
-                    _ => text.push(ch),
-                }
-            }
-            let Some(end) = end else {
-                return Err((start, "unterminated text: add the closing quote".into()));
-            };
+            let (text, end) = quoted_text(source, start).map_err(|message| (start, message))?;
             tokens.push((Tok::Text(text), start));
             i = end;
         } else if c.is_ascii_digit() {

@@ -220,3 +220,75 @@ async fn evaluation_moves_alerts_through_their_states_and_queues_each_notice_onc
         }
     );
 }
+
+#[tokio::test]
+async fn built_in_series_cover_services_and_quiet_agents() {
+    use spectra_core::collect::{Metric, Service};
+    each_store!(|f| {
+        let store = &f.state.store;
+        let (id, _) = f.enroll("web-1").await;
+        for (name, condition) in [
+            ("nginx down", r#"service.down{name="nginx.service"} == 1"#),
+            ("quiet", "agent.heartbeat_age > 10m"),
+        ] {
+            let rule = json!({"name": name, "condition": condition});
+            assert_eq!(
+                f.post("/api/v1/alert-rules", &f.admin, &rule).await.status,
+                StatusCode::CREATED
+            );
+        }
+        let agent = Uploader {
+            id: id.clone(),
+            last_seen: None,
+        };
+        let unit = |name: &str, active: &str| Service {
+            name: name.into(),
+            load_state: "loaded".into(),
+            active_state: active.into(),
+            sub_state: "dead".into(),
+            description: String::new(),
+        };
+        let t0 = Utc::now();
+        let services = Metric::Services(vec![
+            unit("nginx.service", "failed"),
+            unit("sshd.service", "active"),
+        ])
+        .into_envelope("web-1")
+        .expect("envelope");
+        store
+            .ingest_batch(&agent, MetricBatch::new(None, vec![services]), t0, 1000)
+            .await
+            .expect("ingest");
+        let done = evaluate(&f.state, t0).await.expect("evaluate");
+        assert_eq!(done.series, 2, "one unit named, one agent");
+        let firing = f.get("/api/v1/alerts?state=firing", &f.viewer).await;
+        assert_eq!(
+            firing.body["items"][0]["rule"], "nginx down",
+            "{}",
+            firing.text
+        );
+        assert_eq!(
+            firing.body["items"][0]["series"],
+            format!("{id}/nginx.service")
+        );
+        assert_eq!(
+            firing.body["items"].as_array().map(Vec::len),
+            Some(1),
+            "{}",
+            firing.text
+        );
+        // Eleven minutes of silence from the agent: quiet; the services envelope is then too
+        // old to be a value, and its alert resolves.
+        evaluate(&f.state, t0 + Duration::minutes(16))
+            .await
+            .expect("evaluate");
+        let quiet = f.get("/api/v1/alerts?rule=quiet", &f.viewer).await;
+        assert_eq!(quiet.body["items"][0]["state"], "firing", "{}", quiet.text);
+        let nginx = f.get("/api/v1/alerts?rule=nginx%20down", &f.viewer).await;
+        assert_eq!(
+            nginx.body["items"][0]["state"], "resolved",
+            "{}",
+            nginx.text
+        );
+    });
+}

@@ -66,8 +66,10 @@ fn rules() -> Vec<serde_json::Value> {
         rules.push(json!({"name": format!("fleet-{i}"), "condition": condition}));
     }
     for (i, env) in ["prod", "staging", "dev"].iter().enumerate() {
-        rules.push(json!({"name": format!("{env}-cpu"), "condition": "cpu.usage_percent > 80",
-                          "scope": {"labels": {"env": env}}}));
+        rules.push(
+            json!({"name": format!("{env}-cpu"), "condition": "cpu.usage_percent > 80",
+                          "scope": {"labels": {"env": env}}}),
+        );
         rules.push(json!({"name": format!("{env}-disk-{i}"),
                           "condition": "disk.used_percent > 85 for 5m",
                           "scope": {"labels": {"env": env}}}));
@@ -79,15 +81,20 @@ async fn enroll(client: &reqwest::Client, options: &Options, index: usize) -> St
     let env = ["prod", "staging", "dev"][index % 3];
     let reply: serde_json::Value = client
         .post(format!("{}/api/v1/agent/register", options.url))
-        .json(&json!({"enrollment_token": options.enroll, "hostname": format!("host-{index}"),
-                      "os": "linux", "version": "bench", "labels": {"env": env}}))
+        .json(
+            &json!({"enrollment_token": options.enroll, "hostname": format!("host-{index}"),
+                      "os": "linux", "version": "bench", "labels": {"env": env}}),
+        )
         .send()
         .await
         .expect("enroll")
         .json()
         .await
         .expect("enrollment answer");
-    reply["agent_token"].as_str().expect("agent token").to_owned()
+    reply["agent_token"]
+        .as_str()
+        .expect("agent token")
+        .to_owned()
 }
 
 /// Ten minutes of one host's envelopes, one a minute; a few hosts run hot or fill a disk.
@@ -97,13 +104,30 @@ fn history(index: usize) -> Vec<Envelope> {
     let mut envelopes = Vec::new();
     for minute in 0..10i64 {
         let at = now - chrono::Duration::minutes(9 - minute);
-        let hot = index % 50 == 0;
-        let filling = 40.0 + if index % 20 == 0 { minute as f64 * 2.0 } else { 0.0 };
+        let hot = index.is_multiple_of(50);
+        let filling = 40.0
+            + if index.is_multiple_of(20) {
+                minute as f64 * 2.0
+            } else {
+                0.0
+            };
         for (kind, data) in [
-            ("cpu", json!({"usage_percent": if hot { 99.5 } else { 20.0 }, "load": {"one": 1.5}})),
-            ("memory", json!({"available": 4e9, "used_percent": 50.0, "swap_used_percent": 0.0})),
-            ("disk", json!({"mount_point": "/", "used_percent": 60.0, "inodes_used_percent": 5.0})),
-            ("disk", json!({"mount_point": "/data", "used_percent": filling, "inodes_used_percent": 1.0})),
+            (
+                "cpu",
+                json!({"usage_percent": if hot { 99.5 } else { 20.0 }, "load": {"one": 1.5}}),
+            ),
+            (
+                "memory",
+                json!({"available": 4e9, "used_percent": 50.0, "swap_used_percent": 0.0}),
+            ),
+            (
+                "disk",
+                json!({"mount_point": "/", "used_percent": 60.0, "inodes_used_percent": 5.0}),
+            ),
+            (
+                "disk",
+                json!({"mount_point": "/data", "used_percent": filling, "inodes_used_percent": 1.0}),
+            ),
         ] {
             let mut envelope = Envelope::new(kind, &host, data);
             envelope.timestamp = at;
@@ -153,7 +177,15 @@ async fn main() {
             .send()
             .await
             .expect("rule");
-        assert!(reply.status().is_success(), "rule: {}", reply.text().await.unwrap_or_default());
+        assert!(
+            reply.status().is_success(),
+            "rule: {}",
+            reply.text().await.unwrap_or_default()
+        );
     }
-    println!("{{\"agents\": {}, \"rules\": {}}}", options.agents, rules().len());
+    println!(
+        "{{\"agents\": {}, \"rules\": {}}}",
+        options.agents,
+        rules().len()
+    );
 }

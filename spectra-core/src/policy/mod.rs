@@ -37,7 +37,7 @@ pub use plan::{Plan, PlanStore, PlannedFile, plan};
 pub use rule::{
     Facts, Field, MAX_RULE_LEN, MAX_RULE_NESTING, Rule, RuleError, Type, parse_duration, parse_size,
 };
-pub(crate) use rule::{Literal, parse_number};
+pub(crate) use rule::{Literal, parse_number, quoted_text};
 
 /// Most rules one policy may have (they are joined by AND; real policies have a handful).
 pub const MAX_POLICY_RULES: usize = 256;

@@ -422,6 +422,25 @@ const SYMBOLS: [&str; 14] = [
     "==", "!=", "<=", ">=", "=~", "&&", "||", "<", ">", "(", ")", "[", "]", ",",
 ];
 
+/// The text of the quoted literal that opens at byte `start` of `source` (`'…'` or `"…"`,
+/// a backslash taking the next character as it is) and the byte offset just past it.
+pub(crate) fn quoted_text(source: &str, start: usize) -> Result<(String, usize), String> {
+    let quote = source[start..].chars().next().unwrap_or('"');
+    let mut text = String::new();
+    let mut chars = source[start + quote.len_utf8()..].char_indices();
+    while let Some((offset, ch)) = chars.next() {
+        match ch {
+            '\\' => match chars.next() {
+                Some((_, escaped)) => text.push(escaped),
+                None => break,
+            },
+            _ if ch == quote => return Ok((text, start + quote.len_utf8() + offset + 1)),
+            _ => text.push(ch),
+        }
+    }
+    Err("unterminated text: add the closing quote".into())
+}
+
 fn column_of(source: &str, byte: usize) -> usize {
     source[..byte.min(source.len())].chars().count() + 1
 }
@@ -443,28 +462,8 @@ fn lex(source: &str) -> Result<Vec<Token>, RuleError> {
         }
         let start = i;
         if c == b'\'' || c == b'"' {
-            let mut text = String::new();
-            let mut chars = source[i + 1..].char_indices();
-            let mut closed = None;
-            while let Some((offset, ch)) = chars.next() {
-                match ch {
-                    '\\' => match chars.next() {
-                        Some((_, escaped)) => text.push(escaped),
-                        None => break,
-                    },
-                    _ if ch == c as char => {
-                        closed = Some(i + 1 + offset + 1);
-                        break;
-                    }
-                    _ => text.push(ch),
-                }
-            }
-            let Some(end) = closed else {
-                return Err(error(
-                    start,
-                    "unterminated text: add the closing quote".into(),
-                ));
-            };
+            let (text, end) =
+                quoted_text(source, start).map_err(|message| error(start, message))?;
             tokens.push(Token {
                 tok: Tok::Text(text),
                 start,
