@@ -107,58 +107,107 @@ impl Receiver {
     }
 }
 
-/// A minimal SMTP server: takes every message and keeps its text.
-async fn smtp_server() -> (u16, Arc<Mutex<Vec<String>>>) {
+/// What the test SMTP server took: each message's text, whether the session was under TLS,
+/// and the AUTH line's credentials, if any.
+#[derive(Debug, Clone)]
+struct Mail {
+    text: String,
+    tls: bool,
+    auth: Option<String>,
+}
+
+/// A minimal SMTP server: takes every message and keeps it. With `tls`, it offers STARTTLS
+/// (with that certificate and key) and AUTH PLAIN once under TLS.
+async fn smtp_server(
+    tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+) -> (u16, Arc<Mutex<Vec<Mail>>>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let port = listener.local_addr().expect("addr").port();
-    let messages: Arc<Mutex<Vec<String>>> = Arc::default();
+    let messages: Arc<Mutex<Vec<Mail>>> = Arc::default();
     let kept = messages.clone();
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else {
                 return;
             };
-            let kept = kept.clone();
+            let (kept, tls) = (kept.clone(), tls.clone());
             tokio::spawn(async move {
-                let (read, mut write) = stream.into_split();
-                let mut lines = BufReader::new(read).lines();
-                let _ = write.write_all(b"220 test ESMTP\r\n").await;
-                let mut data: Option<String> = None;
-                while let Ok(Some(line)) = lines.next_line().await {
-                    if let Some(text) = data.as_mut() {
-                        if line == "." {
-                            kept.lock()
-                                .expect("messages")
-                                .push(data.take().unwrap_or_default());
-                            let _ = write.write_all(b"250 2.0.0 queued\r\n").await;
-                        } else {
-                            text.push_str(&line);
-                            text.push('\n');
-                        }
-                        continue;
-                    }
-                    let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
-                    let answer: &[u8] = match verb.as_str() {
-                        "EHLO" => b"250-test\r\n250 8BITMIME\r\n",
-                        "HELO" | "MAIL" | "RCPT" | "RSET" | "NOOP" => b"250 OK\r\n",
-                        "DATA" => {
-                            data = Some(String::new());
-                            b"354 go ahead\r\n"
-                        }
-                        "QUIT" => {
-                            let _ = write.write_all(b"221 bye\r\n").await;
-                            return;
-                        }
-                        _ => b"502 not here\r\n",
+                let mut stream = BufReader::new(stream);
+                let _ = stream.get_mut().write_all(b"220 test ESMTP\r\n").await;
+                let upgrade = smtp_session(&mut stream, &kept, tls.is_some(), false).await;
+                if let (true, Some(config)) = (upgrade, tls) {
+                    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+                    let Ok(secured) = acceptor.accept(stream.into_inner()).await else {
+                        return;
                     };
-                    let _ = write.write_all(answer).await;
+                    smtp_session(&mut BufReader::new(secured), &kept, false, true).await;
                 }
             });
         }
     });
     (port, messages)
+}
+
+/// One SMTP conversation until QUIT (false) or an accepted STARTTLS (true).
+async fn smtp_session<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
+    stream: &mut BufReader<S>,
+    kept: &Mutex<Vec<Mail>>,
+    offer_tls: bool,
+    secured: bool,
+) -> bool {
+    let mut data: Option<String> = None;
+    let mut auth = None;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match stream.read_line(&mut line).await {
+            Ok(0) | Err(_) => return false,
+            Ok(_) => {}
+        }
+        let line = line.trim_end_matches(['\r', '\n']).to_owned();
+        if let Some(text) = data.as_mut() {
+            if line == "." {
+                kept.lock().expect("mail").push(Mail {
+                    text: data.take().unwrap_or_default(),
+                    tls: secured,
+                    auth: auth.clone(),
+                });
+                let _ = stream.get_mut().write_all(b"250 2.0.0 queued\r\n").await;
+            } else {
+                text.push_str(&line);
+                text.push('\n');
+            }
+            continue;
+        }
+        let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+        let answer: &[u8] = match verb.as_str() {
+            "EHLO" if offer_tls => b"250-test\r\n250 STARTTLS\r\n",
+            "EHLO" if secured => b"250-test\r\n250 AUTH PLAIN\r\n",
+            "EHLO" => b"250-test\r\n250 8BITMIME\r\n",
+            "STAR" if offer_tls => {
+                let _ = stream.get_mut().write_all(b"220 go ahead\r\n").await;
+                return true;
+            }
+            "AUTH" if secured => {
+                auth = Some(line.clone());
+                b"235 2.7.0 accepted\r\n"
+            }
+            "MAIL" if offer_tls => b"530 5.7.0 STARTTLS first\r\n",
+            "HELO" | "MAIL" | "RCPT" | "RSET" | "NOOP" => b"250 OK\r\n",
+            "DATA" => {
+                data = Some(String::new());
+                b"354 go ahead\r\n"
+            }
+            "QUIT" => {
+                let _ = stream.get_mut().write_all(b"221 bye\r\n").await;
+                return false;
+            }
+            _ => b"502 not here\r\n",
+        };
+        let _ = stream.get_mut().write_all(answer).await;
+    }
 }
 
 struct Api {
@@ -273,7 +322,7 @@ async fn rules_fire_resolve_and_deliver_by_webhook_and_email_through_restarts() 
     let db = dir.path().join("alerts.db").display().to_string();
     let admin = cli_token(&db, "admin");
     let receiver = Receiver::start().await;
-    let (smtp_port, mail) = smtp_server().await;
+    let (smtp_port, mail) = smtp_server(None).await;
     let env = serve_env(smtp_port);
     let mut server = start(&db, &env, dir.path());
     let api = Api {
@@ -340,7 +389,7 @@ async fn rules_fire_resolve_and_deliver_by_webhook_and_email_through_restarts() 
         .lock()
         .expect("mail")
         .iter()
-        .any(|m| m.contains("cpu hot"))
+        .any(|m| m.text.contains("cpu hot"))
     {
         assert!(started.elapsed() < Duration::from_secs(10), "no email");
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -615,7 +664,7 @@ async fn two_replicas_over_postgres_deliver_each_notice_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let admin = cli_token(&db, "admin");
     let receiver = Receiver::start().await;
-    let (smtp_port, _) = smtp_server().await;
+    let (smtp_port, _) = smtp_server(None).await;
     let env = serve_env(smtp_port);
     let a = start(&db, &env, dir.path());
     let b = start(&db, &env, dir.path());
@@ -649,4 +698,76 @@ async fn two_replicas_over_postgres_deliver_each_notice_once() {
     assert_eq!(receiver.of("cpu hot", "resolved").len(), 1);
     drop((a, b));
     harness::drop_schema(&schema).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn email_goes_over_starttls_with_credentials_that_are_never_logged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let certified =
+        rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("certificate");
+    let ca_file = dir.path().join("relay-ca.pem");
+    std::fs::write(&ca_file, certified.cert.pem()).expect("ca");
+    let key = rustls_pki_types::PrivateKeyDer::try_from(certified.signing_key.serialize_der())
+        .expect("key");
+    let tls = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(vec![certified.cert.der().clone()], key)
+    .expect("server config");
+    let (port, mail) = smtp_server(Some(Arc::new(tls))).await;
+    let db = dir.path().join("alerts.db").display().to_string();
+    let admin = cli_token(&db, "admin");
+    let password = "hunter2-relay-password";
+    let mut env = serve_env(port);
+    env.retain(|(key, _)| *key != "SPECTRA_SMTP_URL");
+    env.push((
+        "SPECTRA_SMTP_URL",
+        format!("smtp://spectra:{password}@localhost:{port}?tls=required"),
+    ));
+    env.push(("SPECTRA_SMTP_CA_FILE", ca_file.display().to_string()));
+    let server = start(&db, &env, dir.path());
+    let api = Api {
+        client: http_client(None),
+        url: server.url.clone(),
+        admin,
+    };
+    api.rule(
+        json!({"name": "cpu hot", "condition": "cpu.usage_percent > 90",
+                    "notify": ["email:ops@example.com"]}),
+    )
+    .await;
+    let (_, token) = api.enroll("web-1").await;
+    api.metrics(&token, vec![cpu("web-1", 99.0)]).await;
+    let started = Instant::now();
+    let message = loop {
+        if let Some(message) = mail.lock().expect("mail").first().cloned() {
+            break message;
+        }
+        assert!(started.elapsed() < Duration::from_secs(15), "no email");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(message.tls, "sent after STARTTLS");
+    assert!(message.text.contains("cpu hot"), "{}", message.text);
+    assert!(
+        message.text.contains("To: ops@example.com"),
+        "{}",
+        message.text
+    );
+    assert!(
+        message
+            .auth
+            .is_some_and(|line| line.starts_with("AUTH PLAIN"))
+    );
+    let (_, deliveries) = api
+        .send(reqwest::Method::GET, "/api/v1/alert-deliveries", None)
+        .await;
+    assert_eq!(deliveries["deliveries"][0]["ok"], true, "{deliveries}");
+    assert!(
+        !server.log().contains(password),
+        "the password is in the log"
+    );
+    assert!(!deliveries.to_string().contains(password));
 }

@@ -249,8 +249,15 @@ fn advance(
     let record = AlertRecord {
         rule: rule.rule.name.clone(),
         series: observation.series.clone(),
-        agent_id: observation.agent.map(|a| a.id.clone()),
-        hostname: observation.agent.map(|a| a.hostname.clone()),
+        // A series whose agent is gone (deregistered) keeps naming it.
+        agent_id: observation
+            .agent
+            .map(|a| a.id.clone())
+            .or_else(|| previous.as_ref().and_then(|p| p.agent_id.clone())),
+        hostname: observation
+            .agent
+            .map(|a| a.hostname.clone())
+            .or_else(|| previous.as_ref().and_then(|p| p.hostname.clone())),
         state: after.state,
         severity: rule.rule.severity.as_str().to_owned(),
         value: observation.value,
@@ -698,14 +705,21 @@ impl Mailer {
         let (Some(url), Some(from)) = (&settings.smtp_url, &settings.smtp_from) else {
             return Ok(Mailer { transport: None });
         };
-        let transport = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url)
-            .map_err(|_| {
-                "smtp_url: not an SMTP URL (smtps://user:password@host:465, or \
-                 smtp://…:587?tls=required for STARTTLS)"
-                    .to_owned()
-            })?
-            .timeout(Some(WEBHOOK_TIMEOUT))
-            .build();
+        let not_smtp = || {
+            "smtp_url: not an SMTP URL (smtps://user:password@host:465, or \
+             smtp://…:587?tls=required for STARTTLS)"
+                .to_owned()
+        };
+        let mut builder = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(url)
+            .map_err(|_| not_smtp())?
+            .timeout(Some(WEBHOOK_TIMEOUT));
+        if let Some(ca_file) = &settings.smtp_ca_file {
+            builder = builder.tls(
+                smtp_tls_with_ca(url, ca_file)
+                    .map_err(|e| if e.is_empty() { not_smtp() } else { e })?,
+            );
+        }
+        let transport = builder.build();
         let from = from
             .parse()
             .map_err(|e| format!("smtp_from {from:?}: {e}"))?;
@@ -747,6 +761,35 @@ impl Mailer {
             .map_err(|e| format!("SMTP: {e}"))?;
         Ok(format!("SMTP {}", answer.code()))
     }
+}
+
+/// The TLS of `url` (`smtps`: TLS from the start; `?tls=required|opportunistic`: STARTTLS)
+/// trusting `ca_file` besides the public roots. An empty error: the URL does not parse.
+fn smtp_tls_with_ca(
+    url: &str,
+    ca_file: &std::path::Path,
+) -> Result<lettre::transport::smtp::client::Tls, String> {
+    use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+    let parsed = reqwest::Url::parse(url).map_err(|_| String::new())?;
+    let host = parsed.host_str().ok_or_else(String::new)?.to_owned();
+    let pem =
+        std::fs::read(ca_file).map_err(|e| format!("smtp_ca_file {}: {e}", ca_file.display()))?;
+    let certificate = Certificate::from_pem(&pem)
+        .map_err(|e| format!("smtp_ca_file {}: {e}", ca_file.display()))?;
+    let parameters = TlsParameters::builder(host)
+        .add_root_certificate(certificate)
+        .build_rustls()
+        .map_err(|e| format!("smtp_ca_file {}: {e}", ca_file.display()))?;
+    let mode = parsed
+        .query_pairs()
+        .find(|(key, _)| key == "tls")
+        .map(|(_, value)| value.into_owned());
+    Ok(match (parsed.scheme(), mode.as_deref()) {
+        ("smtps", _) => Tls::Wrapper(parameters),
+        (_, Some("required")) => Tls::Required(parameters),
+        (_, Some("opportunistic")) => Tls::Opportunistic(parameters),
+        _ => Tls::None,
+    })
 }
 
 /// Evaluates every interval and delivers the outbox every second, until shutdown.

@@ -162,8 +162,8 @@ pub struct ServeArgs {
     #[cfg_attr(feature = "clap", arg(long, env = "SPECTRA_ALERT_ALLOW_LOCAL_TARGETS", value_name = "BOOL",
           num_args = 0..=1, default_missing_value = "true"))]
     pub alert_allow_local_targets: Option<bool>,
-    /// `smtp://user:password@host:587` (STARTTLS), `smtps://…:465` (TLS), or
-    /// `smtp://host:25?tls=none` on a trusted network.
+    /// `smtps://user:password@host:465` (TLS), `smtp://…:587?tls=required` (STARTTLS), or
+    /// `smtp://host:25` (no TLS: a trusted network only).
     #[cfg_attr(
         feature = "clap",
         arg(
@@ -179,6 +179,13 @@ pub struct ServeArgs {
         arg(long, env = "SPECTRA_SMTP_FROM", value_name = "ADDRESS")
     )]
     pub smtp_from: Option<String>,
+    /// A PEM certificate authority the SMTP server's certificate may chain to, besides the
+    /// public ones (a mail relay with a private CA).
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, env = "SPECTRA_SMTP_CA_FILE", value_name = "FILE")
+    )]
+    pub smtp_ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -217,6 +224,7 @@ pub struct AlertSettings {
     pub allow_local_targets: bool,
     pub smtp_url: Option<String>,
     pub smtp_from: Option<String>,
+    pub smtp_ca_file: Option<PathBuf>,
 }
 
 impl Default for AlertSettings {
@@ -227,6 +235,7 @@ impl Default for AlertSettings {
             allow_local_targets: false,
             smtp_url: None,
             smtp_from: None,
+            smtp_ca_file: None,
         }
     }
 }
@@ -241,6 +250,7 @@ impl std::fmt::Debug for AlertSettings {
             .field("allow_local_targets", &self.allow_local_targets)
             .field("smtp_url", &hidden(self.smtp_url.is_some()))
             .field("smtp_from", &self.smtp_from)
+            .field("smtp_ca_file", &self.smtp_ca_file)
             .finish()
     }
 }
@@ -396,6 +406,7 @@ impl ServeConfig {
                     .unwrap_or(false),
                 smtp_url: pick(&args.smtp_url, &file.smtp_url).filter(|url| !url.is_empty()),
                 smtp_from: pick(&args.smtp_from, &file.smtp_from),
+                smtp_ca_file: args.smtp_ca_file.clone().or(file.smtp_ca_file),
             },
         };
         if let Some(token) = &config.enrollment_token

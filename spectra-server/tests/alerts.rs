@@ -292,3 +292,132 @@ async fn built_in_series_cover_services_and_quiet_agents() {
         );
     });
 }
+
+#[tokio::test]
+async fn webhooks_to_local_addresses_are_refused_and_the_attempt_recorded() {
+    each_store!(
+        |config| {
+            config.alerts.webhook_secret = Some("s".into());
+        },
+        |f| {
+            let store = &f.state.store;
+            let (id, _) = f.enroll("web-1").await;
+            let rule = json!({"name": "hot", "condition": "cpu.usage_percent > 90",
+                          "notify": ["webhook:http://127.0.0.1:9/hook",
+                                     "webhook:http://169.254.169.254/latest",
+                                     "webhook:http://[::1]:9/hook"]});
+            assert_eq!(
+                f.post("/api/v1/alert-rules", &f.admin, &rule).await.status,
+                StatusCode::CREATED
+            );
+            let agent = Uploader {
+                id,
+                last_seen: None,
+            };
+            let envelope = Envelope::new("cpu", "web-1", json!({"usage_percent": 99.0}));
+            let now = Utc::now();
+            store
+                .ingest_batch(&agent, MetricBatch::new(None, vec![envelope]), now, 1000)
+                .await
+                .expect("ingest");
+            assert_eq!(evaluate(&f.state, now).await.expect("evaluate").notices, 3);
+            let mailer =
+                spectra_server::alerts::Mailer::new(&f.state.config.alerts).expect("mailer");
+            let attempted = spectra_server::alerts::deliver_due(&f.state, &mailer)
+                .await
+                .expect("deliver");
+            assert_eq!(attempted, 3);
+            let deliveries = f.get("/api/v1/alert-deliveries", &f.viewer).await;
+            let attempts = deliveries.body["deliveries"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default();
+            assert_eq!(attempts.len(), 3, "{}", deliveries.text);
+            for attempt in &attempts {
+                assert_eq!(attempt["ok"], false);
+                let status = attempt["status"].as_str().unwrap_or_default();
+                assert!(
+                    status.contains("loopback or link-local")
+                        && status.contains("alert_allow_local_targets"),
+                    "{status}"
+                );
+            }
+            // Refused notices are retried later (the setting may change), not sent now.
+            assert!(
+                store
+                    .due_notices(Utc::now(), 10)
+                    .await
+                    .expect("due")
+                    .is_empty()
+            );
+        }
+    );
+}
+
+#[test]
+fn signatures_are_hmac_sha256_of_the_body() {
+    // RFC 4231, test case 2.
+    assert_eq!(
+        spectra_server::alerts::signature("Jefe", b"what do ya want for nothing?"),
+        "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+    );
+}
+
+#[tokio::test]
+async fn fits_over_windows_past_raw_retention_read_the_rollups() {
+    each_store!(
+        |config| {
+            config.retention.raw = std::time::Duration::from_secs(2 * 3600);
+        },
+        |f| {
+            let store = &f.state.store;
+            let (id, _) = f.enroll("web-1").await;
+            let rule = json!({"name": "filling",
+                          "condition": "time_to_full(disk.used_percent{mount_point=\"/data\"}, 3h) < 12h"});
+            assert_eq!(
+                f.post("/api/v1/alert-rules", &f.admin, &rule).await.status,
+                StatusCode::CREATED
+            );
+            let agent = Uploader {
+                id,
+                last_seen: None,
+            };
+            let now = Utc::now();
+            // 1 % every 10 minutes over the last three hours: 57 % now, full in about 7 hours.
+            let envelopes: Vec<Envelope> = (0..18)
+                .map(|step| {
+                    let mut envelope = Envelope::new(
+                        "disk",
+                        "web-1",
+                        json!({"mount_point": "/data", "used_percent": 40.0 + f64::from(step)}),
+                    );
+                    envelope.timestamp = now - Duration::minutes(170 - 10 * i64::from(step));
+                    envelope
+                })
+                .collect();
+            store
+                .ingest_batch(&agent, MetricBatch::new(None, envelopes), now, 1000)
+                .await
+                .expect("ingest");
+            spectra_server::api::roll_up(&f.state)
+                .await
+                .expect("rollups");
+            // Raw rows kept for a minute only: what is left to fit is the rollups.
+            let mut short = (*f.state.config).clone();
+            short.retention.raw = std::time::Duration::from_secs(60);
+            let pruning = spectra_server::api::AppState::new(store.clone(), short);
+            spectra_server::api::prune(&pruning).await.expect("prune");
+            let raw = store
+                .metrics_between(None, Some("disk"), 0, i64::MAX)
+                .await
+                .expect("raw");
+            assert!(raw.len() <= 1, "raw rows left: {}", raw.len());
+            evaluate(&f.state, now).await.expect("evaluate");
+            let firing = f.get("/api/v1/alerts?state=firing", &f.viewer).await;
+            let eta = firing.body["items"][0]["value"]
+                .as_f64()
+                .expect("a fit from the rollups");
+            assert!((eta / 3600.0 - 7.2).abs() < 0.5, "{eta} s");
+        }
+    );
+}
