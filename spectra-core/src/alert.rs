@@ -41,6 +41,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+pub use crate::policy::CompareOp;
 use crate::policy::{Literal, RuleError, parse_duration, parse_number, quoted_text};
 use crate::protocol::flatten::Sample;
 
@@ -231,41 +232,6 @@ impl AlertRule {
     }
 }
 
-/// A comparison.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub enum CompareOp {
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-}
-
-impl CompareOp {
-    pub fn symbol(self) -> &'static str {
-        match self {
-            CompareOp::Eq => "==",
-            CompareOp::Ne => "!=",
-            CompareOp::Lt => "<",
-            CompareOp::Le => "<=",
-            CompareOp::Gt => ">",
-            CompareOp::Ge => ">=",
-        }
-    }
-
-    pub fn apply(self, left: f64, right: f64) -> bool {
-        match self {
-            CompareOp::Eq => left == right,
-            CompareOp::Ne => left != right,
-            CompareOp::Lt => left < right,
-            CompareOp::Le => left <= right,
-            CompareOp::Gt => left > right,
-            CompareOp::Ge => left >= right,
-        }
-    }
-}
-
 /// Where a series' values come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -370,7 +336,9 @@ pub struct Condition {
 impl Condition {
     /// Whether `value` (of a series, or the seconds to full) makes the condition hold.
     pub fn holds(&self, value: f64) -> bool {
-        self.op.apply(value, self.value)
+        value
+            .partial_cmp(&self.value)
+            .is_some_and(|ordering| self.op.holds(ordering))
     }
 
     pub fn parse(source: &str) -> std::result::Result<Condition, RuleError> {

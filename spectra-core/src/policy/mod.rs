@@ -35,7 +35,8 @@ pub use enforce::{
 };
 pub use plan::{Plan, PlanStore, PlannedFile, plan};
 pub use rule::{
-    Facts, Field, MAX_RULE_LEN, MAX_RULE_NESTING, Rule, RuleError, Type, parse_duration, parse_size,
+    CompareOp, Facts, Field, MAX_RULE_LEN, MAX_RULE_NESTING, Rule, RuleError, Type, parse_duration,
+    parse_size,
 };
 pub(crate) use rule::{Literal, parse_number, quoted_text};
 

@@ -219,14 +219,40 @@ impl Operand {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum CompareOp {
+/// A comparison, as rules and alert conditions write it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum CompareOp {
     Eq,
     Ne,
     Lt,
     Le,
     Gt,
     Ge,
+}
+
+impl CompareOp {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            CompareOp::Eq => "==",
+            CompareOp::Ne => "!=",
+            CompareOp::Lt => "<",
+            CompareOp::Le => "<=",
+            CompareOp::Gt => ">",
+            CompareOp::Ge => ">=",
+        }
+    }
+
+    /// Whether a left side that compares to the right as `ordering` satisfies the comparison.
+    pub fn holds(self, ordering: std::cmp::Ordering) -> bool {
+        match self {
+            CompareOp::Eq => ordering.is_eq(),
+            CompareOp::Ne => ordering.is_ne(),
+            CompareOp::Lt => ordering.is_lt(),
+            CompareOp::Le => ordering.is_le(),
+            CompareOp::Gt => ordering.is_gt(),
+            CompareOp::Ge => ordering.is_ge(),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -379,14 +405,7 @@ fn compare(value: &Value<'_>, op: CompareOp, constant: &Constant) -> Option<bool
         (Value::Number(a), Constant::Number(b)) => a.partial_cmp(b)?,
         _ => return None,
     };
-    Some(match op {
-        CompareOp::Eq => ordering.is_eq(),
-        CompareOp::Ne => ordering.is_ne(),
-        CompareOp::Lt => ordering.is_lt(),
-        CompareOp::Le => ordering.is_le(),
-        CompareOp::Gt => ordering.is_gt(),
-        CompareOp::Ge => ordering.is_ge(),
-    })
+    Some(op.holds(ordering))
 }
 
 // ---- lexing ----
