@@ -108,23 +108,24 @@ async fn index(
     let batch: IndexBatch =
         protocol::decode("index batch", &bytes, Compression::sniff(&bytes), &limits)?;
     batch.validate()?;
+    let (batch_id, crawl_id, last) = (batch.batch_id, batch.crawl_id, batch.end.is_some());
     let outcome = state
         .store
-        .ingest_index(&(&agent).into(), &batch, Utc::now())
+        .ingest_index(&(&agent).into(), batch, Utc::now())
         .await?;
-    if batch.end.is_some() && matches!(outcome, IndexOutcome::Applied { .. }) {
+    if last && matches!(outcome, IndexOutcome::Applied { .. }) {
         evaluate_quotas_after_upload(&state).await;
     }
     match outcome {
         IndexOutcome::Applied { files, resync } => Ok(Json(json!({
-            "batch_id": batch.batch_id,
-            "crawl_id": batch.crawl_id,
+            "batch_id": batch_id,
+            "crawl_id": crawl_id,
             "files": files,
             "resync": resync,
         }))),
         IndexOutcome::Duplicate => Ok(Json(json!({
-            "batch_id": batch.batch_id,
-            "crawl_id": batch.crawl_id,
+            "batch_id": batch_id,
+            "crawl_id": crawl_id,
             "duplicate": true,
         }))),
         IndexOutcome::Resync(why) => Err(ApiError::conflict(format!(

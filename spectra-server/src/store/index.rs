@@ -1,10 +1,15 @@
 //! The file index: crawls applied batch by batch (see `spectra_core::protocol::IndexBatch`),
 //! with each backend's totals and its usage by owner changed by the same transaction that
 //! changes the rows, so that usage never needs a scan of the index.
+//!
+//! What a batch does is decided here once ([`IndexRows`], [`claim`], the SQL text); the
+//! writes run through sqlx on PostgreSQL (below, as multi-row statements, since every
+//! statement is a round trip) and on SQLite's writer thread (`sqlite_governance`, one
+//! prepared row at a time, since there a statement costs no round trip).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use spectra_core::protocol::{IndexBatch, IndexEntry};
+use spectra_core::protocol::{CrawlEnd, IndexBatch};
 
 use super::*;
 
@@ -62,13 +67,46 @@ impl Totals {
 }
 
 /// Changes to usage by owner, applied once per batch.
-type UsageChanges = BTreeMap<String, Totals>;
+#[derive(Debug, Default)]
+pub(super) struct UsageChanges(BTreeMap<String, Totals>);
 
-/// Rows per multi-row statement of the index (14 parameters a row: 7,000, under both
-/// databases' limits).
+impl UsageChanges {
+    /// A row with these values joined the index.
+    pub(super) fn add(&mut self, owner: &str, totals: Totals) {
+        match self.0.get_mut(owner) {
+            Some(sum) => sum.add(totals),
+            None => {
+                self.0.insert(owner.to_owned(), totals);
+            }
+        }
+    }
+
+    /// A row with these values left the index (or is about to be rewritten).
+    pub(super) fn remove(&mut self, owner: &str, totals: Totals) {
+        self.add(owner, totals.negated());
+    }
+
+    /// The owners whose usage changed, and the sum of all changes.
+    pub(super) fn nonzero(&self) -> (Vec<(&str, Totals)>, Totals) {
+        let mut sum = Totals::default();
+        let changed = self
+            .0
+            .iter()
+            .filter(|(_, change)| **change != Totals::default())
+            .map(|(owner, change)| {
+                sum.add(*change);
+                (owner.as_str(), *change)
+            })
+            .collect();
+        (changed, sum)
+    }
+}
+
+/// Rows per multi-row statement of known rows (14 parameters a row: 7,000, well under
+/// PostgreSQL's limit).
 const INDEX_CHUNK: usize = 500;
 
-/// Rows per statement of new files on PostgreSQL, which takes them as one JSON parameter
+/// Rows per statement of new files, which PostgreSQL takes as one JSON parameter
 /// (`json_populate_recordset`): parsing it costs the server a fraction of binding 14 values
 /// a row (34k → 60k files/s at 1M files in `benches/governance-load.sh`).
 const INDEX_JSON_CHUNK: usize = 10_000;
@@ -85,109 +123,212 @@ fn time_ms(t: Option<spectra_core::scan::Timestamp>) -> Option<i64> {
     })
 }
 
+/// One file of a batch as the columns `file_index` keeps of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct IndexRow {
+    pub(super) path_hash: i64,
+    pub(super) path: String,
+    pub(super) size: i64,
+    pub(super) disk_bytes: i64,
+    pub(super) mtime: Option<i64>,
+    pub(super) atime: Option<i64>,
+    pub(super) uid: Option<u32>,
+    pub(super) gid: Option<u32>,
+    pub(super) ino: Option<i64>,
+    pub(super) owner: String,
+}
+
+impl IndexRow {
+    pub(super) fn totals(&self) -> Totals {
+        Totals {
+            files: 1,
+            apparent_bytes: self.size,
+            disk_bytes: self.disk_bytes,
+        }
+    }
+}
+
+/// A batch's files and removals as the index keeps them, made on the request's task (beside
+/// other requests, not on a writer). Each path comes once, in key order: a path may come
+/// twice in a hand-made batch, and then the last wins, as in a replay.
+#[derive(Debug)]
+pub(super) struct IndexRows {
+    pub(super) rows: Vec<IndexRow>,
+    pub(super) removed: Vec<i64>,
+}
+
+impl IndexRows {
+    pub(super) fn new(batch: &IndexBatch) -> IndexRows {
+        let mut rows: BTreeMap<i64, IndexRow> = BTreeMap::new();
+        for entry in &batch.entries {
+            let path_hash = hash_param(spectra_core::protocol::path_hash(entry.path.as_bytes()));
+            rows.insert(
+                path_hash,
+                IndexRow {
+                    path_hash,
+                    path: entry.path.to_string_lossy().into_owned(),
+                    size: saturating_i64(entry.size),
+                    disk_bytes: saturating_i64(entry.disk_bytes),
+                    mtime: time_ms(entry.mtime),
+                    atime: time_ms(entry.atime),
+                    uid: entry.uid,
+                    gid: entry.gid,
+                    ino: entry.ino.map(saturating_i64),
+                    owner: entry.owner_key(),
+                },
+            );
+        }
+        let mut removed: Vec<i64> = batch.removed.iter().map(|hash| hash_param(*hash)).collect();
+        removed.sort_unstable();
+        removed.dedup();
+        IndexRows {
+            rows: rows.into_values().collect(),
+            removed,
+        }
+    }
+}
+
+/// What a batch does to its backend's crawl state.
+#[derive(Debug, PartialEq, Eq)]
+pub(super) enum Claim {
+    /// The backend is new: insert it, with this crawl pending.
+    Create,
+    /// This crawl becomes the backend's pending one (and the agent its owner).
+    Take,
+    /// The crawl is already the pending one, this agent's.
+    Continue,
+    Refuse(String),
+}
+
+/// The crawl state of a backend as [`SELECT_CRAWL_STATE`] reads it: agent, applied crawl,
+/// pending crawl.
+pub(super) type CrawlState = (String, Option<String>, Option<String>);
+
+/// Whether `batch`'s crawl may go on, given its backend's `state` (`None`: no such backend).
+pub(super) fn claim(state: Option<CrawlState>, agent: &Uploader, batch: &IndexBatch) -> Claim {
+    let crawl = batch.crawl_id.to_string();
+    let base = batch.base_crawl.map(|base| base.to_string());
+    let Some((owner, applied, pending)) = state else {
+        return match base {
+            Some(_) => Claim::Refuse(format!("backend {:?} has no index here yet", batch.backend)),
+            None => Claim::Create,
+        };
+    };
+    if pending.as_deref() == Some(crawl.as_str()) {
+        return if owner == agent.id {
+            Claim::Continue
+        } else {
+            Claim::Refuse(format!(
+                "backend {:?} is being crawled by another agent",
+                batch.backend
+            ))
+        };
+    }
+    let starts = match &base {
+        None => true,
+        Some(base) => pending.is_none() && applied.as_ref() == Some(base) && owner == agent.id,
+    };
+    if starts {
+        return Claim::Take;
+    }
+    Claim::Refuse(format!(
+        "backend {:?}: crawl {crawl} is a delta against {}, but the last crawl applied \
+         here is {} (and {} is under way)",
+        batch.backend,
+        base.as_deref().unwrap_or("nothing"),
+        applied.as_deref().unwrap_or("none"),
+        pending.as_deref().unwrap_or("none"),
+    ))
+}
+
+/// The refusal of a crawl's last batch when batches of it are missing here.
+pub(super) fn missing_batches(crawl: &str, received: i64, end: &CrawlEnd) -> Option<String> {
+    (received != i64::from(end.batches)).then(|| {
+        format!(
+            "crawl {crawl} has {received} of its {} batches here",
+            end.batches
+        )
+    })
+}
+
+/// Whether the last batch of a crawl removes what the crawl did not see: a complete full
+/// crawl does; a partial one, or a delta (which names its removals), does not.
+pub(super) fn removes_unseen(batch: &IndexBatch, end: &CrawlEnd) -> bool {
+    end.complete && batch.base_crawl.is_none()
+}
+
+// The statements of an index batch, shared by both writers. Parameters are numbered in the
+// order they are bound.
+pub(super) const INSERT_INDEX_BATCH: &str =
+    "INSERT INTO index_batches (batch_id, crawl_id, seq, received_at)
+     VALUES ($1, $2, $3, $4) ON CONFLICT (batch_id) DO NOTHING";
+pub(super) const SELECT_CRAWL_STATE: &str =
+    "SELECT agent_id, applied_crawl, pending_crawl FROM backends WHERE name = $1";
+/// Name, agent, root, crawl.
+pub(super) const INSERT_BACKEND: &str =
+    "INSERT INTO backends (name, agent_id, root, pending_crawl) VALUES ($1, $2, $3, $4)";
+/// Name, agent, root, crawl.
+pub(super) const TAKE_BACKEND: &str =
+    "UPDATE backends SET agent_id = $2, root = $3, pending_crawl = $4 WHERE name = $1";
+pub(super) const COUNT_CRAWL_BATCHES: &str =
+    "SELECT COUNT(*) FROM index_batches WHERE crawl_id = $1";
+/// Backend, crawl: the usage of the rows the crawl did not see.
+pub(super) const UNSEEN_USAGE: &str =
+    "SELECT owner, COUNT(*), CAST(SUM(size) AS BIGINT), CAST(SUM(disk_bytes) AS BIGINT)
+     FROM file_index WHERE backend = $1 AND seen_crawl <> $2 GROUP BY owner";
+pub(super) const DELETE_UNSEEN: &str =
+    "DELETE FROM file_index WHERE backend = $1 AND seen_crawl <> $2";
+/// Backend, owner, files, apparent bytes, disk bytes (a change).
+pub(super) const ADD_USAGE: &str =
+    "INSERT INTO index_usage (backend, owner, files, apparent_bytes, disk_bytes)
+     VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (backend, owner) DO UPDATE SET
+         files = index_usage.files + excluded.files,
+         apparent_bytes = index_usage.apparent_bytes + excluded.apparent_bytes,
+         disk_bytes = index_usage.disk_bytes + excluded.disk_bytes";
+pub(super) const DELETE_EMPTY_USAGE: &str =
+    "DELETE FROM index_usage WHERE backend = $1 AND files = 0";
+/// Backend, files, apparent bytes, disk bytes (a change): answers the new totals.
+pub(super) const ADD_BACKEND_TOTALS: &str =
+    "UPDATE backends SET files = files + $2, apparent_bytes = apparent_bytes + $3,
+         disk_bytes = disk_bytes + $4
+     WHERE name = $1 RETURNING files, apparent_bytes, disk_bytes";
+/// Backend, the crawl now applied (none when the server must ask for a full one), when it
+/// finished, whether it was complete (1/0).
+pub(super) const FINISH_CRAWL: &str =
+    "UPDATE backends SET applied_crawl = $2, pending_crawl = NULL, last_crawl_at = $3,
+         last_complete_crawl_at = CASE WHEN $4 = 1 THEN $3 ELSE last_complete_crawl_at END
+     WHERE name = $1";
+/// Backend, day, files, apparent bytes, disk bytes.
+pub(super) const RECORD_GROWTH: &str =
+    "INSERT INTO index_growth (backend, day, files, apparent_bytes, disk_bytes)
+     VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (backend, day) DO UPDATE SET files = excluded.files,
+         apparent_bytes = excluded.apparent_bytes, disk_bytes = excluded.disk_bytes";
+
+pub(super) const INDEX_COLUMNS: usize = 14;
+/// The columns of a `file_index` row in the order both writers bind them.
+pub(super) const INDEX_COLUMN_NAMES: &str = "backend, path_hash, path, size, disk_bytes, mtime, atime, uid, gid, ino, owner, \
+     first_seen, last_crawled, seen_crawl";
+/// What a crawl's write of a known row changes (all but `first_seen`).
+pub(super) const ON_CONFLICT_UPDATE: &str = "ON CONFLICT (backend, path_hash) DO UPDATE SET
+    path = excluded.path, size = excluded.size, disk_bytes = excluded.disk_bytes,
+    mtime = excluded.mtime, atime = excluded.atime, uid = excluded.uid, gid = excluded.gid,
+    ino = excluded.ino, owner = excluded.owner, last_crawled = excluded.last_crawled,
+    seen_crawl = excluded.seen_crawl";
+
 impl Store {
     /// Applies one batch of a crawl, all of it or nothing, once by its id.
     pub async fn ingest_index(
         &self,
         agent: &Uploader,
-        batch: &IndexBatch,
+        mut batch: IndexBatch,
         now: DateTime<Utc>,
     ) -> StoreResult<IndexOutcome> {
-        let crawl = batch.crawl_id.to_string();
-        let mut tx = self.begin_write().await?;
-        let fresh = sqlx::query(
-            "INSERT INTO index_batches (batch_id, crawl_id, seq, received_at)
-             VALUES ($1, $2, $3, $4) ON CONFLICT (batch_id) DO NOTHING",
-        )
-        .bind(batch.batch_id.to_string())
-        .bind(&crawl)
-        .bind(i64::from(batch.seq))
-        .bind(millis(now))
-        .execute(&mut *tx)
-        .await?;
-        if fresh.rows_affected() == 0 {
-            return Ok(IndexOutcome::Duplicate);
-        }
-        if let Some(refusal) = claim_crawl(&mut tx, agent, batch).await? {
-            tx.rollback().await?;
-            return Ok(IndexOutcome::Resync(refusal));
-        }
-        let mut changes = UsageChanges::new();
-        let params = Params::of(self);
-        let chunk = match params {
-            Params::Positional => INDEX_CHUNK,
-            Params::Numbered => INDEX_JSON_CHUNK,
-        };
-        for chunk in batch.entries.chunks(chunk) {
-            upsert_entries(
-                &mut tx,
-                params,
-                &batch.backend,
-                &crawl,
-                chunk,
-                now,
-                &mut changes,
-            )
-            .await?;
-        }
-        for chunk in batch.removed.chunks(INDEX_CHUNK) {
-            remove_hashes(&mut tx, params, &batch.backend, chunk, &mut changes).await?;
-        }
-        let Some(end) = batch.end else {
-            apply_usage(&mut tx, &batch.backend, &changes).await?;
-            tx.commit().await?;
-            return Ok(IndexOutcome::Applied {
-                files: None,
-                resync: false,
-            });
-        };
-        let received: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM index_batches WHERE crawl_id = $1")
-                .bind(&crawl)
-                .fetch_one(&mut *tx)
-                .await?;
-        if received != i64::from(end.batches) {
-            tx.rollback().await?;
-            return Ok(IndexOutcome::Resync(format!(
-                "crawl {crawl} has {received} of its {} batches here",
-                end.batches
-            )));
-        }
-        if end.complete && batch.base_crawl.is_none() {
-            remove_unseen(&mut tx, &batch.backend, &crawl, &mut changes).await?;
-        }
-        let totals = apply_usage(&mut tx, &batch.backend, &changes).await?;
-        let resync = u64::try_from(totals.files).ok() != Some(end.files);
-        let finished = millis(end.finished_at);
-        sqlx::query(
-            "UPDATE backends SET applied_crawl = $2, pending_crawl = NULL, last_crawl_at = $3,
-                 last_complete_crawl_at = CASE WHEN $4 = 1 THEN $3 ELSE last_complete_crawl_at END
-             WHERE name = $1",
-        )
-        .bind(&batch.backend)
-        .bind((!resync).then(|| crawl.clone()))
-        .bind(finished)
-        .bind(i64::from(end.complete))
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO index_growth (backend, day, files, apparent_bytes, disk_bytes)
-             VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (backend, day) DO UPDATE SET files = excluded.files,
-                 apparent_bytes = excluded.apparent_bytes, disk_bytes = excluded.disk_bytes",
-        )
-        .bind(&batch.backend)
-        .bind(finished.div_euclid(DAY_MS) * DAY_MS)
-        .bind(totals.files)
-        .bind(totals.apparent_bytes)
-        .bind(totals.disk_bytes)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(IndexOutcome::Applied {
-            files: Some(totals.files),
-            resync,
-        })
+        let rows = IndexRows::new(&batch);
+        // The rows hold everything of the entries now.
+        batch.entries = Vec::new();
+        self.backend.write_index(agent, batch, rows, now).await
     }
 
     /// Every backend of the index, by name.
@@ -296,83 +437,129 @@ impl Store {
 
 pub(crate) const DAY_MS: i64 = 86_400_000;
 
-/// Makes `batch`'s crawl the backend's pending one, or says why it cannot be.
-async fn claim_crawl(
-    tx: &mut AnyConnection,
+/// Applies a batch through sqlx (PostgreSQL): the batch's rows as few multi-row statements.
+pub(super) async fn write_with_sqlx(
+    mut tx: Transaction<'static, Any>,
     agent: &Uploader,
     batch: &IndexBatch,
-) -> StoreResult<Option<String>> {
+    rows: IndexRows,
+    now: DateTime<Utc>,
+) -> StoreResult<IndexOutcome> {
     let crawl = batch.crawl_id.to_string();
-    let root = batch.root.to_string_lossy();
-    let row: Option<(String, Option<String>, Option<String>)> = sqlx::query_as(
-        "SELECT agent_id, applied_crawl, pending_crawl FROM backends WHERE name = $1",
-    )
-    .bind(&batch.backend)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let base = batch.base_crawl.map(|base| base.to_string());
-    let Some((owner, applied, pending)) = row else {
-        if base.is_some() {
-            return Ok(Some(format!(
-                "backend {:?} has no index here yet",
-                batch.backend
-            )));
+    let fresh = sqlx::query(INSERT_INDEX_BATCH)
+        .bind(batch.batch_id.to_string())
+        .bind(&crawl)
+        .bind(i64::from(batch.seq))
+        .bind(millis(now))
+        .execute(&mut *tx)
+        .await?;
+    if fresh.rows_affected() == 0 {
+        return Ok(IndexOutcome::Duplicate);
+    }
+    let state: Option<CrawlState> = sqlx::query_as(SELECT_CRAWL_STATE)
+        .bind(&batch.backend)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let write_backend = |sql: &'static str| {
+        sqlx::query(sql)
+            .bind(batch.backend.clone())
+            .bind(agent.id.clone())
+            .bind(batch.root.to_string_lossy().into_owned())
+            .bind(crawl.clone())
+    };
+    match claim(state, agent, batch) {
+        Claim::Refuse(why) => {
+            tx.rollback().await?;
+            return Ok(IndexOutcome::Resync(why));
         }
-        sqlx::query(
-            "INSERT INTO backends (name, agent_id, root, pending_crawl) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(&batch.backend)
-        .bind(&agent.id)
-        .bind(root.as_ref())
+        Claim::Create => {
+            write_backend(INSERT_BACKEND).execute(&mut *tx).await?;
+        }
+        Claim::Take => {
+            write_backend(TAKE_BACKEND).execute(&mut *tx).await?;
+        }
+        Claim::Continue => {}
+    }
+    let mut changes = UsageChanges::default();
+    for chunk in rows.rows.chunks(INDEX_JSON_CHUNK) {
+        upsert_rows(&mut tx, &batch.backend, &crawl, chunk, now, &mut changes).await?;
+    }
+    for chunk in rows.removed.chunks(INDEX_CHUNK) {
+        remove_rows(&mut tx, &batch.backend, chunk, &mut changes).await?;
+    }
+    let Some(end) = &batch.end else {
+        apply_usage(&mut tx, &batch.backend, &changes).await?;
+        tx.commit().await?;
+        return Ok(IndexOutcome::Applied {
+            files: None,
+            resync: false,
+        });
+    };
+    let received: i64 = sqlx::query_scalar(COUNT_CRAWL_BATCHES)
         .bind(&crawl)
+        .fetch_one(&mut *tx)
+        .await?;
+    if let Some(why) = missing_batches(&crawl, received, end) {
+        tx.rollback().await?;
+        return Ok(IndexOutcome::Resync(why));
+    }
+    if removes_unseen(batch, end) {
+        let unseen: Vec<(String, i64, i64, i64)> = sqlx::query_as(UNSEEN_USAGE)
+            .bind(&batch.backend)
+            .bind(&crawl)
+            .fetch_all(&mut *tx)
+            .await?;
+        for (owner, files, apparent_bytes, disk_bytes) in unseen {
+            changes.remove(
+                &owner,
+                Totals {
+                    files,
+                    apparent_bytes,
+                    disk_bytes,
+                },
+            );
+        }
+        sqlx::query(DELETE_UNSEEN)
+            .bind(&batch.backend)
+            .bind(&crawl)
+            .execute(&mut *tx)
+            .await?;
+    }
+    let totals = apply_usage(&mut tx, &batch.backend, &changes).await?;
+    let resync = u64::try_from(totals.files).ok() != Some(end.files);
+    let finished = millis(end.finished_at);
+    sqlx::query(FINISH_CRAWL)
+        .bind(&batch.backend)
+        .bind((!resync).then(|| crawl.clone()))
+        .bind(finished)
+        .bind(i64::from(end.complete))
         .execute(&mut *tx)
         .await?;
-        return Ok(None);
-    };
-    if pending.as_deref() == Some(crawl.as_str()) {
-        return Ok((owner != agent.id).then(|| {
-            format!(
-                "backend {:?} is being crawled by another agent",
-                batch.backend
-            )
-        }));
-    }
-    let starts = match &base {
-        None => true,
-        Some(base) => pending.is_none() && applied.as_ref() == Some(base) && owner == agent.id,
-    };
-    if !starts {
-        return Ok(Some(format!(
-            "backend {:?}: crawl {crawl} is a delta against {}, but the last crawl applied \
-             here is {} (and {} is under way)",
-            batch.backend,
-            base.as_deref().unwrap_or("nothing"),
-            applied.as_deref().unwrap_or("none"),
-            pending.as_deref().unwrap_or("none"),
-        )));
-    }
-    sqlx::query("UPDATE backends SET pending_crawl = $2, agent_id = $3, root = $4 WHERE name = $1")
+    sqlx::query(RECORD_GROWTH)
         .bind(&batch.backend)
-        .bind(&crawl)
-        .bind(&agent.id)
-        .bind(root.as_ref())
+        .bind(finished.div_euclid(DAY_MS) * DAY_MS)
+        .bind(totals.files)
+        .bind(totals.apparent_bytes)
+        .bind(totals.disk_bytes)
         .execute(&mut *tx)
         .await?;
-    Ok(None)
+    tx.commit().await?;
+    Ok(IndexOutcome::Applied {
+        files: Some(totals.files),
+        resync,
+    })
 }
 
-/// Owner, size and disk bytes of the rows of `hashes` that exist.
+/// Owner and totals of the rows of `hashes` that exist.
 async fn existing(
     tx: &mut AnyConnection,
-    params: Params,
     backend: &str,
     hashes: &[i64],
 ) -> StoreResult<HashMap<i64, (String, Totals)>> {
     let sql = format!(
         "SELECT path_hash, owner, size, disk_bytes FROM file_index
-         WHERE backend = {} AND path_hash IN ({})",
-        params.nth(1),
-        params.list(2, hashes.len())
+         WHERE backend = $1 AND path_hash IN ({})",
+        numbered(2, hashes.len())
     );
     let mut query = sqlx::query(AssertSqlSafe(sql)).bind(backend);
     for hash in hashes {
@@ -396,117 +583,79 @@ async fn existing(
         .collect()
 }
 
-async fn upsert_entries(
+async fn upsert_rows(
     tx: &mut AnyConnection,
-    params: Params,
     backend: &str,
     crawl: &str,
-    entries: &[IndexEntry],
+    rows: &[IndexRow],
     now: DateTime<Utc>,
     changes: &mut UsageChanges,
 ) -> StoreResult<()> {
-    // A path may come twice in one batch (a file seen through two names of one directory is
-    // one path, but a hand-made batch may repeat one): the last wins, as in a replay.
-    let mut rows: BTreeMap<i64, &IndexEntry> = BTreeMap::new();
-    for entry in entries {
-        rows.insert(
-            hash_param(spectra_core::protocol::path_hash(entry.path.as_bytes())),
-            entry,
-        );
-    }
-    let rows: Vec<(i64, &IndexEntry)> = rows.into_iter().collect();
     // New paths first, with an insert that skips the known ones and answers which it wrote:
-    // a new file (all of a first crawl) costs no lookup, and on SQLite no statement journal
-    // (which it keeps for a many-row upsert: a copy of every page the statement touches).
-    let insert_new = match params {
-        Params::Positional => bind_rows(
-            sqlx::query(AssertSqlSafe(format!(
-                "INSERT OR IGNORE INTO file_index ({INDEX_COLUMN_NAMES}) VALUES {}
-                 RETURNING path_hash",
-                params.rows(rows.len(), INDEX_COLUMNS)
-            ))),
-            backend,
-            crawl,
-            &rows,
-            now,
-        ),
-        Params::Numbered => sqlx::query(AssertSqlSafe(format!(
-            "INSERT INTO file_index ({INDEX_COLUMN_NAMES})
-             SELECT {INDEX_COLUMN_NAMES} FROM json_populate_recordset(NULL::file_index, $1::json)
-             ON CONFLICT (backend, path_hash) DO NOTHING RETURNING path_hash"
-        )))
-        .bind(json_rows(backend, crawl, &rows, now)?),
-    };
-    let inserted: HashSet<i64> = insert_new
-        .fetch_all(&mut *tx)
-        .await?
+    // a new file (all of a first crawl) costs no lookup.
+    let inserted: HashSet<i64> = sqlx::query(AssertSqlSafe(format!(
+        "INSERT INTO file_index ({INDEX_COLUMN_NAMES})
+         SELECT {INDEX_COLUMN_NAMES} FROM json_populate_recordset(NULL::file_index, $1::json)
+         ON CONFLICT (backend, path_hash) DO NOTHING RETURNING path_hash"
+    )))
+    .bind(json_rows(backend, crawl, rows, now)?)
+    .fetch_all(&mut *tx)
+    .await?
+    .iter()
+    .map(|row| row.try_get("path_hash"))
+    .collect::<Result<_, _>>()?;
+    let (new, known): (Vec<&IndexRow>, Vec<&IndexRow>) = rows
         .iter()
-        .map(|row| row.try_get("path_hash"))
-        .collect::<Result<_, _>>()?;
-    let (new, known): (Vec<_>, Vec<_>) = rows
-        .into_iter()
-        .partition(|(hash, _)| inserted.contains(hash));
-    count_rows(&new, changes);
+        .partition(|row| inserted.contains(&row.path_hash));
+    for row in new {
+        changes.add(&row.owner, row.totals());
+    }
     // Known paths: their old owner and sizes leave the usage, the new ones come in.
     for known in known.chunks(INDEX_CHUNK) {
-        let hashes: Vec<i64> = known.iter().map(|(hash, _)| *hash).collect();
-        for (owner, totals) in existing(tx, params, backend, &hashes).await?.values() {
-            changes
-                .entry(owner.clone())
-                .or_default()
-                .add(totals.negated());
+        let hashes: Vec<i64> = known.iter().map(|row| row.path_hash).collect();
+        for (owner, totals) in existing(tx, backend, &hashes).await?.values() {
+            changes.remove(owner, *totals);
         }
         let sql = format!(
             "INSERT INTO file_index ({INDEX_COLUMN_NAMES}) VALUES {} {ON_CONFLICT_UPDATE}",
-            params.rows(known.len(), INDEX_COLUMNS)
+            placeholders(known.len(), INDEX_COLUMNS)
         );
-        bind_rows(sqlx::query(AssertSqlSafe(sql)), backend, crawl, known, now)
-            .execute(&mut *tx)
-            .await?;
-        count_rows(known, changes);
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for row in known {
+            query = query
+                .bind(backend.to_owned())
+                .bind(row.path_hash)
+                .bind(row.path.clone())
+                .bind(row.size)
+                .bind(row.disk_bytes)
+                .bind(row.mtime)
+                .bind(row.atime)
+                .bind(row.uid.map(i64::from))
+                .bind(row.gid.map(i64::from))
+                .bind(row.ino)
+                .bind(row.owner.clone())
+                .bind(millis(now))
+                .bind(millis(now))
+                .bind(crawl.to_owned());
+            changes.add(&row.owner, row.totals());
+        }
+        query.execute(&mut *tx).await?;
     }
     Ok(())
-}
-
-const INDEX_COLUMNS: usize = 14;
-const INDEX_COLUMN_NAMES: &str = "backend, path_hash, path, size, disk_bytes, mtime, atime, uid, \
-                                  gid, ino, owner, first_seen, last_crawled, seen_crawl";
-const ON_CONFLICT_UPDATE: &str = "ON CONFLICT (backend, path_hash) DO UPDATE SET
-    path = excluded.path, size = excluded.size, disk_bytes = excluded.disk_bytes,
-    mtime = excluded.mtime, atime = excluded.atime, uid = excluded.uid, gid = excluded.gid,
-    ino = excluded.ino, owner = excluded.owner, last_crawled = excluded.last_crawled,
-    seen_crawl = excluded.seen_crawl";
-
-fn entry_totals(entry: &IndexEntry) -> Totals {
-    Totals {
-        files: 1,
-        apparent_bytes: saturating_i64(entry.size),
-        disk_bytes: saturating_i64(entry.disk_bytes),
-    }
-}
-
-/// Adds `rows`, now in the index, to `changes`.
-fn count_rows(rows: &[(i64, &IndexEntry)], changes: &mut UsageChanges) {
-    for (_, entry) in rows {
-        changes
-            .entry(entry.owner_key())
-            .or_default()
-            .add(entry_totals(entry));
-    }
 }
 
 /// `rows` as a JSON array of `file_index` records.
 fn json_rows(
     backend: &str,
     crawl: &str,
-    rows: &[(i64, &IndexEntry)],
+    rows: &[IndexRow],
     now: DateTime<Utc>,
 ) -> StoreResult<String> {
     #[derive(Serialize)]
     struct Record<'a> {
         backend: &'a str,
         path_hash: i64,
-        path: std::borrow::Cow<'a, str>,
+        path: &'a str,
         size: i64,
         disk_bytes: i64,
         mtime: Option<i64>,
@@ -514,31 +663,28 @@ fn json_rows(
         uid: Option<u32>,
         gid: Option<u32>,
         ino: Option<i64>,
-        owner: String,
+        owner: &'a str,
         first_seen: i64,
         last_crawled: i64,
         seen_crawl: &'a str,
     }
     let records: Vec<Record<'_>> = rows
         .iter()
-        .map(|(hash, entry)| {
-            let totals = entry_totals(entry);
-            Record {
-                backend,
-                path_hash: *hash,
-                path: entry.path.to_string_lossy(),
-                size: totals.apparent_bytes,
-                disk_bytes: totals.disk_bytes,
-                mtime: time_ms(entry.mtime),
-                atime: time_ms(entry.atime),
-                uid: entry.uid,
-                gid: entry.gid,
-                ino: entry.ino.map(saturating_i64),
-                owner: entry.owner_key(),
-                first_seen: millis(now),
-                last_crawled: millis(now),
-                seen_crawl: crawl,
-            }
+        .map(|row| Record {
+            backend,
+            path_hash: row.path_hash,
+            path: &row.path,
+            size: row.size,
+            disk_bytes: row.disk_bytes,
+            mtime: row.mtime,
+            atime: row.atime,
+            uid: row.uid,
+            gid: row.gid,
+            ino: row.ino,
+            owner: &row.owner,
+            first_seen: millis(now),
+            last_crawled: millis(now),
+            seen_crawl: crawl,
         })
         .collect();
     serde_json::to_string(&records).map_err(|e| StoreError::Corrupt {
@@ -547,57 +693,22 @@ fn json_rows(
     })
 }
 
-/// Binds `rows` to `query`, a write of [`INDEX_COLUMNS`] a row.
-fn bind_rows<'q>(
-    mut query: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments>,
-    backend: &str,
-    crawl: &str,
-    rows: &[(i64, &IndexEntry)],
-    now: DateTime<Utc>,
-) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments> {
-    for (hash, entry) in rows {
-        let totals = entry_totals(entry);
-        query = query
-            .bind(backend.to_owned())
-            .bind(*hash)
-            .bind(entry.path.to_string_lossy().into_owned())
-            .bind(totals.apparent_bytes)
-            .bind(totals.disk_bytes)
-            .bind(time_ms(entry.mtime))
-            .bind(time_ms(entry.atime))
-            .bind(entry.uid.map(i64::from))
-            .bind(entry.gid.map(i64::from))
-            .bind(entry.ino.map(saturating_i64))
-            .bind(entry.owner_key())
-            .bind(millis(now))
-            .bind(millis(now))
-            .bind(crawl.to_owned());
-    }
-    query
-}
-
-async fn remove_hashes(
+async fn remove_rows(
     tx: &mut AnyConnection,
-    params: Params,
     backend: &str,
-    removed: &[u64],
+    hashes: &[i64],
     changes: &mut UsageChanges,
 ) -> StoreResult<()> {
-    let hashes: Vec<i64> = removed.iter().map(|hash| hash_param(*hash)).collect();
-    let gone = existing(tx, params, backend, &hashes).await?;
+    let gone = existing(tx, backend, hashes).await?;
     if gone.is_empty() {
         return Ok(());
     }
     for (owner, totals) in gone.values() {
-        changes
-            .entry(owner.clone())
-            .or_default()
-            .add(totals.negated());
+        changes.remove(owner, *totals);
     }
     let sql = format!(
-        "DELETE FROM file_index WHERE backend = {} AND path_hash IN ({})",
-        params.nth(1),
-        params.list(2, gone.len())
+        "DELETE FROM file_index WHERE backend = $1 AND path_hash IN ({})",
+        numbered(2, gone.len())
     );
     let mut query = sqlx::query(AssertSqlSafe(sql)).bind(backend.to_owned());
     for hash in gone.keys() {
@@ -607,81 +718,34 @@ async fn remove_hashes(
     Ok(())
 }
 
-/// After a complete full crawl: the rows it did not see are gone.
-async fn remove_unseen(
-    tx: &mut AnyConnection,
-    backend: &str,
-    crawl: &str,
-    changes: &mut UsageChanges,
-) -> StoreResult<()> {
-    let rows = sqlx::query(
-        "SELECT owner, COUNT(*) AS files, CAST(SUM(size) AS BIGINT) AS apparent_bytes,
-                CAST(SUM(disk_bytes) AS BIGINT) AS disk_bytes
-         FROM file_index WHERE backend = $1 AND seen_crawl <> $2 GROUP BY owner",
-    )
-    .bind(backend)
-    .bind(crawl)
-    .fetch_all(&mut *tx)
-    .await?;
-    for row in &rows {
-        let totals = Totals {
-            files: row.try_get("files")?,
-            apparent_bytes: row.try_get("apparent_bytes")?,
-            disk_bytes: row.try_get("disk_bytes")?,
-        };
-        changes
-            .entry(row.try_get("owner")?)
-            .or_default()
-            .add(totals.negated());
-    }
-    sqlx::query("DELETE FROM file_index WHERE backend = $1 AND seen_crawl <> $2")
-        .bind(backend)
-        .bind(crawl)
-        .execute(&mut *tx)
-        .await?;
-    Ok(())
-}
-
 /// Adds `changes` to the backend's usage by owner and to its totals; answers the totals.
 async fn apply_usage(
     tx: &mut AnyConnection,
     backend: &str,
     changes: &UsageChanges,
 ) -> StoreResult<Totals> {
-    let mut sum = Totals::default();
-    for (owner, change) in changes.iter().filter(|(_, c)| **c != Totals::default()) {
-        sum.add(*change);
-        sqlx::query(
-            "INSERT INTO index_usage (backend, owner, files, apparent_bytes, disk_bytes)
-             VALUES ($1, $2, $3, $4, $5)
-             ON CONFLICT (backend, owner) DO UPDATE SET
-                 files = index_usage.files + excluded.files,
-                 apparent_bytes = index_usage.apparent_bytes + excluded.apparent_bytes,
-                 disk_bytes = index_usage.disk_bytes + excluded.disk_bytes",
-        )
-        .bind(backend)
-        .bind(owner)
-        .bind(change.files)
-        .bind(change.apparent_bytes)
-        .bind(change.disk_bytes)
-        .execute(&mut *tx)
-        .await?;
+    let (changed, sum) = changes.nonzero();
+    for (owner, change) in changed {
+        sqlx::query(ADD_USAGE)
+            .bind(backend)
+            .bind(owner)
+            .bind(change.files)
+            .bind(change.apparent_bytes)
+            .bind(change.disk_bytes)
+            .execute(&mut *tx)
+            .await?;
     }
-    sqlx::query("DELETE FROM index_usage WHERE backend = $1 AND files = 0")
+    sqlx::query(DELETE_EMPTY_USAGE)
         .bind(backend)
         .execute(&mut *tx)
         .await?;
-    let (files, apparent_bytes, disk_bytes): (i64, i64, i64) = sqlx::query_as(
-        "UPDATE backends SET files = files + $2, apparent_bytes = apparent_bytes + $3,
-             disk_bytes = disk_bytes + $4
-         WHERE name = $1 RETURNING files, apparent_bytes, disk_bytes",
-    )
-    .bind(backend)
-    .bind(sum.files)
-    .bind(sum.apparent_bytes)
-    .bind(sum.disk_bytes)
-    .fetch_one(&mut *tx)
-    .await?;
+    let (files, apparent_bytes, disk_bytes): (i64, i64, i64) = sqlx::query_as(ADD_BACKEND_TOTALS)
+        .bind(backend)
+        .bind(sum.files)
+        .bind(sum.apparent_bytes)
+        .bind(sum.disk_bytes)
+        .fetch_one(&mut *tx)
+        .await?;
     Ok(Totals {
         files,
         apparent_bytes,

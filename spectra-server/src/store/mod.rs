@@ -28,6 +28,7 @@ mod quotas;
 mod rollups;
 mod snapshots;
 mod sqlite;
+mod sqlite_governance;
 mod sqlite_writer;
 mod teams;
 mod telemetry;
@@ -43,7 +44,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use spectra_core::protocol::flatten::series_key;
 use spectra_core::protocol::{
-    AgentInfo, CommandOutcome, CommandResult, Diagnostic, MetricBatch, Snapshot,
+    AgentInfo, CommandOutcome, CommandResult, Diagnostic, IndexBatch, MetricBatch, Snapshot,
 };
 use sqlx::any::AnyRow;
 use sqlx::{Any, AnyConnection, AnyPool, AssertSqlSafe, Row, Transaction};
@@ -157,6 +158,27 @@ trait Backend: Send + Sync + std::fmt::Debug {
         }
         Ok(outcome)
     }
+
+    /// Applies a batch of a crawl, all of it or nothing, once by its id (see `index`).
+    async fn write_index(
+        &self,
+        agent: &Uploader,
+        batch: IndexBatch,
+        rows: index::IndexRows,
+        now: DateTime<Utc>,
+    ) -> StoreResult<IndexOutcome> {
+        index::write_with_sqlx(self.begin_write().await?, agent, &batch, rows, now).await
+    }
+
+    /// Adds a batch of access events, aggregated, once by its id (see `telemetry`).
+    async fn write_telemetry(
+        &self,
+        agent: &Uploader,
+        rows: telemetry::TelemetryRows,
+        now: DateTime<Utc>,
+    ) -> StoreResult<TelemetryOutcome> {
+        telemetry::write_with_sqlx(self.begin_write().await?, agent, &rows, now).await
+    }
 }
 
 impl Store {
@@ -249,59 +271,21 @@ pub enum Ingested {
     Conflict,
 }
 
-/// How a statement with many parameters spells them. SQLite's driver looks each numbered
-/// parameter up by name, a scan of every name: binding n `$N` parameters costs n² (`perf`
-/// showed 56 % of an index upload in `sqlite3_bind_parameter_name`). Plain `?` parameters are
-/// bound by position, so large multi-row statements use them there; PostgreSQL needs `$N`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Params {
-    Numbered,
-    Positional,
-}
-
-impl Params {
-    fn of(store: &Store) -> Params {
-        if store.backend() == "sqlite" {
-            Params::Positional
-        } else {
-            Params::Numbered
-        }
-    }
-
-    /// The parameter numbered `n` (from 1), bound in order.
-    fn nth(self, n: usize) -> String {
-        match self {
-            Params::Numbered => format!("${n}"),
-            Params::Positional => "?".to_owned(),
-        }
-    }
-
-    /// `count` parameters from number `first` on, comma-separated.
-    fn list(self, first: usize, count: usize) -> String {
-        (first..first + count)
-            .map(|n| self.nth(n))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
-    /// `(…), (…)`: `rows` rows of `columns` parameters from number 1.
-    fn rows(self, rows: usize, columns: usize) -> String {
-        (0..rows)
-            .map(|row| format!("({})", self.list(row * columns + 1, columns)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
+/// `$first, …`: `count` numbered parameters. (On SQLite, whose driver looks each numbered
+/// parameter up by name, a many-parameter statement would cost n² to bind: `perf` once showed
+/// 56 % of an index upload in `sqlite3_bind_parameter_name`. Its bulk writes bind one row of
+/// a prepared statement at a time instead, on the writer thread.)
+fn numbered(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// `($1, $2), ($3, $4)` for `rows` rows of `columns` parameters.
 fn placeholders(rows: usize, columns: usize) -> String {
     (0..rows)
-        .map(|row| {
-            let params: Vec<String> = (1..=columns)
-                .map(|column| format!("${}", row * columns + column))
-                .collect();
-            format!("({})", params.join(", "))
-        })
+        .map(|row| format!("({})", numbered(row * columns + 1, columns)))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -367,17 +351,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn positional_parameters_are_plain_question_marks() {
-        assert_eq!(Params::Numbered.rows(2, 2), "($1, $2), ($3, $4)");
-        assert_eq!(Params::Positional.rows(2, 2), "(?, ?), (?, ?)");
-        assert_eq!(Params::Numbered.list(3, 2), "$3, $4");
-        assert_eq!(Params::Positional.list(3, 2), "?, ?");
-    }
-
-    #[test]
     fn placeholders_number_every_parameter_once() {
         assert_eq!(placeholders(2, 3), "($1, $2, $3), ($4, $5, $6)");
         assert_eq!(placeholders(1, 1), "($1)");
         assert_eq!(placeholders(0, 5), "");
+        assert_eq!(numbered(3, 2), "$3, $4");
     }
 }

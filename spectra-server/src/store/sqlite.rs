@@ -5,23 +5,29 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use spectra_core::protocol::MetricBatch;
+use spectra_core::protocol::{IndexBatch, MetricBatch};
 use sqlx::any::AnyPoolOptions;
 use sqlx::{Any, AnyPool, AssertSqlSafe, Transaction};
 use tokio::sync::{mpsc, oneshot};
 
+use super::index::IndexRows;
 use super::metrics::PreparedBatch;
 use super::migrate::migrate;
-use super::sqlite_writer::{self, MAX_GROUP, PendingBatch};
-use super::{Backend, Ingested, StoreError, StoreResult, Uploader, Wakeups};
+use super::sqlite_writer::{
+    self, MAX_GROUP, PendingBatch, PendingIndex, PendingTelemetry, WriterJob,
+};
+use super::telemetry::TelemetryRows;
+use super::{
+    Backend, IndexOutcome, Ingested, StoreError, StoreResult, TelemetryOutcome, Uploader, Wakeups,
+};
 
 /// Readers beside the one writer; WAL lets them run while it writes.
 const READERS: u32 = 4;
-/// Page caches: the writer's holds the file index's B-trees while a crawl is applied (random
-/// keys touch pages all over them; at 1M files they are ~300 MB); each reader's, what
-/// queries read most.
-const WRITER_CACHE_KIB: u32 = 512 * 1024;
-const READER_CACHE_KIB: u32 = 64 * 1024;
+/// Page caches (SQLite fills them as it reads, up to these sizes): the writer thread's holds
+/// the file index's B-trees while a crawl is applied (random keys touch pages all over them;
+/// at 1M files they are ~300 MB); the sqlx writer's and each reader's, what they read most.
+const WRITER_THREAD_CACHE_KIB: u32 = 512 * 1024;
+const CACHE_KIB: u32 = 64 * 1024;
 /// How often the WAL is checkpointed.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// SQLite, with a few readers and two writing connections that take SQLite's one write lock
@@ -35,7 +41,7 @@ pub(super) struct SqliteStore {
     writer: AnyPool,
     reader: AnyPool,
     wakeups: Wakeups,
-    uploads: mpsc::Sender<PendingBatch>,
+    jobs: mpsc::Sender<WriterJob>,
     checkpoints: tokio::task::JoinHandle<()>,
 }
 
@@ -97,22 +103,35 @@ impl SqliteStore {
                 })
                 .connect(&url)
         };
-        let writer = pool(1, WRITER_CACHE_KIB).await?;
-        let reader = pool(READERS, READER_CACHE_KIB).await?;
-        let (uploads, queue) = mpsc::channel(4 * MAX_GROUP);
+        let writer = pool(1, CACHE_KIB).await?;
+        let reader = pool(READERS, CACHE_KIB).await?;
+        let (jobs, queue) = mpsc::channel(4 * MAX_GROUP);
         let checkpoints = tokio::spawn(checkpoint(reader.clone()));
         let store = SqliteStore {
             writer,
             reader,
             wakeups: Wakeups::default(),
-            uploads,
+            jobs,
             checkpoints,
         };
         migrate(&store, None).await?;
-        let connection = sqlite_writer::open(path)?;
+        let connection = sqlite_writer::open(path, WRITER_THREAD_CACHE_KIB)?;
         sqlite_writer::spawn(connection, queue)
             .map_err(|e| bad(format!("cannot start the writer thread: {e}")))?;
         Ok(store)
+    }
+}
+
+impl SqliteStore {
+    /// Hands `job` to the writer thread and waits for its answer.
+    async fn write<T>(
+        &self,
+        job: WriterJob,
+        answer: oneshot::Receiver<StoreResult<T>>,
+    ) -> StoreResult<T> {
+        let closed = || StoreError::GroupCommit("the writer has stopped".into());
+        self.jobs.send(job).await.map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
     }
 }
 
@@ -136,9 +155,41 @@ impl Backend for SqliteStore {
             requests_per_minute,
             reply,
         };
-        let closed = || StoreError::GroupCommit("the writer has stopped".into());
-        self.uploads.send(pending).await.map_err(|_| closed())?;
-        answer.await.map_err(|_| closed())?
+        self.write(WriterJob::Metrics(pending), answer).await
+    }
+
+    async fn write_index(
+        &self,
+        agent: &Uploader,
+        batch: IndexBatch,
+        rows: IndexRows,
+        now: DateTime<Utc>,
+    ) -> StoreResult<IndexOutcome> {
+        let (reply, answer) = oneshot::channel();
+        let pending = PendingIndex {
+            agent: agent.clone(),
+            batch,
+            rows,
+            now,
+            reply,
+        };
+        self.write(WriterJob::Index(pending), answer).await
+    }
+
+    async fn write_telemetry(
+        &self,
+        agent: &Uploader,
+        rows: TelemetryRows,
+        now: DateTime<Utc>,
+    ) -> StoreResult<TelemetryOutcome> {
+        let (reply, answer) = oneshot::channel();
+        let pending = PendingTelemetry {
+            agent: agent.clone(),
+            rows,
+            now,
+            reply,
+        };
+        self.write(WriterJob::Telemetry(pending), answer).await
     }
 
     fn name(&self) -> &'static str {
@@ -206,7 +257,7 @@ mod tests {
         let store = super::super::Store {
             backend: Box::new(sqlite),
         };
-        let mut conn = sqlite_writer::open(&path).expect("writer connection");
+        let mut conn = sqlite_writer::open(&path, CACHE_KIB).expect("writer connection");
         // A stand-in for any failure of one upload's statements.
         conn.execute_batch(
             "CREATE TRIGGER poison BEFORE INSERT ON metrics WHEN NEW.kind = 'poison'

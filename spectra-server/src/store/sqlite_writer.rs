@@ -10,9 +10,14 @@
 //! upload is answered only after the commit — `synchronous=FULL`, so after the WAL is synced
 //! — which is what acknowledged means.
 //!
-//! The statements are the shared SQL text of `metrics`, `agents` and the rate counter; the
-//! other writes of the server keep going through the sqlx writer, and the two connections
-//! take SQLite's write lock in turn (`busy_timeout`).
+//! The same thread writes the file index and access telemetry (`sqlite_governance`), each
+//! batch in a transaction of its own: tens of thousands of rows a batch, which through sqlx
+//! were as many hand-offs between threads (a row channel of 50 between the connection's
+//! worker and the task) and most of the time an upload took.
+//!
+//! The statements are the shared SQL text of `metrics`, `agents`, `index`, `telemetry` and
+//! the rate counter; the other writes of the server keep going through the sqlx writer, and
+//! the two connections take SQLite's write lock in turn (`busy_timeout`).
 
 use std::path::Path;
 use std::thread::JoinHandle;
@@ -22,10 +27,12 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, named_params}
 use tokio::sync::{mpsc, oneshot};
 
 use super::agents::{TOUCH_AGENT, stale_since};
+use super::index::IndexRows;
 use super::metrics::{
     INSERT_BATCH, INSERT_METRICS, MARK_LATE_HOUR, PreparedBatch, STORED_HASH, UPSERT_LATEST_HEAD,
     UPSERT_LATEST_TAIL,
 };
+use super::telemetry::TelemetryRows;
 use super::*;
 
 /// Most uploads committed together.
@@ -44,50 +51,102 @@ pub(super) struct PendingBatch {
     pub(super) reply: oneshot::Sender<StoreResult<Ingested>>,
 }
 
+/// An index batch waiting for the writer.
+pub(super) struct PendingIndex {
+    pub(super) agent: Uploader,
+    pub(super) batch: IndexBatch,
+    pub(super) rows: IndexRows,
+    pub(super) now: DateTime<Utc>,
+    pub(super) reply: oneshot::Sender<StoreResult<IndexOutcome>>,
+}
+
+/// A telemetry batch waiting for the writer.
+pub(super) struct PendingTelemetry {
+    pub(super) agent: Uploader,
+    pub(super) rows: TelemetryRows,
+    pub(super) now: DateTime<Utc>,
+    pub(super) reply: oneshot::Sender<StoreResult<TelemetryOutcome>>,
+}
+
+/// What the writer thread is asked to write.
+pub(super) enum WriterJob {
+    Metrics(PendingBatch),
+    Index(PendingIndex),
+    Telemetry(PendingTelemetry),
+}
+
 /// Opens the writer's connection to an existing database (the schema is already migrated).
-pub(super) fn open(path: &Path) -> StoreResult<Connection> {
+pub(super) fn open(path: &Path, cache_kib: u32) -> StoreResult<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get::<_, String>(0))?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.pragma_update(None, "journal_size_limit", 67_108_864)?;
-    conn.set_prepared_statement_cache_capacity(16);
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.pragma_update(None, "cache_size", -i64::from(cache_kib))?;
+    // Metric uploads, index and telemetry batches: about 25 statements in all.
+    conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
 
 /// Starts the writer thread; it stops when every sender of `queue` is dropped.
 pub(super) fn spawn(
     conn: Connection,
-    queue: mpsc::Receiver<PendingBatch>,
+    queue: mpsc::Receiver<WriterJob>,
 ) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name("spectra-sqlite-writer".into())
         .spawn(move || run(conn, queue))
 }
 
-fn run(mut conn: Connection, mut queue: mpsc::Receiver<PendingBatch>) {
+fn run(mut conn: Connection, mut queue: mpsc::Receiver<WriterJob>) {
     let statements = Statements::new();
-    while let Some(first) = queue.blocking_recv() {
-        let mut group = vec![first];
-        while group.len() < MAX_GROUP {
-            match queue.try_recv() {
-                Ok(next) => group.push(next),
-                Err(_) => break,
+    // A job taken while gathering a group of metric uploads, done right after the group.
+    let mut held = None;
+    loop {
+        let Some(job) = held.take().or_else(|| queue.blocking_recv()) else {
+            return;
+        };
+        match job {
+            WriterJob::Index(pending) => {
+                let outcome = sqlite_governance::write_index(&mut conn, &pending);
+                let _ = pending.reply.send(outcome);
+            }
+            WriterJob::Telemetry(pending) => {
+                let outcome = sqlite_governance::write_telemetry(&mut conn, &pending);
+                let _ = pending.reply.send(outcome);
+            }
+            WriterJob::Metrics(first) => {
+                let mut group = vec![first];
+                while group.len() < MAX_GROUP {
+                    match queue.try_recv() {
+                        Ok(WriterJob::Metrics(next)) => group.push(next),
+                        Ok(other) => {
+                            held = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                answer_group(commit_group(&mut conn, &statements, &group), group);
             }
         }
-        match commit_group(&mut conn, &statements, &group) {
-            Ok(outcomes) => {
-                for (pending, outcome) in group.into_iter().zip(outcomes) {
-                    let _ = pending.reply.send(outcome);
-                }
+    }
+}
+
+fn answer_group(outcomes: rusqlite::Result<Vec<StoreResult<Ingested>>>, group: Vec<PendingBatch>) {
+    match outcomes {
+        Ok(outcomes) => {
+            for (pending, outcome) in group.into_iter().zip(outcomes) {
+                let _ = pending.reply.send(outcome);
             }
-            Err(e) => {
-                let message = e.to_string();
-                for pending in group {
-                    let _ = pending
-                        .reply
-                        .send(Err(StoreError::GroupCommit(message.clone())));
-                }
+        }
+        Err(e) => {
+            let message = e.to_string();
+            for pending in group {
+                let _ = pending
+                    .reply
+                    .send(Err(StoreError::GroupCommit(message.clone())));
             }
         }
     }

@@ -8,7 +8,7 @@ use spectra_core::protocol::{AccessOp, TelemetryBatch, path_hash};
 use super::index::{DAY_MS, hash_param};
 use super::*;
 
-/// Rows per multi-row statement (9 parameters a row at most: 4,500).
+/// Rows per multi-row statement on PostgreSQL (9 parameters a row at most: 4,500).
 const TELEMETRY_CHUNK: usize = 500;
 
 /// What a telemetry upload did.
@@ -38,13 +38,30 @@ pub struct UserReads {
     pub last_access: DateTime<Utc>,
 }
 
-#[derive(Default)]
-struct Daily {
-    path: String,
-    events: i64,
-    reads: i64,
-    bytes_read: i64,
-    last_access: i64,
+/// One (backend, file, user, day)'s share of a batch.
+#[derive(Debug, Default)]
+pub(super) struct Daily {
+    pub(super) path: String,
+    pub(super) events: i64,
+    pub(super) reads: i64,
+    pub(super) bytes_read: i64,
+    pub(super) last_access: i64,
+}
+
+/// (backend, path hash, user, day).
+pub(super) type DayKey = (String, i64, String, i64);
+
+/// A batch aggregated as its rows will be added, made on the request's task (beside other
+/// requests, not on a writer), each list in key order.
+#[derive(Debug)]
+pub(super) struct TelemetryRows {
+    pub(super) batch_id: String,
+    pub(super) events: usize,
+    pub(super) daily: Vec<(DayKey, Daily)>,
+    /// The last use of each (backend, path hash).
+    pub(super) files: Vec<((String, i64), i64)>,
+    /// The last use by each (backend, user).
+    pub(super) users: Vec<((String, String), i64)>,
 }
 
 /// Reads, writes, opens and creates use a file; a `stat` or a listing does not make it fresh.
@@ -52,7 +69,7 @@ fn uses_content(op: AccessOp) -> bool {
     !op.is_metadata() && !matches!(op, AccessOp::Delete | AccessOp::Rename)
 }
 
-fn later(map: &mut BTreeMap<(String, i64), i64>, key: (String, i64), at: i64) {
+fn later<K: Ord>(map: &mut BTreeMap<K, i64>, key: K, at: i64) {
     let last = map.entry(key).or_insert(at);
     *last = (*last).max(at);
 }
@@ -61,32 +78,72 @@ fn later(map: &mut BTreeMap<(String, i64), i64>, key: (String, i64), at: i64) {
 const LATER: &str = "CASE WHEN excluded.last_access > {t}.last_access THEN excluded.last_access \
                      ELSE {t}.last_access END";
 
-impl Store {
-    /// Aggregates a batch of access events once by its id. An event without a backend is
-    /// attributed to the uploading agent's indexed root that holds its path (the longest).
-    pub async fn ingest_telemetry(
-        &self,
-        agent: &Uploader,
+pub(super) const INSERT_TELEMETRY_BATCH: &str =
+    "INSERT INTO telemetry_batches (batch_id, agent_id, events, received_at)
+     VALUES ($1, $2, $3, $4) ON CONFLICT (batch_id) DO NOTHING";
+
+/// The three tables a batch adds to.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Aggregate {
+    /// Per file, user and day: backend, path hash, user, day, path, events, reads, bytes
+    /// read, last access.
+    Daily,
+    /// The last use of each file: backend, path hash, last access.
+    File,
+    /// The last use by each user: backend, user, last access.
+    User,
+}
+
+impl Aggregate {
+    /// The upsert of `rows` rows into this aggregate (shared by both writers).
+    pub(super) fn upsert(self, rows: usize) -> String {
+        match self {
+            Aggregate::Daily => format!(
+                "INSERT INTO access_daily (backend, path_hash, user_name, day, path, events,
+                                           reads, bytes_read, last_access)
+                 VALUES {}
+                 ON CONFLICT (backend, path_hash, user_name, day) DO UPDATE SET
+                     events = access_daily.events + excluded.events,
+                     reads = access_daily.reads + excluded.reads,
+                     bytes_read = access_daily.bytes_read + excluded.bytes_read,
+                     last_access = {}",
+                placeholders(rows, 9),
+                LATER.replace("{t}", "access_daily")
+            ),
+            Aggregate::File => format!(
+                "INSERT INTO file_access (backend, path_hash, last_access) VALUES {}
+                 ON CONFLICT (backend, path_hash) DO UPDATE SET last_access = {}",
+                placeholders(rows, 3),
+                LATER.replace("{t}", "file_access")
+            ),
+            Aggregate::User => format!(
+                "INSERT INTO user_access (backend, user_name, last_access) VALUES {}
+                 ON CONFLICT (backend, user_name) DO UPDATE SET last_access = {}",
+                placeholders(rows, 3),
+                LATER.replace("{t}", "user_access")
+            ),
+        }
+    }
+}
+
+impl TelemetryRows {
+    /// Aggregates `batch`; an event without a backend goes to the agent's indexed root
+    /// (`roots`: backend name and root) that holds its path, the longest.
+    fn new(
         batch: &TelemetryBatch,
-        now: DateTime<Utc>,
-    ) -> StoreResult<TelemetryOutcome> {
-        let roots: Vec<(String, String)> =
-            sqlx::query_as("SELECT name, root FROM backends WHERE agent_id = $1")
-                .bind(&agent.id)
-                .fetch_all(self.reader())
-                .await?;
-        let mut daily: BTreeMap<(String, i64, String, i64), Daily> = BTreeMap::new();
+        roots: &[(String, String)],
+    ) -> Result<TelemetryRows, TelemetryOutcome> {
+        let mut daily: BTreeMap<DayKey, Daily> = BTreeMap::new();
         let mut files: BTreeMap<(String, i64), i64> = BTreeMap::new();
-        let mut users: BTreeMap<(String, i64), i64> = BTreeMap::new();
-        let mut user_names: Vec<String> = Vec::new();
+        let mut users: BTreeMap<(String, String), i64> = BTreeMap::new();
         for (index, event) in batch.events.iter().enumerate() {
             let path = event.path.to_string_lossy();
             let backend = match &event.backend {
                 Some(backend) => backend.clone(),
-                None => match attribute(&roots, event.path.as_bytes()) {
+                None => match attribute(roots, event.path.as_bytes()) {
                     Some(backend) => backend,
                     None => {
-                        return Ok(TelemetryOutcome::Unattributed {
+                        return Err(TelemetryOutcome::Unattributed {
                             index,
                             path: path.into_owned(),
                         });
@@ -112,92 +169,37 @@ impl Store {
             }
             if uses_content(event.op) {
                 later(&mut files, (backend.clone(), hash), at);
-                let user_at = user_names
-                    .iter()
-                    .position(|u| *u == user)
-                    .unwrap_or_else(|| {
-                        user_names.push(user);
-                        user_names.len() - 1
-                    });
-                later(&mut users, (backend, user_at as i64), at);
+                later(&mut users, (backend, user), at);
             }
         }
-
-        let mut tx = self.begin_write().await?;
-        let fresh = sqlx::query(
-            "INSERT INTO telemetry_batches (batch_id, agent_id, events, received_at)
-             VALUES ($1, $2, $3, $4) ON CONFLICT (batch_id) DO NOTHING",
-        )
-        .bind(batch.batch_id.to_string())
-        .bind(&agent.id)
-        .bind(batch.events.len() as i64)
-        .bind(millis(now))
-        .execute(&mut *tx)
-        .await?;
-        if fresh.rows_affected() == 0 {
-            return Ok(TelemetryOutcome::Duplicate);
-        }
-        let params = Params::of(self);
-        let daily: Vec<_> = daily.into_iter().collect();
-        for chunk in daily.chunks(TELEMETRY_CHUNK) {
-            let sql = format!(
-                "INSERT INTO access_daily (backend, path_hash, user_name, day, path, events,
-                                           reads, bytes_read, last_access)
-                 VALUES {}
-                 ON CONFLICT (backend, path_hash, user_name, day) DO UPDATE SET
-                     events = access_daily.events + excluded.events,
-                     reads = access_daily.reads + excluded.reads,
-                     bytes_read = access_daily.bytes_read + excluded.bytes_read,
-                     last_access = {}",
-                params.rows(chunk.len(), 9),
-                LATER.replace("{t}", "access_daily")
-            );
-            let mut query = sqlx::query(AssertSqlSafe(sql));
-            for ((backend, hash, user, day), row) in chunk {
-                query = query
-                    .bind(backend.clone())
-                    .bind(*hash)
-                    .bind(user.clone())
-                    .bind(*day)
-                    .bind(row.path.clone())
-                    .bind(row.events)
-                    .bind(row.reads)
-                    .bind(row.bytes_read)
-                    .bind(row.last_access);
-            }
-            query.execute(&mut *tx).await?;
-        }
-        let files: Vec<_> = files.into_iter().collect();
-        for chunk in files.chunks(TELEMETRY_CHUNK) {
-            let sql = format!(
-                "INSERT INTO file_access (backend, path_hash, last_access) VALUES {}
-                 ON CONFLICT (backend, path_hash) DO UPDATE SET last_access = {}",
-                params.rows(chunk.len(), 3),
-                LATER.replace("{t}", "file_access")
-            );
-            let mut query = sqlx::query(AssertSqlSafe(sql));
-            for ((backend, hash), at) in chunk {
-                query = query.bind(backend.clone()).bind(*hash).bind(*at);
-            }
-            query.execute(&mut *tx).await?;
-        }
-        for ((backend, user_at), at) in users {
-            let sql = format!(
-                "INSERT INTO user_access (backend, user_name, last_access) VALUES ($1, $2, $3)
-                 ON CONFLICT (backend, user_name) DO UPDATE SET last_access = {}",
-                LATER.replace("{t}", "user_access")
-            );
-            sqlx::query(AssertSqlSafe(sql))
-                .bind(backend)
-                .bind(user_names[user_at as usize].clone())
-                .bind(at)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(TelemetryOutcome::Stored {
+        Ok(TelemetryRows {
+            batch_id: batch.batch_id.to_string(),
             events: batch.events.len(),
+            daily: daily.into_iter().collect(),
+            files: files.into_iter().collect(),
+            users: users.into_iter().collect(),
         })
+    }
+}
+
+impl Store {
+    /// Aggregates a batch of access events once by its id. An event without a backend is
+    /// attributed to the uploading agent's indexed root that holds its path (the longest).
+    pub async fn ingest_telemetry(
+        &self,
+        agent: &Uploader,
+        batch: &TelemetryBatch,
+        now: DateTime<Utc>,
+    ) -> StoreResult<TelemetryOutcome> {
+        let roots: Vec<(String, String)> =
+            sqlx::query_as("SELECT name, root FROM backends WHERE agent_id = $1")
+                .bind(&agent.id)
+                .fetch_all(self.reader())
+                .await?;
+        match TelemetryRows::new(batch, &roots) {
+            Ok(rows) => self.backend.write_telemetry(agent, rows, now).await,
+            Err(unattributed) => Ok(unattributed),
+        }
     }
 
     /// What `user` read on each backend: distinct files, events, reads, bytes read, last
@@ -256,6 +258,59 @@ impl Store {
             .map(|(backend, user, at)| (backend, user, from_millis(at)))
             .collect())
     }
+}
+
+/// Adds a batch through sqlx (PostgreSQL): a few multi-row upserts.
+pub(super) async fn write_with_sqlx(
+    mut tx: Transaction<'static, Any>,
+    agent: &Uploader,
+    rows: &TelemetryRows,
+    now: DateTime<Utc>,
+) -> StoreResult<TelemetryOutcome> {
+    let fresh = sqlx::query(INSERT_TELEMETRY_BATCH)
+        .bind(&rows.batch_id)
+        .bind(&agent.id)
+        .bind(rows.events as i64)
+        .bind(millis(now))
+        .execute(&mut *tx)
+        .await?;
+    if fresh.rows_affected() == 0 {
+        return Ok(TelemetryOutcome::Duplicate);
+    }
+    for chunk in rows.daily.chunks(TELEMETRY_CHUNK) {
+        let mut query = sqlx::query(AssertSqlSafe(Aggregate::Daily.upsert(chunk.len())));
+        for ((backend, hash, user, day), row) in chunk {
+            query = query
+                .bind(backend.clone())
+                .bind(*hash)
+                .bind(user.clone())
+                .bind(*day)
+                .bind(row.path.clone())
+                .bind(row.events)
+                .bind(row.reads)
+                .bind(row.bytes_read)
+                .bind(row.last_access);
+        }
+        query.execute(&mut *tx).await?;
+    }
+    for chunk in rows.files.chunks(TELEMETRY_CHUNK) {
+        let mut query = sqlx::query(AssertSqlSafe(Aggregate::File.upsert(chunk.len())));
+        for ((backend, hash), at) in chunk {
+            query = query.bind(backend.clone()).bind(*hash).bind(*at);
+        }
+        query.execute(&mut *tx).await?;
+    }
+    for chunk in rows.users.chunks(TELEMETRY_CHUNK) {
+        let mut query = sqlx::query(AssertSqlSafe(Aggregate::User.upsert(chunk.len())));
+        for ((backend, user), at) in chunk {
+            query = query.bind(backend.clone()).bind(user.clone()).bind(*at);
+        }
+        query.execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(TelemetryOutcome::Stored {
+        events: rows.events,
+    })
 }
 
 /// The backend whose root holds `path`, the longest root winning.
