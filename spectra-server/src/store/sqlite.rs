@@ -154,6 +154,7 @@ impl Backend for SqliteStore {
             now,
             requests_per_minute,
             reply,
+            outcome: None,
         };
         self.write(WriterJob::Metrics(pending), answer).await
     }
@@ -172,6 +173,7 @@ impl Backend for SqliteStore {
             rows,
             now,
             reply,
+            outcome: None,
         };
         self.write(WriterJob::Index(pending), answer).await
     }
@@ -188,6 +190,7 @@ impl Backend for SqliteStore {
             rows,
             now,
             reply,
+            outcome: None,
         };
         self.write(WriterJob::Telemetry(pending), answer).await
     }
@@ -235,21 +238,39 @@ mod tests {
         let batch = MetricBatch::new(None, vec![envelope]);
         let now = Utc::now();
         let pending = PendingBatch {
-            agent: Uploader {
-                id: agent.to_owned(),
-                last_seen: None,
-            },
+            agent: uploader(agent),
             prepared: PreparedBatch::new(&batch, now),
             batch,
             now,
             requests_per_minute: 100,
             reply,
+            outcome: None,
         };
         (pending, answer)
     }
 
+    fn uploader(id: &str) -> Uploader {
+        Uploader {
+            id: id.to_owned(),
+            last_seen: None,
+        }
+    }
+
+    /// Commits `group` as the writer thread does and answers each job.
+    fn commit(conn: &mut rusqlite::Connection, group: Vec<WriterJob>) {
+        let mut group = group;
+        sqlite_writer::commit_group(conn, &Statements::new(), &mut group).expect("group");
+        for job in group {
+            job.answer(None);
+        }
+    }
+
+    fn answer<T>(mut receiver: oneshot::Receiver<StoreResult<T>>) -> StoreResult<T> {
+        receiver.try_recv().expect("answered")
+    }
+
     #[tokio::test]
-    async fn one_failing_or_refused_upload_in_a_group_leaves_the_others_alone() {
+    async fn one_failing_or_refused_job_in_a_group_leaves_the_others_alone() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("s.db");
         let sqlite = SqliteStore::open(&path).await.expect("open");
@@ -264,25 +285,59 @@ mod tests {
              BEGIN SELECT RAISE(ABORT, 'poisoned'); END;",
         )
         .expect("trigger");
-        let mut over_rate = pending("d", "disk").0;
+        let (cpu, cpu_answer) = pending("a", "cpu");
+        let cpu_batch = cpu.batch.clone();
+        let (poison, poison_answer) = pending("b", "poison");
+        let (mut over_rate, over_rate_answer) = pending("d", "disk");
         over_rate.requests_per_minute = 0;
-        let group = [
-            pending("a", "cpu").0,
-            pending("b", "poison").0,
-            over_rate,
-            pending("c", "memory").0,
-        ];
-        let outcomes =
-            sqlite_writer::commit_group(&mut conn, &Statements::new(), &group).expect("group");
-        assert!(matches!(outcomes[0], Ok(Ingested::Stored)));
-        let err = outcomes[1].as_ref().expect_err("poisoned");
-        assert!(err.to_string().contains("poisoned"), "{err}");
-        assert!(
-            matches!(outcomes[2], Ok(Ingested::RateLimited { retry_after_secs }) if retry_after_secs >= 1),
-            "{:?}",
-            outcomes[2]
+        let (memory, memory_answer) = pending("c", "memory");
+        // An index batch that is refused (a delta against a crawl never applied here) after
+        // it recorded its id: its savepoint is rolled back.
+        let (reply, index_answer) = oneshot::channel();
+        let delta = IndexBatch {
+            version: spectra_core::protocol::PROTOCOL_VERSION,
+            batch_id: uuid::Uuid::new_v4(),
+            crawl_id: uuid::Uuid::new_v4(),
+            base_crawl: Some(uuid::Uuid::new_v4()),
+            backend: "data".into(),
+            root: std::path::PathBuf::from("/data").into(),
+            seq: 0,
+            entries: Vec::new(),
+            removed: Vec::new(),
+            end: None,
+        };
+        let refused = PendingIndex {
+            agent: uploader("a"),
+            rows: IndexRows::new(&delta),
+            batch: delta,
+            now: Utc::now(),
+            reply,
+            outcome: None,
+        };
+        commit(
+            &mut conn,
+            vec![
+                WriterJob::Metrics(cpu),
+                WriterJob::Metrics(poison),
+                WriterJob::Index(refused),
+                WriterJob::Metrics(over_rate),
+                WriterJob::Metrics(memory),
+            ],
         );
-        assert!(matches!(outcomes[3], Ok(Ingested::Stored)));
+        assert!(matches!(answer(cpu_answer), Ok(Ingested::Stored)));
+        let err = answer(poison_answer).expect_err("poisoned");
+        assert!(err.to_string().contains("poisoned"), "{err}");
+        let over_rate = answer(over_rate_answer);
+        assert!(
+            matches!(over_rate, Ok(Ingested::RateLimited { retry_after_secs }) if retry_after_secs >= 1),
+            "{over_rate:?}"
+        );
+        assert!(matches!(answer(memory_answer), Ok(Ingested::Stored)));
+        let index = answer(index_answer);
+        assert!(
+            matches!(&index, Ok(IndexOutcome::Resync(why)) if why.contains("no index here yet")),
+            "{index:?}"
+        );
         let kept = store
             .metrics_between(None, None, 0, i64::MAX)
             .await
@@ -293,6 +348,11 @@ mod tests {
             kinds.contains(&"cpu") && kinds.contains(&"memory"),
             "{kinds:?}"
         );
+        let index_batches: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM index_batches")
+            .fetch_one(&reader)
+            .await
+            .expect("count");
+        assert_eq!(index_batches, 0, "the refused batch's id was rolled back");
         // Neither the poisoned nor the refused upload counted against its agent's rate; the
         // stored ones did.
         let counted: Vec<(String, i64)> =
@@ -302,23 +362,19 @@ mod tests {
                 .expect("rate");
         assert_eq!(counted, [("a".into(), 1), ("c".into(), 1)]);
         // The same batch again is a duplicate, and its id with other content a conflict.
-        let (mut again, _) = pending("a", "cpu");
-        again.batch = group[0].batch.clone();
+        let (mut again, again_answer) = pending("a", "cpu");
+        again.batch = cpu_batch.clone();
         again.prepared = PreparedBatch::new(&again.batch, again.now);
-        let (mut other, _) = pending("a", "disk");
-        other.batch.batch_id = group[0].batch.batch_id;
+        let (mut other, other_answer) = pending("a", "disk");
+        other.batch.batch_id = cpu_batch.batch_id;
         other.prepared = PreparedBatch::new(&other.batch, other.now);
-        let outcomes = sqlite_writer::commit_group(&mut conn, &Statements::new(), &[again, other])
-            .expect("group");
-        assert!(
-            matches!(outcomes[0], Ok(Ingested::Duplicate)),
-            "{:?}",
-            outcomes[0]
+        commit(
+            &mut conn,
+            vec![WriterJob::Metrics(again), WriterJob::Metrics(other)],
         );
-        assert!(
-            matches!(outcomes[1], Ok(Ingested::Conflict)),
-            "{:?}",
-            outcomes[1]
-        );
+        let again = answer(again_answer);
+        assert!(matches!(again, Ok(Ingested::Duplicate)), "{again:?}");
+        let other = answer(other_answer);
+        assert!(matches!(other, Ok(Ingested::Conflict)), "{other:?}");
     }
 }

@@ -10,10 +10,11 @@
 //! upload is answered only after the commit — `synchronous=FULL`, so after the WAL is synced
 //! — which is what acknowledged means.
 //!
-//! The same thread writes the file index and access telemetry (`sqlite_governance`), each
-//! batch in a transaction of its own: tens of thousands of rows a batch, which through sqlx
-//! were as many hand-offs between threads (a row channel of 50 between the connection's
-//! worker and the task) and most of the time an upload took.
+//! The same thread writes the file index and access telemetry (`sqlite_governance`), in the
+//! same groups, each batch under its savepoint like an upload: tens of thousands of rows a
+//! batch, which through sqlx were as many hand-offs between threads (a row channel of 50
+//! between the connection's worker and the task) and most of the time an upload took. A group
+//! is bounded in rows as well as in jobs, since it holds every job until its commit.
 //!
 //! The statements are the shared SQL text of `metrics`, `agents`, `index`, `telemetry` and
 //! the rate counter; the other writes of the server keep going through the sqlx writer, and
@@ -49,6 +50,8 @@ pub(super) struct PendingBatch {
     pub(super) now: DateTime<Utc>,
     pub(super) requests_per_minute: u32,
     pub(super) reply: oneshot::Sender<StoreResult<Ingested>>,
+    /// Set once written.
+    pub(super) outcome: Option<StoreResult<Ingested>>,
 }
 
 /// An index batch waiting for the writer.
@@ -58,6 +61,7 @@ pub(super) struct PendingIndex {
     pub(super) rows: IndexRows,
     pub(super) now: DateTime<Utc>,
     pub(super) reply: oneshot::Sender<StoreResult<IndexOutcome>>,
+    pub(super) outcome: Option<StoreResult<IndexOutcome>>,
 }
 
 /// A telemetry batch waiting for the writer.
@@ -66,6 +70,7 @@ pub(super) struct PendingTelemetry {
     pub(super) rows: TelemetryRows,
     pub(super) now: DateTime<Utc>,
     pub(super) reply: oneshot::Sender<StoreResult<TelemetryOutcome>>,
+    pub(super) outcome: Option<StoreResult<TelemetryOutcome>>,
 }
 
 /// What the writer thread is asked to write.
@@ -99,54 +104,95 @@ pub(super) fn spawn(
         .spawn(move || run(conn, queue))
 }
 
+/// Most rows (metric envelopes, index entries, telemetry aggregates) a group gathers: index
+/// and telemetry batches are large, and a group's jobs are all held until its commit.
+const MAX_GROUP_ROWS: usize = 200_000;
+
 fn run(mut conn: Connection, mut queue: mpsc::Receiver<WriterJob>) {
     let statements = Statements::new();
-    // A job taken while gathering a group of metric uploads, done right after the group.
-    let mut held = None;
-    loop {
-        let Some(job) = held.take().or_else(|| queue.blocking_recv()) else {
-            return;
-        };
-        match job {
-            WriterJob::Index(pending) => {
-                let outcome = sqlite_governance::write_index(&mut conn, &pending);
-                let _ = pending.reply.send(outcome);
-            }
-            WriterJob::Telemetry(pending) => {
-                let outcome = sqlite_governance::write_telemetry(&mut conn, &pending);
-                let _ = pending.reply.send(outcome);
-            }
-            WriterJob::Metrics(first) => {
-                let mut group = vec![first];
-                while group.len() < MAX_GROUP {
-                    match queue.try_recv() {
-                        Ok(WriterJob::Metrics(next)) => group.push(next),
-                        Ok(other) => {
-                            held = Some(other);
-                            break;
-                        }
-                        Err(_) => break,
-                    }
+    while let Some(first) = queue.blocking_recv() {
+        let mut rows = first.rows();
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP && rows < MAX_GROUP_ROWS {
+            match queue.try_recv() {
+                Ok(next) => {
+                    rows += next.rows();
+                    group.push(next);
                 }
-                answer_group(commit_group(&mut conn, &statements, &group), group);
+                Err(_) => break,
             }
+        }
+        let committed = commit_group(&mut conn, &statements, &mut group);
+        let failure = committed.err().map(|e| e.to_string());
+        for job in group {
+            job.answer(failure.as_deref());
         }
     }
 }
 
-fn answer_group(outcomes: rusqlite::Result<Vec<StoreResult<Ingested>>>, group: Vec<PendingBatch>) {
-    match outcomes {
-        Ok(outcomes) => {
-            for (pending, outcome) in group.into_iter().zip(outcomes) {
-                let _ = pending.reply.send(outcome);
+impl WriterJob {
+    /// The rows the job writes, as a group counts them.
+    fn rows(&self) -> usize {
+        match self {
+            WriterJob::Metrics(pending) => pending.batch.envelopes.len(),
+            WriterJob::Index(pending) => pending.rows.rows.len() + pending.rows.removed.len(),
+            WriterJob::Telemetry(pending) => pending.rows.daily.len(),
+        }
+    }
+
+    /// Writes the job (in the savepoint `conn` is in) and keeps its outcome; answers whether
+    /// what it wrote stays: a refused upload, a repeated batch or a refused crawl leaves
+    /// nothing.
+    fn write(&mut self, conn: &Connection, statements: &Statements) -> StoreResult<bool> {
+        match self {
+            WriterJob::Metrics(pending) => {
+                let outcome = write_upload(conn, statements, pending)?;
+                let kept = !matches!(outcome, Ingested::RateLimited { .. });
+                pending.outcome = Some(Ok(outcome));
+                Ok(kept)
+            }
+            WriterJob::Index(pending) => {
+                let outcome = sqlite_governance::write_index(conn, pending)?;
+                let kept = matches!(outcome, IndexOutcome::Applied { .. });
+                pending.outcome = Some(Ok(outcome));
+                Ok(kept)
+            }
+            WriterJob::Telemetry(pending) => {
+                let outcome = sqlite_governance::write_telemetry(conn, pending)?;
+                let kept = matches!(outcome, TelemetryOutcome::Stored { .. });
+                pending.outcome = Some(Ok(outcome));
+                Ok(kept)
             }
         }
-        Err(e) => {
-            let message = e.to_string();
-            for pending in group {
-                let _ = pending
-                    .reply
-                    .send(Err(StoreError::GroupCommit(message.clone())));
+    }
+
+    /// Keeps a failure of the job's own (one that left the group's transaction going).
+    fn failed(&mut self, error: StoreError) {
+        match self {
+            WriterJob::Metrics(pending) => pending.outcome = Some(Err(error)),
+            WriterJob::Index(pending) => pending.outcome = Some(Err(error)),
+            WriterJob::Telemetry(pending) => pending.outcome = Some(Err(error)),
+        }
+    }
+
+    /// Sends the job's outcome, or the group's failure (then nothing of the group stayed).
+    pub(super) fn answer(self, group_failure: Option<&str>) {
+        fn outcome<T>(kept: Option<StoreResult<T>>, group_failure: Option<&str>) -> StoreResult<T> {
+            match (group_failure, kept) {
+                (None, Some(outcome)) => outcome,
+                (Some(message), _) => Err(StoreError::GroupCommit(message.to_owned())),
+                (None, None) => Err(StoreError::GroupCommit("the job was not written".into())),
+            }
+        }
+        match self {
+            WriterJob::Metrics(pending) => {
+                let _ = pending.reply.send(outcome(pending.outcome, group_failure));
+            }
+            WriterJob::Index(pending) => {
+                let _ = pending.reply.send(outcome(pending.outcome, group_failure));
+            }
+            WriterJob::Telemetry(pending) => {
+                let _ = pending.reply.send(outcome(pending.outcome, group_failure));
             }
         }
     }
@@ -170,42 +216,35 @@ impl Statements {
     }
 }
 
-/// Writes the group in one transaction and answers each upload's outcome; an error of the
-/// transaction itself (begin, commit, or a failure that took the transaction with it) is the
-/// whole group's, and then nothing of the group was committed.
+/// Writes the group in one transaction, one savepoint a job, and keeps each job's outcome;
+/// an error of the transaction itself (begin, commit, or a failure that took the transaction
+/// with it) is the whole group's, and then nothing of the group was committed.
 pub(super) fn commit_group(
     conn: &mut Connection,
     statements: &Statements,
-    group: &[PendingBatch],
-) -> rusqlite::Result<Vec<StoreResult<Ingested>>> {
+    group: &mut [WriterJob],
+) -> StoreResult<()> {
     let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let mut outcomes = Vec::with_capacity(group.len());
-    for pending in group {
-        let upload = tx.savepoint()?;
-        match write_upload(&upload, statements, pending) {
-            Ok(Ingested::RateLimited { retry_after_secs }) => {
-                // Dropping the savepoint rolls it back: a refused upload counts for nothing.
-                drop(upload);
-                outcomes.push(Ok(Ingested::RateLimited { retry_after_secs }));
-            }
-            Ok(outcome) => {
-                upload.commit()?;
-                outcomes.push(Ok(outcome));
-            }
+    for job in group.iter_mut() {
+        let savepoint = tx.savepoint()?;
+        match job.write(&savepoint, statements) {
+            Ok(true) => savepoint.commit()?,
+            // Dropping the savepoint rolls it back.
+            Ok(false) => drop(savepoint),
             Err(e) => {
-                drop(upload);
+                drop(savepoint);
                 // Some failures (a full disk, an I/O error) roll back the whole transaction;
-                // the uploads before this one are then gone too and must not be answered as
+                // the jobs before this one are then gone too and must not be answered as
                 // stored.
                 if tx.is_autocommit() {
                     return Err(e);
                 }
-                outcomes.push(Err(e.into()));
+                job.failed(e);
             }
         }
     }
     tx.commit()?;
-    Ok(outcomes)
+    Ok(())
 }
 
 /// One upload's statements (the same as the shared `write_batch`).
