@@ -229,13 +229,14 @@ async fn main() {
             protocol::encode(&TelemetryBatch::new(events), Compression::Gzip).expect("encode")
         })
         .collect();
+    // One upload in flight per agent, as the index's: each agent forwards its batches in turn.
     let started = Instant::now();
     let mut posts = tokio::task::JoinSet::new();
     for (i, body) in batches.into_iter().enumerate() {
         let (client, token) = (client.clone(), tokens[i % tokens.len()].clone());
         let url = format!("{}/api/v1/telemetry", options.url);
         posts.spawn(async move { post(&client, &url, &token, body).await });
-        if posts.len() >= 4 {
+        if posts.len() >= tokens.len() {
             posts.join_next().await;
         }
     }

@@ -267,8 +267,9 @@ mod tests {
     #[test]
     fn statements_bound_by_position_name_their_parameters_in_order() {
         let conn = Connection::open_in_memory().expect("database");
-        for schema in super::super::migrate::SCHEMA {
-            conn.execute_batch(schema.1).expect("schema");
+        for (_, sql) in super::super::migrate::SCHEMA {
+            conn.execute_batch(&super::super::migrate::schema_for("sqlite", sql))
+                .expect("schema");
         }
         let row = format!(
             "INSERT INTO file_index ({INDEX_COLUMN_NAMES}) VALUES {}",

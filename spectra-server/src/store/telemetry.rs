@@ -102,7 +102,7 @@ impl Aggregate {
                 "INSERT INTO access_daily (backend, path_hash, user_name, day, path, events,
                                            reads, bytes_read, last_access)
                  VALUES {}
-                 ON CONFLICT (backend, path_hash, user_name, day) DO UPDATE SET
+                 ON CONFLICT (user_name, backend, path_hash, day) DO UPDATE SET
                      events = access_daily.events + excluded.events,
                      reads = access_daily.reads + excluded.reads,
                      bytes_read = access_daily.bytes_read + excluded.bytes_read,
