@@ -15,6 +15,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 const MAX_ANSWER_BYTES: usize = 8 << 20;
 /// Most bytes of an error answer kept for the log.
 const MAX_ERROR_TEXT: usize = 2048;
+/// The longest a server's `Retry-After` makes the agent wait: a server that asks for more
+/// (or sends nonsense such as `u64::MAX`) is heard again after this.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
 
 #[derive(Debug, Clone)]
 pub struct Client {
@@ -286,7 +289,7 @@ async fn classify(reply: reqwest::Response) -> Delivery {
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse().ok())
-        .map(Duration::from_secs);
+        .map(|secs| Duration::from_secs(secs).min(MAX_RETRY_AFTER));
     let why = format!("{status}: {}", error_text(reply).await);
     match status {
         StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Delivery::Unauthorized { why },
@@ -331,13 +334,18 @@ mod tests {
 
     /// A server that answers every request with `status` and `size` bytes of spaces.
     fn answering(status: &'static str, size: usize) -> String {
+        answering_with(status, "", size)
+    }
+
+    /// The same, with extra header lines (each ending in `\r\n`).
+    fn answering_with(status: &'static str, headers: &'static str, size: usize) -> String {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         let address = listener.local_addr().expect("addr");
         std::thread::spawn(move || {
             for mut stream in listener.incoming().flatten() {
                 let mut request = [0u8; 4096];
                 let _ = stream.read(&mut request);
-                let head = format!("HTTP/1.1 {status}\r\ncontent-length: {size}\r\n\r\n");
+                let head = format!("HTTP/1.1 {status}\r\n{headers}content-length: {size}\r\n\r\n");
                 let _ = stream.write_all(head.as_bytes());
                 let chunk = [b' '; 65536];
                 let mut left = size;
@@ -371,6 +379,26 @@ mod tests {
                 assert!(why.len() < MAX_ERROR_TEXT + 100, "{}", why.len())
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_servers_retry_after_is_obeyed_up_to_a_cap() {
+        for (header, expected) in [
+            ("retry-after: 7\r\n", Some(Duration::from_secs(7))),
+            (
+                "retry-after: 18446744073709551615\r\n",
+                Some(MAX_RETRY_AFTER),
+            ),
+            ("retry-after: 86400\r\n", Some(MAX_RETRY_AFTER)),
+            ("retry-after: soon\r\n", None),
+        ] {
+            let client = Client::new(&answering_with("429 Too Many Requests", header, 0), None)
+                .expect("client");
+            match client.heartbeat("token").await {
+                Delivery::Retry { after, .. } => assert_eq!(after, expected, "{header}"),
+                other => panic!("{header}: {other:?}"),
+            }
         }
     }
 }

@@ -148,16 +148,8 @@ pub struct Settings {
     pub telemetry_socket: Option<PathBuf>,
 }
 
-/// The diagnostics an agent can run, by wire name.
-pub const DIAGNOSTICS: [&str; 7] = [
-    "ping",
-    "tcp_connect",
-    "traceroute",
-    "netstat",
-    "mounts",
-    "logs",
-    "disk_usage",
-];
+/// The diagnostics an agent can run, by wire name: every one core has.
+pub use spectra_core::diagnose::KINDS as DIAGNOSTICS;
 
 impl AgentConfig {
     /// Reads `path` (TOML); errors name the file.
@@ -376,6 +368,23 @@ fn default_hostname() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
+/// What a one-shot command adds to the machine id it enrolls under (see [`Settings::one_shot`]).
+pub const ONE_SHOT_MACHINE_SUFFIX: &str = "/one-shot";
+
+impl Settings {
+    /// These settings for a one-shot command (`spectra scan PATH --server URL`). It uses the
+    /// identity in its state directory when there is one (the agent's, by default); when it
+    /// must enroll, it does so as a client of its own, under the machine id with
+    /// [`ONE_SHOT_MACHINE_SUFFIX`], so it can never displace the host's agent (whose machine
+    /// id it would otherwise re-enroll, revoking the agent's token).
+    pub fn one_shot(mut self) -> Settings {
+        self.machine_id = self
+            .machine_id
+            .map(|id| format!("{id}{ONE_SHOT_MACHINE_SUFFIX}"));
+        self
+    }
+}
+
 fn default_machine_id() -> Option<String> {
     std::fs::read_to_string("/etc/machine-id")
         .ok()
@@ -386,6 +395,18 @@ fn default_machine_id() -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_one_shot_command_enrolls_under_a_machine_id_of_its_own() {
+        let settings = toml::from_str::<AgentConfig>("machine_id = 'host-7'")
+            .expect("toml")
+            .resolve(Some("http://hub".into()), None, Some("/tmp/x".into()))
+            .expect("settings");
+        assert_eq!(settings.machine_id.as_deref(), Some("host-7"));
+        let one_shot = settings.one_shot();
+        assert_eq!(one_shot.machine_id.as_deref(), Some("host-7/one-shot"));
+        assert_eq!(one_shot.state_dir, std::path::Path::new("/tmp/x"));
+    }
 
     #[test]
     fn an_empty_file_is_a_working_agent_with_cores_intervals() {

@@ -25,7 +25,7 @@ mod telemetry;
 pub use client::{Client, Delivery, IndexAnswer, http_client};
 pub use config::{AgentConfig, Settings};
 pub use index::{IndexUpload, baseline_path, crawl_and_upload};
-pub use runtime::{Status, agent_info, enroll, index_once, refusal, run, scan_once};
+pub use runtime::{Status, admit, agent_info, enroll, index_once, run, scan_once};
 
 /// What can stop the agent.
 #[derive(Debug, thiserror::Error)]

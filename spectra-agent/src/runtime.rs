@@ -651,11 +651,31 @@ async fn send(shared: &Shared, kind: Upload, seq: u64, body: Vec<u8>) -> Deliver
             shared.update(|s| s.last_error = Some(why.clone()));
         }
         Delivery::Unauthorized { why } => {
-            tracing::error!(why, "the agent's token is refused; batches stay spooled");
-            shared.update(|s| s.last_error = Some(why.clone()));
+            let what_to_do = token_refused_advice(&shared.settings.state_dir, &why);
+            tracing::error!(
+                why,
+                what_to_do,
+                "the agent's token is refused; batches stay spooled"
+            );
+            shared.update(|s| s.last_error = Some(format!("{why} ({what_to_do})")));
         }
     }
     delivery
+}
+
+/// What an admin should do about a refused token: a pending agent waits for approval; a
+/// token that is unknown was revoked (deleted agent, or another enrollment replaced it).
+fn token_refused_advice(state_dir: &std::path::Path, why: &str) -> String {
+    if why.contains("pending approval") {
+        "wait until an admin approves this agent (POST /api/v1/agents/ID/approve)".to_owned()
+    } else {
+        format!(
+            "this agent's token was revoked or replaced on the server; to enroll again, stop \
+             the agent, remove {} and start it with --enroll-token (what is spooled is kept \
+             and sent after)",
+            Identity::path(state_dir).display()
+        )
+    }
 }
 
 fn remove(queue: &Queue, seq: u64) {
@@ -888,10 +908,18 @@ async fn plan_and_report(
 
 /// Between 50 % and 100 % of `wait`, so agents that lost the server together do not all come
 /// back in the same instant.
+/// `wait` scaled by a random factor in [0.5, 1.0]; never more than `wait`, so no value
+/// overflows.
 fn jitter(wait: Duration) -> Duration {
     let mut byte = [0u8; 1];
     let _ = getrandom::fill(&mut byte);
-    wait.mul_f64(0.5 + f64::from(byte[0]) / 510.0)
+    scaled(wait, 0.5 + f64::from(byte[0]) / 510.0)
+}
+
+fn scaled(wait: Duration, factor: f64) -> Duration {
+    Duration::try_from_secs_f64(wait.as_secs_f64() * factor.clamp(0.0, 1.0))
+        .unwrap_or(wait)
+        .min(wait)
 }
 
 async fn heartbeat(shared: Arc<Shared>, shutdown: CancellationToken) {
@@ -959,14 +987,14 @@ async fn commands(shared: Arc<Shared>, shutdown: CancellationToken) {
 /// Runs `command` if this agent allows it, through core with core's limits.
 async fn run_command(shared: &Arc<Shared>, command: Command, cancel: CancelToken) -> CommandResult {
     let command_id = command.command_id;
-    let outcome = match refusal(&shared.settings, &command.diagnostic) {
-        Some(why) => {
-            tracing::warn!(%command_id, kind = command.diagnostic.kind(), why, "command refused");
+    let kind = command.diagnostic.kind();
+    let outcome = match admit(&shared.settings, command.diagnostic) {
+        Err(why) => {
+            tracing::warn!(%command_id, kind, why, "command refused");
             shared.update(|s| s.commands_refused += 1);
             CommandOutcome::Failed(ErrorBody::new("refused", why))
         }
-        None => {
-            let diagnostic = command.diagnostic;
+        Ok(diagnostic) => {
             let ran = tokio::task::spawn_blocking(move || {
                 diagnostic.run(&DiagnosticLimits::default(), &cancel)
             })
@@ -988,35 +1016,36 @@ async fn run_command(shared: &Arc<Shared>, command: Command, cancel: CancelToken
     }
 }
 
-/// Why this agent does not run `diagnostic`, if it does not: a kind its configuration does
-/// not list, or a disk usage outside its roots.
-pub fn refusal(settings: &Settings, diagnostic: &Diagnostic) -> Option<String> {
+/// What this agent runs of `diagnostic`, or why it does not: a kind its configuration does
+/// not list, or a disk usage whose path does not resolve under its roots
+/// ([`spectra_core::roots::resolve_within`]). A disk usage it runs is rewritten to the
+/// resolved path, so no symlink on the way is followed again.
+pub fn admit(settings: &Settings, diagnostic: Diagnostic) -> Result<Diagnostic, String> {
     if !settings.diagnostics.iter().any(|d| d == diagnostic.kind()) {
-        return Some(format!(
+        return Err(format!(
             "this agent does not run {} (its configuration allows: {})",
             diagnostic.kind(),
             settings.diagnostics.join(", ")
         ));
     }
-    if let Diagnostic::DiskUsage { path, .. } = diagnostic {
-        let inside = settings.roots.iter().any(|root| path.starts_with(root));
-        let climbs = path
-            .components()
-            .any(|c| matches!(c, std::path::Component::ParentDir));
-        if !inside || climbs {
-            return Some(format!(
-                "{} is not under a root this agent may read ({})",
-                path.display(),
-                settings
-                    .roots
-                    .iter()
-                    .map(|r| r.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
+    match diagnostic {
+        Diagnostic::DiskUsage { path, top } => {
+            if settings.roots.is_empty() {
+                return Err(format!(
+                    "{}: this agent has no roots, so it reads no path; add one to `roots` in \
+                     its configuration (agent.toml: roots = [\"/srv\"])",
+                    path.display()
+                ));
+            }
+            let resolved = spectra_core::roots::resolve_within(&path, &settings.roots)
+                .map_err(|e| e.to_string())?;
+            Ok(Diagnostic::DiskUsage {
+                path: resolved,
+                top,
+            })
         }
+        other => Ok(other),
     }
-    None
 }
 
 #[cfg(test)]
@@ -1041,27 +1070,74 @@ mod tests {
 
     #[test]
     fn the_agent_refuses_what_its_configuration_does_not_allow() {
-        let settings: Settings =
-            toml::from_str::<AgentConfig>("diagnostics = ['ping', 'disk_usage']\nroots = ['/srv']")
-                .expect("toml")
-                .resolve(Some("http://h".into()), None, Some("/tmp/s".into()))
-                .expect("settings");
+        let dir = tempfile::tempdir().expect("tmp");
+        let root = std::fs::canonicalize(dir.path())
+            .expect("canonical")
+            .join("srv");
+        std::fs::create_dir_all(root.join("data")).expect("mkdir");
+        std::os::unix::fs::symlink("/", root.join("escape")).expect("link");
+        let config = format!("diagnostics = ['ping', 'disk_usage']\nroots = [{:?}]", root);
+        let settings: Settings = toml::from_str::<AgentConfig>(&config)
+            .expect("toml")
+            .resolve(Some("http://h".into()), None, Some("/tmp/s".into()))
+            .expect("settings");
         let ping = Diagnostic::Ping {
             host: "h".into(),
             count: 1,
         };
-        assert_eq!(refusal(&settings, &ping), None);
+        assert_eq!(admit(&settings, ping.clone()), Ok(ping));
         let logs = Diagnostic::Logs {
             severity: spectra_core::diagnose::Severity::Error,
             lines: 5,
         };
-        assert!(refusal(&settings, &logs).is_some_and(|why| why.contains("does not run logs")));
-        let du = |path: &str| Diagnostic::DiskUsage {
-            path: path.into(),
-            top: 5,
-        };
-        assert_eq!(refusal(&settings, &du("/srv/data")), None);
-        assert!(refusal(&settings, &du("/etc")).is_some());
-        assert!(refusal(&settings, &du("/srv/../etc")).is_some());
+        assert!(admit(&settings, logs).is_err_and(|why| why.contains("does not run logs")));
+        let du = |path: std::path::PathBuf| Diagnostic::DiskUsage { path, top: 5 };
+        assert_eq!(
+            admit(&settings, du(root.join("data/."))),
+            Ok(du(root.join("data"))),
+            "run on the resolved path"
+        );
+        assert!(admit(&settings, du("/etc".into())).is_err());
+        assert!(admit(&settings, du(root.join("../../etc"))).is_err());
+        let why = admit(&settings, du(root.join("escape"))).expect_err("a link out");
+        assert!(why.contains("resolves to /,"), "{why}");
+
+        let rootless: Settings = toml::from_str::<AgentConfig>("")
+            .expect("toml")
+            .resolve(Some("http://h".into()), None, Some("/tmp/s".into()))
+            .expect("settings");
+        let why = admit(&rootless, du(root.join("data"))).expect_err("no roots");
+        assert!(
+            why.contains("no roots") && why.contains("roots = ["),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn jitter_stays_within_half_to_whole_for_any_wait() {
+        for wait in [
+            Duration::ZERO,
+            Duration::from_nanos(1),
+            Duration::from_secs(60),
+            Duration::MAX,
+        ] {
+            for factor in [0.0, 0.5, 1.0, f64::NAN, f64::INFINITY, -1.0] {
+                assert!(scaled(wait, factor) <= wait, "{wait:?} x {factor}");
+            }
+            assert!(jitter(wait) <= wait, "{wait:?}");
+        }
+        assert_eq!(scaled(Duration::from_secs(10), 0.5), Duration::from_secs(5));
+    }
+
+    #[test]
+    fn the_default_diagnostics_are_every_kind_core_has() {
+        let settings: Settings = toml::from_str::<AgentConfig>("")
+            .expect("toml")
+            .resolve(Some("http://h".into()), None, Some("/tmp/s".into()))
+            .expect("settings");
+        assert_eq!(
+            settings.diagnostics,
+            spectra_core::diagnose::KINDS.map(str::to_owned)
+        );
     }
 }

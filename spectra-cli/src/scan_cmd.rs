@@ -364,11 +364,13 @@ fn index_on_server(args: &ScanArgs, options: ScanOptions) -> anyhow::Result<Scan
         "--index crawls one PATH at a time ({} given)",
         options.roots.len()
     );
-    let settings = spectra_agent::AgentConfig::default().resolve(
-        args.server.server.clone(),
-        args.server.enroll_token.clone(),
-        args.server.state_dir.clone(),
-    )?;
+    let settings = spectra_agent::AgentConfig::default()
+        .resolve(
+            args.server.server.clone(),
+            args.server.enroll_token.clone(),
+            args.server.state_dir.clone(),
+        )?
+        .one_shot();
     let runtime = crate::agent_cmd::runtime()?;
     let (report, upload) = runtime.block_on(spectra_agent::index_once(
         &settings,
@@ -410,11 +412,13 @@ fn send_to_server(args: &ScanArgs, roots: &[PathBuf], report: ScanReport) -> any
             .collect(),
         ..spectra_agent::AgentConfig::default()
     };
-    let settings = config.resolve(
-        args.server.server.clone(),
-        args.server.enroll_token.clone(),
-        args.server.state_dir.clone(),
-    )?;
+    let settings = config
+        .resolve(
+            args.server.server.clone(),
+            args.server.enroll_token.clone(),
+            args.server.state_dir.clone(),
+        )?
+        .one_shot();
     let runtime = crate::agent_cmd::runtime()?;
     let (snapshot, plans) =
         runtime.block_on(spectra_agent::scan_once(settings, report, args.analyze))?;

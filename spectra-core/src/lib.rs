@@ -46,6 +46,7 @@ pub mod index;
 pub mod policy;
 pub mod protocol;
 mod raw_path;
+pub mod roots;
 pub mod scan;
 mod sys;
 pub mod telemetry;

@@ -125,16 +125,13 @@ async fn an_approved_identity_cannot_be_taken_with_the_enrollment_token_alone() 
                 .expect("token")
                 .to_owned();
 
-            // Someone with only the enrollment token: the identity goes back to pending, its
-            // hostname is kept, and the trail says so.
+            // Someone with only the enrollment token: a pending request of its own; the real
+            // agent is untouched and its token keeps working.
             let taken = f.register(registration("m-1", "evil", None)).await;
             assert_eq!(taken.status, StatusCode::CREATED, "{}", taken.text);
-            assert_eq!(taken.body["agent_id"], id.as_str());
-            assert_eq!(
-                taken.body["status"], "pending",
-                "no approved token: {}",
-                taken.text
-            );
+            assert_eq!(taken.body["status"], "pending", "{}", taken.text);
+            let request = taken.body["agent_id"].as_str().expect("id").to_owned();
+            assert_ne!(request, id, "a request is not the agent: {}", taken.text);
             let stolen = taken.body["agent_token"]
                 .as_str()
                 .expect("token")
@@ -142,20 +139,42 @@ async fn an_approved_identity_cannot_be_taken_with_the_enrollment_token_alone() 
             let (_, body) = upload(None, vec![envelope("cpu", json!({"usage": 1}), Utc::now())]);
             let refused = post_raw(&f, "/api/v1/metrics", &stolen, body.clone()).await;
             assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
-            let agent = f.get(&format!("/api/v1/agents/{id}"), &f.viewer).await;
-            assert_eq!(agent.body["hostname"], "db-1", "{}", agent.text);
-            assert_eq!(agent.body["approval"], "pending");
-
-            // A forged proof is refused and counted.
-            let forged = f
-                .register(registration("m-1", "evil", Some(&real_token)))
+            let beat = f
+                .request(
+                    Method::POST,
+                    "/api/v1/agent/heartbeat",
+                    Some(&real_token),
+                    vec![],
+                )
                 .await;
             assert_eq!(
-                forged.status,
-                StatusCode::UNAUTHORIZED,
-                "the old token was revoked: {}",
-                forged.text
+                beat.status,
+                StatusCode::OK,
+                "the real agent goes on: {}",
+                beat.text
             );
+            assert_eq!(beat.body["status"], "approved", "{}", beat.text);
+            let (_, real_body) = upload(
+                Some(&id),
+                vec![envelope("cpu", json!({"usage": 2}), Utc::now())],
+            );
+            let kept = post_raw(&f, "/api/v1/metrics", &real_token, real_body).await;
+            assert_eq!(kept.status, StatusCode::OK, "{}", kept.text);
+            let agent = f.get(&format!("/api/v1/agents/{id}"), &f.viewer).await;
+            assert_eq!(agent.body["hostname"], "db-1", "{}", agent.text);
+            assert_eq!(agent.body["approval"], "approved", "{}", agent.text);
+            let listed = f.get(&format!("/api/v1/agents/{request}"), &f.viewer).await;
+            assert_eq!(listed.body["approval"], "pending", "{}", listed.text);
+            assert_eq!(listed.body["replaces"], id.as_str(), "{}", listed.text);
+            assert_eq!(listed.body["hostname"], "evil", "{}", listed.text);
+
+            // Trying again describes the same request anew rather than piling them up.
+            let again = f.register(registration("m-1", "evil-2", None)).await;
+            assert_eq!(again.body["agent_id"], request.as_str(), "{}", again.text);
+            let stolen = again.body["agent_token"]
+                .as_str()
+                .expect("token")
+                .to_owned();
 
             let events = f
                 .get(&format!("/api/v1/agents/{id}/events"), &f.viewer)
@@ -172,27 +191,138 @@ async fn an_approved_identity_cannot_be_taken_with_the_enrollment_token_alone() 
                     "enrolled",
                     "approved",
                     "re-enrolled",
-                    "re-enrolled-unproven"
+                    "re-enrollment-requested",
+                    "re-enrollment-requested"
                 ],
                 "{}",
                 events.text
             );
-            let last = &events.body["events"][3];
+            let detail = events.body["events"][3]["detail"].as_str().expect("detail");
             assert!(
-                last["detail"]
-                    .as_str()
-                    .expect("detail")
-                    .contains("approval withdrawn"),
+                detail.contains(&request) && detail.contains("evil"),
                 "{}",
                 events.text
             );
-            assert!(
-                last["detail"].as_str().expect("detail").contains("evil"),
+
+            // The admin approves the request: it takes the identity over, the old token stops
+            // working, and a batch spooled under the request's id is the agent's.
+            let approved = f
+                .post(
+                    &format!("/api/v1/agents/{request}/approve"),
+                    &f.admin,
+                    &json!({}),
+                )
+                .await;
+            assert_eq!(approved.status, StatusCode::OK, "{}", approved.text);
+            let old = f
+                .request(
+                    Method::POST,
+                    "/api/v1/agent/heartbeat",
+                    Some(&real_token),
+                    vec![],
+                )
+                .await;
+            assert_eq!(old.status, StatusCode::UNAUTHORIZED, "{}", old.text);
+            let beat = f
+                .request(
+                    Method::POST,
+                    "/api/v1/agent/heartbeat",
+                    Some(&stolen),
+                    vec![],
+                )
+                .await;
+            assert_eq!(beat.status, StatusCode::OK, "{}", beat.text);
+            assert_eq!(beat.body["agent_id"], id.as_str(), "{}", beat.text);
+            let (_, spooled) = upload(
+                Some(&request),
+                vec![envelope("cpu", json!({"usage": 3}), Utc::now())],
+            );
+            let taken_over = post_raw(&f, "/api/v1/metrics", &stolen, spooled).await;
+            assert_eq!(taken_over.status, StatusCode::OK, "{}", taken_over.text);
+            let gone = f.get(&format!("/api/v1/agents/{request}"), &f.viewer).await;
+            assert_eq!(gone.status, StatusCode::NOT_FOUND, "{}", gone.text);
+            let agent = f.get(&format!("/api/v1/agents/{id}"), &f.viewer).await;
+            assert_eq!(agent.body["hostname"], "evil-2", "{}", agent.text);
+            assert_eq!(agent.body["approval"], "approved", "{}", agent.text);
+
+            // A request that is rejected (deleted) changes nothing of the agent.
+            let third = f.register(registration("m-1", "third", None)).await;
+            let rejected = third.body["agent_id"].as_str().expect("id").to_owned();
+            let deleted = f
+                .request(
+                    Method::DELETE,
+                    &format!("/api/v1/agents/{rejected}"),
+                    Some(&f.admin),
+                    vec![],
+                )
+                .await;
+            assert!(deleted.status.is_success(), "{}", deleted.text);
+            let beat = f
+                .request(
+                    Method::POST,
+                    "/api/v1/agent/heartbeat",
+                    Some(&stolen),
+                    vec![],
+                )
+                .await;
+            assert_eq!(beat.status, StatusCode::OK, "{}", beat.text);
+            let events = f
+                .get(&format!("/api/v1/agents/{id}/events"), &f.viewer)
+                .await;
+            let kinds: Vec<&str> = events.body["events"]
+                .as_array()
+                .expect("events")
+                .iter()
+                .map(|e| e["event"].as_str().expect("event"))
+                .collect();
+            assert_eq!(
+                &kinds[5..],
+                [
+                    "identity-replaced",
+                    "re-enrollment-requested",
+                    "re-enrollment-rejected"
+                ],
                 "{}",
                 events.text
             );
         }
     );
+}
+
+#[tokio::test]
+async fn a_body_that_is_not_an_object_is_a_bad_request_in_every_mode() {
+    for legacy in [false, true] {
+        each_store!(
+            |config| {
+                if legacy {
+                    config.legacy_agents = vec!["0.0.0.0/0".parse().expect("net")];
+                }
+            },
+            |f| {
+                for body in ["null", "\"str\"", "123", "[1]", "true"] {
+                    let reply = f
+                        .request(
+                            Method::POST,
+                            "/api/v1/agent/register",
+                            None,
+                            body.as_bytes().to_vec(),
+                        )
+                        .await;
+                    assert_eq!(
+                        reply.status,
+                        StatusCode::BAD_REQUEST,
+                        "{body}: {}",
+                        reply.text
+                    );
+                    let message = reply.body["message"].as_str().expect("message");
+                    assert!(
+                        message.contains("expected a JSON object"),
+                        "{body}: {message}"
+                    );
+                }
+            }
+        );
+    }
 }
 
 #[tokio::test]

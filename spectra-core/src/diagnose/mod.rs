@@ -26,7 +26,8 @@ pub use net::{
 pub use request::{
     DEFAULT_DISK_USAGE_TOP, DEFAULT_LOG_LINES, DEFAULT_LOG_SEVERITY, DEFAULT_MAX_HOPS,
     DEFAULT_OVERALL_TIMEOUT, DEFAULT_PING_COUNT, DEFAULT_PROBE_TIMEOUT, Diagnostic,
-    DiagnosticLimits, DiagnosticOutcome, DiagnosticOutput, MAX_DISK_USAGE_TOP, MAX_OVERALL_TIMEOUT,
+    DiagnosticLimits, DiagnosticOutcome, DiagnosticOutput, KINDS, MAX_DISK_USAGE_TOP,
+    MAX_OVERALL_TIMEOUT,
 };
 
 use crate::error::{Error, Result};

@@ -83,18 +83,32 @@ fn default_top() -> usize {
     DEFAULT_DISK_USAGE_TOP
 }
 
+/// Every diagnostic's wire name, in [`Diagnostic::kind`]'s order: what an agent allows unless
+/// its configuration narrows it.
+pub const KINDS: [&str; 7] = [
+    "ping",
+    "tcp_connect",
+    "traceroute",
+    "netstat",
+    "mounts",
+    "logs",
+    "disk_usage",
+];
+
 impl Diagnostic {
-    /// The wire name (`ping`, `tcp_connect`, …).
+    /// The wire name (`ping`, `tcp_connect`, …), one of [`KINDS`].
     pub fn kind(&self) -> &'static str {
-        match self {
-            Diagnostic::Ping { .. } => "ping",
-            Diagnostic::TcpConnect { .. } => "tcp_connect",
-            Diagnostic::Traceroute { .. } => "traceroute",
-            Diagnostic::Netstat => "netstat",
-            Diagnostic::Mounts => "mounts",
-            Diagnostic::Logs { .. } => "logs",
-            Diagnostic::DiskUsage { .. } => "disk_usage",
-        }
+        // An index into KINDS, so a new variant cannot be added without a place there.
+        let index = match self {
+            Diagnostic::Ping { .. } => 0,
+            Diagnostic::TcpConnect { .. } => 1,
+            Diagnostic::Traceroute { .. } => 2,
+            Diagnostic::Netstat => 3,
+            Diagnostic::Mounts => 4,
+            Diagnostic::Logs { .. } => 5,
+            Diagnostic::DiskUsage { .. } => 6,
+        };
+        KINDS[index]
     }
 
     /// Checks targets and bounds the way the diagnostics themselves would, so a command is
@@ -333,6 +347,28 @@ impl<'a> Budget<'a> {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn every_kind_is_the_wire_name_serde_reads() {
+        let examples = [
+            json!({"host": "h"}),
+            json!({"host": "h", "port": 22}),
+            json!({"host": "h"}),
+            json!(null),
+            json!(null),
+            json!({}),
+            json!({"path": "/srv"}),
+        ];
+        for (kind, args) in KINDS.iter().zip(examples) {
+            let wire = if args.is_null() {
+                json!({"kind": kind})
+            } else {
+                json!({"kind": kind, "args": args})
+            };
+            let read: Diagnostic = serde_json::from_value(wire).expect(kind);
+            assert_eq!(read.kind(), *kind);
+        }
+    }
 
     #[test]
     fn diagnostics_read_their_wire_form_with_defaults() {

@@ -153,15 +153,16 @@ async fn approve_agent(
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<AgentView>, ApiError> {
     let Path(id) = id?;
-    if !state
+    let Some(approved) = state
         .store
         .approve_agent(&id, &caller.label(), Utc::now())
         .await?
-    {
+    else {
         return Err(ApiError::not_found(format!("no agent {id}")));
-    }
-    tracing::info!(agent_id = %id, by = %caller.label(), "agent approved");
-    Ok(Json(view(find_agent(&state, &id).await?, Utc::now())))
+    };
+    tracing::info!(agent_id = %approved, request = %id, by = %caller.label(), "agent approved");
+    // Approving a re-enrollment request answers the agent it merged into.
+    Ok(Json(view(find_agent(&state, &approved).await?, Utc::now())))
 }
 
 /// The agent's identity trail: enrollments, re-enrollments with or without proof,

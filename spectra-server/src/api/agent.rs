@@ -54,6 +54,12 @@ async fn register(
     let limits = decode_limits(&state);
     let value: serde_json::Value =
         protocol::decode("registration", &bytes, Compression::sniff(&bytes), &limits)?;
+    if !value.is_object() {
+        return Err(ApiError::invalid_data(format!(
+            "registration: expected a JSON object, got {}",
+            json_kind(&value)
+        )));
+    }
     if value.get("enrollment_token").is_none() {
         return legacy::register(&state, addr, &value).await;
     }
@@ -122,6 +128,18 @@ async fn register(
         .into_response())
 }
 
+/// What kind of JSON value `value` is, for an error that says what was sent instead.
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
 async fn heartbeat(
     State(state): State<AppState>,
     EnrolledAgent(agent): EnrolledAgent,
@@ -179,6 +197,7 @@ async fn metrics(
     let batch = protocol::decode_metric_batch(&bytes, Compression::sniff(&bytes), &limits)?;
     if let Some(claimed) = &batch.agent_id
         && claimed != &agent.id
+        && !state.store.is_alias_of(claimed, &agent.id).await?
     {
         return Err(ApiError::forbidden(format!(
             "the batch names agent {claimed}, but the token is agent {}'s",

@@ -19,6 +19,9 @@ pub struct AgentRecord {
     pub last_snapshot_at: Option<DateTime<Utc>>,
     /// A Go agent admitted by `--legacy-agents`: known by hostname, with no token.
     pub legacy: bool,
+    /// For a pending re-enrollment request: the approved agent whose identity approving it
+    /// hands over (see [`Store::enroll`]).
+    pub replaces: Option<String>,
 }
 
 /// Who uploads, as far as the store needs to know: the agent, and when it was last seen (so
@@ -113,11 +116,110 @@ pub(super) async fn record_agent_event(
     Ok(())
 }
 
+/// Writes what an agent says about itself over its row.
+async fn describe_agent(conn: &mut AnyConnection, id: &str, info: &AgentInfo) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE agents SET hostname = $2, os = $3, version = $4, capabilities = $5, labels = $6
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(&info.hostname)
+    .bind(&info.os)
+    .bind(&info.version)
+    .bind(serde_json::to_string(&info.capabilities).unwrap_or_default())
+    .bind(serde_json::to_string(&info.labels).unwrap_or_default())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The pending request to replace `agent`, made or (when one is already waiting) described
+/// anew: one request per agent, however often the enrollment token is tried. Its row has no
+/// machine id, so it never meets the agent it names in a lookup by machine.
+async fn replacement_request(
+    conn: &mut AnyConnection,
+    agent: &AgentRecord,
+    info: &AgentInfo,
+    now: DateTime<Utc>,
+) -> StoreResult<String> {
+    let waiting: Option<String> = sqlx::query_scalar("SELECT id FROM agents WHERE replaces = $1")
+        .bind(&agent.id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    if let Some(id) = waiting {
+        describe_agent(conn, &id, info).await?;
+        return Ok(id);
+    }
+    let id = Uuid::new_v4().to_string();
+    sqlx::query(
+        "INSERT INTO agents (id, hostname, os, version, capabilities, machine_id, approved,
+                             registered_at, labels, replaces)
+         VALUES ($1, $2, $3, $4, $5, NULL, 0, $6, $7, $8)",
+    )
+    .bind(&id)
+    .bind(&info.hostname)
+    .bind(&info.os)
+    .bind(&info.version)
+    .bind(serde_json::to_string(&info.capabilities).unwrap_or_default())
+    .bind(millis(now))
+    .bind(serde_json::to_string(&info.labels).unwrap_or_default())
+    .bind(&agent.id)
+    .execute(conn)
+    .await?;
+    Ok(id)
+}
+
+/// Approves the re-enrollment `request`: the agent it names takes the request's description
+/// and token (its own token stops working), the request's row goes, and the request's id
+/// stays an alias of the agent (what it spooled under that id is the agent's).
+async fn hand_over_identity(
+    conn: &mut AnyConnection,
+    request: &AgentRecord,
+    agent_id: &str,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    let info = AgentInfo {
+        hostname: request.hostname.clone(),
+        os: request.os.clone(),
+        version: request.version.clone(),
+        capabilities: request.capabilities.clone(),
+        machine_id: None,
+        labels: request.labels.clone(),
+    };
+    describe_agent(conn, agent_id, &info).await?;
+    sqlx::query("DELETE FROM tokens WHERE agent_id = $1")
+        .bind(agent_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("UPDATE tokens SET agent_id = $2 WHERE agent_id = $1")
+        .bind(&request.id)
+        .bind(agent_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("DELETE FROM agents WHERE id = $1")
+        .bind(&request.id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("INSERT INTO agent_aliases (alias, agent_id) VALUES ($1, $2)")
+        .bind(&request.id)
+        .bind(agent_id)
+        .execute(&mut *conn)
+        .await?;
+    let detail = format!(
+        "re-enrollment request {} approved: its token replaces this agent's; hostname {:?}",
+        request.id, request.hostname
+    );
+    record_agent_event(conn, agent_id, now, "identity-replaced", actor, &detail).await?;
+    let detail = format!("approved: merged into agent {agent_id}");
+    record_agent_event(conn, &request.id, now, "approved", actor, &detail).await
+}
+
 pub(super) const AGENT_COLUMNS: &str = "a.id AS a_id, a.hostname AS a_hostname, a.os AS a_os,
     a.version AS a_version, a.capabilities AS a_capabilities, a.machine_id AS a_machine_id,
     a.approved AS a_approved, a.registered_at AS a_registered_at, a.last_seen AS a_last_seen,
     a.last_snapshot_id AS a_last_snapshot_id, a.last_snapshot_at AS a_last_snapshot_at,
-    a.legacy AS a_legacy, a.labels AS a_labels";
+    a.legacy AS a_legacy, a.labels AS a_labels, a.replaces AS a_replaces";
 
 /// The machine identities of legacy Go agents: `legacy:HOSTNAME`. Real agents may not enroll
 /// with one (see the register handler).
@@ -178,6 +280,7 @@ pub(super) fn agent_from_row(row: &AnyRow) -> StoreResult<AgentRecord> {
             .try_get::<Option<i64>, _>("a_last_snapshot_at")?
             .map(from_millis),
         legacy: row.try_get::<i64, _>("a_legacy")? != 0,
+        replaces: row.try_get("a_replaces")?,
     })
 }
 
@@ -185,10 +288,12 @@ impl Store {
     /// Enrolls an agent, or re-enrolls one with a known `machine_id` (which keeps its id and
     /// history and replaces its token). What a re-enrollment may change depends on its proof:
     /// with the agent's current token it keeps the approval and updates the description;
-    /// without it, when `approval_required`, an approved agent goes back to pending (and keeps
-    /// its description) until an admin approves again, so the enrollment token alone can never
-    /// take over an approved identity. Every case is written to the agent's event trail with
-    /// `actor`. `token.agent_id` is set to the agent's id.
+    /// without it, when `approval_required` and the agent is approved, the agent is not
+    /// touched at all (its token keeps working): the enrollment becomes a pending request of
+    /// its own that names the agent ([`AgentRecord::replaces`]), and only an admin's approval
+    /// hands the identity over. So the enrollment token alone can neither take over nor knock
+    /// out an approved agent. Every case is written to the agent's event trail with `actor`.
+    /// `token.agent_id` is set to the id the token now opens (the request's, for a request).
     pub async fn enroll(
         &self,
         info: &AgentInfo,
@@ -235,22 +340,36 @@ impl Store {
                 let detail = format!("hostname {:?}", info.hostname);
                 (id, "enrolled", detail)
             }
+            Some(agent)
+                if proof != Enrollment::Proven(agent.id.as_str())
+                    && approval_required
+                    && agent.approved =>
+            {
+                let request = replacement_request(&mut tx, &agent, info, now).await?;
+                let detail = format!(
+                    "without the agent's token, by {actor}: a pending request {request} \
+                     (hostname {:?}) that an admin may approve (it then replaces this agent's \
+                     identity) or delete (rejected); this agent is unchanged",
+                    info.hostname
+                );
+                record_agent_event(
+                    &mut tx,
+                    &agent.id,
+                    now,
+                    "re-enrollment-requested",
+                    actor,
+                    &detail,
+                )
+                .await?;
+                let detail = format!("would replace agent {} ({:?})", agent.id, agent.hostname);
+                (request, "re-enrollment-request", detail)
+            }
             Some(agent) => {
                 let proven = proof == Enrollment::Proven(agent.id.as_str());
-                let withdraw = !proven && approval_required && agent.approved;
                 let (event, detail) = if proven {
                     (
                         "re-enrolled",
                         format!("proved by its agent token; hostname {:?}", info.hostname),
-                    )
-                } else if withdraw {
-                    (
-                        "re-enrolled-unproven",
-                        format!(
-                            "without the agent's token: approval withdrawn until an admin \
-                             approves again; hostname {:?} claimed, {:?} kept",
-                            info.hostname, agent.hostname
-                        ),
                     )
                 } else {
                     (
@@ -258,26 +377,7 @@ impl Store {
                         format!("without the agent's token; hostname {:?}", info.hostname),
                     )
                 };
-                if withdraw {
-                    sqlx::query("UPDATE agents SET approved = 0 WHERE id = $1")
-                        .bind(&agent.id)
-                        .execute(&mut *tx)
-                        .await?;
-                } else {
-                    sqlx::query(
-                        "UPDATE agents SET hostname = $2, os = $3, version = $4, capabilities = $5,
-                                           labels = $6
-                         WHERE id = $1",
-                    )
-                    .bind(&agent.id)
-                    .bind(&info.hostname)
-                    .bind(&info.os)
-                    .bind(&info.version)
-                    .bind(&capabilities)
-                    .bind(&labels)
-                    .execute(&mut *tx)
-                    .await?;
-                }
+                describe_agent(&mut tx, &agent.id, info).await?;
                 (agent.id, event, detail)
             }
         };
@@ -425,22 +525,30 @@ impl Store {
         fetch_agent(&mut conn, id).await
     }
 
+    /// Approves agent `id`, or, when `id` is a re-enrollment request, hands the agent it names
+    /// the request's identity. Returns the id of the agent now approved (`None`: no such row).
     pub async fn approve_agent(
         &self,
         id: &str,
         actor: &str,
         now: DateTime<Utc>,
-    ) -> StoreResult<bool> {
+    ) -> StoreResult<Option<String>> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query("UPDATE agents SET approved = 1 WHERE id = $1")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        if done.rows_affected() == 1 {
+        let Some(agent) = fetch_agent(&mut tx, id).await? else {
+            return Ok(None);
+        };
+        let approved = agent.replaces.clone().unwrap_or_else(|| agent.id.clone());
+        if let Some(replaced) = &agent.replaces {
+            hand_over_identity(&mut tx, &agent, replaced, actor, now).await?;
+        } else {
+            sqlx::query("UPDATE agents SET approved = 1 WHERE id = $1")
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
             record_agent_event(&mut tx, id, now, "approved", actor, "").await?;
         }
         tx.commit().await?;
-        Ok(done.rows_affected() == 1)
+        Ok(Some(approved))
     }
 
     /// Deregisters an agent: its tokens stop working and its history and queue are deleted
@@ -452,6 +560,18 @@ impl Store {
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let mut tx = self.begin_write().await?;
+        if let Some(replaced) = fetch_agent(&mut tx, id).await?.and_then(|a| a.replaces) {
+            let detail = format!("re-enrollment request {id} rejected (deleted)");
+            record_agent_event(
+                &mut tx,
+                &replaced,
+                now,
+                "re-enrollment-rejected",
+                actor,
+                &detail,
+            )
+            .await?;
+        }
         for table in [
             "tokens",
             "metrics",
@@ -478,6 +598,16 @@ impl Store {
         }
         tx.commit().await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Whether `alias` is the id of an approved re-enrollment request that `agent_id` took over.
+    pub async fn is_alias_of(&self, alias: &str, agent_id: &str) -> StoreResult<bool> {
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT agent_id FROM agent_aliases WHERE alias = $1")
+                .bind(alias)
+                .fetch_optional(self.reader())
+                .await?;
+        Ok(found.as_deref() == Some(agent_id))
     }
 
     pub async fn heartbeat(&self, id: &str, now: DateTime<Utc>) -> StoreResult<()> {
