@@ -725,7 +725,7 @@ enum RulesCommand {
     /// Create or replace the rule NAME; what is left out takes the server's defaults.
     Set {
         name: String,
-        /// e.g. `disk.used_percent{mount_point="/"} > 90 for 10m`.
+        /// e.g. `disk.usage_percent{mount_point="/"} > 90 for 10m`.
         #[arg(long)]
         condition: String,
         /// `info`, `warning` or `critical`.

@@ -25,6 +25,10 @@ pub struct CollectArgs {
     /// List the collectors, their default intervals and whether they work on this host.
     #[arg(long, conflicts_with_all = ["names", "watch", "count"])]
     list: bool,
+    /// With --list: every metric field instead (core's metric schema): its series name,
+    /// unit, counter or gauge, what "full" is, which agents send it, and what it means.
+    #[arg(long, requires = "list")]
+    fields: bool,
     #[arg(long, value_enum, default_value_t = Format::Table)]
     format: Format,
     /// Refresh every SECS seconds, like `top`; rates are then over that interval.
@@ -41,7 +45,11 @@ pub fn run(args: &CollectArgs) -> anyhow::Result<ExitCode> {
     // A `SPECTRA_BACKEND` naming no backend is a usage error before anything is sampled.
     sampler.backend()?;
     if args.list {
-        let text = render_list(&sampler, args.format)?;
+        let text = if args.fields {
+            render_fields(args.format)?
+        } else {
+            render_list(&sampler, args.format)?
+        };
         out.write_all(text.as_bytes()).context("writing the list")?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -86,6 +94,41 @@ pub fn run(args: &CollectArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
+}
+
+fn render_fields(format: Format) -> anyhow::Result<String> {
+    use spectra_core::metrics::{self, Full};
+    if format == Format::Json {
+        return Ok(serde_json::to_string_pretty(metrics::fields())? + "\n");
+    }
+    let mut out = format!(
+        "{:<44} {:<19} {:<7} {:<28} {:<8} {}\n",
+        "FIELD", "UNIT", "KIND", "FULL", "SENT BY", "MEANING"
+    );
+    for field in metrics::fields() {
+        let full = match field.full {
+            None => "-".to_owned(),
+            Some(Full::Percent) => "at 100%".to_owned(),
+            Some(Full::Capacity(capacity)) => format!("at {capacity}"),
+        };
+        let sender = match field.sender {
+            metrics::Sender::Spectra => "spectra",
+            metrics::Sender::GoAgent => "go",
+            metrics::Sender::Both => "both",
+        };
+        let kind = match field.kind {
+            metrics::Kind::Gauge => "gauge",
+            metrics::Kind::Counter => "counter",
+        };
+        let _ = writeln!(
+            out,
+            "{:<44} {:<19} {kind:<7} {full:<28} {sender:<8} {}",
+            field.name,
+            field.unit.as_str(),
+            field.help
+        );
+    }
+    Ok(out)
 }
 
 fn render_list(sampler: &Sampler, format: Format) -> anyhow::Result<String> {

@@ -125,8 +125,25 @@ fn main() -> ExitCode {
     match outcome {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("spectra: error: {error:#}");
+            eprintln!("spectra: error: {}", error_text(&error));
             ExitCode::from(exit::for_error(&error))
         }
     }
+}
+
+/// An error and its causes on one line, each cause once: a message that already ends with its
+/// cause's text (as `spectra_core::Error::Io` shows its OS error) does not repeat it.
+fn error_text(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let part = cause.to_string();
+        if text.ends_with(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
 }

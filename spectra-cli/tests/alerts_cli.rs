@@ -299,7 +299,7 @@ fn start(db: &str, env: &[(&'static str, String)], dir: &std::path::Path) -> Ser
 }
 
 fn cpu(host: &str, percent: f64) -> Envelope {
-    Envelope::new("cpu", host, json!({"usage_percent": percent}))
+    Envelope::new("cpu", host, json!({"total": {"usage_percent": percent}}))
 }
 
 /// `spectra alerts …` against the server; its stdout.
@@ -340,7 +340,7 @@ async fn rules_fire_resolve_and_deliver_by_webhook_and_email_through_restarts() 
             "set",
             "cpu hot",
             "--condition",
-            "cpu.usage_percent > 90 for 2s",
+            "cpu.total.usage_percent > 90 for 2s",
             "--severity",
             "critical",
             "--cooldown",
@@ -355,16 +355,19 @@ async fn rules_fire_resolve_and_deliver_by_webhook_and_email_through_restarts() 
         .send(
             reqwest::Method::POST,
             "/api/v1/alert-rules",
-            Some(json!({"name": "bad", "condition": "cpu.usage_percent >> 90"})),
+            Some(json!({"name": "bad", "condition": "cpu.total.usage_percent >> 90"})),
         )
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(
-        body["message"].as_str().unwrap_or("").contains("column 20"),
+        body["message"].as_str().unwrap_or("").contains("column 26"),
         "{body}"
     );
     let listed = alerts_cli(&api.url, &admin, &["rules", "--format", "json"]);
-    assert!(listed.contains("cpu.usage_percent > 90 for 2s"), "{listed}");
+    assert!(
+        listed.contains("cpu.total.usage_percent > 90 for 2s"),
+        "{listed}"
+    );
 
     // A threshold: fires within its for + interval after the metric crosses it, by webhook
     // (signed) and email; then resolves.
@@ -401,7 +404,7 @@ async fn rules_fire_resolve_and_deliver_by_webhook_and_email_through_restarts() 
     );
     let firing: Value = serde_json::from_str(&firing).expect("json");
     assert_eq!(firing[0]["rule"], "cpu hot", "{firing}");
-    assert_eq!(firing[0]["series"], format!("{web}/usage_percent"));
+    assert_eq!(firing[0]["series"], format!("{web}/total.usage_percent"));
     let exposition = api
         .client
         .get(format!("{}/metrics", api.url))
@@ -463,7 +466,7 @@ async fn rules_fire_resolve_and_deliver_by_webhook_and_email_through_restarts() 
     // A disk filling 1 % a minute (envelopes of the last 9 minutes): predicted full in
     // about 41 minutes, under the 1 h horizon, long before it is full.
     api.rule(json!({"name": "disk filling",
-                    "condition": "time_to_full(disk.used_percent{mount_point=\"/data\"}, 10m) < 1h",
+                    "condition": "time_to_full(disk.usage_percent{mount_point=\"/data\"}, 10m) < 1h",
                     "notify": [format!("webhook:{}", receiver.url)]}))
         .await;
     let now = chrono::Utc::now();
@@ -472,7 +475,7 @@ async fn rules_fire_resolve_and_deliver_by_webhook_and_email_through_restarts() 
             let mut envelope = Envelope::new(
                 "disk",
                 "web-1",
-                json!({"mount_point": "/data", "used_percent": 50.0 + f64::from(m)}),
+                json!({"mount_point": "/data", "usage_percent": 50.0 + f64::from(m)}),
             );
             envelope.timestamp = now - chrono::Duration::minutes(9 - i64::from(m));
             envelope
@@ -674,7 +677,7 @@ async fn two_replicas_over_postgres_deliver_each_notice_once() {
         admin,
     };
     api.rule(
-        json!({"name": "cpu hot", "condition": "cpu.usage_percent > 90",
+        json!({"name": "cpu hot", "condition": "cpu.total.usage_percent > 90",
                     "notify": [format!("webhook:{}", receiver.url)]}),
     )
     .await;
@@ -735,7 +738,7 @@ async fn email_goes_over_starttls_with_credentials_that_are_never_logged() {
         admin,
     };
     api.rule(
-        json!({"name": "cpu hot", "condition": "cpu.usage_percent > 90",
+        json!({"name": "cpu hot", "condition": "cpu.total.usage_percent > 90",
                     "notify": ["email:ops@example.com"]}),
     )
     .await;

@@ -5,6 +5,53 @@ mod common;
 use common::spectra;
 
 #[test]
+fn list_fields_prints_cores_metric_schema() {
+    let out = spectra(&["collect", "--list", "--fields", "--format", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let listed = listed.as_array().expect("array");
+    assert_eq!(listed.len(), spectra_core::metrics::fields().len());
+    let usage = listed
+        .iter()
+        .find(|f| f["name"] == "disk.usage_percent")
+        .expect("disk.usage_percent listed");
+    assert_eq!(usage["unit"], "percent");
+    assert_eq!(usage["kind"], "gauge");
+    assert_eq!(usage["full"], "percent");
+    let used = listed
+        .iter()
+        .find(|f| f["name"] == "disk.used")
+        .expect("disk.used");
+    assert_eq!(used["full"]["capacity"], "disk.total");
+    let read = listed
+        .iter()
+        .find(|f| f["name"] == "disk_io.read_bytes")
+        .expect("disk_io.read_bytes");
+    assert_eq!(
+        (read["unit"].as_str(), read["kind"].as_str()),
+        (Some("bytes"), Some("counter"))
+    );
+
+    let table = spectra(&["collect", "--list", "--fields"]);
+    assert!(table.status.success());
+    let text = String::from_utf8_lossy(&table.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("memory.used "))
+        .expect("a memory.used row");
+    assert!(
+        line.contains("bytes") && line.contains("at memory.total"),
+        "{line}"
+    );
+    let refused = spectra(&["collect", "--fields"]);
+    assert_eq!(refused.status.code(), Some(2), "--fields needs --list");
+}
+
+#[test]
 fn list_names_every_collector_with_its_interval() {
     let out = spectra(&["collect", "--list", "--format", "json"]);
     assert!(out.status.success());

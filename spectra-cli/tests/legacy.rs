@@ -345,3 +345,30 @@ async fn outside_legacy_mode_every_go_request_is_a_401_that_says_how() {
         );
     }
 }
+
+#[test]
+fn every_field_the_go_agent_sends_is_in_the_metric_schema() {
+    use spectra_core::protocol::flatten::{DISPLAY_LIMITS, leaves};
+    let mut checked = 0;
+    for upload in recorded().iter().filter(|r| r.path == "/api/v1/metrics") {
+        for envelope in upload.json.as_array().expect("envelopes") {
+            let kind = envelope["type"].as_str().expect("type");
+            for leaf in leaves(&envelope["data"], DISPLAY_LIMITS) {
+                let name = format!("{kind}.{}", leaf.path.join("."));
+                let field = spectra_core::metrics::field(&name).unwrap_or_else(|| {
+                    panic!("{name} (sent by the Go agent) is not in the schema")
+                });
+                assert_ne!(
+                    field.sender,
+                    spectra_core::metrics::Sender::Spectra,
+                    "{name} is sent by the Go agent too"
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(
+        checked > 100,
+        "the recording has the Go agent's metrics ({checked} leaves)"
+    );
+}

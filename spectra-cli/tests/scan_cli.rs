@@ -33,6 +33,19 @@ fn du_apparent(path: &Path) -> u64 {
 }
 
 #[test]
+fn an_error_names_its_cause_once() {
+    let out = spectra(&["scan", "/nonexistent-spectra-path"]);
+    assert_eq!(out.status.code(), Some(3), "not_found");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(
+        stderr.matches("No such file or directory").count(),
+        1,
+        "{stderr}"
+    );
+    assert!(stderr.contains("/nonexistent-spectra-path"), "{stderr}");
+}
+
+#[test]
 fn json_output_is_the_report_and_agrees_with_du() {
     let dir = tree();
     let root = dir.path().to_str().expect("utf-8 temp path");

@@ -4,10 +4,10 @@
 //! errors that point at a column:
 //!
 //! ```text
-//! disk.used_percent{mount_point="/"} > 90 for 10m     a metric series over a threshold
+//! disk.usage_percent{mount_point="/"} > 90 for 10m     a metric series over a threshold
 //! memory.available < 500MB                            sizes, durations and percents have units
 //! agent.heartbeat_age > 5m                            an agent gone quiet (built in)
-//! time_to_full(disk.used_percent{mount_point="/"}, 6h) < 24h
+//! time_to_full(disk.usage_percent{mount_point="/"}, 6h) < 24h
 //!                                                     a linear fit over 6 h predicts a full disk
 //! service.down{name="nginx.service"} == 1             a systemd unit not active (built in)
 //! quota.level >= soft                                 a quota's soft (or hard) limit crossed
@@ -22,7 +22,7 @@
 //! use spectra_core::alert::AlertRule;
 //!
 //! let rule: AlertRule = serde_json::from_str(r#"{"name": "root full",
-//!     "condition": "disk.used_percent{mount_point=\"/\"} > 90 for 10m",
+//!     "condition": "disk.usage_percent{mount_point=\"/\"} > 90 for 10m",
 //!     "severity": "critical", "notify": ["webhook:https://hooks.example.com/spectra"]}"#)?;
 //! let compiled = rule.compile()?;
 //! assert_eq!(compiled.condition.for_duration.as_secs(), 600);
@@ -41,6 +41,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::metrics::{self, Full, LiteralKind, MetricField, Unit};
 pub use crate::policy::CompareOp;
 use crate::policy::{Literal, RuleError, parse_duration, parse_number, quoted_text};
 use crate::protocol::flatten::Sample;
@@ -58,6 +59,8 @@ pub const MAX_NOTIFY: usize = 16;
 pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(15 * 60);
 /// The fit window of `time_to_full` is at least this long: fewer samples give no trend.
 pub const MIN_FIT_WINDOW: Duration = Duration::from_secs(60);
+/// And at most this long: a fit reads every point of its window on every evaluation.
+pub const MAX_FIT_WINDOW: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// How urgent an alert is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -454,24 +457,45 @@ impl Parser {
     }
 
     fn condition(&mut self, source: &str) -> Parsed<Condition> {
-        let (selector, fit_window) = match self.peek() {
+        let (selector, field, fit_window) = match self.peek() {
             Some((Tok::Word(word), _)) if word == "time_to_full" => {
                 self.next += 1;
                 self.symbol("(", "after time_to_full")?;
+                let at = self.at();
                 let selector = self.selector()?;
+                let field = schema_field(&selector, at)?;
+                if let Some(field) = field
+                    && field.full != Some(Full::Percent)
+                {
+                    return Err((at, cannot_fill(field)));
+                }
+                if field.is_none() {
+                    return Err((
+                        at,
+                        format!("time_to_full fits a metric series, not {}", selector.kind),
+                    ));
+                }
                 self.symbol(
                     ",",
-                    "and a window after the series: time_to_full(disk.used_percent, 6h)",
+                    "and a window after the series: time_to_full(disk.usage_percent, 6h)",
                 )?;
                 let at = self.at();
                 let window = self.duration("the fit window")?;
                 if window < MIN_FIT_WINDOW {
                     return Err((at, "the fit window must be at least 1m".into()));
                 }
+                if window > MAX_FIT_WINDOW {
+                    return Err((at, "the fit window must be at most 30d".into()));
+                }
                 self.symbol(")", "after the window")?;
-                (selector, Some(window))
+                (selector, field, Some(window))
             }
-            _ => (self.selector()?, None),
+            _ => {
+                let at = self.at();
+                let selector = self.selector()?;
+                let field = schema_field(&selector, at)?;
+                (selector, field, None)
+            }
         };
         let at = self.at();
         let op = match self.take() {
@@ -494,7 +518,7 @@ impl Parser {
         };
         let at = self.at();
         let value = match self.take() {
-            Some((Tok::Number(text), _)) => self.value(&text, at, &selector, fit_window)?,
+            Some((Tok::Number(text), _)) => self.value(&text, at, &selector, field, fit_window)?,
             Some((Tok::Word(word), _)) if selector.source() == Source::Quota => {
                 match word.as_str() {
                     "ok" => 0.0,
@@ -548,18 +572,58 @@ impl Parser {
         }
     }
 
-    /// A number with its unit, in the base unit of what it is compared with.
+    /// A number with its unit, in the unit of what it is compared with: the schema's unit of
+    /// a metric field (a threshold whose unit does not fit it is refused), seconds for a
+    /// time, a plain number for the other built-ins.
     fn value(
         &self,
         text: &str,
         at: usize,
         selector: &Selector,
+        field: Option<&MetricField>,
         fit_window: Option<Duration>,
     ) -> Parsed<f64> {
-        if let Some(percent) = text.strip_suffix('%') {
-            return percent
-                .parse::<f64>()
-                .map_err(|_| (at, format!("bad percentage '{text}'")));
+        let (number, kind) = match text.strip_suffix('%') {
+            Some(percent) => (
+                percent
+                    .parse::<f64>()
+                    .map_err(|_| (at, format!("bad percentage '{text}'")))?,
+                LiteralKind::Percent,
+            ),
+            None => match parse_number(text).map_err(|message| (at, message))? {
+                Literal::Plain(n) => (n, LiteralKind::Plain),
+                Literal::Bytes(n) => (n, LiteralKind::Bytes),
+                Literal::Seconds(secs) => (secs, LiteralKind::Seconds),
+                Literal::Date(_) => {
+                    return Err((at, format!("'{text}': a date is not a threshold")));
+                }
+            },
+        };
+        if let (Some(field), None) = (field, fit_window) {
+            return match field.unit.accepts(kind) {
+                Some(scale) => Ok(number * scale),
+                None => Err((
+                    at,
+                    format!(
+                        "'{text}' is {}, but {} is in {}{}",
+                        kind.describe(),
+                        field.name,
+                        field.unit,
+                        match field.unit {
+                            Unit::Percent => " (write 90 or 90%)",
+                            Unit::Bytes | Unit::BytesPerSecond => " (write a size such as 500MB)",
+                            Unit::Seconds | Unit::Milliseconds => " (write a duration such as 5m)",
+                            _ => " (write a plain number)",
+                        }
+                    ),
+                )),
+            };
+        }
+        if kind == LiteralKind::Percent {
+            return Err((
+                at,
+                format!("'{text}': a percentage is not a threshold here"),
+            ));
         }
         let literal = parse_number(text).map_err(|message| (at, message))?;
         let timed = fit_window.is_some() || selector.source() == Source::Heartbeat;
@@ -587,7 +651,7 @@ impl Parser {
         let (name, at) = match self.take() {
             Some((Tok::Word(word), at)) => (word, at),
             Some((_, at)) => {
-                return Err((at, "expected a series such as disk.used_percent".into()));
+                return Err((at, "expected a series such as disk.usage_percent".into()));
             }
             None => {
                 return Err((
@@ -657,6 +721,56 @@ impl Parser {
             ));
         }
         Ok(selector)
+    }
+}
+
+/// The schema's field of a metric selector (`None` for the built-in series), or an error at
+/// `at` that lists what the kind has.
+fn schema_field(selector: &Selector, at: usize) -> Parsed<Option<&'static MetricField>> {
+    if selector.source() != Source::Metric {
+        return Ok(None);
+    }
+    let name = format!("{}.{}", selector.kind, selector.field);
+    match metrics::field(&name) {
+        Some(field) if field.unit.is_numeric() => Ok(Some(field)),
+        Some(field) => Err((
+            at,
+            format!("{name} is {}: an alert compares numbers", field.unit),
+        )),
+        None => {
+            let known: Vec<&str> = metrics::fields_of(&selector.kind)
+                .filter(|f| f.unit.is_numeric())
+                .map(|f| f.name)
+                .collect();
+            Err((
+                at,
+                if known.is_empty() {
+                    format!(
+                        "'{name}': no metric kind '{}' (kinds: {}; built-ins: agent.heartbeat_age, \
+                         service.down, quota.level)",
+                        selector.kind,
+                        metrics::kinds().join(", ")
+                    )
+                } else {
+                    format!("'{name}' is not a field (known: {})", known.join(", "))
+                },
+            ))
+        }
+    }
+}
+
+/// Why `field` cannot be fitted to a time when full.
+fn cannot_fill(field: &MetricField) -> String {
+    match field.full {
+        Some(Full::Capacity(capacity)) => format!(
+            "time_to_full fits a percent that fills to 100; {} fills towards {capacity}: fit its \
+             percent field instead (e.g. disk.usage_percent)",
+            field.name
+        ),
+        _ => format!(
+            "{} does not fill up (time_to_full fits fields such as disk.usage_percent)",
+            field.name
+        ),
     }
 }
 

@@ -19,7 +19,7 @@ async fn rules_are_checked_and_roles_hold() {
             config.alerts.webhook_secret = Some("s".into());
         },
         |f| {
-            let rule = json!({"name": "hot", "condition": "cpu.usage_percent > 90 for 5m",
+            let rule = json!({"name": "hot", "condition": "cpu.total.usage_percent > 90 for 5m",
                           "notify": [HOOK]});
             let refused = f.post("/api/v1/alert-rules", &f.viewer, &rule).await;
             assert_eq!(refused.status, StatusCode::FORBIDDEN);
@@ -34,16 +34,16 @@ async fn rules_are_checked_and_roles_hold() {
                 .post(
                     "/api/v1/alert-rules",
                     &f.admin,
-                    &json!({"name": "bad", "condition": "disk.used_percent{mount_point=/} > 1"}),
+                    &json!({"name": "bad", "condition": "disk.usage_percent{mount_point=/} > 1"}),
                 )
                 .await;
             assert_eq!(bad.status, StatusCode::BAD_REQUEST);
-            assert!(bad.text.contains("column 31"), "{}", bad.text);
+            assert!(bad.text.contains("column 32"), "{}", bad.text);
             let email = f
                 .post(
                     "/api/v1/alert-rules",
                     &f.admin,
-                    &json!({"name": "mail", "condition": "cpu.usage_percent > 1",
+                    &json!({"name": "mail", "condition": "cpu.total.usage_percent > 1",
                         "notify": ["email:ops@example.com"]}),
                 )
                 .await;
@@ -58,12 +58,12 @@ async fn rules_are_checked_and_roles_hold() {
                     Method::PUT,
                     "/api/v1/alert-rules/hot",
                     &f.admin,
-                    &json!({"name": "hot", "condition": "cpu.usage_percent > 95"}),
+                    &json!({"name": "hot", "condition": "cpu.total.usage_percent > 95"}),
                 )
                 .await;
             assert_eq!(replaced.status, StatusCode::OK, "{}", replaced.text);
             let read = f.get("/api/v1/alert-rules/hot", &f.viewer).await;
-            assert_eq!(read.body["condition"], "cpu.usage_percent > 95");
+            assert_eq!(read.body["condition"], "cpu.total.usage_percent > 95");
 
             let silence = json!({"rule": "hot", "duration": "2h", "reason": "upgrade"});
             let refused = f.post("/api/v1/silences", &f.viewer, &silence).await;
@@ -122,7 +122,7 @@ async fn evaluation_moves_alerts_through_their_states_and_queues_each_notice_onc
         |f| {
             let store = &f.state.store;
             let (id, _) = f.enroll("web-1").await;
-            let rule = json!({"name": "hot", "condition": "cpu.usage_percent > 90 for 1m",
+            let rule = json!({"name": "hot", "condition": "cpu.total.usage_percent > 90 for 1m",
                           "notify": [HOOK, HOOK]});
             assert_eq!(
                 f.post("/api/v1/alert-rules", &f.admin, &rule).await.status,
@@ -134,7 +134,8 @@ async fn evaluation_moves_alerts_through_their_states_and_queues_each_notice_onc
             };
             let t0 = Utc::now();
             let send = |at: chrono::DateTime<Utc>, percent: f64| {
-                let mut envelope = Envelope::new("cpu", "web-1", json!({"usage_percent": percent}));
+                let mut envelope =
+                    Envelope::new("cpu", "web-1", json!({"total": {"usage_percent": percent}}));
                 envelope.timestamp = at;
                 MetricBatch::new(None, vec![envelope])
             };
@@ -168,7 +169,7 @@ async fn evaluation_moves_alerts_through_their_states_and_queues_each_notice_onc
             let firing = f.get("/api/v1/alerts?state=firing", &f.viewer).await;
             assert_eq!(
                 firing.body["items"][0]["series"],
-                format!("{id}/usage_percent")
+                format!("{id}/total.usage_percent")
             );
             assert_eq!(firing.body["items"][0]["value"], 95.0);
             // Evaluating again changes nothing and queues nothing.
@@ -302,7 +303,7 @@ async fn webhooks_to_local_addresses_are_refused_and_the_attempt_recorded() {
         |f| {
             let store = &f.state.store;
             let (id, _) = f.enroll("web-1").await;
-            let rule = json!({"name": "hot", "condition": "cpu.usage_percent > 90",
+            let rule = json!({"name": "hot", "condition": "cpu.total.usage_percent > 90",
                           "notify": ["webhook:http://127.0.0.1:9/hook",
                                      "webhook:http://169.254.169.254/latest",
                                      "webhook:http://[::1]:9/hook"]});
@@ -314,7 +315,7 @@ async fn webhooks_to_local_addresses_are_refused_and_the_attempt_recorded() {
                 id,
                 last_seen: None,
             };
-            let envelope = Envelope::new("cpu", "web-1", json!({"usage_percent": 99.0}));
+            let envelope = Envelope::new("cpu", "web-1", json!({"total": {"usage_percent": 99.0}}));
             let now = Utc::now();
             store
                 .ingest_batch(&agent, MetricBatch::new(None, vec![envelope]), now, 1000)
@@ -373,7 +374,7 @@ async fn fits_over_windows_past_raw_retention_read_the_rollups() {
             let store = &f.state.store;
             let (id, _) = f.enroll("web-1").await;
             let rule = json!({"name": "filling",
-                          "condition": "time_to_full(disk.used_percent{mount_point=\"/data\"}, 3h) < 12h"});
+                          "condition": "time_to_full(disk.usage_percent{mount_point=\"/data\"}, 3h) < 12h"});
             assert_eq!(
                 f.post("/api/v1/alert-rules", &f.admin, &rule).await.status,
                 StatusCode::CREATED
@@ -389,7 +390,7 @@ async fn fits_over_windows_past_raw_retention_read_the_rollups() {
                     let mut envelope = Envelope::new(
                         "disk",
                         "web-1",
-                        json!({"mount_point": "/data", "used_percent": 40.0 + f64::from(step)}),
+                        json!({"mount_point": "/data", "usage_percent": 40.0 + f64::from(step)}),
                     );
                     envelope.timestamp = now - Duration::minutes(170 - 10 * i64::from(step));
                     envelope

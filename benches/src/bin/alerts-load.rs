@@ -45,20 +45,20 @@ fn options() -> Result<Options, String> {
 fn rules() -> Vec<serde_json::Value> {
     let mut rules = Vec::new();
     for (i, condition) in [
-        "cpu.usage_percent > 90 for 5m",
-        "cpu.usage_percent > 99",
-        "cpu.load.one > 16",
+        "cpu.total.usage_percent > 90 for 5m",
+        "cpu.total.usage_percent > 99",
+        "cpu.load_1 > 16",
         "memory.available < 500MB",
-        "memory.used_percent > 95 for 10m",
-        "memory.swap_used_percent > 50",
-        r#"disk.used_percent{mount_point="/"} > 90 for 10m"#,
-        r#"disk.used_percent{mount_point="/data"} > 80"#,
-        "disk.used_percent > 97",
-        "disk.inodes_used_percent > 90",
+        "memory.used > 60GB for 10m",
+        "memory.swap_used > 1GB",
+        r#"disk.usage_percent{mount_point="/"} > 90 for 10m"#,
+        r#"disk.usage_percent{mount_point="/data"} > 80"#,
+        "disk.usage_percent > 97",
+        "disk.inodes_used > 50000000",
         "agent.heartbeat_age > 2m",
         "agent.heartbeat_age > 15m",
-        r#"time_to_full(disk.used_percent{mount_point="/data"}, 10m) < 24h"#,
-        r#"time_to_full(disk.used_percent{mount_point="/"}, 10m) < 4h"#,
+        r#"time_to_full(disk.usage_percent{mount_point="/data"}, 10m) < 24h"#,
+        r#"time_to_full(disk.usage_percent{mount_point="/"}, 10m) < 4h"#,
     ]
     .iter()
     .enumerate()
@@ -67,11 +67,11 @@ fn rules() -> Vec<serde_json::Value> {
     }
     for (i, env) in ["prod", "staging", "dev"].iter().enumerate() {
         rules.push(
-            json!({"name": format!("{env}-cpu"), "condition": "cpu.usage_percent > 80",
+            json!({"name": format!("{env}-cpu"), "condition": "cpu.total.usage_percent > 80",
                           "scope": {"labels": {"env": env}}}),
         );
         rules.push(json!({"name": format!("{env}-disk-{i}"),
-                          "condition": "disk.used_percent > 85 for 5m",
+                          "condition": "disk.usage_percent > 85 for 5m",
                           "scope": {"labels": {"env": env}}}));
     }
     rules
@@ -114,19 +114,19 @@ fn history(index: usize) -> Vec<Envelope> {
         for (kind, data) in [
             (
                 "cpu",
-                json!({"usage_percent": if hot { 99.5 } else { 20.0 }, "load": {"one": 1.5}}),
+                json!({"total": {"usage_percent": if hot { 99.5 } else { 20.0 }}, "load_1": 1.5}),
             ),
             (
                 "memory",
-                json!({"available": 4e9, "used_percent": 50.0, "swap_used_percent": 0.0}),
+                json!({"available": 4e9, "used": 4e9, "swap_used": 0}),
             ),
             (
                 "disk",
-                json!({"mount_point": "/", "used_percent": 60.0, "inodes_used_percent": 5.0}),
+                json!({"mount_point": "/", "usage_percent": 60.0, "inodes_used": 5000}),
             ),
             (
                 "disk",
-                json!({"mount_point": "/data", "used_percent": filling, "inodes_used_percent": 1.0}),
+                json!({"mount_point": "/data", "usage_percent": filling, "inodes_used": 1000}),
             ),
         ] {
             let mut envelope = Envelope::new(kind, &host, data);

@@ -10,9 +10,9 @@ fn error_of(source: &str) -> RuleError {
 
 #[test]
 fn thresholds_parse_with_their_units_labels_and_for() {
-    let root = parse(r#"disk.used_percent{mount_point="/"} > 90 for 10m"#);
+    let root = parse(r#"disk.usage_percent{mount_point="/"} > 90 for 10m"#);
     assert_eq!(root.selector.kind, "disk");
-    assert_eq!(root.selector.field, "used_percent");
+    assert_eq!(root.selector.field, "usage_percent");
     assert_eq!(
         root.selector.labels,
         vec![("mount_point".into(), "/".into())]
@@ -24,7 +24,7 @@ fn thresholds_parse_with_their_units_labels_and_for() {
     let memory = parse("memory.available < 500MB");
     assert_eq!((memory.op, memory.value), (CompareOp::Lt, 500e6));
     assert_eq!(memory.for_duration, Duration::ZERO);
-    assert_eq!(parse("cpu.usage_percent >= 95% for 5m").value, 95.0);
+    assert_eq!(parse("disk.usage_percent >= 95% for 5m").value, 95.0);
     assert_eq!(
         parse("memory.available < 1GiB").value,
         1024.0 * 1024.0 * 1024.0
@@ -40,26 +40,77 @@ fn thresholds_parse_with_their_units_labels_and_for() {
     let service = parse(r#"service.down{name="nginx.service"} == 1"#);
     assert_eq!(service.selector.source(), Source::Service);
 
-    let full = parse(r#"time_to_full(disk.used_percent{mount_point="/data"}, 6h) < 24h"#);
+    let full = parse(r#"time_to_full(disk.usage_percent{mount_point="/data"}, 6h) < 24h"#);
     assert_eq!(full.fit_window, Some(Duration::from_secs(6 * 3600)));
     assert_eq!(full.value, 86_400.0);
     assert!(full.holds(3600.0) && !full.holds(90_000.0));
 }
 
 #[test]
+fn conditions_are_checked_against_the_metric_schema() {
+    // The probe's nonsense, each refused where it goes wrong.
+    let cases: [(&str, usize, &str); 9] = [
+        (
+            "disk.usage_percent > 90GB for 10m",
+            22,
+            "is a size, but disk.usage_percent is in percent",
+        ),
+        (
+            "time_to_full(memory.available, 1h) < 1h",
+            14,
+            "does not fill up",
+        ),
+        (
+            "time_to_full(disk.used, 1h) < 1h",
+            14,
+            "fills towards disk.total",
+        ),
+        (
+            "time_to_full(disk.usage_percent, 400d) < 1h",
+            34,
+            "at most 30d",
+        ),
+        ("memroy.usedd > 1", 1, "no metric kind 'memroy'"),
+        ("memory.usedd > 1", 1, "known: memory.total, memory.used"),
+        (
+            "memory.used > 90d",
+            15,
+            "is a duration, but memory.used is in bytes",
+        ),
+        ("disk.fs_type > 1", 1, "is text"),
+        ("disk.used_percent > 90", 1, "disk.usage_percent"),
+    ];
+    for (source, column, words) in cases {
+        let error = error_of(source);
+        assert_eq!(error.column, column, "{source}: {error}");
+        assert!(error.message.contains(words), "{source}: {error}");
+    }
+    // Units convert into the field's own.
+    assert_eq!(parse("disk_io.rates.read_latency_ms > 2s").value, 2000.0);
+    assert_eq!(parse("network.rates.rx_bytes_per_sec > 10MB").value, 10e6);
+    assert_eq!(parse("disk.usage_percent > 90%").value, 90.0);
+    assert_eq!(parse("processes.by_state.zombie > 5").value, 5.0);
+    assert_eq!(
+        parse("memory.ram_used_pct > 90").value,
+        90.0,
+        "the Go agent's fields too"
+    );
+}
+
+#[test]
 fn errors_point_at_the_column() {
     let cases: [(&str, usize, &str); 9] = [
-        ("disk.used_percent > ", 21, "expected a value"),
+        ("disk.usage_percent > ", 22, "expected a value"),
         ("usage_percent > 90", 1, "name the kind and the field"),
-        ("cpu.usage_percent = 90", 19, "use '=='"),
-        ("cpu.usage_percent > 90 for", 27, "duration"),
-        ("cpu.usage_percent > 90 for 10", 28, "not a duration"),
-        ("cpu.usage_percent > 9zz", 21, "unknown unit"),
+        ("disk.usage_percent = 90", 20, "use '=='"),
+        ("disk.usage_percent > 90 for", 28, "duration"),
+        ("disk.usage_percent > 90 for 10", 29, "not a duration"),
+        ("disk.usage_percent > 9zz", 22, "unknown unit"),
         (r#"disk.used{mount_point=root} > 1"#, 23, "quoted text"),
         ("agent.heartbeat_age > 5GB", 23, "not a duration"),
         (
-            "time_to_full(disk.used_percent, 10s) < 1h",
-            33,
+            "time_to_full(disk.usage_percent, 10s) < 1h",
+            34,
             "at least 1m",
         ),
     ];
@@ -74,14 +125,17 @@ fn errors_point_at_the_column() {
             .contains("needs the unit")
     );
     assert!(error_of("quota.used > 0").message.contains("built-in"));
-    let long = format!("cpu.usage_percent > {}", "9".repeat(MAX_CONDITION_LEN));
+    let long = format!(
+        "cpu.total.usage_percent > {}",
+        "9".repeat(MAX_CONDITION_LEN)
+    );
     assert!(error_of(&long).message.contains("limit"));
 }
 
 #[test]
 fn rules_compile_with_defaults_from_here_and_refuse_bad_targets() {
     let rule: AlertRule = serde_json::from_str(
-        r#"{"name": "hot", "condition": "cpu.usage_percent > 95 for 5m",
+        r#"{"name": "hot", "condition": "cpu.total.usage_percent > 95 for 5m",
             "notify": ["webhook:https://example.com/h", "email:ops@example.com"]}"#,
     )
     .expect("rule");
@@ -105,8 +159,8 @@ fn rules_compile_with_defaults_from_here_and_refuse_bad_targets() {
     assert!(with(&|r| r.notify = vec!["email:nobody".into()]).contains("email"));
     assert!(with(&|r| r.name = "a/b".into()).contains("'/'"));
     assert!(with(&|r| r.cooldown = Some("soon".into())).contains("duration"));
-    let condition = with(&|r| r.condition = "cpu.usage_percent >".into());
-    assert!(condition.contains("alert rule 'hot'") && condition.contains("column 20"));
+    let condition = with(&|r| r.condition = "cpu.total.usage_percent >".into());
+    assert!(condition.contains("alert rule 'hot'") && condition.contains("column 26"));
 }
 
 #[test]
@@ -127,7 +181,7 @@ fn scopes_admit_by_agent_and_labels() {
 
 #[test]
 fn selectors_match_their_field_and_labels_only() {
-    let selector = parse(r#"disk.used_percent{mount_point="/"} > 1"#).selector;
+    let selector = parse(r#"disk.usage_percent{mount_point="/"} > 1"#).selector;
     let sample = |path: &[&str], labels: &[(&str, &str)]| Sample {
         path: path.iter().map(|p| p.to_string()).collect(),
         labels: labels
@@ -136,19 +190,19 @@ fn selectors_match_their_field_and_labels_only() {
             .collect(),
         value: 1.0,
     };
-    assert!(selector.matches(&sample(&["used_percent"], &[("mount_point", "/")])));
-    assert!(!selector.matches(&sample(&["used_percent"], &[("mount_point", "/data")])));
-    assert!(!selector.matches(&sample(&["used_percent", "x"], &[("mount_point", "/")])));
+    assert!(selector.matches(&sample(&["usage_percent"], &[("mount_point", "/")])));
+    assert!(!selector.matches(&sample(&["usage_percent"], &[("mount_point", "/data")])));
+    assert!(!selector.matches(&sample(&["usage_percent", "x"], &[("mount_point", "/")])));
     assert!(!selector.matches(&sample(&["used"], &[("mount_point", "/")])));
-    assert!(selector.matches_key(r#"used_percent{mount_point="/"}"#));
-    assert!(selector.matches_key(r#"used_percent{device="sda",mount_point="/"}"#));
-    assert!(!selector.matches_key(r#"used_percent{mount_point="/data"}"#));
-    assert!(!selector.matches_key("used_percent"));
-    let nested = parse("cpu.load.one > 1").selector;
-    assert!(nested.matches(&sample(&["load", "one"], &[])));
+    assert!(selector.matches_key(r#"usage_percent{mount_point="/"}"#));
+    assert!(selector.matches_key(r#"usage_percent{device="sda",mount_point="/"}"#));
+    assert!(!selector.matches_key(r#"usage_percent{mount_point="/data"}"#));
+    assert!(!selector.matches_key("usage_percent"));
+    let nested = parse("cpu.total.usage_percent > 1").selector;
+    assert!(nested.matches(&sample(&["total", "usage_percent"], &[])));
     assert_eq!(
         selector.to_string(),
-        r#"disk.used_percent{mount_point="/"}"#
+        r#"disk.usage_percent{mount_point="/"}"#
     );
 }
 

@@ -68,6 +68,21 @@ async fn checkpoint(reader: AnyPool) {
     }
 }
 
+/// Creates the database file, when there is none, readable by its owner only: it holds token
+/// hashes and the fleet's data. SQLite gives its WAL and shared-memory files the database's
+/// mode. An existing file keeps the mode it has.
+fn create_private(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     pub(super) async fn open(path: &Path) -> StoreResult<SqliteStore> {
@@ -82,6 +97,7 @@ impl SqliteStore {
                 "a SQLite path must be non-empty and free of '?', '#' and '%'".into(),
             ));
         }
+        create_private(path).map_err(|e| bad(format!("cannot create the database: {e}")))?;
         let url = format!("sqlite://{text}?mode=rwc");
         let pool = |size: u32, cache_kib: u32| {
             AnyPoolOptions::new()
@@ -228,6 +244,22 @@ mod tests {
     use super::*;
     use spectra_core::protocol::Envelope;
     use sqlite_writer::Statements;
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_new_database_and_its_wal_are_readable_by_the_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("spectra.db");
+        let _store = SqliteStore::open(&path).await.expect("opens");
+        for file in [path.clone(), path.with_extension("db-wal")] {
+            let mode = std::fs::metadata(&file)
+                .expect("exists")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "{}: {mode:o}", file.display());
+        }
+    }
 
     fn pending(
         agent: &str,

@@ -1,0 +1,231 @@
+//! The metric schema: every field a collector (or the old Go agent) sends, by its dotted
+//! series name, with its unit, whether it is a counter or a gauge, and for series that fill
+//! up, what "full" is.
+//!
+//! It is the one source for what a series means: alert conditions are checked against it
+//! (a threshold's unit must fit the field's, `time_to_full` only on fields that fill), the
+//! history API answers each series with its unit, the CLI prints it (`spectra collect --list
+//! --fields`), and every frontend formats values from it rather than guessing.
+//!
+//! A series name is the envelope's kind and the dotted path of the field in its data, as
+//! [`crate::protocol::flatten`] names leaves: `disk.usage_percent`, `cpu.total.usage_percent`,
+//! `processes.top_by_cpu.rss_bytes`. Fields that name an array element (a disk's
+//! `mount_point`, an interface's `name`) are labels, not series. A `*` segment stands for the
+//! keys of a map (`processes.by_state.*`).
+//!
+//! ```
+//! use spectra_core::metrics::{self, Full, Unit};
+//!
+//! let field = metrics::field("disk.usage_percent").expect("in the schema");
+//! assert_eq!(field.unit, Unit::Percent);
+//! assert_eq!(field.full, Some(Full::Percent));
+//! assert_eq!(metrics::field("processes.by_state.zombie").map(|f| f.unit), Some(Unit::Count));
+//! assert!(metrics::field("disk.used_percent").is_none());
+//! ```
+
+mod fields;
+
+use serde::Serialize;
+
+pub use fields::FIELDS;
+
+/// What a field's numbers are measured in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unit {
+    /// 0–100.
+    Percent,
+    /// 0–1.
+    Ratio,
+    Bytes,
+    BytesPerSecond,
+    Seconds,
+    Milliseconds,
+    /// A number of things (files, packets, processes).
+    Count,
+    /// Things per second (operations, packets).
+    PerSecond,
+    Celsius,
+    Megahertz,
+    /// Signal strength, decibel-milliwatts.
+    Dbm,
+    MegabitsPerSecond,
+    /// A number without a unit (a load average, an id).
+    Number,
+    /// `true` or `false` (0 or 1 as a sample).
+    Boolean,
+    /// Text: never a sample.
+    Text,
+    /// A point in time (RFC 3339 text, or seconds since the epoch from the Go agent).
+    Timestamp,
+}
+
+impl Unit {
+    /// The name used in JSON and tables (`bytes_per_second`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Unit::Percent => "percent",
+            Unit::Ratio => "ratio",
+            Unit::Bytes => "bytes",
+            Unit::BytesPerSecond => "bytes_per_second",
+            Unit::Seconds => "seconds",
+            Unit::Milliseconds => "milliseconds",
+            Unit::Count => "count",
+            Unit::PerSecond => "per_second",
+            Unit::Celsius => "celsius",
+            Unit::Megahertz => "megahertz",
+            Unit::Dbm => "dbm",
+            Unit::MegabitsPerSecond => "megabits_per_second",
+            Unit::Number => "number",
+            Unit::Boolean => "boolean",
+            Unit::Text => "text",
+            Unit::Timestamp => "timestamp",
+        }
+    }
+
+    /// Whether the field's values are numbers a sample, a threshold or a chart can use.
+    pub fn is_numeric(self) -> bool {
+        !matches!(self, Unit::Text | Unit::Timestamp)
+    }
+
+    /// What a threshold of `literal`'s kind means against this unit, as a multiplier into the
+    /// field's own unit, or `None` when the two do not fit (`90GB` against a percent).
+    pub fn accepts(self, literal: LiteralKind) -> Option<f64> {
+        match (literal, self) {
+            (LiteralKind::Plain, unit) if unit.is_numeric() => Some(1.0),
+            (LiteralKind::Percent, Unit::Percent) => Some(1.0),
+            (LiteralKind::Percent, Unit::Ratio) => Some(0.01),
+            (LiteralKind::Bytes, Unit::Bytes | Unit::BytesPerSecond) => Some(1.0),
+            (LiteralKind::Seconds, Unit::Seconds) => Some(1.0),
+            (LiteralKind::Seconds, Unit::Milliseconds) => Some(1000.0),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Unit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The kinds of number a threshold can be written as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LiteralKind {
+    /// `42`
+    Plain,
+    /// `90%`
+    Percent,
+    /// `500MB`, `1.5GiB`
+    Bytes,
+    /// `10m`, `4h`
+    Seconds,
+}
+
+impl LiteralKind {
+    /// How a threshold of this kind reads in an error (`a size such as 500MB`).
+    pub fn describe(self) -> &'static str {
+        match self {
+            LiteralKind::Plain => "a plain number",
+            LiteralKind::Percent => "a percentage",
+            LiteralKind::Bytes => "a size",
+            LiteralKind::Seconds => "a duration",
+        }
+    }
+}
+
+/// Whether a field only grows (until a reset or a wrap) or goes up and down.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    Gauge,
+    Counter,
+}
+
+/// What "full" is for a series that fills up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Full {
+    /// The percent reaches 100.
+    Percent,
+    /// The value reaches the named capacity field of the same element (`disk.used` →
+    /// `disk.total`).
+    Capacity(&'static str),
+}
+
+/// Which agents send a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sender {
+    /// Spectra's own collectors.
+    Spectra,
+    /// The old Go agent, in legacy mode.
+    GoAgent,
+    /// Both, with the same meaning.
+    Both,
+}
+
+/// One field of the schema.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MetricField {
+    /// `kind.path.to.field`, as series are named.
+    pub name: &'static str,
+    pub unit: Unit,
+    pub kind: Kind,
+    /// For series that fill up: what full is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub full: Option<Full>,
+    pub sender: Sender,
+    /// One line for people (and Prometheus' `# HELP`).
+    pub help: &'static str,
+}
+
+impl MetricField {
+    /// The envelope kind the field belongs to (`disk`).
+    pub fn metric_kind(&self) -> &'static str {
+        self.name
+            .split_once('.')
+            .map_or(self.name, |(kind, _)| kind)
+    }
+
+    /// Whether series `name` (without labels) is this field: equal, or matching its `*`.
+    fn names(&self, name: &str) -> bool {
+        match self.name.strip_suffix('*') {
+            Some(prefix) => name
+                .strip_prefix(prefix)
+                .is_some_and(|key| !key.is_empty() && !key.contains('.')),
+            None => self.name == name,
+        }
+    }
+}
+
+/// Every field, in collector order.
+pub fn fields() -> &'static [MetricField] {
+    FIELDS
+}
+
+/// The field series `name` (`disk.usage_percent`, no labels) is, if the schema has it.
+pub fn field(name: &str) -> Option<&'static MetricField> {
+    FIELDS.iter().find(|field| field.names(name))
+}
+
+/// The fields of envelope kind `kind`, for an error that lists what is known.
+pub fn fields_of(kind: &str) -> impl Iterator<Item = &'static MetricField> + '_ {
+    FIELDS
+        .iter()
+        .filter(move |field| field.metric_kind() == kind)
+}
+
+/// The envelope kinds the schema knows, in order, each once.
+pub fn kinds() -> Vec<&'static str> {
+    let mut kinds: Vec<&'static str> = Vec::new();
+    for field in FIELDS {
+        if !kinds.contains(&field.metric_kind()) {
+            kinds.push(field.metric_kind());
+        }
+    }
+    kinds
+}
+
+#[cfg(test)]
+mod tests;
