@@ -11,7 +11,7 @@ command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 # Sanitizer flags differ from the main build's: keep these artifacts apart.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/spectra-target}/fuzz"
 export RUSTC_BOOTSTRAP=1
-targets=(rule glob policy protocol)
+targets=(rule alert glob policy protocol)
 cargo fuzz build
 for target in "${targets[@]}"; do
   corpus=$(mktemp -d)

@@ -72,7 +72,10 @@ pub fn run(args: &CollectArgs) -> anyhow::Result<ExitCode> {
     let clear_screen = interval.is_some() && std::io::stdout().is_terminal();
     let mut refreshes = 0u64;
     loop {
-        let (text, all_ok) = render_samples(&sampler, &names, args.format)?;
+        // Asked for everything, a collector this host lacks is not a failure of the command;
+        // asked for by name, it is.
+        let lacking_fails = !args.names.is_empty();
+        let (text, all_ok) = render_samples(&sampler, &names, args.format, lacking_fails)?;
         if clear_screen {
             let _ = out.write_all(b"\x1b[2J\x1b[H");
         }
@@ -151,11 +154,13 @@ fn render_list(sampler: &Sampler, format: Format) -> anyhow::Result<String> {
     Ok(out)
 }
 
-/// Samples each collector once; the flag is false when any of them failed.
+/// Samples each collector once; the flag is false when any of them failed (counting an
+/// unsupported one only when `lacking_fails`).
 fn render_samples(
     sampler: &Sampler,
     names: &[&str],
     format: Format,
+    lacking_fails: bool,
 ) -> anyhow::Result<(String, bool)> {
     let mut all_ok = true;
     let mut documents = Vec::with_capacity(names.len());
@@ -169,7 +174,9 @@ fn render_samples(
                 document
             }
             Err(e) => {
-                all_ok = false;
+                if lacking_fails || e.code() != spectra_core::ErrorCode::Unsupported {
+                    all_ok = false;
+                }
                 serde_json::json!({"type": name, "error": e.body()})
             }
         });

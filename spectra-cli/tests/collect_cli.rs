@@ -91,16 +91,26 @@ fn every_collector_prints_data_or_its_reason() {
     let docs: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     let docs = docs.as_array().expect("array");
     assert_eq!(docs.len(), spectra_core::collect::names().len());
-    let mut any_unsupported = false;
+    let mut unsupported = Vec::new();
     for doc in docs {
         if let Some(error) = doc.get("error") {
             assert_eq!(error["code"], "unsupported", "{doc}");
-            any_unsupported = true;
+            unsupported.push(doc["type"].as_str().expect("type").to_owned());
         } else {
             assert!(doc["data"].is_object() || doc["data"].is_array(), "{doc}");
         }
     }
-    assert_eq!(out.status.code(), Some(if any_unsupported { 1 } else { 0 }));
+    // Everything asked for: a collector the host lacks is not a failure of the command.
+    assert_eq!(out.status.code(), Some(0), "lacking: {unsupported:?}");
+    // Asked for by name, it is (exit 1), beside one that works.
+    if let Some(lacking) = unsupported.first() {
+        let named = spectra(&["collect", "memory", lacking]);
+        assert_eq!(named.status.code(), Some(1), "{lacking}");
+    } else {
+        eprintln!(
+            "SKIPPED: every collector works on this host; the named-lacking case is untested"
+        );
+    }
     let table = spectra(&["collect", "memory", "system"]);
     assert!(table.status.success());
     let text = String::from_utf8(table.stdout).expect("utf-8");
