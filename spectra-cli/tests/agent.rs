@@ -779,3 +779,70 @@ async fn a_full_spool_drops_the_oldest_and_says_so() {
     );
     assert!(back.batches_sent > full.batches_sent);
 }
+
+/// Prometheus' own linter on a real server's `/metrics` after a real agent has sent every
+/// collector it has: names, units, `# HELP` and `# TYPE` from core's metric schema. Needs
+/// `promtool` (Debian's `prometheus`; `.ci/run` installs it): without it this test fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_prometheus_exposition_passes_promtool() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("hub.db").display().to_string();
+    let admin = cli_token(&db, "admin");
+    let server = ServerProcess::start(
+        &["--db", &db],
+        &[("SPECTRA_ENROLLMENT_TOKEN", ENROLL)],
+        dir.path(),
+    );
+    let working = spectra_core::collect::Sampler::new()
+        .capabilities()
+        .into_iter()
+        .filter(|c| c.supported)
+        .count();
+    let agent = AgentProcess::start(&server.url, dir.path(), "batch_max_age = '1s'\n");
+    agent.wait_for("every working collector's first sample sent", |s| {
+        s.envelopes_sent >= working as u64
+    });
+    let exposition = http_client(None)
+        .get(format!("{}/metrics", server.url))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    for family in [
+        "spectra_memory_total_bytes",
+        "spectra_agent_up",
+        "spectra_cpu_total_usage_ratio",
+    ] {
+        assert!(
+            exposition.contains(&format!("# TYPE {family} gauge")),
+            "{family}:\n{exposition}"
+        );
+    }
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian's prometheus package) is needed for this test");
+    use std::io::Write;
+    promtool
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(exposition.as_bytes())
+        .expect("write");
+    let checked = promtool.wait_with_output().expect("promtool");
+    let problems = format!(
+        "{}{}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+    assert!(
+        checked.status.success() && problems.trim().is_empty(),
+        "promtool found problems:\n{problems}"
+    );
+}

@@ -6,6 +6,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -17,9 +18,10 @@ use spectra_core::alert::{
 use spectra_core::protocol::flatten::{self, Sample};
 use uuid::Uuid;
 
-use crate::api::AppState;
-use crate::config::AlertSettings;
-use crate::store::{AgentRecord, AlertRecord, MetricRow, OutboxRow, Silence, StoreError, millis};
+use crate::config::{AlertSettings, ServeConfig};
+use crate::store::{
+    AgentRecord, AlertRecord, MetricRow, OutboxRow, Silence, Store, StoreError, millis,
+};
 
 /// A metric envelope older than this is no longer a series' value (the series is absent, and
 /// its alerts resolve); heartbeats have `agent.heartbeat_age` for an agent gone quiet.
@@ -91,14 +93,33 @@ fn latest(rows: Vec<MetricRow>, now: i64) -> Latest {
     latest
 }
 
+/// What evaluation and delivery work with: the store, the alert settings, and how long raw
+/// rows are kept (a fit over a longer window reads rollups).
+#[derive(Debug, Clone)]
+pub struct Alerting {
+    pub store: Arc<Store>,
+    pub settings: AlertSettings,
+    pub raw_retention: Duration,
+}
+
+impl Alerting {
+    pub fn new(store: Arc<Store>, config: &ServeConfig) -> Alerting {
+        Alerting {
+            store,
+            settings: config.alerts.clone(),
+            raw_retention: config.retention.raw,
+        }
+    }
+}
+
 /// Evaluates every rule at `now` if no replica has within the interval; `None` when another
 /// one had.
 pub async fn evaluate_if_due(
-    state: &AppState,
+    state: &Alerting,
     now: DateTime<Utc>,
 ) -> Result<Option<Evaluation>, StoreError> {
     // A little under the interval, so that a replica's own timer never finds itself early.
-    let gap = state.config.alerts.interval.mul_f64(0.9);
+    let gap = state.settings.interval.mul_f64(0.9);
     if !state.store.claim_alert_evaluation(now, gap).await? {
         return Ok(None);
     }
@@ -106,7 +127,7 @@ pub async fn evaluate_if_due(
 }
 
 /// Evaluates every rule at `now`: states, and the notices their changes cause.
-pub async fn evaluate(state: &AppState, now: DateTime<Utc>) -> Result<Evaluation, StoreError> {
+pub async fn evaluate(state: &Alerting, now: DateTime<Utc>) -> Result<Evaluation, StoreError> {
     let started = std::time::Instant::now();
     let store = &state.store;
     let now_ms = millis(now);
@@ -368,7 +389,7 @@ fn payload(rule: &CompiledAlertRule, alert: &AlertRecord, notice: Notice) -> Val
 
 /// The series of `rule` and their values now.
 async fn observe<'a>(
-    state: &AppState,
+    state: &Alerting,
     rule: &CompiledAlertRule,
     agents: &'a [AgentRecord],
     latest: &Latest,
@@ -474,7 +495,7 @@ async fn observe<'a>(
 /// The points (seconds, value) of each (agent, series key) of a `time_to_full` rule over its
 /// window: raw envelopes while the window is within raw retention, else 5-minute rollups.
 async fn fit_points(
-    state: &AppState,
+    state: &Alerting,
     rule: &CompiledAlertRule,
     window: Duration,
     now: DateTime<Utc>,
@@ -483,7 +504,7 @@ async fn fit_points(
     let to = millis(now).saturating_add(1);
     let from = to.saturating_sub(i64::try_from(window.as_millis()).unwrap_or(i64::MAX));
     let mut points: BTreeMap<(String, String), Vec<(f64, f64)>> = BTreeMap::new();
-    if window <= state.config.retention.raw {
+    if window <= state.raw_retention {
         for row in state
             .store
             .metrics_between(
@@ -513,7 +534,13 @@ async fn fit_points(
             }
             for rollup in state
                 .store
-                .rollups_between(&agent.id, &selector.kind, crate::api::ROLLUP_5M, from, to)
+                .rollups_between(
+                    &agent.id,
+                    &selector.kind,
+                    crate::maintenance::ROLLUP_5M,
+                    from,
+                    to,
+                )
                 .await?
             {
                 if selector.matches_key(&rollup.field) && rollup.samples > 0 {
@@ -534,7 +561,7 @@ async fn fit_points(
 // ---- delivery ----
 
 /// Sends the notices that are due; answers how many were attempted.
-pub async fn deliver_due(state: &AppState, mailer: &Mailer) -> Result<usize, StoreError> {
+pub async fn deliver_due(state: &Alerting, mailer: &Mailer) -> Result<usize, StoreError> {
     let now = Utc::now();
     let due = state.store.due_notices(now, DELIVERY_BATCH).await?;
     let mut attempted = 0;
@@ -548,7 +575,7 @@ pub async fn deliver_due(state: &AppState, mailer: &Mailer) -> Result<usize, Sto
         }
         attempted += 1;
         let result = match notice.channel.as_str() {
-            "webhook" => send_webhook(&state.config.alerts, &notice).await,
+            "webhook" => send_webhook(&state.settings, &notice).await,
             "email" => mailer.send(&notice).await,
             other => Err(format!("unknown channel {other}")),
         };
@@ -793,11 +820,11 @@ fn smtp_tls_with_ca(
 }
 
 /// Evaluates every interval and delivers the outbox every second, until shutdown.
-pub async fn run(state: AppState, mailer: Mailer) {
+pub async fn run(state: Alerting, mailer: Mailer) {
     let evaluating = {
         let state = state.clone();
         async move {
-            let mut tick = tokio::time::interval(state.config.alerts.interval);
+            let mut tick = tokio::time::interval(state.settings.interval);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 tick.tick().await;

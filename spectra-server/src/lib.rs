@@ -1,9 +1,13 @@
 //! The Spectra reference server: `spectra serve`.
 //!
 //! One hub for many agents: enrollment and tokens ([`auth`]), metric and snapshot ingest,
-//! history with rollups, policies, a command queue for diagnostics, Prometheus `/metrics`,
-//! all behind one JSON API ([`api::app`]) over a [`store::Store`] — SQLite by default,
-//! PostgreSQL for several replicas.
+//! history with rollups, governance, alerts, policies, a command queue for diagnostics,
+//! Prometheus `/metrics`, all behind one JSON API ([`api::app`]) over a [`store::Store`] —
+//! SQLite by default, PostgreSQL for several replicas.
+//!
+//! Layers: [`api`]'s handlers parse, authorize and convert, nothing else; the domain modules
+//! ([`alerts`], [`governance`], [`maintenance`]) decide, taking the store and their own
+//! settings, never the HTTP state; [`store`] persists, its methods split by domain.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -22,6 +26,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod governance;
+pub mod maintenance;
 mod series;
 pub mod serve;
 pub mod store;

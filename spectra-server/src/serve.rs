@@ -17,6 +17,7 @@ use tokio_rustls::server::TlsStream;
 
 use crate::api::{self, AppState};
 use crate::config::ServeConfig;
+use crate::maintenance;
 use crate::store::{self, StoreError};
 
 /// How long a client may take over its TLS handshake.
@@ -44,7 +45,10 @@ pub async fn run(config: ServeConfig) -> Result<(), ServeError> {
     let mailer = crate::alerts::Mailer::new(&config.alerts).map_err(ServeError::Alerts)?;
     let state = AppState::new(store, config.clone());
     let maintenance = tokio::spawn(maintain(state.clone()));
-    let alerting = tokio::spawn(crate::alerts::run(state.clone(), mailer));
+    let alerting = tokio::spawn(crate::alerts::run(
+        crate::alerts::Alerting::new(state.store.clone(), &state.config),
+        mailer,
+    ));
     let trimming = tokio::spawn(release_freed_memory());
     let shutdown = state.shutdown.clone();
     tokio::spawn(async move {
@@ -163,11 +167,12 @@ async fn maintain(state: AppState) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
-        match api::roll_up(&state).await {
+        match maintenance::roll_up(&state.store, &state.config.retention).await {
             Ok(rows) => tracing::debug!(rows, "rollups written"),
             Err(e) => tracing::warn!(error = %e, "rollup failed; will retry"),
         }
-        match api::prune(&state).await {
+        let (retention, timeout) = (&state.config.retention, state.config.command_timeout);
+        match maintenance::prune(&state.store, retention, timeout).await {
             Ok(rows) => tracing::debug!(rows, "retention applied"),
             Err(e) => tracing::warn!(error = %e, "retention failed; will retry"),
         }

@@ -7,8 +7,12 @@ use axum::http::{Method, StatusCode};
 use chrono::{Duration, Utc};
 use serde_json::json;
 use spectra_core::protocol::{Envelope, MetricBatch};
-use spectra_server::alerts::evaluate;
+use spectra_server::alerts::{Alerting, evaluate};
 use spectra_server::store::Uploader;
+
+fn alerting(state: &spectra_server::api::AppState) -> Alerting {
+    Alerting::new(state.store.clone(), &state.config)
+}
 
 const HOOK: &str = "webhook:https://hooks.example.com/spectra";
 
@@ -149,7 +153,7 @@ async fn evaluation_moves_alerts_through_their_states_and_queues_each_notice_onc
                 .ingest_batch(&agent, send(t0, 95.0), t0, 1000)
                 .await
                 .expect("ingest");
-            let first = evaluate(&f.state, t0).await.expect("evaluate");
+            let first = evaluate(&alerting(&f.state), t0).await.expect("evaluate");
             assert_eq!((first.rules, first.series, first.notices), (1, 1, 0));
             let alerts = f.get("/api/v1/alerts", &f.viewer).await;
             assert_eq!(
@@ -158,11 +162,11 @@ async fn evaluation_moves_alerts_through_their_states_and_queues_each_notice_onc
                 alerts.text
             );
             // Still pending within its minute; firing at it, with one notice per target.
-            evaluate(&f.state, t0 + Duration::seconds(59))
+            evaluate(&alerting(&f.state), t0 + Duration::seconds(59))
                 .await
                 .expect("evaluate");
             assert!(outbox().await.is_empty());
-            let fired = evaluate(&f.state, t0 + Duration::seconds(60))
+            let fired = evaluate(&alerting(&f.state), t0 + Duration::seconds(60))
                 .await
                 .expect("evaluate");
             assert_eq!(fired.notices, 2);
@@ -173,7 +177,7 @@ async fn evaluation_moves_alerts_through_their_states_and_queues_each_notice_onc
             );
             assert_eq!(firing.body["items"][0]["value"], 95.0);
             // Evaluating again changes nothing and queues nothing.
-            let again = evaluate(&f.state, t0 + Duration::seconds(61))
+            let again = evaluate(&alerting(&f.state), t0 + Duration::seconds(61))
                 .await
                 .expect("evaluate");
             assert_eq!((again.changed, again.notices), (0, 0));
@@ -208,7 +212,7 @@ async fn evaluation_moves_alerts_through_their_states_and_queues_each_notice_onc
                 .ingest_batch(&agent, send(t1, 20.0), t1, 1000)
                 .await
                 .expect("ingest");
-            let resolved = evaluate(&f.state, t1).await.expect("evaluate");
+            let resolved = evaluate(&alerting(&f.state), t1).await.expect("evaluate");
             assert_eq!(resolved.notices, 2);
             let state = f.get("/api/v1/alerts?rule=hot", &f.viewer).await;
             assert_eq!(state.body["items"][0]["state"], "resolved");
@@ -260,7 +264,7 @@ async fn built_in_series_cover_services_and_quiet_agents() {
             .ingest_batch(&agent, MetricBatch::new(None, vec![services]), t0, 1000)
             .await
             .expect("ingest");
-        let done = evaluate(&f.state, t0).await.expect("evaluate");
+        let done = evaluate(&alerting(&f.state), t0).await.expect("evaluate");
         assert_eq!(done.series, 2, "one unit named, one agent");
         let firing = f.get("/api/v1/alerts?state=firing", &f.viewer).await;
         assert_eq!(
@@ -280,7 +284,7 @@ async fn built_in_series_cover_services_and_quiet_agents() {
         );
         // Eleven minutes of silence from the agent: quiet; the services envelope is then too
         // old to be a value, and its alert resolves.
-        evaluate(&f.state, t0 + Duration::minutes(16))
+        evaluate(&alerting(&f.state), t0 + Duration::minutes(16))
             .await
             .expect("evaluate");
         let quiet = f.get("/api/v1/alerts?rule=quiet", &f.viewer).await;
@@ -321,10 +325,16 @@ async fn webhooks_to_local_addresses_are_refused_and_the_attempt_recorded() {
                 .ingest_batch(&agent, MetricBatch::new(None, vec![envelope]), now, 1000)
                 .await
                 .expect("ingest");
-            assert_eq!(evaluate(&f.state, now).await.expect("evaluate").notices, 3);
+            assert_eq!(
+                evaluate(&alerting(&f.state), now)
+                    .await
+                    .expect("evaluate")
+                    .notices,
+                3
+            );
             let mailer =
                 spectra_server::alerts::Mailer::new(&f.state.config.alerts).expect("mailer");
-            let attempted = spectra_server::alerts::deliver_due(&f.state, &mailer)
+            let attempted = spectra_server::alerts::deliver_due(&alerting(&f.state), &mailer)
                 .await
                 .expect("deliver");
             assert_eq!(attempted, 3);
@@ -400,20 +410,26 @@ async fn fits_over_windows_past_raw_retention_read_the_rollups() {
                 .ingest_batch(&agent, MetricBatch::new(None, envelopes), now, 1000)
                 .await
                 .expect("ingest");
-            spectra_server::api::roll_up(&f.state)
+            spectra_server::maintenance::roll_up(&f.state.store, &f.state.config.retention)
                 .await
                 .expect("rollups");
             // Raw rows kept for a minute only: what is left to fit is the rollups.
             let mut short = (*f.state.config).clone();
             short.retention.raw = std::time::Duration::from_secs(60);
             let pruning = spectra_server::api::AppState::new(store.clone(), short);
-            spectra_server::api::prune(&pruning).await.expect("prune");
+            spectra_server::maintenance::prune(
+                &pruning.store,
+                &pruning.config.retention,
+                pruning.config.command_timeout,
+            )
+            .await
+            .expect("prune");
             let raw = store
                 .metrics_between(None, Some("disk"), 0, i64::MAX)
                 .await
                 .expect("raw");
             assert!(raw.len() <= 1, "raw rows left: {}", raw.len());
-            evaluate(&f.state, now).await.expect("evaluate");
+            evaluate(&alerting(&f.state), now).await.expect("evaluate");
             let firing = f.get("/api/v1/alerts?state=firing", &f.viewer).await;
             let eta = firing.body["items"][0]["value"]
                 .as_f64()

@@ -23,7 +23,7 @@ fn cpu(hostname: &str, usage: f64, at: chrono::DateTime<Utc>) -> Envelope {
     let mut envelope = Envelope::new(
         "cpu",
         hostname,
-        json!({"usage_percent": usage, "load": {"one": usage / 100.0}}),
+        json!({"total": {"usage_percent": usage}, "load_1": usage / 100.0}),
     );
     envelope.timestamp = at;
     envelope
@@ -310,8 +310,9 @@ async fn metric_batches_are_stored_once_and_read_back() {
         let series = reply.body["series"].as_array().expect("series");
         let usage = series
             .iter()
-            .find(|s| s["field"] == "usage_percent")
+            .find(|s| s["field"] == "total.usage_percent")
             .expect("usage series");
+        assert_eq!(usage["unit"], "percent", "the schema's unit: {usage}");
         let total: f64 = usage["points"]
             .as_array()
             .expect("points")
@@ -634,9 +635,10 @@ async fn rollups_serve_long_ranges_and_retention_prunes() {
             post_bytes(&f, "/api/v1/metrics", &agent, body).await.status,
             StatusCode::OK
         );
-        let written = spectra_server::api::roll_up(&f.state)
-            .await
-            .expect("rollup");
+        let written =
+            spectra_server::maintenance::roll_up(&f.state.store, &f.state.config.retention)
+                .await
+                .expect("rollup");
         assert!(written > 0);
         let reply = f
             .get(
@@ -650,7 +652,7 @@ async fn rollups_serve_long_ranges_and_retention_prunes() {
             .as_array()
             .expect("series")
             .iter()
-            .find(|s| s["field"] == "usage_percent")
+            .find(|s| s["field"] == "total.usage_percent")
             .cloned()
             .expect("usage");
         let points = usage["points"].as_array().expect("points");
@@ -676,7 +678,7 @@ async fn rollups_serve_long_ranges_and_retention_prunes() {
             .await;
         assert_eq!(five.body["source"], "rollup_5m");
         // Running the rollup again changes nothing (replicas may race on it).
-        spectra_server::api::roll_up(&f.state)
+        spectra_server::maintenance::roll_up(&f.state.store, &f.state.config.retention)
             .await
             .expect("rollup again");
         let again = f
@@ -692,7 +694,13 @@ async fn rollups_serve_long_ranges_and_retention_prunes() {
         let mut config = (*state.config).clone();
         config.retention.raw = Duration::from_secs(3600);
         state.config = std::sync::Arc::new(config);
-        spectra_server::api::prune(&state).await.expect("prune");
+        spectra_server::maintenance::prune(
+            &state.store,
+            &state.config.retention,
+            state.config.command_timeout,
+        )
+        .await
+        .expect("prune");
         let raw = f
             .backend
             .store
@@ -1078,10 +1086,22 @@ async fn prometheus_exposes_latest_host_metrics_and_request_latency() {
                 .starts_with("text/plain")
         );
         let text = reply.text;
-        let line = format!("spectra_cpu_usage_percent{{agent_id=\"{id}\",hostname=\"web-1\"}} 20");
+        // Names, units and help from core's metric schema: percents as ratios.
+        let line =
+            format!("spectra_cpu_total_usage_ratio{{agent_id=\"{id}\",hostname=\"web-1\"}} 0.2");
         assert!(text.contains(&line), "latest value only:\n{text}");
-        assert!(!text.contains(&format!("agent_id=\"{id}\",hostname=\"web-1\"}} 10\n")));
-        assert!(text.contains(&format!("spectra_disk_usage_percent{{agent_id=\"{id}\",hostname=\"web-1\",mount_point=\"/\"}} 14.5")), "{text}");
+        assert!(!text.contains(&format!("agent_id=\"{id}\",hostname=\"web-1\"}} 0.1\n")));
+        assert!(text.contains(&format!("spectra_disk_usage_ratio{{agent_id=\"{id}\",hostname=\"web-1\",mount_point=\"/\"}} 0.145")), "{text}");
+        assert!(
+            text.contains("# HELP spectra_disk_usage_ratio space used, as df computes it"),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "spectra_agent_up{{agent_id=\"{id}\",hostname=\"web-1\"}} 1"
+            )),
+            "{text}"
+        );
         assert!(text.contains("spectra_http_requests_total{method=\"POST\",route=\"/api/v1/metrics\",status=\"200\"} 1"), "{text}");
         for q in ["0.5", "0.95", "0.99"] {
             assert!(
@@ -1090,7 +1110,7 @@ async fn prometheus_exposes_latest_host_metrics_and_request_latency() {
             );
         }
         assert_eq!(
-            text.matches("# TYPE spectra_cpu_usage_percent gauge")
+            text.matches("# TYPE spectra_cpu_total_usage_ratio gauge")
                 .count(),
             1
         );

@@ -344,7 +344,7 @@ async fn late_metrics_reach_the_rollups() {
                 .status,
             StatusCode::OK
         );
-        spectra_server::api::roll_up(&f.state)
+        spectra_server::maintenance::roll_up(&f.state.store, &f.state.config.retention)
             .await
             .expect("roll up");
         // An agent back from a three-hour outage replays what it kept.
@@ -354,7 +354,7 @@ async fn late_metrics_reach_the_rollups() {
             post_raw(&f, "/api/v1/metrics", &agent, late).await.status,
             StatusCode::OK
         );
-        spectra_server::api::roll_up(&f.state)
+        spectra_server::maintenance::roll_up(&f.state.store, &f.state.config.retention)
             .await
             .expect("roll up");
         for step in ["5m", "1h"] {

@@ -21,6 +21,8 @@
 //! assert_eq!(field.full, Some(Full::Percent));
 //! assert_eq!(metrics::field("processes.by_state.zombie").map(|f| f.unit), Some(Unit::Count));
 //! assert!(metrics::field("disk.used_percent").is_none());
+//! let series = metrics::field_of_series("disk", r#"used{mount_point="/"}"#).expect("known");
+//! assert_eq!(series.unit, Unit::Bytes);
 //! ```
 
 mod fields;
@@ -188,6 +190,97 @@ impl MetricField {
             .map_or(self.name, |(kind, _)| kind)
     }
 
+    /// The field's Prometheus name and the factor that turns its values into Prometheus' base
+    /// unit: `spectra_` and the dotted name with `_`, the unit's own suffix replaced by the
+    /// base unit's (`_ratio` for a percent, `_seconds` for milliseconds, `_hertz` for MHz, …),
+    /// `_total` on counters only. A `*` segment (a map's keys) is not part of the name: the
+    /// key becomes a label (see [`MetricField::wildcard_label`]).
+    ///
+    /// ```
+    /// let field = spectra_core::metrics::field("disk_io.read_time_ms").unwrap();
+    /// assert_eq!(field.prometheus(), ("spectra_disk_io_read_time_seconds_total".into(), 0.001));
+    /// ```
+    pub fn prometheus(&self) -> (String, f64) {
+        let mut stem = self.name.trim_end_matches(".*").replace('.', "_");
+        let mut strip = |suffixes: &[&str]| {
+            for suffix in suffixes {
+                if let Some(cut) = stem.strip_suffix(suffix)
+                    && !cut.is_empty()
+                {
+                    stem = cut.to_owned();
+                    return;
+                }
+            }
+        };
+        let (suffix, scale) = match self.unit {
+            Unit::Percent => {
+                strip(&["_percent", "_pct"]);
+                ("_ratio", 0.01)
+            }
+            Unit::Ratio => ("_ratio", 1.0),
+            Unit::Bytes => {
+                strip(&["_bytes"]);
+                ("_bytes", 1.0)
+            }
+            Unit::BytesPerSecond => {
+                strip(&["_bytes_per_sec"]);
+                ("_bytes_per_second", 1.0)
+            }
+            Unit::Seconds => {
+                strip(&["_secs", "_seconds"]);
+                ("_seconds", 1.0)
+            }
+            Unit::Milliseconds => {
+                strip(&["_ms"]);
+                ("_seconds", 0.001)
+            }
+            Unit::PerSecond => {
+                strip(&["_per_sec"]);
+                ("_per_second", 1.0)
+            }
+            Unit::Celsius => ("_celsius", 1.0),
+            Unit::Megahertz => {
+                strip(&["_mhz"]);
+                ("_hertz", 1e6)
+            }
+            Unit::MegabitsPerSecond => {
+                strip(&["_mbps"]);
+                ("_bits_per_second", 1e6)
+            }
+            Unit::Timestamp => ("_seconds", 1.0),
+            Unit::Count => {
+                // `_count` belongs to summaries and histograms, `_total` to counters:
+                // `core_count` is `cores`, a gauge `inodes_total` is `inodes`.
+                strip(&["_total"]);
+                if let Some(thing) = stem.strip_suffix("_count") {
+                    stem = if thing.ends_with('s') {
+                        format!("{thing}es")
+                    } else {
+                        format!("{thing}s")
+                    };
+                }
+                ("", 1.0)
+            }
+            Unit::Dbm | Unit::Number | Unit::Boolean | Unit::Text => ("", 1.0),
+        };
+        let mut name = format!("spectra_{stem}");
+        if !name.ends_with(suffix) {
+            name.push_str(suffix);
+        }
+        if self.kind == Kind::Counter {
+            name.push_str("_total");
+        }
+        (name, scale)
+    }
+
+    /// For a field with a `*` segment, the label its keys become (`state` for
+    /// `processes.by_state.*`: the last segment before it, without `by_`).
+    pub fn wildcard_label(&self) -> Option<&'static str> {
+        let stem = self.name.strip_suffix(".*")?;
+        let last = stem.rsplit('.').next().unwrap_or(stem);
+        Some(last.strip_prefix("by_").unwrap_or(last))
+    }
+
     /// Whether series `name` (without labels) is this field: equal, or matching its `*`.
     fn names(&self, name: &str) -> bool {
         match self.name.strip_suffix('*') {
@@ -207,6 +300,13 @@ pub fn fields() -> &'static [MetricField] {
 /// The field series `name` (`disk.usage_percent`, no labels) is, if the schema has it.
 pub fn field(name: &str) -> Option<&'static MetricField> {
     FIELDS.iter().find(|field| field.names(name))
+}
+
+/// The field of series `key` of envelope kind `kind`, as the history stores keys
+/// (`usage_percent{mount_point="/"}`: the labels are not part of the field's name).
+pub fn field_of_series(kind: &str, key: &str) -> Option<&'static MetricField> {
+    let path = key.split_once('{').map_or(key, |(path, _)| path);
+    field(&format!("{kind}.{path}"))
 }
 
 /// The fields of envelope kind `kind`, for an error that lists what is known.

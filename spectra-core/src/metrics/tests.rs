@@ -273,3 +273,78 @@ fn threshold_kinds_fit_only_their_units() {
     assert_eq!(Unit::Text.accepts(LiteralKind::Plain), None);
     assert_eq!(Unit::Count.accepts(LiteralKind::Plain), Some(1.0));
 }
+
+#[test]
+fn prometheus_names_follow_the_units_and_are_unique() {
+    let name = |field: &str| self::field(field).expect(field).prometheus();
+    assert_eq!(
+        name("disk.usage_percent"),
+        ("spectra_disk_usage_ratio".into(), 0.01)
+    );
+    assert_eq!(
+        name("memory.total"),
+        ("spectra_memory_total_bytes".into(), 1.0)
+    );
+    assert_eq!(
+        name("network.rx_bytes"),
+        ("spectra_network_rx_bytes_total".into(), 1.0)
+    );
+    assert_eq!(
+        name("system.uptime_secs"),
+        ("spectra_system_uptime_seconds".into(), 1.0)
+    );
+    assert_eq!(name("cpu.core_count"), ("spectra_cpu_cores".into(), 1.0));
+    assert_eq!(
+        name("system.process_count"),
+        ("spectra_system_processes".into(), 1.0)
+    );
+    assert_eq!(
+        name("cpu.frequency_mhz"),
+        ("spectra_cpu_frequency_hertz".into(), 1e6)
+    );
+    assert_eq!(
+        name("disk_io.rates.read_bytes_per_sec"),
+        ("spectra_disk_io_rates_read_bytes_per_second".into(), 1.0)
+    );
+    assert_eq!(name("processes.by_state.*").0, "spectra_processes_by_state");
+    assert_eq!(
+        field("processes.by_state.*").and_then(|f| f.wildcard_label()),
+        Some("state")
+    );
+    // A name two fields share (the Go agent's `cpu.cores` and Spectra's `cpu.core_count`) is
+    // one family: it must mean the same, in the same unit and kind.
+    let mut seen: BTreeMap<String, &MetricField> = BTreeMap::new();
+    for field in FIELDS {
+        let (name, _) = field.prometheus();
+        if let Some(earlier) = seen.insert(name.clone(), field) {
+            assert_eq!(
+                (earlier.unit, earlier.kind),
+                (field.unit, field.kind),
+                "{name}"
+            );
+            assert!(
+                [earlier.sender, field.sender].contains(&Sender::GoAgent),
+                "{name}: {} and {} collide",
+                earlier.name,
+                field.name
+            );
+        }
+        assert!(
+            name.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_'),
+            "{name}"
+        );
+        assert_eq!(
+            name.ends_with("_total"),
+            field.kind == Kind::Counter,
+            "{name}"
+        );
+        for abbreviation in ["_ms", "_sec", "_secs", "_mhz", "_mbps", "_pct", "_percent"] {
+            assert!(
+                !name.contains(&format!("{abbreviation}_")) && !name.ends_with(abbreviation),
+                "{name}"
+            );
+        }
+        assert!(!name.ends_with("_count"), "{name}");
+    }
+}

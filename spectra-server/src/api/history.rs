@@ -1,7 +1,6 @@
 //! History: snapshots (time travel), growth, and metric series.
 
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
@@ -13,12 +12,10 @@ use serde_json::json;
 
 use super::{ApiError, AppState, parse_time};
 use crate::auth::Viewer;
+use crate::maintenance::{ROLLUP_1H, ROLLUP_5M};
 use crate::series::{Aggregate, Buckets, add_to_buckets};
 use crate::store::millis;
 
-/// Rollup resolutions, in seconds: 5 minutes and 1 hour.
-pub const ROLLUP_5M: i64 = 300;
-pub const ROLLUP_1H: i64 = 3600;
 /// Points a metric query returns when no step is given.
 const DEFAULT_POINTS: i64 = 300;
 /// Most points a query may ask for per field.
@@ -291,7 +288,12 @@ async fn query_metrics(
     }
     let series: Vec<serde_json::Value> = series
         .into_iter()
-        .map(|(field, points)| json!({"field": field, "points": points}))
+        .map(|(field, points)| {
+            // Each series with its unit from core's schema (null for a field it does not know).
+            let unit = spectra_core::metrics::field_of_series(&params.kind, &field)
+                .map(|known| known.unit);
+            json!({"field": field, "unit": unit, "points": points})
+        })
         .collect();
     Ok(Json(json!({
         "agent": params.agent,
@@ -306,108 +308,4 @@ async fn query_metrics(
         },
         "series": series,
     })))
-}
-
-/// Computes the rollups of every resolution for buckets that have ended (with a minute's
-/// grace), recomputing the last two buckets each time so data a little late lands; then
-/// recomputes the hours that later data reached (an agent back from an outage, a replayed
-/// spool), which ingest marks, so late envelopes are in the rollups like any others.
-pub async fn roll_up(state: &AppState) -> Result<usize, crate::store::StoreError> {
-    const GRACE_MS: i64 = 60_000;
-    let now = millis(Utc::now());
-    let raw_horizon =
-        now - i64::try_from(state.config.retention.raw.as_millis()).unwrap_or(i64::MAX);
-    let mut written = 0;
-    for resolution in [ROLLUP_5M, ROLLUP_1H] {
-        let width = resolution * 1000;
-        let until = (now - GRACE_MS).div_euclid(width) * width;
-        let done = state.store.rollup_progress(resolution).await?;
-        let start = done
-            .map_or(raw_horizon, |done| done - 2 * width)
-            .max(raw_horizon)
-            .div_euclid(width)
-            * width;
-        // One hour of raw rows per transaction keeps each step's memory bounded.
-        let mut chunk_start = start;
-        while chunk_start < until {
-            let chunk_end = (chunk_start + width.max(ROLLUP_1H * 1000)).min(until);
-            written += roll_up_range(state, resolution, chunk_start, chunk_end, true).await?;
-            chunk_start = chunk_end;
-        }
-    }
-    let hour_ms = ROLLUP_1H * 1000;
-    for (hour, marked_at) in state.store.dirty_hours().await? {
-        for resolution in [ROLLUP_5M, ROLLUP_1H] {
-            written += roll_up_range(state, resolution, hour, hour + hour_ms, false).await?;
-        }
-        state.store.clear_dirty_hour(hour, marked_at).await?;
-    }
-    Ok(written)
-}
-
-/// Recomputes the rollups of `resolution` over `[from, to)` from raw rows.
-async fn roll_up_range(
-    state: &AppState,
-    resolution: i64,
-    from: i64,
-    to: i64,
-    advance: bool,
-) -> Result<usize, crate::store::StoreError> {
-    let width = resolution * 1000;
-    let mut keys: BTreeMap<(String, String), Buckets> = BTreeMap::new();
-    for row in state.store.metrics_between(None, None, from, to).await? {
-        if let Ok(data) = serde_json::from_str(&row.data) {
-            add_to_buckets(
-                keys.entry((row.agent_id, row.kind)).or_default(),
-                &data,
-                row.ts,
-                width,
-            );
-        }
-    }
-    let rollups: Vec<crate::store::Rollup> = keys
-        .into_iter()
-        .flat_map(|((agent_id, kind), series)| {
-            series
-                .into_iter()
-                .map(move |((field, bucket), a)| crate::store::Rollup {
-                    agent_id: agent_id.clone(),
-                    kind: kind.clone(),
-                    field,
-                    bucket,
-                    samples: a.samples,
-                    total: a.total,
-                    low: a.low,
-                    high: a.high,
-                })
-        })
-        .collect();
-    state
-        .store
-        .write_rollups(resolution, from, to, &rollups, advance)
-        .await?;
-    Ok(rollups.len())
-}
-
-/// Deletes what retention no longer keeps and expires unanswered commands.
-pub async fn prune(state: &AppState) -> Result<u64, crate::store::StoreError> {
-    let now = Utc::now();
-    let before = |keep: Duration| millis(now) - i64::try_from(keep.as_millis()).unwrap_or(i64::MAX);
-    let retention = &state.config.retention;
-    let deleted = state
-        .store
-        .prune(
-            before(retention.raw),
-            &[
-                (ROLLUP_5M, before(retention.rollup_5m)),
-                (ROLLUP_1H, before(retention.rollup_1h)),
-            ],
-            now,
-        )
-        .await?;
-    let expired = state
-        .store
-        .expire_commands(before(state.config.command_timeout), now)
-        .await?;
-    Ok(deleted + expired)
 }

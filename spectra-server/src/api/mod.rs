@@ -28,7 +28,6 @@ use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
 pub use error::ApiError;
-pub use history::{ROLLUP_5M, prune, roll_up};
 pub use prometheus::RequestStats;
 
 use crate::config::ServeConfig;

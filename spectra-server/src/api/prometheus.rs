@@ -12,7 +12,7 @@ use axum::response::IntoResponse;
 
 use super::{ApiError, AppState};
 use crate::auth::Viewer;
-use spectra_core::protocol::flatten::{samples, series_label};
+use spectra_core::protocol::flatten::{Sample, samples, series_label};
 
 /// Latency histogram bounds grow by this factor, so a quantile is exact to within it.
 const GROWTH: f64 = 1.2;
@@ -156,11 +156,130 @@ fn metric_name(parts: &[&str]) -> String {
     name
 }
 
+/// One metric family of the exposition: its help, its type and its lines, each label set once.
+#[derive(Debug)]
+struct Family {
+    help: String,
+    kind: &'static str,
+    lines: Vec<String>,
+    label_sets: HashMap<String, usize>,
+}
+
+#[derive(Debug, Default)]
+struct Exposition {
+    families: BTreeMap<String, Family>,
+}
+
+impl Exposition {
+    /// Adds `name{labels} value`. A label set the family already has (two processes of one
+    /// name among the top ten) gets an `index` label, so no sample hides another.
+    fn add(&mut self, name: &str, help: &str, kind: &'static str, labels: &str, value: f64) {
+        let family = self
+            .families
+            .entry(name.to_owned())
+            .or_insert_with(|| Family {
+                help: help.to_owned(),
+                kind,
+                lines: Vec::new(),
+                label_sets: HashMap::new(),
+            });
+        let seen = family.label_sets.entry(labels.to_owned()).or_insert(0);
+        *seen += 1;
+        let labels = if *seen == 1 {
+            labels.to_owned()
+        } else {
+            format!("{labels},index=\"{}\"", *seen - 1)
+        };
+        family.lines.push(format!("{name}{{{labels}}} {value}"));
+    }
+
+    fn write(&self, out: &mut String) {
+        for (name, family) in &self.families {
+            let _ = writeln!(out, "# HELP {name} {}", escape_help(&family.help));
+            let _ = writeln!(out, "# TYPE {name} {}", family.kind);
+            for line in &family.lines {
+                out.push_str(line);
+                out.push('\n');
+            }
+        }
+    }
+}
+
+fn escape_help(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('\n', "\\n")
+}
+
+/// What Prometheus gets of one sample: its family name, help, type and value, from core's
+/// metric schema; a field the schema does not know keeps a name made from its path.
+fn described(kind: &str, sample: &Sample) -> (String, String, &'static str, f64, Option<String>) {
+    let dotted = format!("{kind}.{}", sample.path.join("."));
+    match spectra_core::metrics::field(&dotted) {
+        Some(field) => {
+            let (name, scale) = field.prometheus();
+            let key_label = field.wildcard_label().map(|label| {
+                let key = sample.path.last().map_or("", String::as_str);
+                format!(",{label}=\"{}\"", escape(key))
+            });
+            let kind = match field.kind {
+                spectra_core::metrics::Kind::Counter => "counter",
+                spectra_core::metrics::Kind::Gauge => "gauge",
+            };
+            (
+                name,
+                format!("{} ({}).", field.help, field.unit),
+                kind,
+                sample.value * scale,
+                key_label,
+            )
+        }
+        None => {
+            let mut parts = vec![kind];
+            parts.extend(sample.path.iter().map(String::as_str));
+            if sample.path.is_empty() {
+                parts.push("value");
+            }
+            let help = format!("{dotted}: a field outside Spectra's metric schema.");
+            (metric_name(&parts), help, "gauge", sample.value, None)
+        }
+    }
+}
+
 pub(super) async fn exposition(
     State(state): State<AppState>,
     _: Viewer,
 ) -> Result<impl IntoResponse, ApiError> {
-    let mut families: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut exposition = Exposition::default();
+    let now = chrono::Utc::now();
+    for agent in state.store.agents().await? {
+        let labels = format!(
+            "agent_id=\"{}\",hostname=\"{}\"",
+            escape(&agent.id),
+            escape(&agent.hostname)
+        );
+        let online = agent
+            .last_seen
+            .is_some_and(|seen| now - seen <= super::admin::ONLINE_WITHIN);
+        let help = format!(
+            "1 when the agent was heard from within the last {} seconds, else 0.",
+            super::admin::ONLINE_WITHIN.num_seconds()
+        );
+        exposition.add(
+            "spectra_agent_up",
+            &help,
+            "gauge",
+            &labels,
+            f64::from(u8::from(online)),
+        );
+        if let Some(seen) = agent.last_seen {
+            exposition.add(
+                "spectra_agent_last_seen_timestamp_seconds",
+                "When the agent was last heard from (seconds since the epoch).",
+                "gauge",
+                &labels,
+                seen.timestamp_millis() as f64 / 1000.0,
+            );
+        }
+    }
     for row in state.store.latest_metrics().await? {
         let Ok(data) = serde_json::from_str::<serde_json::Value>(&row.data) else {
             continue;
@@ -173,56 +292,48 @@ pub(super) async fn exposition(
         let series = series_label(&data)
             .map(|(key, value)| format!(",{key}=\"{}\"", escape(&value)))
             .unwrap_or_default();
-        families
-            .entry("spectra_metric_timestamp_seconds".into())
-            .or_default()
-            .push(format!(
-                "spectra_metric_timestamp_seconds{{{base},type=\"{}\"{series}}} {}",
-                escape(&row.kind),
-                row.ts as f64 / 1000.0
-            ));
+        exposition.add(
+            "spectra_metric_timestamp_seconds",
+            "When the newest envelope of a kind was taken (seconds since the epoch).",
+            "gauge",
+            &format!("{base},type=\"{}\"{series}", escape(&row.kind)),
+            row.ts as f64 / 1000.0,
+        );
         for sample in samples(&data) {
-            let mut parts = vec![row.kind.as_str()];
-            parts.extend(sample.path.iter().map(String::as_str));
-            if sample.path.is_empty() {
-                parts.push("value");
-            }
-            let name = metric_name(&parts);
+            let (name, help, kind, value, key_label) = described(&row.kind, &sample);
             let mut labels = base.clone();
             for (key, value) in &sample.labels {
                 let _ = write!(labels, ",{key}=\"{}\"", escape(value));
             }
-            families
-                .entry(name.clone())
-                .or_default()
-                .push(format!("{name}{{{labels}}} {}", sample.value));
+            labels.push_str(key_label.as_deref().unwrap_or(""));
+            exposition.add(&name, &help, kind, &labels, value);
         }
     }
     // Every firing alert as 1 (pending and resolved ones are not exposed), so Prometheus'
     // own rules and dashboards can see what Spectra is alerting on.
-    let firing = families.entry("spectra_alerts_firing".into()).or_default();
     for alert in state
         .store
         .alerts(Some(spectra_core::alert::AlertState::Firing))
         .await?
     {
-        firing.push(format!(
-            "spectra_alerts_firing{{rule=\"{}\",severity=\"{}\",series=\"{}\",agent_id=\"{}\",hostname=\"{}\"}} 1",
+        let labels = format!(
+            "rule=\"{}\",severity=\"{}\",series=\"{}\",agent_id=\"{}\",hostname=\"{}\"",
             escape(&alert.rule),
             escape(&alert.severity),
             escape(&alert.series),
             escape(alert.agent_id.as_deref().unwrap_or("")),
             escape(alert.hostname.as_deref().unwrap_or("")),
-        ));
+        );
+        exposition.add(
+            "spectra_alerts_firing",
+            "1 for every alert that is firing.",
+            "gauge",
+            &labels,
+            1.0,
+        );
     }
     let mut out = String::new();
-    for (name, lines) in families {
-        let _ = writeln!(out, "# TYPE {name} gauge");
-        for line in lines {
-            out.push_str(&line);
-            out.push('\n');
-        }
-    }
+    exposition.write(&mut out);
     state.stats.write(&mut out);
     Ok((
         [(
