@@ -345,10 +345,18 @@ impl Condition {
     }
 
     pub fn parse(source: &str) -> std::result::Result<Condition, RuleError> {
-        let error = |at: usize, message: String| RuleError {
-            rule: source.into(),
-            column: source[..at.min(source.len())].chars().count() + 1,
-            message,
+        let error = |at: usize, message: String| {
+            // `at` may fall inside a character (the length limit does): the column is that
+            // character's, after every character that ends before it.
+            let before = source
+                .char_indices()
+                .take_while(|(index, c)| index + c.len_utf8() <= at)
+                .count();
+            RuleError {
+                rule: source.into(),
+                column: before + 1,
+                message,
+            }
         };
         if source.len() > MAX_CONDITION_LEN {
             return Err(error(

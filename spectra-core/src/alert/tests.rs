@@ -130,6 +130,11 @@ fn errors_point_at_the_column() {
         "9".repeat(MAX_CONDITION_LEN)
     );
     assert!(error_of(&long).message.contains("limit"));
+    // Found by the fuzzer: the limit falling inside a two-byte character.
+    let straddling = format!("{}\u{663}", "a".repeat(MAX_CONDITION_LEN - 1));
+    let error = error_of(&straddling);
+    assert!(error.message.contains("limit"), "{error}");
+    assert_eq!(error.column, MAX_CONDITION_LEN);
 }
 
 #[test]
