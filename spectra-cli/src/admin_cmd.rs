@@ -618,46 +618,29 @@ const QUOTA_COLUMNS: [Column; 9] = [
     column("UPDATED BY", "updated_by", false),
 ];
 
-/// Server health, agents by state, the backends' last crawls and the quotas over a limit.
+/// Server health, agents by state, the backends' last crawls and the quotas over a limit: one
+/// server answer (`GET /api/v1/status`).
 pub fn status(args: &StatusArgs) -> anyhow::Result<()> {
     let api = args.connection.connect()?;
-    let ready = api
-        .call(reqwest::Method::GET, "/readyz", &[])?
+    let status = api
+        .call(reqwest::Method::GET, "/api/v1/status", &[])?
         .unwrap_or_default();
-    let agents = api
-        .call(reqwest::Method::GET, "/api/v1/agents", &[])?
-        .unwrap_or_default();
-    let agents = agents["agents"].as_array().cloned().unwrap_or_default();
-    let count = |state: &str| agents.iter().filter(|a| a["status"] == state).count();
-    let backends = api.list("/api/v1/backends", &[], usize::MAX)?;
-    let quotas = api
-        .call(reqwest::Method::GET, "/api/v1/quota", &[])?
-        .unwrap_or_default();
-    let over: Vec<Value> = quotas["quotas"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|q| q["level"] != "ok")
-        .collect();
     if args.connection.format == Output::Json {
-        let status = serde_json::json!({
-            "server": ready,
-            "agents": {"online": count("online"), "stale": count("stale"),
-                       "offline": count("offline"), "total": agents.len()},
-            "backends": backends,
-            "quotas_over": over,
-        });
         return crate::render::write_stdout(&(serde_json::to_string_pretty(&status)? + "\n"));
     }
+    let agents = &status["agents"];
+    let count = |state: &str| agents[state].as_i64().unwrap_or(0);
     crate::render::write_stdout(&format!(
-        "server   {} ({} store)\nagents   {} online, {} stale, {} offline\n\n",
-        ready["status"].as_str().unwrap_or("?"),
-        ready["store"].as_str().unwrap_or("?"),
+        "server   {} ({} store)\nagents   {} online, {} stale, {} offline ({} pending approval)\n\n",
+        status["server"]["status"].as_str().unwrap_or("?"),
+        status["server"]["store"].as_str().unwrap_or("?"),
         count("online"),
         count("stale"),
         count("offline"),
+        count("pending"),
     ))?;
+    let listed = |key: &str| status[key].as_array().cloned().unwrap_or_default();
+    let backends = listed("backends");
     print(
         &backends,
         &[
@@ -669,7 +652,18 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<()> {
         ],
         args.connection.format,
     )?;
-    crate::render::write_stdout(&format!("\nquotas over a limit: {}\n", over.len()))?;
+    let total_backends = status["backends_total"].as_u64().unwrap_or(0);
+    if total_backends > backends.len() as u64 {
+        crate::render::write_stdout(&format!(
+            "({} of {total_backends} backends: spectra usage lists them all)\n",
+            backends.len()
+        ))?;
+    }
+    let over = listed("quotas_over");
+    crate::render::write_stdout(&format!(
+        "\nquotas over a limit: {}\n",
+        status["quotas_over_total"].as_u64().unwrap_or(0)
+    ))?;
     if over.is_empty() {
         return Ok(());
     }

@@ -572,7 +572,7 @@ async fn rules_fire_resolve_and_deliver_by_webhook_and_email_through_restarts() 
     let started = Instant::now();
     let agent_id = loop {
         let (_, body) = api.send(reqwest::Method::GET, "/api/v1/agents", None).await;
-        let found = body["agents"].as_array().and_then(|agents| {
+        let found = body["items"].as_array().and_then(|agents| {
             agents
                 .iter()
                 .find(|a| a["id"] != web.as_str() && a["status"] == "online")

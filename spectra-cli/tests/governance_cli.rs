@@ -192,7 +192,9 @@ fn an_indexed_scan_answers_usage_and_stale_exactly_through_the_admin_commands() 
     assert_eq!(status["agents"]["total"], 1);
     assert_eq!(status["agents"]["online"], 1);
     assert_eq!(status["backends"][0]["files"], 5);
+    assert_eq!(status["backends_total"], 1);
     assert_eq!(status["quotas_over"][0]["subject"], "team:vision");
+    assert_eq!(status["quotas_over_total"], 1);
     let (ok, out, err) = spectra(&["status"], &server.url, &admin);
     assert!(
         ok && out.contains("1 online") && out.contains("quotas over a limit: 1"),

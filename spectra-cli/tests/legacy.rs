@@ -261,7 +261,7 @@ async fn the_go_agents_recorded_traffic_works_in_legacy_mode() {
         .json()
         .await
         .expect("JSON");
-    let agent = &agents["agents"][0];
+    let agent = &agents["items"][0];
     assert_eq!(agent["hostname"], "spectra-recorded", "{agents}");
     assert_eq!(agent["legacy"], true);
     assert_eq!(agent["authenticated"], false);
@@ -340,7 +340,7 @@ async fn outside_legacy_mode_every_go_request_is_a_401_that_says_how() {
                     assert!(reply.text.contains("--legacy-agents"), "{}", reply.text);
                 }
                 let agents = f.get("/api/v1/agents", &f.viewer).await;
-                assert_eq!(agents.body["agents"], json!([]), "nothing was registered");
+                assert_eq!(agents.body["items"], json!([]), "nothing was registered");
             }
         );
     }

@@ -98,8 +98,8 @@ async fn a_real_listener_serves_agents_and_admins_and_shuts_down_gracefully() {
         .json()
         .await
         .expect("json");
-    assert_eq!(agents["agents"][0]["id"], id);
-    assert_eq!(agents["agents"][0]["status"], "online");
+    assert_eq!(agents["items"][0]["id"], id);
+    assert_eq!(agents["items"][0]["status"], "online");
 
     // A long-poll in flight when SIGTERM arrives is answered (204), and the server exits 0.
     let poll = {

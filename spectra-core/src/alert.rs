@@ -322,6 +322,59 @@ impl fmt::Display for Selector {
     }
 }
 
+/// Where a quota stands: under its limits, over the soft one (a warning), over the hard one.
+/// The `quota.level` series is this as 0, 1 and 2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuotaLevel {
+    Ok,
+    Soft,
+    Hard,
+}
+
+impl QuotaLevel {
+    /// The level of `used` bytes against the limits: over (not at) a limit crosses it.
+    pub fn of(used: i64, soft: Option<i64>, hard: Option<i64>) -> QuotaLevel {
+        let over = |limit: Option<i64>| limit.is_some_and(|limit| used > limit);
+        if over(hard) {
+            QuotaLevel::Hard
+        } else if over(soft) {
+            QuotaLevel::Soft
+        } else {
+            QuotaLevel::Ok
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            QuotaLevel::Ok => "ok",
+            QuotaLevel::Soft => "soft",
+            QuotaLevel::Hard => "hard",
+        }
+    }
+
+    pub fn named(name: &str) -> Option<QuotaLevel> {
+        [QuotaLevel::Ok, QuotaLevel::Soft, QuotaLevel::Hard]
+            .into_iter()
+            .find(|level| level.as_str() == name)
+    }
+
+    /// The value of the `quota.level` series.
+    pub fn value(self) -> f64 {
+        match self {
+            QuotaLevel::Ok => 0.0,
+            QuotaLevel::Soft => 1.0,
+            QuotaLevel::Hard => 2.0,
+        }
+    }
+}
+
+impl fmt::Display for QuotaLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// A parsed condition.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Condition {
@@ -528,11 +581,11 @@ impl Parser {
         let value = match self.take() {
             Some((Tok::Number(text), _)) => self.value(&text, at, &selector, field, fit_window)?,
             Some((Tok::Word(word), _)) if selector.source() == Source::Quota => {
-                match word.as_str() {
-                    "ok" => 0.0,
-                    "soft" => 1.0,
-                    "hard" => 2.0,
-                    _ => return Err((at, format!("'{word}': a quota level is ok, soft or hard"))),
+                match QuotaLevel::named(&word) {
+                    Some(level) => level.value(),
+                    None => {
+                        return Err((at, format!("'{word}': a quota level is ok, soft or hard")));
+                    }
                 }
             }
             _ => return Err((at, "expected a value after the comparison".into())),

@@ -425,11 +425,7 @@ async fn observe<'a>(
                     out.push(Observation {
                         series: format!("{}@{backend}", quota.quota.subject),
                         agent: None,
-                        value: Some(match quota.level {
-                            "hard" => 2.0,
-                            "soft" => 1.0,
-                            _ => 0.0,
-                        }),
+                        value: Some(quota.level.value()),
                     });
                 }
             }

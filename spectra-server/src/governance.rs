@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use spectra_core::alert::QuotaLevel;
 use spectra_core::scan::ScanReport;
 
 use crate::store::{QuotaRecord, SnapshotSummary, Store, StoreResult, Totals, millis};
@@ -37,7 +38,7 @@ pub struct UsageRow {
 /// A quota as rows that show its subject carry it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct QuotaMark {
-    pub level: &'static str,
+    pub level: QuotaLevel,
     pub used_bytes: u64,
     pub soft_bytes: Option<i64>,
     pub hard_bytes: Option<i64>,
@@ -190,7 +191,7 @@ pub struct QuotaUsage {
     pub used_percent: Option<f64>,
     /// `ok`, `soft` (over the soft limit: a warning) or `hard` (over the hard limit:
     /// critical).
-    pub level: &'static str,
+    pub level: QuotaLevel,
     /// When the quota reached its level, as last recorded.
     pub since: Option<DateTime<Utc>>,
     /// Whether the hard limit is crossed.
@@ -305,21 +306,14 @@ impl Usage {
     pub fn against(
         &self,
         quota: QuotaRecord,
-        recorded: Option<&(String, DateTime<Utc>)>,
+        recorded: Option<&(QuotaLevel, DateTime<Utc>)>,
     ) -> QuotaUsage {
         let (used_bytes, source) = QuotaSubject::parse(&quota.subject)
             .map_or((0, "index"), |subject| {
                 self.of(subject, quota.backend.as_deref())
             });
         let used = i64::try_from(used_bytes).unwrap_or(i64::MAX);
-        let over = |limit: Option<i64>| limit.is_some_and(|limit| used > limit);
-        let level = if over(quota.hard_bytes) {
-            "hard"
-        } else if over(quota.soft_bytes) {
-            "soft"
-        } else {
-            "ok"
-        };
+        let level = QuotaLevel::of(used, quota.soft_bytes, quota.hard_bytes);
         let used_percent = quota.hard_bytes.or(quota.soft_bytes).map(|limit| {
             if limit > 0 {
                 used_bytes as f64 / limit as f64 * 100.0
@@ -332,9 +326,9 @@ impl Usage {
             used_percent,
             level,
             since: recorded
-                .filter(|(at, _)| at == level)
+                .filter(|(at, _)| *at == level)
                 .map(|(_, since)| *since),
-            over: level == "hard",
+            over: level == QuotaLevel::Hard,
             source,
             quota,
         }
@@ -366,14 +360,14 @@ pub async fn evaluate_quotas(store: &Store, now: DateTime<Utc>) -> StoreResult<V
         let crossing = crate::store::QuotaCrossing {
             subject: quota.quota.subject.clone(),
             backend: quota.quota.backend.clone(),
-            level: quota.level.to_owned(),
-            previous: String::new(),
+            level: quota.level,
+            previous: QuotaLevel::Ok,
             at: now,
             used_bytes: i64::try_from(quota.used_bytes).unwrap_or(i64::MAX),
             limit_bytes: match quota.level {
-                "hard" => quota.quota.hard_bytes,
-                "soft" => quota.quota.soft_bytes,
-                _ => quota.quota.hard_bytes.or(quota.quota.soft_bytes),
+                QuotaLevel::Hard => quota.quota.hard_bytes,
+                QuotaLevel::Soft => quota.quota.soft_bytes,
+                QuotaLevel::Ok => quota.quota.hard_bytes.or(quota.quota.soft_bytes),
             },
         };
         let Some(previous) = store.record_quota_level(&crossing, now).await? else {
@@ -384,14 +378,15 @@ pub async fn evaluate_quotas(store: &Store, now: DateTime<Utc>) -> StoreResult<V
             &crossing.subject,
             crossing.backend.as_deref().unwrap_or("all"),
         );
+        let previous = previous.as_str();
         match quota.level {
-            "hard" => {
+            QuotaLevel::Hard => {
                 tracing::error!(subject, backend, used = quota.used_bytes, limit = ?crossing.limit_bytes, previous, "quota: hard limit crossed")
             }
-            "soft" => {
+            QuotaLevel::Soft => {
                 tracing::warn!(subject, backend, used = quota.used_bytes, limit = ?crossing.limit_bytes, previous, "quota: soft limit crossed")
             }
-            _ => tracing::info!(
+            QuotaLevel::Ok => tracing::info!(
                 subject,
                 backend,
                 used = quota.used_bytes,

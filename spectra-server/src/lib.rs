@@ -6,7 +6,7 @@
 //! SQLite by default, PostgreSQL for several replicas.
 //!
 //! Layers: [`api`]'s handlers parse, authorize and convert, nothing else; the domain modules
-//! ([`alerts`], [`governance`], [`maintenance`]) decide, taking the store and their own
+//! ([`alerts`], [`fleet`], [`governance`], [`maintenance`]) decide, taking the store and their own
 //! settings, never the HTTP state; [`store`] persists, its methods split by domain.
 //!
 //! ```no_run
@@ -25,6 +25,7 @@ pub mod alerts;
 pub mod api;
 pub mod auth;
 pub mod config;
+pub mod fleet;
 pub mod governance;
 pub mod maintenance;
 mod series;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use axum::http::{Method, StatusCode};
 use chrono::Utc;
-use serde_json::json;
+use serde_json::{Value, json};
 use spectra_core::protocol::{self, Compression, Envelope, MetricBatch, Snapshot};
 use spectra_core::scan::{ScanOptions, Scanner};
 
@@ -450,7 +450,7 @@ async fn inventory_reports_status_by_last_heartbeat() {
     each_store!(|f| {
         let (id, agent) = f.enroll("web-1").await;
         let listed = f.get("/api/v1/agents", &f.viewer).await;
-        assert_eq!(listed.body["agents"][0]["status"], "offline", "never seen");
+        assert_eq!(listed.body["items"][0]["status"], "offline", "never seen");
         let reply = f.post("/api/v1/agent/heartbeat", &agent, &json!({})).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
         let one = f.get(&format!("/api/v1/agents/{id}"), &f.viewer).await;
@@ -1382,5 +1382,126 @@ async fn quotas_show_usage_from_the_newest_snapshots() {
             f.get(&user_uri, &f.viewer).await.status,
             StatusCode::NOT_FOUND
         );
+    });
+}
+
+/// Every page of `uri` (with `limit`), following `next_cursor`; the items in order.
+async fn every_page(f: &harness::Fixture, uri: &str, limit: usize) -> (Vec<Value>, usize) {
+    let mut items = Vec::new();
+    let mut pages = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let separator = if uri.contains('?') { '&' } else { '?' };
+        let mut page_uri = format!("{uri}{separator}limit={limit}");
+        if let Some(cursor) = &cursor {
+            page_uri.push_str(&format!("&cursor={cursor}"));
+        }
+        let reply = f.get(&page_uri, &f.viewer).await;
+        assert_eq!(reply.status, StatusCode::OK, "{page_uri}: {}", reply.text);
+        let page = reply.body["items"].as_array().expect("items").clone();
+        assert!(page.len() <= limit, "{}", reply.text);
+        items.extend(page);
+        pages += 1;
+        match reply.body["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => return (items, pages),
+        }
+    }
+}
+
+#[tokio::test]
+async fn agents_page_in_the_database_and_filter_by_labels_there() {
+    each_store!(|f| {
+        // Hostnames out of order, two sharing one, labels with LIKE's own wildcards.
+        let hosts = [
+            ("web-2", json!({"env": "prod", "rack": "a_1"})),
+            ("db-1", json!({"env": "prod", "rack": "a%1"})),
+            ("web-1", json!({"env": "staging", "rack": "a_1"})),
+            ("web-1", json!({"env": "prod", "rack": "b"})),
+            ("cache-1", json!({"env": "production"})),
+        ];
+        for (i, (host, labels)) in hosts.iter().enumerate() {
+            let body = json!({"enrollment_token": harness::ENROLL, "hostname": host,
+                              "os": "linux", "version": "1", "machine_id": format!("m-{i}"),
+                              "labels": labels});
+            let reply = f.register(body).await;
+            assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        }
+        let (all, pages) = every_page(&f, "/api/v1/agents", 2).await;
+        assert_eq!(pages, 3);
+        let order: Vec<&str> = all
+            .iter()
+            .map(|a| a["hostname"].as_str().expect("host"))
+            .collect();
+        assert_eq!(order, ["cache-1", "db-1", "web-1", "web-1", "web-2"]);
+        let ids: std::collections::BTreeSet<&str> =
+            all.iter().map(|a| a["id"].as_str().expect("id")).collect();
+        assert_eq!(ids.len(), 5, "each agent once across the pages");
+
+        let hosts_of = |items: &[Value]| -> Vec<String> {
+            items
+                .iter()
+                .map(|a| {
+                    format!(
+                        "{}:{}",
+                        a["hostname"].as_str().unwrap_or(""),
+                        a["labels"]["rack"].as_str().unwrap_or("")
+                    )
+                })
+                .collect()
+        };
+        let (prod, _) = every_page(&f, "/api/v1/agents?label=env=prod", 1).await;
+        assert_eq!(
+            hosts_of(&prod),
+            ["db-1:a%1", "web-1:b", "web-2:a_1"],
+            "not production"
+        );
+        let (underscore, _) = every_page(&f, "/api/v1/agents?label=rack=a_1", 10).await;
+        assert_eq!(
+            hosts_of(&underscore),
+            ["web-1:a_1", "web-2:a_1"],
+            "_ is no wildcard"
+        );
+        let (percent, _) = every_page(&f, "/api/v1/agents?label=rack=a%251", 10).await;
+        assert_eq!(hosts_of(&percent), ["db-1:a%1"], "% is no wildcard");
+        let (both, _) = every_page(&f, "/api/v1/agents?label=env=prod,rack=a_1", 10).await;
+        assert_eq!(hosts_of(&both), ["web-2:a_1"]);
+
+        let too_many = f.get("/api/v1/agents?limit=1001", &f.viewer).await;
+        assert_eq!(
+            too_many.status,
+            StatusCode::BAD_REQUEST,
+            "{}",
+            too_many.text
+        );
+        let forged = f.get("/api/v1/agents?cursor=bm9wZQ", &f.viewer).await;
+        assert_eq!(forged.status, StatusCode::BAD_REQUEST, "{}", forged.text);
+
+        // The status counts in the database: enrolled, never heard from since.
+        let status = f.get("/api/v1/status", &f.viewer).await;
+        assert_eq!(status.status, StatusCode::OK, "{}", status.text);
+        assert_eq!(status.body["agents"]["total"], 5, "{}", status.text);
+        assert_eq!(status.body["agents"]["pending"], 0, "{}", status.text);
+        let (_, token) = f.enroll("beating-1").await;
+        let beat = f
+            .request(
+                Method::POST,
+                "/api/v1/agent/heartbeat",
+                Some(&token),
+                vec![],
+            )
+            .await;
+        assert_eq!(beat.status, StatusCode::OK);
+        let status = f.get("/api/v1/status", &f.viewer).await;
+        assert_eq!(status.body["agents"]["online"], 1, "{}", status.text);
+        assert_eq!(status.body["agents"]["total"], 6, "{}", status.text);
+        let agents = &status.body["agents"];
+        let summed = ["online", "stale", "offline"]
+            .iter()
+            .map(|k| agents[k].as_i64().unwrap_or(0))
+            .sum::<i64>();
+        assert_eq!(summed, 6, "{}", status.text);
+        assert_eq!(status.body["server"]["status"], "ready");
+        assert_eq!(status.body["backends_total"], 0);
     });
 }

@@ -16,12 +16,6 @@ use super::{ApiError, AppState};
 use crate::auth::{self, Admin, Operator, Role, User, Viewer};
 use crate::store::{AgentRecord, CommandRecord};
 
-/// Heartbeats within this make an agent `online`.
-pub const ONLINE_WITHIN: chrono::Duration = chrono::Duration::seconds(90);
-/// Beyond `online`, heartbeats within this make it `stale` (missed a few; may come back);
-/// older, or none at all, is `offline`.
-pub const STALE_WITHIN: chrono::Duration = chrono::Duration::minutes(15);
-
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/agents", get(list_agents))
@@ -50,11 +44,7 @@ struct AgentView {
 }
 
 fn view(agent: AgentRecord, now: DateTime<Utc>) -> AgentView {
-    let status = match agent.last_seen.map(|seen| now - seen) {
-        Some(age) if age <= ONLINE_WITHIN => "online",
-        Some(age) if age <= STALE_WITHIN => "stale",
-        _ => "offline",
-    };
+    let status = crate::fleet::liveness(agent.last_seen, now);
     let approval = if agent.approved {
         "approved"
     } else {
@@ -73,6 +63,8 @@ fn view(agent: AgentRecord, now: DateTime<Utc>) -> AgentView {
 struct AgentFilter {
     /// `key=value[,key=value…]`: agents carrying every one of these labels.
     label: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
 }
 
 /// The `key=value` pairs of a label filter, each key checked as agents' keys are.
@@ -88,29 +80,31 @@ fn label_filter(text: &str) -> Result<Vec<(&str, &str)>, ApiError> {
         .collect()
 }
 
+/// Agents in (hostname, id) order, a page at a time, filtered by labels in the database.
 async fn list_agents(
     State(state): State<AppState>,
     _: Viewer,
     filter: Result<Query<AgentFilter>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(filter) = filter?;
-    let wanted = filter.label.as_deref().map(label_filter).transpose()?;
-    let now = Utc::now();
-    let agents: Vec<AgentView> = state
+    let wanted = filter
+        .label
+        .as_deref()
+        .map(label_filter)
+        .transpose()?
+        .unwrap_or_default();
+    let (limit, after) =
+        super::governance::page::<(String, String)>(filter.limit, filter.cursor.as_deref())?;
+    let agents = state
         .store
-        .agents()
-        .await?
-        .into_iter()
-        .filter(|agent| {
-            wanted.as_ref().is_none_or(|pairs| {
-                pairs
-                    .iter()
-                    .all(|(k, v)| agent.labels.get(*k).is_some_and(|have| have == v))
-            })
-        })
-        .map(|agent| view(agent, now))
-        .collect();
-    Ok(Json(json!({ "agents": agents })))
+        .agents_page(&wanted, after.as_ref(), limit + 1)
+        .await?;
+    let (agents, next) = super::governance::one_page(agents, limit, |agent| {
+        (agent.hostname.clone(), agent.id.clone())
+    });
+    let now = Utc::now();
+    let items: Vec<AgentView> = agents.into_iter().map(|agent| view(agent, now)).collect();
+    Ok(Json(json!({ "items": items, "next_cursor": next })))
 }
 
 pub(super) async fn find_agent(state: &AppState, id: &str) -> Result<AgentRecord, ApiError> {

@@ -41,8 +41,7 @@ pub(super) fn routes() -> Router<AppState> {
         )
 }
 
-const DEFAULT_PAGE: usize = 100;
-const MAX_PAGE: usize = 1000;
+use crate::store::{DEFAULT_PAGE_SIZE as DEFAULT_PAGE, MAX_PAGE_SIZE as MAX_PAGE};
 
 /// `limit` checked, and the position `cursor` holds.
 pub(super) fn page<P: DeserializeOwned>(

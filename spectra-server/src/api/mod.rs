@@ -59,6 +59,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/api/v1/status", get(status))
         .route("/openapi.json", get(openapi))
         .route("/metrics", get(prometheus::exposition))
         .merge(agent::routes())
@@ -111,6 +112,19 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<serde_json::Value>
     Ok(Json(
         serde_json::json!({"status": "ready", "store": state.store.backend()}),
     ))
+}
+
+/// The fleet at a glance (what `spectra status` prints): the store's health, agents by how
+/// recently they were heard from, the backends' last crawls and the quotas over a limit.
+async fn status(
+    State(state): State<AppState>,
+    _: crate::auth::Viewer,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    state.store.ping().await?;
+    let status = crate::fleet::status(&state.store, Utc::now()).await?;
+    let mut body = serde_json::to_value(status).unwrap_or_default();
+    body["server"] = serde_json::json!({"status": "ready", "store": state.store.backend()});
+    Ok(Json(body))
 }
 
 async fn openapi(_: crate::auth::Viewer) -> impl IntoResponse {

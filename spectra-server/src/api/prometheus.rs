@@ -258,10 +258,10 @@ pub(super) async fn exposition(
         );
         let online = agent
             .last_seen
-            .is_some_and(|seen| now - seen <= super::admin::ONLINE_WITHIN);
+            .is_some_and(|seen| now - seen <= crate::fleet::ONLINE_WITHIN);
         let help = format!(
             "1 when the agent was heard from within the last {} seconds, else 0.",
-            super::admin::ONLINE_WITHIN.num_seconds()
+            crate::fleet::ONLINE_WITHIN.num_seconds()
         );
         exposition.add(
             "spectra_agent_up",

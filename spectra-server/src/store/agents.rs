@@ -24,6 +24,29 @@ pub struct AgentRecord {
     pub replaces: Option<String>,
 }
 
+/// How many agents are in each state (see [`Store::agent_counts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct AgentCounts {
+    pub online: i64,
+    pub stale: i64,
+    pub offline: i64,
+    pub pending: i64,
+    pub total: i64,
+}
+
+/// `text` for a LIKE pattern with `\` as the escape: its own `%`, `_` and `\` match
+/// themselves.
+fn escape_like(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Who uploads, as far as the store needs to know: the agent, and when it was last seen (so
 /// an upload refreshes `last_seen` only when it is stale).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -518,6 +541,78 @@ impl Store {
         .fetch_all(self.reader())
         .await?;
         rows.iter().map(agent_from_row).collect()
+    }
+
+    /// One page of agents in (hostname, id) order after `after`, carrying every one of
+    /// `labels` (matched in SQL on the labels' JSON text, where `"key":"value"` can only be that
+    /// pair: keys and values are JSON strings, so a quote inside one is escaped).
+    pub async fn agents_page(
+        &self,
+        labels: &[(&str, &str)],
+        after: Option<&(String, String)>,
+        limit: usize,
+    ) -> StoreResult<Vec<AgentRecord>> {
+        let mut sql = format!("SELECT {AGENT_COLUMNS} FROM agents a WHERE 1 = 1");
+        let mut binds: Vec<String> = Vec::new();
+        for (key, value) in labels {
+            let pair = format!(
+                "{}:{}",
+                serde_json::Value::from(*key),
+                serde_json::Value::from(*value)
+            );
+            binds.push(format!("%{}%", escape_like(&pair)));
+            sql.push_str(&format!(" AND a.labels LIKE ${} ESCAPE '\\'", binds.len()));
+        }
+        if let Some((hostname, id)) = after {
+            binds.push(hostname.clone());
+            binds.push(id.clone());
+            let (h, i) = (binds.len() - 1, binds.len());
+            sql.push_str(&format!(
+                " AND (a.hostname > ${h} OR (a.hostname = ${h} AND a.id > ${i}))"
+            ));
+        }
+        sql.push_str(&format!(
+            " ORDER BY a.hostname, a.id LIMIT {}",
+            limit.min(MAX_PAGE_SIZE + 1)
+        ));
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for bind in binds {
+            query = query.bind(bind);
+        }
+        let rows = query.fetch_all(self.reader()).await?;
+        rows.iter().map(agent_from_row).collect()
+    }
+
+    /// Agents by how recently they were heard from (online within `online`, stale within
+    /// `stale`, else offline), pending approval, and in all; counted in the database.
+    pub async fn agent_counts(
+        &self,
+        now: DateTime<Utc>,
+        online: chrono::Duration,
+        stale: chrono::Duration,
+    ) -> StoreResult<AgentCounts> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS total,
+                    COALESCE(SUM(CASE WHEN last_seen >= $1 THEN 1 ELSE 0 END), 0) AS online,
+                    COALESCE(SUM(CASE WHEN last_seen < $1 AND last_seen >= $2 THEN 1 ELSE 0 END), 0)
+                        AS stale,
+                    COALESCE(SUM(CASE WHEN approved = 0 THEN 1 ELSE 0 END), 0) AS pending
+             FROM agents",
+        )
+        .bind(millis(now - online))
+        .bind(millis(now - stale))
+        .fetch_one(self.reader())
+        .await?;
+        let total: i64 = row.try_get("total")?;
+        let online: i64 = row.try_get("online")?;
+        let stale: i64 = row.try_get("stale")?;
+        Ok(AgentCounts {
+            total,
+            online,
+            stale,
+            offline: total - online - stale,
+            pending: row.try_get("pending")?,
+        })
     }
 
     pub async fn agent(&self, id: &str) -> StoreResult<Option<AgentRecord>> {

@@ -54,7 +54,9 @@ use uuid::Uuid;
 use crate::auth::{Role, hex, sha256_hex};
 use metrics::write_batch;
 
-pub use agents::{AgentEvent, AgentRecord, Enrollment, LEGACY_MACHINE_PREFIX, Uploader};
+pub use agents::{
+    AgentCounts, AgentEvent, AgentRecord, Enrollment, LEGACY_MACHINE_PREFIX, Uploader,
+};
 pub use alerts::{AlertRecord, AlertRuleRecord, DeliveryAttempt, OutboxRow, Silence};
 pub use commands::{CommandRecord, CommandStatus, Finished};
 pub use index::{BackendRecord, IndexOutcome, StaleFile, StaleQuery, Totals};
@@ -70,6 +72,11 @@ pub use tokens::TokenRecord;
 
 /// Rows per multi-row INSERT: well under both databases' bound-parameter limits.
 const INSERT_CHUNK: usize = 400;
+
+/// Items of a list page when the caller does not say.
+pub const DEFAULT_PAGE_SIZE: usize = 100;
+/// The most items one page of any list may hold: the bound every paged query keeps.
+pub const MAX_PAGE_SIZE: usize = 1000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

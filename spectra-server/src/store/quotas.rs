@@ -2,6 +2,15 @@
 //! and every change of level.
 
 use super::*;
+use spectra_core::alert::QuotaLevel;
+
+/// A level as the quota tables keep it.
+fn stored_level(text: &str) -> StoreResult<QuotaLevel> {
+    QuotaLevel::named(text).ok_or_else(|| StoreError::Corrupt {
+        what: "quota level",
+        message: format!("{text:?} is not ok, soft or hard"),
+    })
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct QuotaRecord {
@@ -20,8 +29,8 @@ pub struct QuotaRecord {
 pub struct QuotaCrossing {
     pub subject: String,
     pub backend: Option<String>,
-    pub level: String,
-    pub previous: String,
+    pub level: QuotaLevel,
+    pub previous: QuotaLevel,
     pub at: DateTime<Utc>,
     pub used_bytes: i64,
     /// The limit crossed (the hard one for `hard`, the soft one for `soft`).
@@ -108,17 +117,17 @@ impl Store {
     /// The recorded level of every quota and since when: `(subject, backend) → (level, since)`.
     pub async fn quota_levels(
         &self,
-    ) -> StoreResult<HashMap<(String, Option<String>), (String, DateTime<Utc>)>> {
+    ) -> StoreResult<HashMap<(String, Option<String>), (QuotaLevel, DateTime<Utc>)>> {
         let rows: Vec<(String, String, String, i64)> =
             sqlx::query_as("SELECT subject, backend, level, since FROM quota_state")
                 .fetch_all(self.reader())
                 .await?;
-        Ok(rows
-            .into_iter()
+        rows.into_iter()
             .map(|(subject, backend, level, since)| {
-                ((subject, backend_of(backend)), (level, from_millis(since)))
+                let level = stored_level(&level)?;
+                Ok(((subject, backend_of(backend)), (level, from_millis(since))))
             })
-            .collect())
+            .collect()
     }
 
     /// Records that the quota stands at `level` now; a change of level is also kept as a
@@ -127,7 +136,7 @@ impl Store {
         &self,
         crossing: &QuotaCrossing,
         now: DateTime<Utc>,
-    ) -> StoreResult<Option<String>> {
+    ) -> StoreResult<Option<QuotaLevel>> {
         let backend = backend_key(crossing.backend.as_deref());
         let mut tx = self.begin_write().await?;
         let previous: Option<String> =
@@ -136,7 +145,8 @@ impl Store {
                 .bind(backend)
                 .fetch_optional(&mut *tx)
                 .await?;
-        let changed = previous.as_deref().unwrap_or("ok") != crossing.level;
+        let previous = previous.map_or(Ok(QuotaLevel::Ok), |level| stored_level(&level))?;
+        let changed = previous != crossing.level;
         sqlx::query(
             "INSERT INTO quota_state (subject, backend, level, since, used_bytes, checked_at)
              VALUES ($1, $2, $3, $4, $5, $4)
@@ -148,7 +158,7 @@ impl Store {
         )
         .bind(&crossing.subject)
         .bind(backend)
-        .bind(&crossing.level)
+        .bind(crossing.level.as_str())
         .bind(millis(now))
         .bind(crossing.used_bytes)
         .execute(&mut *tx)
@@ -161,8 +171,8 @@ impl Store {
             )
             .bind(&crossing.subject)
             .bind(backend)
-            .bind(&crossing.level)
-            .bind(previous.as_deref().unwrap_or("ok"))
+            .bind(crossing.level.as_str())
+            .bind(previous.as_str())
             .bind(millis(now))
             .bind(crossing.used_bytes)
             .bind(crossing.limit_bytes)
@@ -170,7 +180,7 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
-        Ok(changed.then(|| previous.unwrap_or_else(|| "ok".to_owned())))
+        Ok(changed.then_some(previous))
     }
 
     /// Every change of a quota's level from `since` on, oldest first.
@@ -187,8 +197,8 @@ impl Store {
                 Ok(QuotaCrossing {
                     subject: row.try_get("subject")?,
                     backend: backend_of(row.try_get("backend")?),
-                    level: row.try_get("level")?,
-                    previous: row.try_get("previous")?,
+                    level: stored_level(&row.try_get::<String, _>("level")?)?,
+                    previous: stored_level(&row.try_get::<String, _>("previous")?)?,
                     at: from_millis(row.try_get("at")?),
                     used_bytes: row.try_get("used_bytes")?,
                     limit_bytes: row.try_get("limit_bytes")?,
