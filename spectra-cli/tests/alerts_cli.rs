@@ -633,7 +633,7 @@ async fn rules_fire_resolve_and_deliver_by_webhook_and_email_through_restarts() 
         let (_, body) = api
             .send(reqwest::Method::GET, "/api/v1/alert-deliveries", None)
             .await;
-        let failed = body["deliveries"].as_array().is_some_and(|d| {
+        let failed = body["items"].as_array().is_some_and(|d| {
             d.iter()
                 .any(|d| d["rule"] == "memory low" && d["status"] == "HTTP 503" && d["ok"] == false)
         });
@@ -764,10 +764,18 @@ async fn email_goes_over_starttls_with_credentials_that_are_never_logged() {
             .auth
             .is_some_and(|line| line.starts_with("AUTH PLAIN"))
     );
-    let (_, deliveries) = api
-        .send(reqwest::Method::GET, "/api/v1/alert-deliveries", None)
-        .await;
-    assert_eq!(deliveries["deliveries"][0]["ok"], true, "{deliveries}");
+    // The attempt is recorded once the SMTP exchange has ended, a moment after the mail
+    // arrived: wait for it.
+    let deliveries = loop {
+        let (_, deliveries) = api
+            .send(reqwest::Method::GET, "/api/v1/alert-deliveries", None)
+            .await;
+        if deliveries["items"][0]["ok"] == true {
+            break deliveries;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "{deliveries}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert!(
         !server.log().contains(password),
         "the password is in the log"

@@ -1385,30 +1385,6 @@ async fn quotas_show_usage_from_the_newest_snapshots() {
     });
 }
 
-/// Every page of `uri` (with `limit`), following `next_cursor`; the items in order.
-async fn every_page(f: &harness::Fixture, uri: &str, limit: usize) -> (Vec<Value>, usize) {
-    let mut items = Vec::new();
-    let mut pages = 0;
-    let mut cursor: Option<String> = None;
-    loop {
-        let separator = if uri.contains('?') { '&' } else { '?' };
-        let mut page_uri = format!("{uri}{separator}limit={limit}");
-        if let Some(cursor) = &cursor {
-            page_uri.push_str(&format!("&cursor={cursor}"));
-        }
-        let reply = f.get(&page_uri, &f.viewer).await;
-        assert_eq!(reply.status, StatusCode::OK, "{page_uri}: {}", reply.text);
-        let page = reply.body["items"].as_array().expect("items").clone();
-        assert!(page.len() <= limit, "{}", reply.text);
-        items.extend(page);
-        pages += 1;
-        match reply.body["next_cursor"].as_str() {
-            Some(next) => cursor = Some(next.to_owned()),
-            None => return (items, pages),
-        }
-    }
-}
-
 #[tokio::test]
 async fn agents_page_in_the_database_and_filter_by_labels_there() {
     each_store!(|f| {
@@ -1427,7 +1403,7 @@ async fn agents_page_in_the_database_and_filter_by_labels_there() {
             let reply = f.register(body).await;
             assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
         }
-        let (all, pages) = every_page(&f, "/api/v1/agents", 2).await;
+        let (all, pages) = f.every_page("/api/v1/agents", 2).await;
         assert_eq!(pages, 3);
         let order: Vec<&str> = all
             .iter()
@@ -1450,21 +1426,23 @@ async fn agents_page_in_the_database_and_filter_by_labels_there() {
                 })
                 .collect()
         };
-        let (prod, _) = every_page(&f, "/api/v1/agents?label=env=prod", 1).await;
+        let (prod, _) = f.every_page("/api/v1/agents?label=env=prod", 1).await;
         assert_eq!(
             hosts_of(&prod),
             ["db-1:a%1", "web-1:b", "web-2:a_1"],
             "not production"
         );
-        let (underscore, _) = every_page(&f, "/api/v1/agents?label=rack=a_1", 10).await;
+        let (underscore, _) = f.every_page("/api/v1/agents?label=rack=a_1", 10).await;
         assert_eq!(
             hosts_of(&underscore),
             ["web-1:a_1", "web-2:a_1"],
             "_ is no wildcard"
         );
-        let (percent, _) = every_page(&f, "/api/v1/agents?label=rack=a%251", 10).await;
+        let (percent, _) = f.every_page("/api/v1/agents?label=rack=a%251", 10).await;
         assert_eq!(hosts_of(&percent), ["db-1:a%1"], "% is no wildcard");
-        let (both, _) = every_page(&f, "/api/v1/agents?label=env=prod,rack=a_1", 10).await;
+        let (both, _) = f
+            .every_page("/api/v1/agents?label=env=prod,rack=a_1", 10)
+            .await;
         assert_eq!(hosts_of(&both), ["web-2:a_1"]);
 
         let too_many = f.get("/api/v1/agents?limit=1001", &f.viewer).await;

@@ -16,7 +16,6 @@ use crate::auth::{Admin, Operator, User, Viewer};
 use crate::store::Silence;
 
 /// Most delivery attempts one request lists (a log, newest first: `limit` only).
-const MAX_DELIVERIES: usize = 1000;
 /// Longest silence accepted.
 const MAX_SILENCE: std::time::Duration = std::time::Duration::from_secs(366 * 86_400);
 
@@ -43,20 +42,15 @@ struct ListParams {
     cursor: Option<String>,
 }
 
-/// `{items, next_cursor}`: one page of `items` (in their order) after `cursor`'s position.
-fn paged<T: serde::Serialize, P: serde::Serialize + serde::de::DeserializeOwned + PartialOrd>(
+/// `{items, next_cursor}`: a page the store read after `after`'s position (asked for one
+/// more than `limit`, to know whether there are more).
+fn page_of<T: serde::Serialize, P: serde::Serialize>(
     items: Vec<T>,
-    limit: Option<usize>,
-    cursor: Option<&str>,
+    limit: usize,
     position: impl Fn(&T) -> P,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    let (limit, after) = super::governance::page::<P>(limit, cursor)?;
-    let rest: Vec<T> = items
-        .into_iter()
-        .filter(|item| after.as_ref().is_none_or(|after| position(item) > *after))
-        .collect();
-    let (items, next) = super::governance::one_page(rest, limit, position);
-    Ok(Json(json!({ "items": items, "next_cursor": next })))
+) -> Json<serde_json::Value> {
+    let (items, next) = super::governance::one_page(items, limit, position);
+    Json(json!({ "items": items, "next_cursor": next }))
 }
 
 async fn list_rules(
@@ -65,12 +59,12 @@ async fn list_rules(
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(params) = params?;
-    paged(
-        state.store.alert_rules().await?,
-        params.limit,
-        params.cursor.as_deref(),
-        |r| r.rule.name.clone(),
-    )
+    let (limit, after) = super::governance::page::<String>(params.limit, params.cursor.as_deref())?;
+    let rules = state
+        .store
+        .alert_rules_page(after.as_deref(), limit + 1)
+        .await?;
+    Ok(page_of(rules, limit, |r| r.rule.name.clone()))
 }
 
 async fn read_rule(
@@ -81,22 +75,42 @@ async fn read_rule(
     let Path(name) = name?;
     let rule = state
         .store
-        .alert_rules()
+        .alert_rule(&name)
         .await?
-        .into_iter()
-        .find(|r| r.rule.name == name)
         .ok_or_else(|| ApiError::not_found(format!("no alert rule {name:?}")))?;
     Ok(Json(json!(rule)))
 }
 
+/// How a rule is written: created only if its name is free, or created or replaced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RuleWrite {
+    Create,
+    CreateOrReplace,
+}
+
+/// Checks and writes `rule`; answers whether it is new and the body to send. A `Create` of a
+/// name that exists is a 409, decided by the store's one insert.
 async fn store_rule(
     state: &AppState,
     by: &str,
     rule: AlertRule,
+    write: RuleWrite,
 ) -> Result<(bool, serde_json::Value), ApiError> {
     let compiled =
         crate::alerts::check_rule(&state.config.alerts, &rule).map_err(ApiError::bad_request)?;
-    let created = state.store.put_alert_rule(&rule, by, Utc::now()).await?;
+    let now = Utc::now();
+    let created = match write {
+        RuleWrite::Create => {
+            if !state.store.create_alert_rule(&rule, by, now).await? {
+                return Err(ApiError::conflict(format!(
+                    "alert rule {:?} exists; PUT /api/v1/alert-rules/{{name}} replaces it",
+                    rule.name
+                )));
+            }
+            true
+        }
+        RuleWrite::CreateOrReplace => state.store.put_alert_rule(&rule, by, now).await?,
+    };
     Ok((
         created,
         json!({
@@ -114,19 +128,7 @@ async fn create_rule(
     body: Result<Json<AlertRule>, JsonRejection>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let Json(rule) = body?;
-    if state
-        .store
-        .alert_rules()
-        .await?
-        .iter()
-        .any(|r| r.rule.name == rule.name)
-    {
-        return Err(ApiError::conflict(format!(
-            "alert rule {:?} exists; PUT /api/v1/alert-rules/{{name}} replaces it",
-            rule.name
-        )));
-    }
-    let (_, body) = store_rule(&state, &caller.label(), rule).await?;
+    let (_, body) = store_rule(&state, &caller.label(), rule, RuleWrite::Create).await?;
     Ok((StatusCode::CREATED, Json(body)))
 }
 
@@ -143,7 +145,8 @@ async fn put_rule(
             rule.name
         )));
     }
-    let (created, body) = store_rule(&state, &caller.label(), rule).await?;
+    let (created, body) =
+        store_rule(&state, &caller.label(), rule, RuleWrite::CreateOrReplace).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -174,7 +177,7 @@ struct AlertFilter {
     cursor: Option<String>,
 }
 
-/// Alerts by rule and series.
+/// Alerts by rule and series, a page at a time from the database.
 async fn list_alerts(
     State(state): State<AppState>,
     _: Viewer,
@@ -189,34 +192,30 @@ async fn list_alerts(
             ))
         })?),
     };
-    let alerts: Vec<_> = state
+    let (limit, after) =
+        super::governance::page::<(String, String)>(filter.limit, filter.cursor.as_deref())?;
+    let alerts = state
         .store
-        .alerts(wanted)
-        .await?
-        .into_iter()
-        .filter(|a| filter.rule.as_ref().is_none_or(|rule| *rule == a.rule))
-        .collect();
-    paged(alerts, filter.limit, filter.cursor.as_deref(), |a| {
+        .alerts_page(wanted, filter.rule.as_deref(), after.as_ref(), limit + 1)
+        .await?;
+    Ok(page_of(alerts, limit, |a| {
         (a.rule.clone(), a.series.clone())
-    })
+    }))
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DeliveryFilter {
-    limit: Option<usize>,
-}
-
+/// Delivery attempts, newest first, a page at a time from the database.
 async fn list_deliveries(
     State(state): State<AppState>,
     _: Viewer,
-    filter: Result<Query<DeliveryFilter>, QueryRejection>,
+    params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let Query(filter) = filter?;
-    let limit = filter.limit.unwrap_or(100).clamp(1, MAX_DELIVERIES);
-    Ok(Json(
-        json!({ "deliveries": state.store.deliveries(limit).await? }),
-    ))
+    let Query(params) = params?;
+    let (limit, after) =
+        super::governance::page::<(i64, String, i64)>(params.limit, params.cursor.as_deref())?;
+    let attempts = state.store.deliveries(after.as_ref(), limit + 1).await?;
+    Ok(page_of(attempts, limit, |d| {
+        (crate::store::millis(d.at), d.outbox_id.clone(), d.attempt)
+    }))
 }
 
 /// Silences not yet ended, soonest ending first.
@@ -226,12 +225,15 @@ async fn list_silences(
     params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(params) = params?;
-    paged(
-        state.store.silences(Utc::now()).await?,
-        params.limit,
-        params.cursor.as_deref(),
-        |s| (crate::store::millis(s.ends_at), s.id.clone()),
-    )
+    let (limit, after) =
+        super::governance::page::<(i64, String)>(params.limit, params.cursor.as_deref())?;
+    let silences = state
+        .store
+        .silences_page(Utc::now(), after.as_ref(), limit + 1)
+        .await?;
+    Ok(page_of(silences, limit, |s| {
+        (crate::store::millis(s.ends_at), s.id.clone())
+    }))
 }
 
 #[derive(Debug, Deserialize)]

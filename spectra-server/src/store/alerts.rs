@@ -121,27 +121,83 @@ fn alert_of(row: &AnyRow) -> StoreResult<AlertRecord> {
     })
 }
 
+const RULE_SELECT: &str = "SELECT spec, created_at, updated_at, updated_by FROM alert_rules";
+
+fn rule_of(row: &AnyRow) -> StoreResult<AlertRuleRecord> {
+    let spec: String = row.try_get("spec")?;
+    Ok(AlertRuleRecord {
+        rule: serde_json::from_str(&spec).map_err(|e| StoreError::Corrupt {
+            what: "alert rule",
+            message: e.to_string(),
+        })?,
+        created_at: from_millis(row.try_get("created_at")?),
+        updated_at: from_millis(row.try_get("updated_at")?),
+        updated_by: row.try_get("updated_by")?,
+    })
+}
+
+fn rule_spec(rule: &AlertRule) -> StoreResult<String> {
+    serde_json::to_string(rule).map_err(|e| StoreError::Corrupt {
+        what: "alert rule",
+        message: e.to_string(),
+    })
+}
+
 impl Store {
+    /// Every rule, by name (what an evaluation reads).
     pub async fn alert_rules(&self) -> StoreResult<Vec<AlertRuleRecord>> {
-        let rows = sqlx::query(
-            "SELECT spec, created_at, updated_at, updated_by FROM alert_rules ORDER BY name",
-        )
+        let rows = sqlx::query(AssertSqlSafe(format!("{RULE_SELECT} ORDER BY name")))
+            .fetch_all(self.reader())
+            .await?;
+        rows.iter().map(rule_of).collect()
+    }
+
+    /// One page of rules by name, after `after`.
+    pub async fn alert_rules_page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<AlertRuleRecord>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "{RULE_SELECT} WHERE name > $1 ORDER BY name LIMIT {}",
+            limit.min(MAX_PAGE_SIZE + 1)
+        )))
+        .bind(after.unwrap_or(""))
         .fetch_all(self.reader())
         .await?;
-        rows.iter()
-            .map(|row| {
-                let spec: String = row.try_get("spec")?;
-                Ok(AlertRuleRecord {
-                    rule: serde_json::from_str(&spec).map_err(|e| StoreError::Corrupt {
-                        what: "alert rule",
-                        message: e.to_string(),
-                    })?,
-                    created_at: from_millis(row.try_get("created_at")?),
-                    updated_at: from_millis(row.try_get("updated_at")?),
-                    updated_by: row.try_get("updated_by")?,
-                })
-            })
-            .collect()
+        rows.iter().map(rule_of).collect()
+    }
+
+    pub async fn alert_rule(&self, name: &str) -> StoreResult<Option<AlertRuleRecord>> {
+        let row = sqlx::query(AssertSqlSafe(format!("{RULE_SELECT} WHERE name = $1")))
+            .bind(name)
+            .fetch_optional(self.reader())
+            .await?;
+        row.as_ref().map(rule_of).transpose()
+    }
+
+    /// Creates the rule named `rule.name` in one statement; false (nothing written) when a
+    /// rule of that name exists, however many replicas create it at once.
+    pub async fn create_alert_rule(
+        &self,
+        rule: &AlertRule,
+        by: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let spec = rule_spec(rule)?;
+        let mut tx = self.begin_write().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO alert_rules (name, spec, created_at, updated_at, updated_by)
+             VALUES ($1, $2, $3, $3, $4) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(&rule.name)
+        .bind(&spec)
+        .bind(millis(now))
+        .bind(by)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(inserted.rows_affected() == 1)
     }
 
     /// Creates or replaces the rule named `rule.name`; answers whether it is new.
@@ -151,10 +207,7 @@ impl Store {
         by: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
-        let spec = serde_json::to_string(rule).map_err(|e| StoreError::Corrupt {
-            what: "alert rule",
-            message: e.to_string(),
-        })?;
+        let spec = rule_spec(rule)?;
         let mut tx = self.begin_write().await?;
         let updated = sqlx::query(
             "UPDATE alert_rules SET spec = $2, updated_at = $3, updated_by = $4 WHERE name = $1",
@@ -238,6 +291,45 @@ impl Store {
                 .await?
             }
         };
+        rows.iter().map(alert_of).collect()
+    }
+
+    /// One page of alerts in (rule, series) order after `after`, of `state` and `rule` when
+    /// given.
+    pub async fn alerts_page(
+        &self,
+        state: Option<AlertState>,
+        rule: Option<&str>,
+        after: Option<&(String, String)>,
+        limit: usize,
+    ) -> StoreResult<Vec<AlertRecord>> {
+        let mut sql = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE 1 = 1");
+        let mut binds: Vec<String> = Vec::new();
+        if let Some(state) = state {
+            binds.push(state.as_str().to_owned());
+            sql.push_str(&format!(" AND state = ${}", binds.len()));
+        }
+        if let Some(rule) = rule {
+            binds.push(rule.to_owned());
+            sql.push_str(&format!(" AND rule = ${}", binds.len()));
+        }
+        if let Some((rule, series)) = after {
+            binds.push(rule.clone());
+            binds.push(series.clone());
+            let (r, s) = (binds.len() - 1, binds.len());
+            sql.push_str(&format!(
+                " AND (rule > ${r} OR (rule = ${r} AND series > ${s}))"
+            ));
+        }
+        sql.push_str(&format!(
+            " ORDER BY rule, series LIMIT {}",
+            limit.min(MAX_PAGE_SIZE + 1)
+        ));
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        for bind in binds {
+            query = query.bind(bind);
+        }
+        let rows = query.fetch_all(self.reader()).await?;
         rows.iter().map(alert_of).collect()
     }
 
@@ -340,15 +432,35 @@ impl Store {
     }
 
     /// Silences that have not ended by `now`, soonest ending first.
+    /// Silences not yet ended at `now`, soonest ending first (every one: what an evaluation
+    /// reads).
     pub async fn silences(&self, now: DateTime<Utc>) -> StoreResult<Vec<Silence>> {
-        let rows = sqlx::query(
-            "SELECT id, rule, agent_id, label_key, label_value, starts_at, ends_at, created_by,
-                    reason
-             FROM silences WHERE ends_at > $1 ORDER BY ends_at, id",
-        )
-        .bind(millis(now))
-        .fetch_all(self.reader())
-        .await?;
+        self.silences_page(now, None, usize::MAX).await
+    }
+
+    /// One page of them after the silence `after` names: (ends at, id).
+    pub async fn silences_page(
+        &self,
+        now: DateTime<Utc>,
+        after: Option<&(i64, String)>,
+        limit: usize,
+    ) -> StoreResult<Vec<Silence>> {
+        let mut sql = "SELECT id, rule, agent_id, label_key, label_value, starts_at, ends_at,
+                    created_by, reason
+             FROM silences WHERE ends_at > $1"
+            .to_owned();
+        if after.is_some() {
+            sql.push_str(" AND (ends_at > $2 OR (ends_at = $2 AND id > $3))");
+        }
+        sql.push_str(" ORDER BY ends_at, id");
+        if limit != usize::MAX {
+            sql.push_str(&format!(" LIMIT {}", limit.min(MAX_PAGE_SIZE + 1)));
+        }
+        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(millis(now));
+        if let Some((ends_at, id)) = after {
+            query = query.bind(*ends_at).bind(id.clone());
+        }
+        let rows = query.fetch_all(self.reader()).await?;
         rows.iter()
             .map(|row| {
                 let key: Option<String> = row.try_get("label_key")?;
@@ -475,16 +587,32 @@ impl Store {
         Ok(())
     }
 
-    /// Delivery attempts, newest first.
-    pub async fn deliveries(&self, limit: usize) -> StoreResult<Vec<DeliveryAttempt>> {
-        let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT d.outbox_id, o.rule, o.notice, o.channel, o.target, d.attempt, d.at, d.ok,
-                    d.status
-             FROM alert_deliveries d JOIN alert_outbox o ON o.id = d.outbox_id
-             ORDER BY d.at DESC, d.outbox_id, d.attempt DESC LIMIT {limit}"
-        )))
-        .fetch_all(self.reader())
-        .await?;
+    /// One page of delivery attempts, newest first (ties: by notice, then latest attempt),
+    /// after the attempt `after` names: (at, outbox id, attempt).
+    pub async fn deliveries(
+        &self,
+        after: Option<&(i64, String, i64)>,
+        limit: usize,
+    ) -> StoreResult<Vec<DeliveryAttempt>> {
+        let mut sql = "SELECT d.outbox_id, o.rule, o.notice, o.channel, o.target, d.attempt, d.at,
+                    d.ok, d.status
+             FROM alert_deliveries d JOIN alert_outbox o ON o.id = d.outbox_id"
+            .to_owned();
+        if after.is_some() {
+            sql.push_str(
+                " WHERE d.at < $1 OR (d.at = $1 AND d.outbox_id > $2)
+                   OR (d.at = $1 AND d.outbox_id = $2 AND d.attempt < $3)",
+            );
+        }
+        sql.push_str(&format!(
+            " ORDER BY d.at DESC, d.outbox_id, d.attempt DESC LIMIT {}",
+            limit.min(MAX_PAGE_SIZE + 1)
+        ));
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        if let Some((at, outbox, attempt)) = after {
+            query = query.bind(*at).bind(outbox.clone()).bind(*attempt);
+        }
+        let rows = query.fetch_all(self.reader()).await?;
         rows.iter()
             .map(|row| {
                 Ok(DeliveryAttempt {

@@ -230,6 +230,31 @@ impl Fixture {
         .await
     }
 
+    /// Every page of list `uri` read as a viewer, `limit` items a page, following
+    /// `next_cursor`: the items in order and how many pages held them.
+    pub async fn every_page(&self, uri: &str, limit: usize) -> (Vec<Value>, usize) {
+        let mut items = Vec::new();
+        let mut pages = 0;
+        let mut cursor: Option<String> = None;
+        loop {
+            let separator = if uri.contains('?') { '&' } else { '?' };
+            let mut page_uri = format!("{uri}{separator}limit={limit}");
+            if let Some(cursor) = &cursor {
+                page_uri.push_str(&format!("&cursor={cursor}"));
+            }
+            let reply = self.get(&page_uri, &self.viewer).await;
+            assert_eq!(reply.status, StatusCode::OK, "{page_uri}: {}", reply.text);
+            let page = reply.body["items"].as_array().expect("items").clone();
+            assert!(page.len() <= limit, "{}", reply.text);
+            items.extend(page);
+            pages += 1;
+            match reply.body["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_owned()),
+                None => return (items, pages),
+            }
+        }
+    }
+
     /// Enrolls an agent; returns its id and token.
     pub async fn enroll(&self, hostname: &str) -> (String, String) {
         let body = serde_json::json!({"enrollment_token": ENROLL, "hostname": hostname,
