@@ -597,10 +597,7 @@ pub fn quota(args: &QuotaArgs) -> anyhow::Result<()> {
             Ok(())
         }
         QuotaCommand::List => {
-            let answer = api
-                .call(reqwest::Method::GET, "/api/v1/quota", &[])?
-                .unwrap_or_default();
-            let quotas = answer["quotas"].as_array().cloned().unwrap_or_default();
+            let quotas = api.list("/api/v1/quota", &[], usize::MAX)?;
             print(&quotas, &QUOTA_COLUMNS, args.connection.format)
         }
     }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use spectra_core::alert::QuotaLevel;
-use spectra_core::scan::ScanReport;
+use spectra_core::scan::OwnerUsage;
 
 use crate::store::{QuotaRecord, SnapshotSummary, Store, StoreResult, Totals, millis};
 
@@ -204,7 +204,8 @@ pub struct QuotaUsage {
 /// Everything quotas are measured on, loaded once.
 #[derive(Debug)]
 pub struct Usage {
-    snapshots: Vec<(SnapshotSummary, ScanReport)>,
+    /// The newest snapshot of every (agent, root) with its bytes by owner.
+    snapshots: Vec<(SnapshotSummary, Vec<OwnerUsage>)>,
     /// `(backend, owner, totals)` of the file index.
     index: Vec<(String, String, Totals)>,
     backends: Vec<crate::store::BackendRecord>,
@@ -213,18 +214,12 @@ pub struct Usage {
 
 impl Usage {
     pub async fn load(store: &Store) -> StoreResult<Usage> {
-        let latest = store.latest_snapshots().await?;
         let mut teams: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for member in store.team_members().await? {
             teams.entry(member.team).or_default().push(member.user);
         }
         Ok(Usage {
-            snapshots: latest
-                .into_iter()
-                .filter_map(|(summary, report)| {
-                    serde_json::from_value(report).ok().map(|r| (summary, r))
-                })
-                .collect(),
+            snapshots: store.latest_snapshot_owners().await?,
             index: store.index_usage(None).await?,
             backends: store.index_backends().await?,
             teams,
@@ -252,7 +247,7 @@ impl Usage {
     fn owned_in_snapshots(&self, name: &str) -> u64 {
         self.snapshots
             .iter()
-            .flat_map(|(_, report)| &report.owners)
+            .flat_map(|(_, owners)| owners)
             .filter(|owner| {
                 owner.user.as_deref() == Some(name)
                     || owner.uid.is_some_and(|uid| uid.to_string() == name)
@@ -337,11 +332,21 @@ impl Usage {
 
 /// Every quota with its usage, as it stands now.
 pub async fn quota_usage(store: &Store) -> StoreResult<Vec<QuotaUsage>> {
+    let quotas = store.quotas().await?;
+    usage_of_quotas(store, quotas).await
+}
+
+/// `quotas` (a page of them, say) with their usage, as it stands now.
+pub async fn usage_of_quotas(
+    store: &Store,
+    quotas: Vec<QuotaRecord>,
+) -> StoreResult<Vec<QuotaUsage>> {
+    if quotas.is_empty() {
+        return Ok(Vec::new());
+    }
     let usage = Usage::load(store).await?;
     let levels = store.quota_levels().await?;
-    Ok(store
-        .quotas()
-        .await?
+    Ok(quotas
         .into_iter()
         .map(|quota| {
             let recorded = levels.get(&(quota.subject.clone(), quota.backend.clone()));

@@ -1344,13 +1344,9 @@ async fn quotas_show_usage_from_the_newest_snapshots() {
         );
         assert_eq!(set.body["over"], false);
 
-        let listed = f.get("/api/v1/quotas", &f.viewer).await;
-        assert_eq!(
-            listed.body["quotas"].as_array().map(Vec::len),
-            Some(2),
-            "{}",
-            listed.text
-        );
+        let (listed, pages) = f.every_page("/api/v1/quotas", 1).await;
+        assert_eq!((listed.len(), pages), (2, 2), "{listed:?}");
+        assert_ne!(listed[0]["subject"], listed[1]["subject"]);
         for (bad, code) in [
             ("/api/v1/quotas/group:staff", "invalid_input"),
             ("/api/v1/quotas/root:relative", "invalid_input"),

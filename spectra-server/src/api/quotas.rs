@@ -31,12 +31,30 @@ pub(super) fn routes() -> Router<AppState> {
         )
 }
 
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListParams {
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+/// Quotas by (subject, backend), a page at a time from the database, each with its usage.
 async fn list(
     State(state): State<AppState>,
     _: Viewer,
+    params: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let quotas = governance::quota_usage(&state.store).await?;
-    Ok(Json(json!({ "quotas": quotas })))
+    let Query(params) = params?;
+    let (limit, after) = super::governance::page::<(String, Option<String>)>(
+        params.limit,
+        params.cursor.as_deref(),
+    )?;
+    let quotas = state.store.quotas_page(after.as_ref(), limit + 1).await?;
+    let (page, next) = super::governance::one_page(quotas, limit, |quota| {
+        (quota.subject.clone(), quota.backend.clone())
+    });
+    let items = governance::usage_of_quotas(&state.store, page).await?;
+    Ok(Json(json!({ "items": items, "next_cursor": next })))
 }
 
 #[derive(Debug, Deserialize)]

@@ -674,6 +674,7 @@ impl Store {
             "metric_batches",
             "metric_rollups",
             "snapshots",
+            "snapshot_owners",
             "commands",
             "agent_rates",
         ] {

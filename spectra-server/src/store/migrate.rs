@@ -12,6 +12,7 @@ pub(super) const SCHEMA: &[(i64, &str)] = &[
     (7, include_str!("schema_7.sql")),
     (8, include_str!("schema_8.sql")),
     (9, include_str!("schema_9.sql")),
+    (10, include_str!("schema_10.sql")),
 ];
 
 /// Where a schema file says `/* sqlite: WITHOUT ROWID */`, SQLite makes the table WITHOUT

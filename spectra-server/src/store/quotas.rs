@@ -46,13 +46,34 @@ fn backend_of(key: String) -> Option<String> {
 }
 
 impl Store {
+    /// Every quota, by subject and backend.
     pub async fn quotas(&self) -> StoreResult<Vec<QuotaRecord>> {
-        let rows = sqlx::query(
-            "SELECT subject, backend, soft_bytes, hard_bytes, updated_at, updated_by
-             FROM quota_limits ORDER BY subject, backend",
-        )
-        .fetch_all(self.reader())
-        .await?;
+        self.quotas_page(None, usize::MAX).await
+    }
+
+    /// One page of quotas by (subject, backend) after the quota `after` names.
+    pub async fn quotas_page(
+        &self,
+        after: Option<&(String, Option<String>)>,
+        limit: usize,
+    ) -> StoreResult<Vec<QuotaRecord>> {
+        let mut sql = "SELECT subject, backend, soft_bytes, hard_bytes, updated_at, updated_by
+             FROM quota_limits"
+            .to_owned();
+        if after.is_some() {
+            sql.push_str(" WHERE subject > $1 OR (subject = $1 AND backend > $2)");
+        }
+        sql.push_str(" ORDER BY subject, backend");
+        if limit != usize::MAX {
+            sql.push_str(&format!(" LIMIT {}", limit.min(MAX_PAGE_SIZE + 1)));
+        }
+        let mut query = sqlx::query(AssertSqlSafe(sql));
+        if let Some((subject, backend)) = after {
+            query = query
+                .bind(subject.clone())
+                .bind(backend_key(backend.as_deref()).to_owned());
+        }
+        let rows = query.fetch_all(self.reader()).await?;
         rows.iter()
             .map(|row| {
                 Ok(QuotaRecord {

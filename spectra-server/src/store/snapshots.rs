@@ -2,6 +2,7 @@
 
 use super::agents::touch_agent;
 use super::*;
+use spectra_core::scan::{OwnerUsage, ScanReport};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SnapshotSummary {
@@ -88,6 +89,39 @@ impl Store {
                 Ingested::Conflict
             });
         }
+        for owners in snapshot.report.owners.chunks(INSERT_CHUNK / 6) {
+            let mut sql = "INSERT INTO snapshot_owners (snapshot_id, agent_id, uid, user_name,
+                                                      files, bytes) VALUES "
+                .to_owned();
+            for (i, _) in owners.iter().enumerate() {
+                let at = i * 6;
+                sql.push_str(&format!(
+                    "{}(${}, ${}, ${}, ${}, ${}, ${})",
+                    if i == 0 { "" } else { ", " },
+                    at + 1,
+                    at + 2,
+                    at + 3,
+                    at + 4,
+                    at + 5,
+                    at + 6
+                ));
+            }
+            let mut query = sqlx::query(AssertSqlSafe(sql));
+            for owner in owners {
+                query = query
+                    .bind(id.clone())
+                    .bind(agent_id.to_owned())
+                    .bind(owner.uid.map(i64::from))
+                    .bind(owner.user.clone())
+                    .bind(saturating_i64(owner.count))
+                    .bind(saturating_i64(owner.bytes));
+            }
+            query.execute(&mut *tx).await?;
+        }
+        sqlx::query("UPDATE snapshots SET owners_kept = 1 WHERE id = $1")
+            .bind(&id)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query(
             "UPDATE agents SET last_snapshot_id = $2, last_snapshot_at = $3
              WHERE id = $1 AND (last_snapshot_at IS NULL OR last_snapshot_at <= $3)",
@@ -145,24 +179,120 @@ impl Store {
     }
 
     /// The newest snapshot of every (agent, root), with its report: what is on disk now.
-    pub async fn latest_snapshots(&self) -> StoreResult<Vec<(SnapshotSummary, serde_json::Value)>> {
+    /// The newest snapshot of every (agent, root), each with its bytes by owner: from the
+    /// owner rows kept when it was stored, or, for a snapshot stored before they were kept,
+    /// from its report.
+    pub async fn latest_snapshot_owners(
+        &self,
+    ) -> StoreResult<Vec<(SnapshotSummary, Vec<OwnerUsage>)>> {
+        const LATEST: &str = "s.taken_at = (SELECT MAX(taken_at) FROM snapshots n
+                                              WHERE n.agent_id = s.agent_id AND n.root = s.root)";
         let rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT {SNAPSHOT_COLUMNS}, report FROM snapshots s
-             WHERE taken_at = (SELECT MAX(taken_at) FROM snapshots n
-                               WHERE n.agent_id = s.agent_id AND n.root = s.root)
+            "SELECT {SNAPSHOT_COLUMNS}, owners_kept FROM snapshots s WHERE {LATEST}
              ORDER BY agent_id, root"
         )))
         .fetch_all(self.reader())
         .await?;
-        rows.iter()
-            .map(|row| {
-                let report: String = row.try_get("report")?;
-                let report = serde_json::from_str(&report).map_err(|e| StoreError::Corrupt {
-                    what: "snapshot report",
-                    message: e.to_string(),
-                })?;
-                Ok((snapshot_from_row(row)?, report))
+        let mut owners: HashMap<String, Vec<OwnerUsage>> = HashMap::new();
+        let owner_rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT o.snapshot_id, o.uid, o.user_name, o.files, o.bytes
+             FROM snapshot_owners o JOIN snapshots s ON s.id = o.snapshot_id WHERE {LATEST}"
+        )))
+        .fetch_all(self.reader())
+        .await?;
+        for row in &owner_rows {
+            let unsigned = |column: &str| -> StoreResult<u64> {
+                Ok(u64::try_from(row.try_get::<i64, _>(column)?).unwrap_or(0))
+            };
+            owners
+                .entry(row.try_get("snapshot_id")?)
+                .or_default()
+                .push(OwnerUsage {
+                    uid: row
+                        .try_get::<Option<i64>, _>("uid")?
+                        .and_then(|uid| u32::try_from(uid).ok()),
+                    user: row.try_get("user_name")?,
+                    count: unsigned("files")?,
+                    bytes: unsigned("bytes")?,
+                });
+        }
+        let mut latest = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let summary = snapshot_from_row(row)?;
+            let kept = row.try_get::<i64, _>("owners_kept")? != 0;
+            let of_this = if kept {
+                owners.remove(&summary.id).unwrap_or_default()
+            } else {
+                self.owners_from_report(&summary.id).await?
+            };
+            latest.push((summary, of_this));
+        }
+        Ok(latest)
+    }
+
+    /// The owners of a snapshot stored before owner rows were kept, from its report.
+    async fn owners_from_report(&self, id: &str) -> StoreResult<Vec<OwnerUsage>> {
+        let report: String = sqlx::query_scalar("SELECT report FROM snapshots WHERE id = $1")
+            .bind(id)
+            .fetch_one(self.reader())
+            .await?;
+        let report: ScanReport =
+            serde_json::from_str(&report).map_err(|e| StoreError::Corrupt {
+                what: "snapshot report",
+                message: e.to_string(),
+            })?;
+        Ok(report.owners)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use spectra_core::scan::{ScanOptions, Scanner};
+
+    #[tokio::test]
+    async fn owners_come_from_their_rows_or_from_an_older_snapshots_report() {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::write(dir.path().join("f"), b"data").expect("write");
+        let store = open(&dir.path().join("s.db").display().to_string())
+            .await
+            .expect("store");
+        let mut report = Scanner::new(ScanOptions::new(dir.path()))
+            .expect("scanner")
+            .scan()
+            .expect("scan");
+        report.owners = (0..700u32)
+            .map(|i| OwnerUsage {
+                uid: Some(1000 + i),
+                user: (i % 2 == 0).then(|| format!("user{i}")),
+                count: u64::from(i),
+                bytes: u64::from(i) * 10,
             })
-            .collect()
+            .collect();
+        let snapshot = Snapshot::new("h", report.clone());
+        let agent = Uploader {
+            id: "a1".into(),
+            last_seen: None,
+        };
+        let stored = store
+            .ingest_snapshot(&agent, &snapshot, Utc::now(), 1000)
+            .await
+            .expect("ingest");
+        assert!(matches!(stored, Ingested::Stored));
+        let latest = store.latest_snapshot_owners().await.expect("latest");
+        assert_eq!(latest.len(), 1);
+        let mut kept = latest[0].1.clone();
+        kept.sort_by_key(|o| o.uid);
+        assert_eq!(kept, report.owners, "every owner, over several inserts");
+
+        // A snapshot stored before owner rows were kept: read from its report.
+        let mut tx = store.begin_write().await.expect("tx");
+        sqlx::raw_sql("UPDATE snapshots SET owners_kept = 0; DELETE FROM snapshot_owners")
+            .execute(&mut *tx)
+            .await
+            .expect("forget");
+        tx.commit().await.expect("commit");
+        let latest = store.latest_snapshot_owners().await.expect("latest");
+        assert_eq!(latest[0].1, report.owners);
     }
 }
