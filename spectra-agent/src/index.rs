@@ -86,9 +86,7 @@ pub async fn crawl_and_upload(
     if upload.resync {
         let _ = std::fs::remove_file(&path);
     } else {
-        baseline
-            .save(&path)
-            .map_err(|e| AgentError::State(e.to_string()))?;
+        baseline.save(&path).map_err(AgentError::from)?;
     }
     Ok((report, upload))
 }
@@ -106,9 +104,8 @@ async fn attempt(
     options: ScanOptions,
     base: Option<Baseline>,
 ) -> Result<Attempt, AgentError> {
-    let mut crawl = Crawl::new(backend, root, base, DEFAULT_INDEX_BATCH)
-        .map_err(|e| AgentError::Config(e.to_string()))?;
-    let scanner = Scanner::new(options).map_err(|e| AgentError::Config(e.to_string()))?;
+    let mut crawl = Crawl::new(backend, root, base, DEFAULT_INDEX_BATCH)?;
+    let scanner = Scanner::new(options)?;
     let mut upload = IndexUpload {
         backend: backend.to_owned(),
         crawl_id: crawl.crawl_id().to_string(),
@@ -141,8 +138,7 @@ async fn attempt(
         Some((report, baseline))
     });
     while let Some(batch) = received.recv().await {
-        let body = protocol::encode(&batch, Compression::Gzip)
-            .map_err(|e| AgentError::State(e.to_string()))?;
+        let body = protocol::encode(&batch, Compression::Gzip).map_err(AgentError::from)?;
         let answer = send(client, token, body).await?;
         let answer = match answer {
             Ok(answer) => answer,
@@ -162,7 +158,7 @@ async fn attempt(
     }
     match walker.await {
         Ok(Some((report, baseline))) => {
-            let report = report.map_err(|e| AgentError::Config(e.to_string()))?;
+            let report = report?;
             Ok(Attempt::Done(Box::new((report, upload, baseline))))
         }
         Ok(None) => Err(AgentError::State("the index crawl stopped early".into())),

@@ -40,4 +40,24 @@ pub enum AgentError {
     /// (enrollment, `--once`).
     #[error("server: {0}")]
     Server(String),
+    /// What core answered (a scan that failed, a root that is gone): its code decides, as for
+    /// any frontend (the CLI's exit status, say).
+    #[error("{0}")]
+    Core(#[source] spectra_core::Error),
+}
+
+impl From<spectra_core::Error> for AgentError {
+    fn from(error: spectra_core::Error) -> Self {
+        AgentError::Core(error)
+    }
+}
+
+impl AgentError {
+    /// Core's code behind the failure, when core answered it.
+    pub fn code(&self) -> Option<spectra_core::ErrorCode> {
+        match self {
+            AgentError::Core(error) => Some(error.code()),
+            AgentError::Config(_) | AgentError::State(_) | AgentError::Server(_) => None,
+        }
+    }
 }

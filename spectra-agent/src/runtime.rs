@@ -226,7 +226,7 @@ impl Shared {
         let count = envelopes.len() as u64;
         let batch = MetricBatch::new(Some(self.identity.agent_id.clone()), envelopes);
         let written = spectra_core::protocol::encode(&batch, Compression::Gzip)
-            .map_err(|e| AgentError::State(e.to_string()))
+            .map_err(AgentError::from)
             .and_then(|bytes| self.metrics.push(&bytes));
         match written {
             Ok(()) => self.update(|s| s.envelopes_spooled += count),
@@ -386,8 +386,8 @@ pub async fn scan_once(
 ) -> Result<(spectra_core::protocol::Snapshot, Vec<PlanReport>), AgentError> {
     let shared = Shared::open(settings).await?;
     let snapshot = spectra_core::protocol::Snapshot::new(shared.settings.hostname.clone(), report);
-    let bytes = spectra_core::protocol::encode(&snapshot, Compression::Gzip)
-        .map_err(|e| AgentError::State(e.to_string()))?;
+    let bytes =
+        spectra_core::protocol::encode(&snapshot, Compression::Gzip).map_err(AgentError::from)?;
     shared.snapshots.push(&bytes)?;
     shared.update(|s| {
         s.snapshots_spooled += 1;
@@ -760,7 +760,7 @@ async fn scan(
         let snapshot =
             spectra_core::protocol::Snapshot::new(shared.settings.hostname.clone(), report);
         let written = spectra_core::protocol::encode(&snapshot, Compression::Gzip)
-            .map_err(|e| AgentError::State(e.to_string()))
+            .map_err(AgentError::from)
             .and_then(|bytes| shared.snapshots.push(&bytes));
         let now = chrono::Utc::now();
         let next = now + every;
@@ -894,7 +894,7 @@ async fn plan_and_report(
     };
     let enforced = report.enforcement.is_some();
     let written = spectra_core::protocol::encode(&report, Compression::Gzip)
-        .map_err(|e| AgentError::State(e.to_string()))
+        .map_err(AgentError::from)
         .and_then(|bytes| shared.reports.push(&bytes));
     match written {
         Ok(()) => shared.update(|s| {

@@ -59,9 +59,9 @@ pub struct UsageArgs {
 
 #[derive(Debug, Args)]
 pub struct StaleArgs {
-    /// Not used for this many days.
-    #[arg(long, default_value_t = 90)]
-    days: u32,
+    /// Not used for this many days [default: the server's, core's 90].
+    #[arg(long)]
+    days: Option<u32>,
     /// Only files at least this large (`10GB`, `500MiB`, bytes).
     #[arg(long, value_name = "SIZE", value_parser = size)]
     min_size: Option<u64>,
@@ -105,9 +105,9 @@ pub struct GrowthArgs {
     /// The backend of the file index.
     #[arg(long, value_name = "NAME")]
     backend: String,
-    /// How far back (`30d`, `12w`).
-    #[arg(long, default_value = "30d")]
-    period: String,
+    /// How far back (`30d`, `12w`) [default: the server's, core's 30 days].
+    #[arg(long)]
+    period: Option<String>,
     #[command(flatten)]
     connection: Connection,
 }
@@ -444,7 +444,11 @@ pub fn usage(args: &UsageArgs) -> anyhow::Result<()> {
 
 pub fn stale(args: &StaleArgs) -> anyhow::Result<()> {
     let api = args.connection.connect()?;
-    let mut query = vec![("days", args.days.to_string())];
+    let mut query: Vec<(&str, String)> = args
+        .days
+        .map(|days| ("days", days.to_string()))
+        .into_iter()
+        .collect();
     if let Some(min) = args.min_size {
         query.push(("min_size", min.to_string()));
     }
@@ -536,17 +540,14 @@ pub fn team(args: &TeamArgs) -> anyhow::Result<()> {
 }
 
 pub fn growth(args: &GrowthArgs) -> anyhow::Result<()> {
-    spectra_core::policy::parse_duration(&args.period)?;
+    let mut query = vec![("backend", args.backend.clone())];
+    if let Some(period) = &args.period {
+        spectra_core::policy::parse_duration(period)?;
+        query.push(("period", period.clone()));
+    }
     let api = args.connection.connect()?;
     let answer = api
-        .call(
-            reqwest::Method::GET,
-            "/api/v1/growth",
-            &[
-                ("backend", args.backend.clone()),
-                ("period", args.period.clone()),
-            ],
-        )?
+        .call(reqwest::Method::GET, "/api/v1/growth", &query)?
         .unwrap_or_default();
     let points = answer["points"].as_array().cloned().unwrap_or_default();
     print(

@@ -32,7 +32,7 @@ pub struct TokenArgs {
     #[arg(
         long,
         env = "SPECTRA_DB",
-        default_value = "spectra.db",
+        default_value = spectra_server::config::DEFAULT_DB,
         global = true,
         hide_env_values = true
     )]

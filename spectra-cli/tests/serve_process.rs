@@ -124,6 +124,11 @@ async fn a_real_listener_serves_agents_and_admins_and_shuts_down_gracefully() {
     );
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(server.log().contains("shutting down"), "{}", server.log());
+    assert!(
+        !server.log().contains('\u{1b}'),
+        "a log written to a file has no colour codes: {}",
+        server.log()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -33,6 +33,13 @@ use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::path::Path;
 
+/// Files not used for this many days are stale unless a query says otherwise: the server's
+/// `GET /api/v1/stale`, and so `spectra stale`, the web app and every binding.
+pub const DEFAULT_STALE_DAYS: u32 = 90;
+/// How far back growth looks unless a query says otherwise.
+pub const DEFAULT_GROWTH_PERIOD: std::time::Duration =
+    std::time::Duration::from_secs(30 * 24 * 3600);
+
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 

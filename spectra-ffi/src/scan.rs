@@ -53,9 +53,6 @@ pub struct spectra_scan_totals {
     pub duration_secs: f64,
 }
 
-/// How often the progress callback runs.
-const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
-
 /// A scanner of `path` with core's defaults (on-disk sizes, the 10 largest entries, one
 /// thread per core's default).
 ///
@@ -200,7 +197,7 @@ pub unsafe extern "C" fn spectra_scanner_run(
         let out = out_arg(out, "out")?;
         // SAFETY: non-NULL and live by the caller's promise; only read.
         let options = unsafe { &*scanner }.options.clone();
-        let mut control = ScanControl::new().every(PROGRESS_EVERY);
+        let mut control = ScanControl::new();
         if let Some(callback) = progress {
             control = control.on_progress(move |seen| {
                 let progress = spectra_progress {

@@ -9,16 +9,15 @@ use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use serde_json::{Value, json};
-use spectra_core::scan::{FileStream, Next, ScanControl, ScanOptions, Scanner, SizeMode};
+use spectra_core::scan::{
+    DEFAULT_PROGRESS_INTERVAL, DEFAULT_STREAM_CAPACITY, FileStream, Next, ScanControl, ScanOptions,
+    Scanner, SizeMode,
+};
 
 use crate::convert::{field, to_js};
 use crate::errors::IntoJs;
 use crate::{CancelHandle, Work, token_of};
 
-/// How often a running scan reports progress.
-const PROGRESS_EVERY: Duration = Duration::from_millis(200);
-/// Entries the walk behind `iterFiles` may run ahead of its reader.
-const STREAM_AHEAD: usize = 4096;
 /// Most entries one `next()` of the stream hands over.
 const MAX_BATCH: usize = 1024;
 
@@ -64,9 +63,7 @@ pub fn scan(
     let token = token_of(cancel);
     Ok(Work::new(move || {
         let scanner = Scanner::new(scan_options)?;
-        let mut control = ScanControl::new()
-            .every(PROGRESS_EVERY)
-            .cancel_with(token.clone());
+        let mut control = ScanControl::new().cancel_with(token.clone());
         if let Some(callback) = &on_progress {
             control = control.on_progress(|seen| {
                 let progress = json!({
@@ -113,7 +110,7 @@ impl FileWalk {
             .and_then(Scanner::new)
             .js()?;
         Ok(FileWalk {
-            stream: Arc::new(Mutex::new(Some(scanner.stream(STREAM_AHEAD)))),
+            stream: Arc::new(Mutex::new(Some(scanner.stream(DEFAULT_STREAM_CAPACITY)))),
         })
     }
 
@@ -129,7 +126,7 @@ impl FileWalk {
                     return Ok(Value::Null);
                 };
                 let wait = if batch.is_empty() {
-                    PROGRESS_EVERY
+                    DEFAULT_PROGRESS_INTERVAL
                 } else {
                     Duration::ZERO
                 };

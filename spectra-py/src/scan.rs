@@ -3,22 +3,17 @@
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::{Mutex, PoisonError};
-use std::time::Duration;
 
 use pyo3::exceptions::PyImportError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use spectra_core::scan::{
-    FileRecord, FileStream, Next, ScanControl, ScanOptions, ScanReport, Scanner, SizeMode,
+    DEFAULT_PROGRESS_INTERVAL, DEFAULT_STREAM_CAPACITY, FileRecord, FileStream, Next, ScanControl,
+    ScanOptions, ScanReport, Scanner, SizeMode,
 };
 
 use crate::convert::{epoch_seconds, to_python};
 use crate::errors::{CoreError, CoreResult};
-
-/// How often a running scan looks for Ctrl-C and calls the progress callback.
-const PROGRESS_EVERY: Duration = Duration::from_millis(200);
-/// Entries `iter_files` lets the walk run ahead of the reader.
-const STREAM_AHEAD: usize = 4096;
 
 #[allow(clippy::too_many_arguments)]
 fn options(
@@ -245,28 +240,24 @@ fn scan(
     let raised: Mutex<Option<PyErr>> = Mutex::new(None);
     let report = py.detach(|| -> CoreResult<ScanReport> {
         let scanner = Scanner::new(options)?;
-        let control = ScanControl::new()
-            .every(PROGRESS_EVERY)
-            .on_progress(|seen| {
-                Python::attach(|py| {
-                    let (slot, error) = match py.check_signals() {
-                        Err(e) => (&interrupted, e),
-                        Ok(()) => match &progress {
-                            Some(callback) => {
-                                match callback.call1(py, (seen.entries, seen.bytes)) {
-                                    Ok(_) => return ControlFlow::Continue(()),
-                                    Err(e) => (&raised, e),
-                                }
-                            }
-                            None => return ControlFlow::Continue(()),
+        let control = ScanControl::new().on_progress(|seen| {
+            Python::attach(|py| {
+                let (slot, error) = match py.check_signals() {
+                    Err(e) => (&interrupted, e),
+                    Ok(()) => match &progress {
+                        Some(callback) => match callback.call1(py, (seen.entries, seen.bytes)) {
+                            Ok(_) => return ControlFlow::Continue(()),
+                            Err(e) => (&raised, e),
                         },
-                    };
-                    if let Ok(mut slot) = slot.lock() {
-                        slot.get_or_insert(error);
-                    }
-                    ControlFlow::Break(())
-                })
-            });
+                        None => return ControlFlow::Continue(()),
+                    },
+                };
+                if let Ok(mut slot) = slot.lock() {
+                    slot.get_or_insert(error);
+                }
+                ControlFlow::Break(())
+            })
+        });
         Ok(scanner.scan_controlled(control)?)
     });
     if let Some(interrupt) = interrupted.into_inner().ok().flatten() {
@@ -364,7 +355,7 @@ impl PyFileIterator {
             let Some(stream) = slot.as_mut() else {
                 return Ok(None);
             };
-            match py.detach(|| stream.next_timeout(PROGRESS_EVERY)) {
+            match py.detach(|| stream.next_timeout(DEFAULT_PROGRESS_INTERVAL)) {
                 Next::Entry(record) => return Ok(Some(PyFileEntry { inner: record })),
                 Next::Waiting => {
                     if let Err(interrupt) = py.check_signals() {
@@ -422,7 +413,7 @@ fn iter_files(
     );
     let scanner = Scanner::new(options).map_err(CoreError::from)?;
     Ok(PyFileIterator {
-        stream: Mutex::new(Some(scanner.stream(STREAM_AHEAD))),
+        stream: Mutex::new(Some(scanner.stream(DEFAULT_STREAM_CAPACITY))),
     })
 }
 

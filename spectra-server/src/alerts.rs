@@ -861,12 +861,21 @@ pub fn check_rule(
     for target in &compiled.notify {
         match target {
             Target::Webhook(_) if settings.webhook_secret.is_none() => {
-                return Err("notify: webhooks are signed, and this server has no \
-                            alert_webhook_secret"
-                    .into());
+                return Err(
+                    "notify: webhooks are signed, and this server has no secret to sign \
+                            with: start it with --alert-webhook-secret SECRET (or \
+                            SPECTRA_ALERT_WEBHOOK_SECRET, or alert_webhook_secret in its \
+                            configuration file)"
+                        .into(),
+                );
             }
             Target::Email(_) if settings.smtp_url.is_none() => {
-                return Err("notify: this server has no smtp_url to send email with".into());
+                return Err(
+                    "notify: this server has no SMTP server to send email with: start \
+                            it with --smtp-url URL (or SPECTRA_SMTP_URL, or smtp_url in its \
+                            configuration file)"
+                        .into(),
+                );
             }
             _ => {}
         }

@@ -8,6 +8,10 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// The database `spectra serve` (and `spectra token`) use unless told otherwise: a SQLite
+/// file in the working directory.
+pub const DEFAULT_DB: &str = "spectra.db";
+
 use serde::Deserialize;
 use spectra_core::policy::parse_duration;
 
@@ -325,7 +329,7 @@ impl ServeConfig {
             None => Ok(default),
             Some(text) => parse_duration(&text).map_err(|e| format!("{name}: {e}")),
         };
-        let defaults = ServeConfig::new("spectra.db");
+        let defaults = ServeConfig::new(DEFAULT_DB);
         let limits = IngestLimits {
             max_body_bytes: args
                 .max_body_bytes

@@ -17,6 +17,10 @@ pub struct Progress {
     pub current: Option<PathBuf>,
 }
 
+/// How often a scan reports progress (and a binding looks for Ctrl-C or an abort) unless
+/// told otherwise: every frontend's default.
+pub const DEFAULT_PROGRESS_INTERVAL: Duration = Duration::from_millis(100);
+
 type ProgressFn<'a> = Box<dyn FnMut(&Progress) -> ControlFlow<()> + 'a>;
 
 /// How the caller watches and steers a scan: progress reports and cancellation.
@@ -34,7 +38,7 @@ impl Default for ScanControl<'_> {
     fn default() -> Self {
         ScanControl {
             progress: None,
-            interval: Duration::from_millis(100),
+            interval: DEFAULT_PROGRESS_INTERVAL,
             cancel: CancelToken::new(),
         }
     }

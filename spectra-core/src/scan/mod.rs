@@ -30,7 +30,7 @@ mod walk;
 
 use std::time::Instant;
 
-pub use control::{CancelToken, Progress, ScanControl};
+pub use control::{CancelToken, DEFAULT_PROGRESS_INTERVAL, Progress, ScanControl};
 pub(crate) use entry::extension_of;
 pub use entry::{Entry, FileKind, FileMeta, FinishedDir, Timestamp};
 pub use options::{
@@ -41,7 +41,7 @@ pub use report::{
     AGE_BUCKET_DAYS, AgeBucket, ERROR_SAMPLE, ErrorSummary, OwnerUsage, ScanError, ScanReport,
     SizedPath, SummaryRow, Totals, Usage,
 };
-pub use stream::{FileRecord, FileStream, Next};
+pub use stream::{DEFAULT_STREAM_CAPACITY, FileRecord, FileStream, Next};
 pub use visitor::Visitor;
 pub(crate) use walk::stat_path;
 

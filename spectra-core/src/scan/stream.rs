@@ -15,6 +15,10 @@ use super::visitor::Visitor;
 use crate::error::{Error, Result};
 use crate::raw_path::RawPath;
 
+/// Entries a [`FileStream`] lets the walk run ahead of its reader unless told otherwise:
+/// every frontend's default.
+pub const DEFAULT_STREAM_CAPACITY: usize = 4096;
+
 /// One entry of a streamed scan, owned and serializable.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileRecord {

@@ -89,6 +89,18 @@ pub(super) fn one_page<T, P: Serialize>(
     (items, next)
 }
 
+/// The growth period of `text` (`30d`), or core's default when there is none.
+pub(super) fn growth_period(text: Option<&str>) -> Result<chrono::Duration, ApiError> {
+    let period = match text {
+        Some(text) => spectra_core::policy::parse_duration(text)
+            .map_err(|e| ApiError::bad_request(format!("period: {e}")))?,
+        None => spectra_core::index::DEFAULT_GROWTH_PERIOD,
+    };
+    chrono::Duration::from_std(period).map_err(|_| {
+        ApiError::bad_request(format!("period: {} is too long", text.unwrap_or_default()))
+    })
+}
+
 fn min_size(text: Option<&str>) -> Result<u64, ApiError> {
     text.map_or(Ok(0), |text| {
         spectra_core::policy::parse_size(text)
@@ -225,7 +237,7 @@ async fn usage(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct StaleParams {
-    /// Not used for this many days [default: 90].
+    /// Not used for this many days [default: core's `DEFAULT_STALE_DAYS`, 90].
     days: Option<u32>,
     min_size: Option<String>,
     backend: Option<String>,
@@ -241,7 +253,9 @@ async fn stale(
     params: Result<Query<StaleParams>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(params) = params?;
-    let days = params.days.unwrap_or(90);
+    let days = params
+        .days
+        .unwrap_or(spectra_core::index::DEFAULT_STALE_DAYS);
     let (limit, after) = page(params.limit, params.cursor.as_deref())?;
     let query = StaleQuery {
         cutoff: Utc::now() - chrono::Duration::days(i64::from(days)),
@@ -277,7 +291,7 @@ async fn backends(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(params) = params?;
     let (limit, after) = page::<String>(params.limit, params.cursor.as_deref())?;
-    let since = Utc::now() - chrono::Duration::days(30);
+    let since = Utc::now() - growth_period(None)?;
     let mut items = Vec::new();
     let all = state.store.index_backends().await?;
     let rest: Vec<_> = all

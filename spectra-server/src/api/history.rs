@@ -116,11 +116,12 @@ async fn growth(
     params: Result<Query<GrowthParams>, QueryRejection>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let Query(params) = params?;
-    let period_text = params.period.unwrap_or_else(|| "30d".to_owned());
-    let period = spectra_core::policy::parse_duration(&period_text)
-        .map_err(|e| ApiError::bad_request(format!("period: {e}")))?;
-    let period = chrono::Duration::from_std(period)
-        .map_err(|_| ApiError::bad_request(format!("period: {period_text} is too long")))?;
+    let period = super::governance::growth_period(params.period.as_deref())?;
+    // The period as asked, or core's default in days.
+    let period_text = params
+        .period
+        .clone()
+        .unwrap_or_else(|| format!("{}d", period.num_days()));
     let now = Utc::now();
     let (agent, backend) = match (params.agent, params.backend) {
         (Some(agent), None) => (agent, None),

@@ -247,7 +247,8 @@ fn admit(plan: &Plan, options: &EnforceOptions) -> Result<()> {
         return Err(refuse(
             plan,
             format!(
-                "above its limits ({}); pass the override to enforce anyway",
+                "above its limits ({}); to enforce anyway, pass override_limits (the CLI's \
+                 --override-limits)",
                 over.join("; ")
             ),
         ));
