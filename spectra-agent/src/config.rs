@@ -245,7 +245,9 @@ impl AgentConfig {
         let state_dir = state_dir
             .or(self.state_dir)
             .unwrap_or_else(spectra_core::telemetry::default_agent_state_dir);
-        let hostname = self.hostname.unwrap_or_else(default_hostname);
+        let hostname = self
+            .hostname
+            .unwrap_or_else(spectra_core::collect::hostname);
         let mut scans = Vec::with_capacity(self.scans.len());
         for scan in self.scans {
             if !scan.root.is_absolute() {
@@ -353,19 +355,6 @@ fn automatic_labels() -> BTreeMap<String, String> {
         labels.insert("hardware".to_owned(), model);
     }
     labels
-}
-
-/// `HOSTNAME` as the Go agent read it, else the kernel's node name.
-fn default_hostname() -> String {
-    std::env::var("HOSTNAME")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .or_else(|| {
-            std::fs::read_to_string("/proc/sys/kernel/hostname")
-                .ok()
-                .map(|h| h.trim().to_owned())
-        })
-        .unwrap_or_else(|| "localhost".into())
 }
 
 /// What a one-shot command adds to the machine id it enrolls under (see [`Settings::one_shot`]).

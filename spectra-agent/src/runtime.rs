@@ -404,7 +404,9 @@ pub async fn scan_once(
             })?;
         let never = CancellationToken::new();
         for policy in policies {
-            for target in targets(&shared.settings.roots, &policy.scope) {
+            for target in
+                spectra_core::policy::policy_targets(&shared.settings.roots, &policy.scope)
+            {
                 if let Some(report) = plan_and_report(&shared, policy.clone(), target, &never).await
                 {
                     plans.push(report);
@@ -811,7 +813,9 @@ async fn policies(shared: Arc<Shared>, shutdown: CancellationToken) {
             }
         };
         for policy in policies {
-            for target in targets(&shared.settings.roots, &policy.scope) {
+            for target in
+                spectra_core::policy::policy_targets(&shared.settings.roots, &policy.scope)
+            {
                 if shutdown.is_cancelled() {
                     return;
                 }
@@ -820,29 +824,6 @@ async fn policies(shared: Arc<Shared>, shutdown: CancellationToken) {
         }
         shared.update(|s| s.last_policy_run = Some(chrono::Utc::now()));
     }
-}
-
-/// Where `scope` (a policy's roots; empty: everywhere) meets the agent's `roots`.
-fn targets(roots: &[std::path::PathBuf], scope: &[std::path::PathBuf]) -> Vec<std::path::PathBuf> {
-    if scope.is_empty() {
-        return roots.to_vec();
-    }
-    let mut targets = Vec::new();
-    for root in roots {
-        for allowed in scope {
-            let target = if allowed.starts_with(root) {
-                allowed
-            } else if root.starts_with(allowed) {
-                root
-            } else {
-                continue;
-            };
-            if !targets.contains(target) {
-                targets.push(target.clone());
-            }
-        }
-    }
-    targets
 }
 
 /// Plans `policy` on `target`, enforces it when this agent allows that there, and spools the
@@ -854,11 +835,7 @@ async fn plan_and_report(
     shutdown: &CancellationToken,
 ) -> Option<PlanReport> {
     let enforce = policy.action.is_destructive()
-        && shared
-            .settings
-            .enforce_roots
-            .iter()
-            .any(|root| target.starts_with(root));
+        && spectra_core::policy::may_enforce(&target, &shared.settings.enforce_roots);
     let state = StateDir::resolve(Some(shared.settings.state_dir.join("policy")));
     let (cancel, watcher) = cancelled_on(shutdown);
     let where_ = target.clone();
@@ -1052,21 +1029,6 @@ pub fn admit(settings: &Settings, diagnostic: Diagnostic) -> Result<Diagnostic, 
 mod tests {
     use super::*;
     use crate::config::AgentConfig;
-
-    #[test]
-    fn policies_apply_where_their_scope_meets_the_agents_roots() {
-        let roots = ["/srv".into(), "/home".into()];
-        assert_eq!(targets(&roots, &[]), roots);
-        let scope = ["/srv/logs".into(), "/".into(), "/opt".into()];
-        assert_eq!(
-            targets(&roots, &scope),
-            [
-                std::path::PathBuf::from("/srv/logs"),
-                "/srv".into(),
-                "/home".into()
-            ]
-        );
-    }
 
     #[test]
     fn the_agent_refuses_what_its_configuration_does_not_allow() {

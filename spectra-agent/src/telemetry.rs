@@ -148,19 +148,13 @@ fn accept(shared: &Shared, line: &[u8]) -> Result<AccessEvent, String> {
     Ok(event)
 }
 
-/// The backend of the indexed root holding `path` (the longest such root).
+/// The backend of the indexed root holding `path` (core's rule: the longest such root).
 fn attribute(scans: &[crate::config::ScheduledScan], path: &[u8]) -> Option<String> {
-    scans
-        .iter()
-        .filter_map(|scan| {
-            let backend = scan.index_as.as_ref()?;
-            let root = scan.root.as_os_str().as_encoded_bytes();
-            let root = root.strip_suffix(b"/").unwrap_or(root);
-            let under = path.starts_with(root) && matches!(path.get(root.len()), None | Some(b'/'));
-            under.then_some((root.len(), backend))
-        })
-        .max_by_key(|(len, _)| *len)
-        .map(|(_, backend)| backend.clone())
+    let indexed = scans.iter().filter_map(|scan| {
+        let backend = scan.index_as.as_ref()?;
+        Some((scan.root.as_os_str().as_encoded_bytes(), backend))
+    });
+    spectra_core::protocol::holding_root(indexed, path).cloned()
 }
 
 /// Gathers events into batches and spools each: when full, or [`BATCH_AGE`] after its

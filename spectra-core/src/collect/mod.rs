@@ -180,6 +180,16 @@ fn make_native(name: &'static str, host: crate::sys::Host, top: usize) -> Box<dy
     }
 }
 
+/// This host's name as every frontend and the agent report it: `HOSTNAME` when it is set (as
+/// the Go agent read it), else the system's node name (on every platform), else `localhost`.
+pub fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .filter(|name| !name.is_empty())
+        .or_else(|| sysinfo::System::host_name().filter(|name| !name.is_empty()))
+        .unwrap_or_else(|| "localhost".to_owned())
+}
+
 /// The names of every collector, in the order the CLI lists them.
 pub fn names() -> Vec<&'static str> {
     REGISTRY.iter().map(|(name, _)| *name).collect()
@@ -262,6 +272,20 @@ pub(crate) fn counter_delta(previous: u64, current: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_hostname_is_hostname_else_the_node_name_on_every_backend() {
+        let expected = std::env::var("HOSTNAME")
+            .ok()
+            .filter(|name| !name.is_empty())
+            .or_else(|| {
+                std::fs::read_to_string("/proc/sys/kernel/hostname")
+                    .ok()
+                    .map(|name| name.trim().to_owned())
+            })
+            .expect("a Linux test host has a node name");
+        assert_eq!(hostname(), expected);
+    }
 
     #[test]
     fn counters_survive_wraps_and_resets() {

@@ -23,6 +23,7 @@ pub mod audit;
 mod enforce;
 mod plan;
 mod rule;
+mod scope;
 mod state;
 
 use std::path::PathBuf;
@@ -39,6 +40,7 @@ pub use rule::{
     parse_size,
 };
 pub(crate) use rule::{Literal, parse_number, quoted_text};
+pub use scope::{may_enforce, policy_targets};
 
 /// Most rules one policy may have (they are joined by AND; real policies have a handful).
 pub const MAX_POLICY_RULES: usize = 256;

@@ -228,6 +228,28 @@ fn is_under(path: &[u8], root: &[u8]) -> bool {
     path == root || (path.starts_with(root) && path.get(root.len()) == Some(&b'/'))
 }
 
+/// Which of `roots` holds `path`, component by component (`/srv/datax` is not under
+/// `/srv/data`), the longest root winning: how an access event is attributed to the indexed
+/// root (and so the backend) it belongs to, by the agent and by the server alike.
+///
+/// ```
+/// use spectra_core::protocol::holding_root;
+/// let roots = [(&b"/srv"[..], "all"), (&b"/srv/data/"[..], "data")];
+/// assert_eq!(holding_root(roots, b"/srv/data/x"), Some("data"));
+/// assert_eq!(holding_root(roots, b"/srv/datax"), Some("all"));
+/// assert_eq!(holding_root(roots, b"/home"), None);
+/// ```
+pub fn holding_root<'r, T>(
+    roots: impl IntoIterator<Item = (&'r [u8], T)>,
+    path: &[u8],
+) -> Option<T> {
+    roots
+        .into_iter()
+        .filter(|(root, _)| is_under(path, root))
+        .max_by_key(|(root, _)| root.strip_suffix(b"/").unwrap_or(root).len())
+        .map(|(_, found)| found)
+}
+
 /// A backend name: 1 to 253 characters, none a control character.
 pub fn check_backend_name(name: &str) -> Result<()> {
     check_backend_at("backend", name)

@@ -39,8 +39,8 @@ mod messages;
 pub use crate::raw_path::{MAX_PATH_BYTES, check_path};
 pub use index::{
     CrawlEnd, DEFAULT_INDEX_BATCH, INDEX_BATCH_PATH_BYTES, IndexBatch, IndexEntry,
-    MAX_INDEX_ENTRIES, MAX_TELEMETRY_EVENTS, TelemetryBatch, check_backend_name, owner_key,
-    path_hash,
+    MAX_INDEX_ENTRIES, MAX_TELEMETRY_EVENTS, TelemetryBatch, check_backend_name, holding_root,
+    owner_key, path_hash,
 };
 pub use messages::{
     AccessEvent, AccessOp, AgentInfo, Command, CommandOutcome, CommandResult, Diagnostic,

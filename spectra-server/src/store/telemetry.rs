@@ -313,19 +313,10 @@ pub(super) async fn write_with_sqlx(
     })
 }
 
-/// The backend whose root holds `path`, the longest root winning.
+/// The backend whose root holds `path` (core's rule: the longest root winning).
 fn attribute(roots: &[(String, String)], path: &[u8]) -> Option<String> {
-    roots
-        .iter()
-        .filter(|(_, root)| {
-            let root = root
-                .as_bytes()
-                .strip_suffix(b"/")
-                .unwrap_or(root.as_bytes());
-            path.starts_with(root) && (path.len() == root.len() || path[root.len()] == b'/')
-        })
-        .max_by_key(|(_, root)| root.len())
-        .map(|(name, _)| name.clone())
+    let roots = roots.iter().map(|(name, root)| (root.as_bytes(), name));
+    spectra_core::protocol::holding_root(roots, path).cloned()
 }
 
 #[cfg(test)]
