@@ -19,6 +19,7 @@ pub mod config;
 pub mod identity;
 mod index;
 mod runtime;
+mod signals;
 pub mod spool;
 mod telemetry;
 
@@ -26,6 +27,7 @@ pub use client::{Client, Delivery, IndexAnswer, http_client};
 pub use config::{AgentConfig, Settings};
 pub use index::{IndexUpload, baseline_path, crawl_and_upload};
 pub use runtime::{Status, admit, agent_info, enroll, index_once, run, scan_once};
+pub use signals::run_until_stopped;
 
 /// What can stop the agent.
 #[derive(Debug, thiserror::Error)]

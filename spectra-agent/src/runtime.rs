@@ -653,7 +653,7 @@ async fn send(shared: &Shared, kind: Upload, seq: u64, body: Vec<u8>) -> Deliver
             shared.update(|s| s.last_error = Some(why.clone()));
         }
         Delivery::Unauthorized { why } => {
-            let what_to_do = token_refused_advice(&shared.settings.state_dir, &why);
+            let what_to_do = token_refused_advice(&shared.settings.state_dir, why);
             tracing::error!(
                 why,
                 what_to_do,

@@ -77,7 +77,7 @@ pub fn run(args: &AgentArgs) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&status)?);
         return Ok(ExitCode::SUCCESS);
     }
-    let mut settings = settings(args)?;
+    let settings = settings(args)?;
     crate::logging::init(crate::logging::Format::Text);
     let runtime = crate::agent_cmd::runtime()?;
     if args.once {
@@ -90,30 +90,9 @@ pub fn run(args: &AgentArgs) -> anyhow::Result<ExitCode> {
         );
         return Ok(ExitCode::SUCCESS);
     }
-    let status = runtime.block_on(async move {
-        loop {
-            let shutdown = CancellationToken::new();
-            let stop = shutdown.clone();
-            let signal = tokio::spawn(async move {
-                let signal = crate::logging::stop_or_reload().await;
-                stop.cancel();
-                signal
-            });
-            let status = spectra_agent::run(settings.clone(), shutdown, false).await?;
-            match signal.await {
-                Ok(crate::logging::Signal::Reload) => match self::settings(args) {
-                    Ok(reloaded) => {
-                        tracing::info!("configuration reloaded");
-                        settings = reloaded;
-                    }
-                    Err(e) => {
-                        tracing::error!(error = %e, "reload refused; the old configuration stays")
-                    }
-                },
-                _ => return Ok::<_, anyhow::Error>(status),
-            }
-        }
-    })?;
+    let reload =
+        || self::settings(args).map_err(|e| spectra_agent::AgentError::Config(format!("{e:#}")));
+    let status = runtime.block_on(spectra_agent::run_until_stopped(settings, reload))?;
     tracing::info!(
         sent = status.envelopes_sent,
         spooled = status.spool_batches,

@@ -1,4 +1,4 @@
-//! Logs of the long-running commands (`serve`, `agent`) and their stop signals.
+//! Logs of the long-running commands (`serve`, `agent`).
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,35 +22,5 @@ pub fn init(format: Format) {
         #[cfg(feature = "server")]
         Format::Json => builder.json().init(),
         Format::Text => builder.init(),
-    }
-}
-
-/// What a long-running command was told to do.
-#[cfg(feature = "agent")]
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Signal {
-    /// SIGTERM or SIGINT.
-    Stop,
-    /// SIGHUP: read the configuration again.
-    Reload,
-}
-
-/// Resolves on SIGTERM, SIGINT (stop) or SIGHUP (reload).
-#[cfg(feature = "agent")]
-pub async fn stop_or_reload() -> Signal {
-    use tokio::signal::unix::{SignalKind, signal};
-    match (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-        signal(SignalKind::hangup()),
-    ) {
-        (Ok(mut term), Ok(mut int), Ok(mut hup)) => {
-            tokio::select! {
-                _ = term.recv() => Signal::Stop,
-                _ = int.recv() => Signal::Stop,
-                _ = hup.recv() => Signal::Reload,
-            }
-        }
-        _ => std::future::pending().await,
     }
 }

@@ -194,9 +194,11 @@ impl Store {
         .fetch_all(self.reader())
         .await?;
         let mut owners: HashMap<String, Vec<OwnerUsage>> = HashMap::new();
+        // The newest snapshots once (not once per owner row), then their owners by index.
         let owner_rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT o.snapshot_id, o.uid, o.user_name, o.files, o.bytes
-             FROM snapshot_owners o JOIN snapshots s ON s.id = o.snapshot_id WHERE {LATEST}"
+             FROM snapshot_owners o
+             WHERE o.snapshot_id IN (SELECT s.id FROM snapshots s WHERE {LATEST})"
         )))
         .fetch_all(self.reader())
         .await?;
