@@ -204,8 +204,10 @@ pub struct QuotaUsage {
 /// Everything quotas are measured on, loaded once.
 #[derive(Debug)]
 pub struct Usage {
-    /// The newest snapshot of every (agent, root) with its bytes by owner.
-    snapshots: Vec<(SnapshotSummary, Vec<OwnerUsage>)>,
+    /// The newest snapshot of every (agent, root).
+    snapshots: Vec<SnapshotSummary>,
+    /// What each owner holds across them.
+    snapshot_owners: Vec<OwnerUsage>,
     /// `(backend, owner, totals)` of the file index.
     index: Vec<(String, String, Totals)>,
     backends: Vec<crate::store::BackendRecord>,
@@ -214,12 +216,14 @@ pub struct Usage {
 
 impl Usage {
     pub async fn load(store: &Store) -> StoreResult<Usage> {
+        let (snapshots, snapshot_owners) = store.latest_snapshots_by_owner().await?;
         let mut teams: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for member in store.team_members().await? {
             teams.entry(member.team).or_default().push(member.user);
         }
         Ok(Usage {
-            snapshots: store.latest_snapshot_owners().await?,
+            snapshots,
+            snapshot_owners,
             index: store.index_usage(None).await?,
             backends: store.index_backends().await?,
             teams,
@@ -245,9 +249,8 @@ impl Usage {
     }
 
     fn owned_in_snapshots(&self, name: &str) -> u64 {
-        self.snapshots
+        self.snapshot_owners
             .iter()
-            .flat_map(|(_, owners)| owners)
             .filter(|owner| {
                 owner.user.as_deref() == Some(name)
                     || owner.uid.is_some_and(|uid| uid.to_string() == name)
@@ -289,8 +292,8 @@ impl Usage {
             QuotaSubject::Root(path) => (
                 self.snapshots
                     .iter()
-                    .filter(|(summary, _)| summary.root == path)
-                    .map(|(summary, _)| u64::try_from(summary.disk_bytes).unwrap_or(0))
+                    .filter(|summary| summary.root == path)
+                    .map(|summary| u64::try_from(summary.disk_bytes).unwrap_or(0))
                     .sum(),
                 "snapshots",
             ),

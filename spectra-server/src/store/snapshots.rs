@@ -179,12 +179,12 @@ impl Store {
     }
 
     /// The newest snapshot of every (agent, root), with its report: what is on disk now.
-    /// The newest snapshot of every (agent, root), each with its bytes by owner: from the
-    /// owner rows kept when it was stored, or, for a snapshot stored before they were kept,
-    /// from its report.
-    pub async fn latest_snapshot_owners(
+    /// The newest snapshot of every (agent, root), and what their owners hold across them:
+    /// bytes and files by (uid, user), summed in the database over the owner rows kept when
+    /// each snapshot was stored (a snapshot stored before they were kept adds its report's).
+    pub async fn latest_snapshots_by_owner(
         &self,
-    ) -> StoreResult<Vec<(SnapshotSummary, Vec<OwnerUsage>)>> {
+    ) -> StoreResult<(Vec<SnapshotSummary>, Vec<OwnerUsage>)> {
         const LATEST: &str = "s.taken_at = (SELECT MAX(taken_at) FROM snapshots n
                                               WHERE n.agent_id = s.agent_id AND n.root = s.root)";
         let rows = sqlx::query(AssertSqlSafe(format!(
@@ -193,43 +193,48 @@ impl Store {
         )))
         .fetch_all(self.reader())
         .await?;
-        let mut owners: HashMap<String, Vec<OwnerUsage>> = HashMap::new();
-        // The newest snapshots once (not once per owner row), then their owners by index.
-        let owner_rows = sqlx::query(AssertSqlSafe(format!(
-            "SELECT o.snapshot_id, o.uid, o.user_name, o.files, o.bytes
-             FROM snapshot_owners o
-             WHERE o.snapshot_id IN (SELECT s.id FROM snapshots s WHERE {LATEST})"
+        let totals = sqlx::query(AssertSqlSafe(format!(
+            "SELECT uid, user_name, SUM(files) AS files, SUM(bytes) AS bytes
+             FROM snapshot_owners
+             WHERE snapshot_id IN (SELECT s.id FROM snapshots s WHERE {LATEST})
+             GROUP BY uid, user_name"
         )))
         .fetch_all(self.reader())
         .await?;
-        for row in &owner_rows {
+        let mut owners: HashMap<(Option<u32>, Option<String>), (u64, u64)> = HashMap::new();
+        for row in &totals {
             let unsigned = |column: &str| -> StoreResult<u64> {
                 Ok(u64::try_from(row.try_get::<i64, _>(column)?).unwrap_or(0))
             };
-            owners
-                .entry(row.try_get("snapshot_id")?)
-                .or_default()
-                .push(OwnerUsage {
-                    uid: row
-                        .try_get::<Option<i64>, _>("uid")?
-                        .and_then(|uid| u32::try_from(uid).ok()),
-                    user: row.try_get("user_name")?,
-                    count: unsigned("files")?,
-                    bytes: unsigned("bytes")?,
-                });
+            let uid = row
+                .try_get::<Option<i64>, _>("uid")?
+                .and_then(|uid| u32::try_from(uid).ok());
+            let entry = owners.entry((uid, row.try_get("user_name")?)).or_default();
+            entry.0 += unsigned("files")?;
+            entry.1 += unsigned("bytes")?;
         }
         let mut latest = Vec::with_capacity(rows.len());
         for row in &rows {
             let summary = snapshot_from_row(row)?;
-            let kept = row.try_get::<i64, _>("owners_kept")? != 0;
-            let of_this = if kept {
-                owners.remove(&summary.id).unwrap_or_default()
-            } else {
-                self.owners_from_report(&summary.id).await?
-            };
-            latest.push((summary, of_this));
+            if row.try_get::<i64, _>("owners_kept")? == 0 {
+                for owner in self.owners_from_report(&summary.id).await? {
+                    let entry = owners.entry((owner.uid, owner.user)).or_default();
+                    entry.0 += owner.count;
+                    entry.1 += owner.bytes;
+                }
+            }
+            latest.push(summary);
         }
-        Ok(latest)
+        let owners = owners
+            .into_iter()
+            .map(|((uid, user), (count, bytes))| OwnerUsage {
+                uid,
+                user,
+                count,
+                bytes,
+            })
+            .collect();
+        Ok((latest, owners))
     }
 
     /// The owners of a snapshot stored before owner rows were kept, from its report.
@@ -281,20 +286,53 @@ mod tests {
             .await
             .expect("ingest");
         assert!(matches!(stored, Ingested::Stored));
-        let latest = store.latest_snapshot_owners().await.expect("latest");
+        let sorted = |mut owners: Vec<OwnerUsage>| {
+            owners.sort_by_key(|o| o.uid);
+            owners
+        };
+        let (latest, owners) = store.latest_snapshots_by_owner().await.expect("latest");
         assert_eq!(latest.len(), 1);
-        let mut kept = latest[0].1.clone();
-        kept.sort_by_key(|o| o.uid);
-        assert_eq!(kept, report.owners, "every owner, over several inserts");
+        assert_eq!(
+            sorted(owners),
+            report.owners,
+            "every owner, over several inserts"
+        );
 
-        // A snapshot stored before owner rows were kept: read from its report.
+        // A second agent's snapshot of the same owners: summed in the database.
+        let other = Uploader {
+            id: "a2".into(),
+            last_seen: None,
+        };
+        store
+            .ingest_snapshot(
+                &other,
+                &Snapshot::new("h2", report.clone()),
+                Utc::now(),
+                1000,
+            )
+            .await
+            .expect("ingest");
+        let (latest, owners) = store.latest_snapshots_by_owner().await.expect("latest");
+        assert_eq!(latest.len(), 2);
+        let doubled: Vec<OwnerUsage> = report
+            .owners
+            .iter()
+            .map(|o| OwnerUsage {
+                count: o.count * 2,
+                bytes: o.bytes * 2,
+                ..o.clone()
+            })
+            .collect();
+        assert_eq!(sorted(owners), doubled);
+
+        // Snapshots stored before owner rows were kept: read from their reports.
         let mut tx = store.begin_write().await.expect("tx");
         sqlx::raw_sql("UPDATE snapshots SET owners_kept = 0; DELETE FROM snapshot_owners")
             .execute(&mut *tx)
             .await
             .expect("forget");
         tx.commit().await.expect("commit");
-        let latest = store.latest_snapshot_owners().await.expect("latest");
-        assert_eq!(latest[0].1, report.owners);
+        let (_, owners) = store.latest_snapshots_by_owner().await.expect("latest");
+        assert_eq!(sorted(owners), doubled);
     }
 }
