@@ -670,3 +670,56 @@ async fn telemetry_decides_staleness_and_is_applied_once() {
         assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);
     });
 }
+
+#[tokio::test]
+async fn quotas_without_an_index_sum_the_newest_snapshots_owners() {
+    use spectra_core::protocol::{self, Compression, Snapshot};
+    use spectra_core::scan::OwnerUsage;
+    each_store!(|f| {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::write(dir.path().join("f"), b"data").expect("write");
+        let mut report = Scanner::new(ScanOptions::new(dir.path()))
+            .expect("scanner")
+            .scan()
+            .expect("scan");
+        let owner = |uid: u32, user: &str, bytes: u64| OwnerUsage {
+            uid: Some(uid),
+            user: Some(user.to_owned()),
+            count: 1,
+            bytes,
+        };
+        for (host, alice) in [("a", 3_000), ("b", 4_000)] {
+            let (_, token) = f.enroll(host).await;
+            report.owners = vec![owner(1000, "alice", alice), owner(1001, "bob", 7)];
+            let body = protocol::encode(&Snapshot::new(host, report.clone()), Compression::Gzip)
+                .expect("encode");
+            let sent = f
+                .request(Method::POST, "/api/v1/ingest", Some(&token), body)
+                .await;
+            assert_eq!(sent.status, StatusCode::OK, "{}", sent.text);
+        }
+        // An older snapshot of host a does not count: only the newest of each (agent, root).
+        let reply = f
+            .send(
+                Method::PUT,
+                "/api/v1/quota/user:alice",
+                &f.admin,
+                &json!({"hard": 5000}),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        assert_eq!(
+            (
+                &reply.body["used_bytes"],
+                &reply.body["level"],
+                &reply.body["source"]
+            ),
+            (&json!(7_000), &json!("hard"), &json!("snapshots")),
+            "{}",
+            reply.text
+        );
+        let (listed, _) = f.every_page("/api/v1/quota", 10).await;
+        assert_eq!(listed.len(), 1);
+        assert_eq!(listed[0]["used_bytes"], 7_000);
+    });
+}

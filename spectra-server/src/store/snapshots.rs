@@ -194,7 +194,8 @@ impl Store {
         .fetch_all(self.reader())
         .await?;
         let totals = sqlx::query(AssertSqlSafe(format!(
-            "SELECT uid, user_name, SUM(files) AS files, SUM(bytes) AS bytes
+            "SELECT uid, user_name, CAST(SUM(files) AS BIGINT) AS files,
+                    CAST(SUM(bytes) AS BIGINT) AS bytes
              FROM snapshot_owners
              WHERE snapshot_id IN (SELECT s.id FROM snapshots s WHERE {LATEST})
              GROUP BY uid, user_name"
