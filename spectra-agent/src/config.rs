@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
-use spectra_core::policy::parse_duration;
+use spectra_core::units::parse_duration;
 
 use crate::AgentError;
 

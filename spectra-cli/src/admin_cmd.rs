@@ -79,7 +79,7 @@ pub struct StaleArgs {
 }
 
 fn size(text: &str) -> Result<u64, String> {
-    spectra_core::policy::parse_size(text).map_err(|e| e.to_string())
+    spectra_core::units::parse_size(text).map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Args)]
@@ -428,7 +428,15 @@ pub fn usage(args: &UsageArgs) -> anyhow::Result<()> {
     if let Some(backend) = &args.backend {
         query.push(("backend", backend.clone()));
     }
-    let items = api.list("/api/v1/usage", &query, usize::MAX)?;
+    let mut items = api.list("/api/v1/usage", &query, usize::MAX)?;
+    if args.group_by == "team" && args.connection.format == Output::Table {
+        // The row of users in no team has no name; a table says so (JSON and CSV keep null).
+        for item in &mut items {
+            if item["name"].is_null() {
+                item["name"] = Value::from("(in no team)");
+            }
+        }
+    }
     print(
         &items,
         &[
@@ -542,7 +550,7 @@ pub fn team(args: &TeamArgs) -> anyhow::Result<()> {
 pub fn growth(args: &GrowthArgs) -> anyhow::Result<()> {
     let mut query = vec![("backend", args.backend.clone())];
     if let Some(period) = &args.period {
-        spectra_core::policy::parse_duration(period)?;
+        spectra_core::units::parse_duration(period)?;
         query.push(("period", period.clone()));
     }
     let api = args.connection.connect()?;

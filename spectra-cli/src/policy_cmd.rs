@@ -198,7 +198,7 @@ pub fn run(args: &PolicyArgs) -> anyhow::Result<ExitCode> {
         }
         PolicyCommand::Purge { paths, older_than } => {
             let older_than =
-                spectra_core::policy::parse_duration(older_than).context("--older-than")?;
+                spectra_core::units::parse_duration(older_than).context("--older-than")?;
             let purged = args
                 .state()
                 .purge(paths, older_than, ActionHooks::default())?;

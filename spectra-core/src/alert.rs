@@ -43,8 +43,9 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::metrics::{self, Full, LiteralKind, MetricField, Unit};
 pub use crate::policy::CompareOp;
-use crate::policy::{Literal, RuleError, parse_duration, parse_number, quoted_text};
+use crate::policy::{RuleError, quoted_text};
 use crate::protocol::flatten::Sample;
+use crate::units::{Literal, parse_duration, parse_number};
 
 /// Longest condition accepted, in bytes.
 pub const MAX_CONDITION_LEN: usize = 1024;

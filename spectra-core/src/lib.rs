@@ -51,6 +51,7 @@ pub mod roots;
 pub mod scan;
 mod sys;
 pub mod telemetry;
+pub mod units;
 
 pub use backend::{BACKEND_ENV, Backend};
 pub use cancel::CancelToken;

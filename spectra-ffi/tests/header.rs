@@ -17,12 +17,14 @@ fn the_committed_header_is_what_cbindgen_generates() {
         .write(&mut generated);
     let header = crate_dir.join("include/spectra.h");
     if std::env::var_os("SPECTRA_BLESS").is_some() {
+        // Blessing writes the header; it checks nothing, and says so rather than pass.
         std::fs::write(&header, &generated).expect("write the header");
+        panic!("include/spectra.h rewritten (SPECTRA_BLESS): run again without it to check");
     }
     let committed = std::fs::read(&header).unwrap_or_default();
     assert!(
         committed == generated,
         "include/spectra.h is not what cbindgen generates from src/: run \
-         `SPECTRA_BLESS=1 cargo test -p spectra-ffi --test header` and commit it"
+         `SPECTRA_BLESS=1 cargo test -p spectra-ffi --test header` once and commit it"
     );
 }

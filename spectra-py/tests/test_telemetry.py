@@ -65,8 +65,9 @@ def test_the_agent_sink_hands_events_to_the_agents_socket(
     monkeypatch.setenv("SPECTRA_AGENT_STATE_DIR", str(tmp_path))
     sink = spectra.AgentSink()
     assert Path(sink.socket) == tmp_path / "telemetry.sock"
-    with pytest.raises(spectra.SpectraIOError, match="telemetry.sock"):
+    with pytest.raises(spectra.NotFoundError, match="telemetry.sock") as raised:
         spectra.Recorder(sink)  # nothing listens yet
+    assert raised.value.code == "not_found"
 
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     server.bind(str(tmp_path / "telemetry.sock"))

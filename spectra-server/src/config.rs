@@ -13,7 +13,7 @@ use std::time::Duration;
 pub const DEFAULT_DB: &str = "spectra.db";
 
 use serde::Deserialize;
-use spectra_core::policy::parse_duration;
+use spectra_core::units::parse_duration;
 
 /// Settings of the server, as flags (each also read from the environment variable shown).
 #[derive(Debug, Clone, Default, Deserialize)]

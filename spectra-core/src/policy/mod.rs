@@ -35,11 +35,8 @@ pub use enforce::{
     QuarantinedFile, Skipped, enforce, invoking_user, purge, restore,
 };
 pub use plan::{Plan, PlanStore, PlannedFile, plan};
-pub use rule::{
-    CompareOp, Facts, Field, MAX_RULE_LEN, MAX_RULE_NESTING, Rule, RuleError, Type, parse_duration,
-    parse_size,
-};
-pub(crate) use rule::{Literal, parse_number, quoted_text};
+pub(crate) use rule::quoted_text;
+pub use rule::{CompareOp, Facts, Field, MAX_RULE_LEN, MAX_RULE_NESTING, Rule, RuleError, Type};
 pub use scope::{may_enforce, policy_targets};
 
 /// Most rules one policy may have (they are joined by AND; real policies have a handful).

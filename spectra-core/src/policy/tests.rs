@@ -2,6 +2,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::scan::{FileKind, FileMeta, Timestamp};
+use crate::units::{parse_duration, parse_size};
 
 const NOW: i64 = 1_800_000_000;
 const DAY: i64 = 86_400;

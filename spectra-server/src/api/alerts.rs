@@ -273,7 +273,7 @@ async fn add_silence(
                 })?,
         ),
     };
-    let duration = spectra_core::policy::parse_duration(&new.duration)
+    let duration = spectra_core::units::parse_duration(&new.duration)
         .map_err(|e| ApiError::bad_request(format!("duration: {e}")))?;
     if duration.is_zero() || duration > MAX_SILENCE {
         return Err(ApiError::bad_request(

@@ -321,7 +321,7 @@ mod tests {
 
     #[test]
     fn core_errors_keep_their_body() {
-        let error = spectra_core::policy::parse_duration("soon").expect_err("not a duration");
+        let error = spectra_core::units::parse_duration("soon").expect_err("not a duration");
         let api = ApiError::from(error);
         assert_eq!(api.status, StatusCode::BAD_REQUEST);
         let json = serde_json::to_value(&api.body).expect("json");

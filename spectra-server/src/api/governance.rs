@@ -92,7 +92,7 @@ pub(super) fn one_page<T, P: Serialize>(
 /// The growth period of `text` (`30d`), or core's default when there is none.
 pub(super) fn growth_period(text: Option<&str>) -> Result<chrono::Duration, ApiError> {
     let period = match text {
-        Some(text) => spectra_core::policy::parse_duration(text)
+        Some(text) => spectra_core::units::parse_duration(text)
             .map_err(|e| ApiError::bad_request(format!("period: {e}")))?,
         None => spectra_core::index::DEFAULT_GROWTH_PERIOD,
     };
@@ -103,7 +103,7 @@ pub(super) fn growth_period(text: Option<&str>) -> Result<chrono::Duration, ApiE
 
 fn min_size(text: Option<&str>) -> Result<u64, ApiError> {
     text.map_or(Ok(0), |text| {
-        spectra_core::policy::parse_size(text)
+        spectra_core::units::parse_size(text)
             .map_err(|e| ApiError::bad_request(format!("min_size: {e}")))
     })
 }

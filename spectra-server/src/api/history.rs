@@ -213,7 +213,7 @@ async fn query_metrics(
     let span_ms = (to_ms - from_ms).max(1);
     let mut step_ms = match &params.step {
         Some(text) => {
-            let step = spectra_core::policy::parse_duration(text)
+            let step = spectra_core::units::parse_duration(text)
                 .map_err(|e| ApiError::bad_request(format!("step: {e}")))?;
             i64::try_from(step.as_millis()).unwrap_or(i64::MAX)
         }

@@ -200,7 +200,7 @@ pub(crate) fn parse_time(
         return Ok(now);
     }
     if let Some(back) = text.strip_prefix('-') {
-        let span = spectra_core::policy::parse_duration(back)
+        let span = spectra_core::units::parse_duration(back)
             .map_err(|e| ApiError::bad_request(format!("{name}: {e}")))?;
         let span = chrono::Duration::from_std(span)
             .map_err(|_| ApiError::bad_request(format!("{name}: {text} is too far back")))?;

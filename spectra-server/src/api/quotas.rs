@@ -98,7 +98,7 @@ impl Size {
     fn bytes(self, field: &str) -> Result<i64, ApiError> {
         let bytes = match self {
             Size::Bytes(bytes) => bytes,
-            Size::Text(text) => spectra_core::policy::parse_size(&text)
+            Size::Text(text) => spectra_core::units::parse_size(&text)
                 .map_err(|e| ApiError::bad_request(format!("{field}: {e}")))
                 .map(|bytes| i64::try_from(bytes).unwrap_or(i64::MAX))?,
         };
