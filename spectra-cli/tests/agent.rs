@@ -471,6 +471,18 @@ impl FaultProxy {
     }
 }
 
+/// The kernel's clock ticks per second (`getconf CLK_TCK`), what `/proc/PID/stat` counts in.
+fn clock_ticks_per_second() -> f64 {
+    let out = Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .expect("getconf (libc-bin)");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("CLK_TCK is a number")
+}
+
 /// CPU time (user + system) of process `pid`, in clock ticks.
 fn cpu_ticks(pid: u32) -> u64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
@@ -518,8 +530,8 @@ async fn a_faulty_network_loses_nothing_and_costs_no_spin() {
     }
     let spent = cpu_ticks(pid) - ticks_before;
     let wall = faulty.elapsed().as_secs_f64();
-    // Clock ticks are 1/100 s: a spinning agent would spend about `wall` seconds.
-    let share = spent as f64 / 100.0 / wall;
+    // A spinning agent would spend about `wall` seconds of CPU.
+    let share = spent as f64 / clock_ticks_per_second() / wall;
     assert!(
         share < 0.2,
         "the agent spent {share:.2} of a core during the faults"

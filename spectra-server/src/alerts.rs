@@ -100,6 +100,8 @@ pub struct Alerting {
     pub store: Arc<Store>,
     pub settings: AlertSettings,
     pub raw_retention: Duration,
+    /// Evaluations this replica ran, counted by [`run`].
+    pub evaluations: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Alerting {
@@ -108,6 +110,7 @@ impl Alerting {
             store,
             settings: config.alerts.clone(),
             raw_retention: config.retention.raw,
+            evaluations: Arc::default(),
         }
     }
 }
@@ -825,14 +828,19 @@ pub async fn run(state: Alerting, mailer: Mailer) {
             loop {
                 tick.tick().await;
                 match evaluate_if_due(&state, Utc::now()).await {
-                    Ok(Some(done)) => tracing::debug!(
-                        rules = done.rules,
-                        series = done.series,
-                        changed = done.changed,
-                        notices = done.notices,
-                        elapsed_ms = done.elapsed.as_secs_f64() * 1000.0,
-                        "alert rules evaluated"
-                    ),
+                    Ok(Some(done)) => {
+                        state
+                            .evaluations
+                            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        tracing::debug!(
+                            rules = done.rules,
+                            series = done.series,
+                            changed = done.changed,
+                            notices = done.notices,
+                            elapsed_ms = done.elapsed.as_secs_f64() * 1000.0,
+                            "alert rules evaluated"
+                        )
+                    }
                     Ok(None) => tracing::debug!("alert rules evaluated by another replica"),
                     Err(e) => tracing::warn!(error = %e, "alert evaluation failed; will retry"),
                 }

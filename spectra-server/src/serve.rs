@@ -45,10 +45,11 @@ pub async fn run(config: ServeConfig) -> Result<(), ServeError> {
     let mailer = crate::alerts::Mailer::new(&config.alerts).map_err(ServeError::Alerts)?;
     let state = AppState::new(store, config.clone());
     let maintenance = tokio::spawn(maintain(state.clone()));
-    let alerting = tokio::spawn(crate::alerts::run(
-        crate::alerts::Alerting::new(state.store.clone(), &state.config),
-        mailer,
-    ));
+    let alerting = crate::alerts::Alerting {
+        evaluations: state.alert_evaluations.clone(),
+        ..crate::alerts::Alerting::new(state.store.clone(), &state.config)
+    };
+    let alerting = tokio::spawn(crate::alerts::run(alerting, mailer));
     let trimming = tokio::spawn(release_freed_memory());
     let shutdown = state.shutdown.clone();
     tokio::spawn(async move {

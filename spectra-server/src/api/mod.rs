@@ -41,6 +41,9 @@ pub struct AppState {
     pub stats: Arc<RequestStats>,
     /// Cancelled when the server begins to shut down: long-polls return at once.
     pub shutdown: CancellationToken,
+    /// Alert evaluations this replica has run (its alert loop counts them; `/metrics` shows
+    /// them, so a test or an operator can wait for the next ones).
+    pub alert_evaluations: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl AppState {
@@ -50,6 +53,7 @@ impl AppState {
             config: Arc::new(config),
             stats: Arc::new(RequestStats::default()),
             shutdown: CancellationToken::new(),
+            alert_evaluations: Arc::default(),
         }
     }
 }

@@ -193,6 +193,20 @@ impl Exposition {
         family.lines.push(format!("{name}{{{labels}}} {value}"));
     }
 
+    /// A counter without labels.
+    fn add_counter(&mut self, name: &str, help: &str, value: f64) {
+        let family = self
+            .families
+            .entry(name.to_owned())
+            .or_insert_with(|| Family {
+                help: help.to_owned(),
+                kind: "counter",
+                lines: Vec::new(),
+                label_sets: HashMap::new(),
+            });
+        family.lines.push(format!("{name} {value}"));
+    }
+
     fn write(&self, out: &mut String) {
         for (name, family) in &self.families {
             let _ = writeln!(out, "# HELP {name} {}", escape_help(&family.help));
@@ -332,6 +346,13 @@ pub(super) async fn exposition(
             1.0,
         );
     }
+    exposition.add_counter(
+        "spectra_alert_evaluations_total",
+        "Alert evaluations this replica ran.",
+        state
+            .alert_evaluations
+            .load(std::sync::atomic::Ordering::Relaxed) as f64,
+    );
     let mut out = String::new();
     exposition.write(&mut out);
     state.stats.write(&mut out);
