@@ -858,3 +858,73 @@ async fn the_prometheus_exposition_passes_promtool() {
         "promtool found problems:\n{problems}"
     );
 }
+
+/// With `--approval`, a second agent presenting an approved agent's machine id with the
+/// enrollment token alone (a reinstalled host, or someone holding the token) is a pending
+/// request of its own: the real agent, a real process, keeps being heard from with its token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unproven_re_enrollment_leaves_the_running_agent_alone() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("hub.db").display().to_string();
+    let admin = cli_token(&db, "admin");
+    let server = ServerProcess::start(
+        &["--db", &db, "--approval"],
+        &[("SPECTRA_ENROLLMENT_TOKEN", ENROLL)],
+        dir.path(),
+    );
+    let client = http_client(None);
+    let agent_view = |id: String| {
+        let (client, admin, url) = (client.clone(), admin.clone(), server.url.clone());
+        async move {
+            client
+                .get(format!("{url}/api/v1/agents/{id}"))
+                .bearer_auth(&admin)
+                .send()
+                .await
+                .expect("get")
+                .json::<Value>()
+                .await
+                .expect("json")
+        }
+    };
+    let same_host = config("machine_id = 'one-host'\nhostname = 'db-1'");
+    let real = AgentProcess::start_named("real", &server.url, dir.path(), &same_host);
+    let id = real
+        .wait_for("enrolled", |s| !s.agent_id.is_empty())
+        .agent_id;
+    let approved = client
+        .post(format!("{}/api/v1/agents/{id}/approve", server.url))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("approve");
+    assert!(approved.status().is_success(), "{}", approved.status());
+
+    let other = config("machine_id = 'one-host'\nhostname = 'intruder'");
+    let second = AgentProcess::start_named("second", &server.url, dir.path(), &other);
+    let request = second
+        .wait_for("enrolled as a request", |s| !s.agent_id.is_empty())
+        .agent_id;
+    assert_ne!(request, id, "a request of its own");
+    let requested = agent_view(request.clone()).await;
+    assert_eq!(requested["replaces"], id.as_str(), "{requested}");
+    assert_eq!(requested["approval"], "pending", "{requested}");
+
+    // The real agent is heard from after the request, with its own token, still approved.
+    let since = agent_view(id.clone()).await["last_seen"].clone();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let now = loop {
+        let now = agent_view(id.clone()).await;
+        if now["last_seen"] != since {
+            break now;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the real agent went quiet: {now}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(now["approval"], "approved", "{now}");
+    assert_eq!(now["hostname"], "db-1", "{now}");
+    drop((real, second));
+}
