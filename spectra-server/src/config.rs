@@ -64,6 +64,11 @@ pub struct ServeArgs {
     #[cfg_attr(feature = "clap", arg(long, env = "SPECTRA_APPROVAL", value_name = "BOOL", num_args = 0..=1,
           default_missing_value = "true"))]
     pub approval: Option<bool>,
+    /// Serve `/metrics` without a token, for a Prometheus that scrapes without one (off by
+    /// default: the exposition names hosts and what they run).
+    #[cfg_attr(feature = "clap", arg(long, env = "SPECTRA_METRICS_PUBLIC", value_name = "BOOL",
+          num_args = 0..=1, default_missing_value = "true"))]
+    pub metrics_public: Option<bool>,
     /// PEM certificate chain; serves HTTPS (with --tls-key).
     #[cfg_attr(
         feature = "clap",
@@ -210,6 +215,8 @@ pub struct ServeConfig {
     /// Networks whose Go agents are admitted without credentials; empty: none.
     pub legacy_agents: Vec<Cidr>,
     pub approval: bool,
+    /// `/metrics` answers without a token.
+    pub metrics_public: bool,
     pub tls: Option<(PathBuf, PathBuf)>,
     pub log_format: LogFormat,
     pub limits: IngestLimits,
@@ -305,6 +312,7 @@ impl ServeConfig {
             enrollment_token: None,
             legacy_agents: Vec::new(),
             approval: false,
+            metrics_public: false,
             tls: None,
             log_format: LogFormat::Text,
             limits: IngestLimits::default(),
@@ -366,6 +374,7 @@ impl ServeConfig {
                 None => Vec::new(),
             },
             approval: args.approval.or(file.approval).unwrap_or(false),
+            metrics_public: args.metrics_public.or(file.metrics_public).unwrap_or(false),
             tls,
             log_format: args.log_format.or(file.log_format).unwrap_or_default(),
             limits,

@@ -1479,3 +1479,30 @@ async fn agents_page_in_the_database_and_filter_by_labels_there() {
         assert_eq!(status.body["backends_total"], 0);
     });
 }
+
+#[tokio::test]
+async fn metrics_can_be_scraped_without_a_token_only_when_the_server_says_so() {
+    each_store!(|f| {
+        let closed = f.request(Method::GET, "/metrics", None, vec![]).await;
+        assert_eq!(closed.status, StatusCode::UNAUTHORIZED, "{}", closed.text);
+    });
+    each_store!(
+        |config| {
+            config.metrics_public = true;
+        },
+        |f| {
+            let open = f.request(Method::GET, "/metrics", None, vec![]).await;
+            assert_eq!(open.status, StatusCode::OK, "{}", open.text);
+            assert!(
+                open.text
+                    .contains("# TYPE spectra_alert_evaluations_total counter")
+            );
+            let other = f.request(Method::GET, "/api/v1/agents", None, vec![]).await;
+            assert_eq!(
+                other.status,
+                StatusCode::UNAUTHORIZED,
+                "only /metrics opens"
+            );
+        }
+    );
+}

@@ -258,10 +258,14 @@ fn described(kind: &str, sample: &Sample) -> (String, String, &'static str, f64,
     }
 }
 
+/// `GET /metrics`: for a viewer token, or for anyone with `--metrics-public`.
 pub(super) async fn exposition(
     State(state): State<AppState>,
-    _: Viewer,
+    viewer: Result<Viewer, ApiError>,
 ) -> Result<impl IntoResponse, ApiError> {
+    if !state.config.metrics_public {
+        viewer?;
+    }
     let mut exposition = Exposition::default();
     let now = chrono::Utc::now();
     for agent in state.store.agents().await? {
