@@ -529,3 +529,139 @@ mod tests {
         );
     }
 }
+
+/// Files shown per list of a user's drill-down.
+pub const USER_FILES: usize = 20;
+
+/// What one user owns on each backend of the index.
+#[derive(Debug, Clone, Serialize)]
+pub struct Owned {
+    pub backend: String,
+    pub files: i64,
+    pub size_bytes: i64,
+    pub disk_bytes: i64,
+}
+
+/// One of a user's files: the largest (with sizes) or the most recently used (with when).
+#[derive(Debug, Clone, Serialize)]
+pub struct UserFile {
+    pub backend: String,
+    pub path: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disk_bytes: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_access: Option<DateTime<Utc>>,
+}
+
+/// Everything about one user across backends (`GET /api/v1/user/{id}`).
+#[derive(Debug, Clone, Serialize)]
+pub struct UserDetail {
+    pub user: String,
+    pub team: Option<String>,
+    pub quota: Option<QuotaMark>,
+    pub owned: Vec<Owned>,
+    pub read: Vec<crate::store::UserReads>,
+    pub largest_files: Vec<UserFile>,
+    pub recently_used: Vec<UserFile>,
+}
+
+/// What `user` owns and read on every backend, their largest and most recently used files,
+/// team and quota; `None` when they own nothing in the index and read nothing.
+pub async fn user_detail(store: &Store, user: &str) -> StoreResult<Option<UserDetail>> {
+    let owned: Vec<Owned> = store
+        .index_usage(None)
+        .await?
+        .into_iter()
+        .filter(|(_, owner, _)| owner == user)
+        .map(|(backend, _, totals)| Owned {
+            backend,
+            files: totals.files,
+            size_bytes: totals.apparent_bytes,
+            disk_bytes: totals.disk_bytes,
+        })
+        .collect();
+    let read = store.user_reads(user).await?;
+    if owned.is_empty() && read.is_empty() {
+        return Ok(None);
+    }
+    let team = store
+        .team_members()
+        .await?
+        .into_iter()
+        .find(|member| member.user == user)
+        .map(|member| member.team);
+    let quotas = quota_usage(store).await?;
+    let largest_files = store
+        .largest_files_of(user, USER_FILES)
+        .await?
+        .into_iter()
+        .map(|(backend, path, size, disk)| UserFile {
+            backend,
+            path,
+            size: Some(size),
+            disk_bytes: Some(disk),
+            last_access: None,
+        })
+        .collect();
+    let recently_used = store
+        .user_recent_files(user, USER_FILES)
+        .await?
+        .into_iter()
+        .map(|(backend, path, at)| UserFile {
+            backend,
+            path,
+            size: None,
+            disk_bytes: None,
+            last_access: Some(at),
+        })
+        .collect();
+    Ok(Some(UserDetail {
+        user: user.to_owned(),
+        team,
+        quota: QuotaMark::find(&quotas, &format!("user:{user}"), None),
+        owned,
+        read,
+        largest_files,
+        recently_used,
+    }))
+}
+
+/// A backend of the index with how it grew over the growth period.
+#[derive(Debug, Clone, Serialize)]
+pub struct BackendGrowth {
+    #[serde(flatten)]
+    pub backend: crate::store::BackendRecord,
+    /// Since the first point of the period (`null` fields without one).
+    pub growth_30d: Growth,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct Growth {
+    pub files: Option<i64>,
+    pub apparent_bytes: Option<i64>,
+    pub disk_bytes: Option<i64>,
+}
+
+/// `backends` (a page of them) with their growth since `since`.
+pub async fn backends_with_growth(
+    store: &Store,
+    backends: Vec<crate::store::BackendRecord>,
+    since: DateTime<Utc>,
+) -> StoreResult<Vec<BackendGrowth>> {
+    let mut out = Vec::with_capacity(backends.len());
+    for backend in backends {
+        let series = store.index_growth(&backend.name, since).await?;
+        let first = series.first().map(|(_, totals)| *totals);
+        out.push(BackendGrowth {
+            growth_30d: Growth {
+                files: first.map(|t| backend.files - t.files),
+                apparent_bytes: first.map(|t| backend.apparent_bytes - t.apparent_bytes),
+                disk_bytes: first.map(|t| backend.disk_bytes - t.disk_bytes),
+            },
+            backend,
+        });
+    }
+    Ok(out)
+}

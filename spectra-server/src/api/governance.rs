@@ -292,29 +292,15 @@ async fn backends(
     let Query(params) = params?;
     let (limit, after) = page::<String>(params.limit, params.cursor.as_deref())?;
     let since = Utc::now() - growth_period(None)?;
-    let mut items = Vec::new();
     let all = state.store.index_backends().await?;
     let rest: Vec<_> = all
         .into_iter()
         .filter(|b| after.as_ref().is_none_or(|name| b.name > *name))
         .collect();
     let (page, next) = one_page(rest, limit, |backend| backend.name.clone());
-    for backend in page {
-        let series = state.store.index_growth(&backend.name, since).await?;
-        let first = series.first().map(|(_, totals)| *totals);
-        let mut body = serde_json::to_value(&backend).unwrap_or_default();
-        body["growth_30d"] = json!({
-            "files": first.map(|t| backend.files - t.files),
-            "apparent_bytes": first.map(|t| backend.apparent_bytes - t.apparent_bytes),
-            "disk_bytes": first.map(|t| backend.disk_bytes - t.disk_bytes),
-        });
-        items.push(body);
-    }
+    let items = governance::backends_with_growth(&state.store, page, since).await?;
     Ok(Json(json!({"items": items, "next_cursor": next})))
 }
-
-/// Files shown per list of `GET /api/v1/user/{id}`.
-const USER_FILES: usize = 20;
 
 /// Everything one user owns or read, across backends: per backend what they own and what
 /// they read, their largest files and the files they used last, their team and quota.
@@ -322,59 +308,17 @@ async fn user(
     State(state): State<AppState>,
     _: Viewer,
     id: Result<Path<String>, PathRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<governance::UserDetail>, ApiError> {
     let Path(id) = id?;
     check_name("user", &id)?;
-    let owned: Vec<_> = state
-        .store
-        .index_usage(None)
+    governance::user_detail(&state.store, &id)
         .await?
-        .into_iter()
-        .filter(|(_, owner, _)| *owner == id)
-        .map(|(backend, _, totals)| {
-            json!({"backend": backend, "files": totals.files,
-                   "size_bytes": totals.apparent_bytes, "disk_bytes": totals.disk_bytes})
+        .map(Json)
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "user {id:?} owns nothing in the index and read nothing"
+            ))
         })
-        .collect();
-    let read = state.store.user_reads(&id).await?;
-    if owned.is_empty() && read.is_empty() {
-        return Err(ApiError::not_found(format!(
-            "user {id:?} owns nothing in the index and read nothing"
-        )));
-    }
-    let team = state
-        .store
-        .team_members()
-        .await?
-        .into_iter()
-        .find(|member| member.user == id)
-        .map(|member| member.team);
-    let quotas = governance::quota_usage(&state.store).await?;
-    let largest: Vec<_> = state
-        .store
-        .largest_files_of(&id, USER_FILES)
-        .await?
-        .into_iter()
-        .map(|(backend, path, size, disk)| {
-            json!({"backend": backend, "path": path, "size": size, "disk_bytes": disk})
-        })
-        .collect();
-    let recent: Vec<_> = state
-        .store
-        .user_recent_files(&id, USER_FILES)
-        .await?
-        .into_iter()
-        .map(|(backend, path, at)| json!({"backend": backend, "path": path, "last_access": at}))
-        .collect();
-    Ok(Json(json!({
-        "user": id,
-        "team": team,
-        "quota": governance::QuotaMark::find(&quotas, &format!("user:{id}"), None),
-        "owned": owned,
-        "read": read,
-        "largest_files": largest,
-        "recently_used": recent,
-    })))
 }
 
 /// Teams with their members, by name.
