@@ -333,6 +333,23 @@ impl Usage {
     }
 }
 
+/// Whether a quota's limits make one: at least one of them, the soft one not above the hard
+/// one. The error names the field.
+pub fn check_limits<T: PartialOrd + std::fmt::Display>(
+    soft: Option<T>,
+    hard: Option<T>,
+) -> Result<(), String> {
+    match (soft, hard) {
+        (None, None) => {
+            Err("soft, hard: give at least one limit (sizes take units: 500TB)".to_owned())
+        }
+        (Some(soft), Some(hard)) if soft > hard => Err(format!(
+            "soft: {soft} bytes is above the hard limit of {hard}"
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Every quota with its usage, as it stands now.
 pub async fn quota_usage(store: &Store) -> StoreResult<Vec<QuotaUsage>> {
     let quotas = store.quotas().await?;

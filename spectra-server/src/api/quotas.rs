@@ -145,19 +145,7 @@ async fn set(
             .or_else(|| legacy.map(|l| l.bytes("limit_bytes")))
             .transpose()?,
     };
-    match (soft, hard) {
-        (None, None) => {
-            return Err(ApiError::bad_request(
-                "soft, hard: give at least one limit (sizes take units: 500TB)",
-            ));
-        }
-        (Some(soft), Some(hard)) if soft > hard => {
-            return Err(ApiError::bad_request(format!(
-                "soft: {soft} bytes is above the hard limit of {hard}"
-            )));
-        }
-        _ => {}
-    }
+    governance::check_limits(soft, hard).map_err(ApiError::bad_request)?;
     let now = Utc::now();
     state
         .store
