@@ -860,6 +860,56 @@ pub async fn run(state: Alerting, mailer: Mailer) {
     tokio::join!(evaluating, delivering);
 }
 
+/// The longest a silence may last.
+pub const MAX_SILENCE: Duration = Duration::from_secs(366 * 24 * 3600);
+
+/// A silence as asked for, before it is checked.
+#[derive(Debug, Clone)]
+pub struct SilenceRequest {
+    pub rule: Option<String>,
+    pub agent: Option<String>,
+    /// `key=value`: agents carrying this label.
+    pub label: Option<String>,
+    /// How long from now, e.g. `2h`.
+    pub duration: String,
+    pub reason: String,
+}
+
+/// The silence `request` asks for, made by `by` at `now`; or what is wrong with it, naming
+/// the field: it names a rule, an agent or a label, says why, and lasts 1 s to 366 days.
+pub fn silence(request: SilenceRequest, by: String, now: DateTime<Utc>) -> Result<Silence, String> {
+    if request.rule.is_none() && request.agent.is_none() && request.label.is_none() {
+        return Err("rule, agent, label: a silence names at least one of them".into());
+    }
+    if request.reason.trim().is_empty() {
+        return Err("reason: say why".into());
+    }
+    let label = match &request.label {
+        None => None,
+        Some(text) => Some(
+            text.split_once('=')
+                .filter(|(key, _)| !key.is_empty())
+                .map(|(key, value)| (key.to_owned(), value.to_owned()))
+                .ok_or_else(|| format!("label: {text:?} is not key=value"))?,
+        ),
+    };
+    let duration = spectra_core::units::parse_duration(&request.duration)
+        .map_err(|e| format!("duration: {e}"))?;
+    if duration.is_zero() || duration > MAX_SILENCE {
+        return Err("duration: from 1s to 366d".into());
+    }
+    Ok(Silence {
+        id: Uuid::new_v4().to_string(),
+        rule: request.rule,
+        agent_id: request.agent,
+        label,
+        starts_at: now,
+        ends_at: now + chrono::Duration::from_std(duration).unwrap_or_default(),
+        created_by: by,
+        reason: request.reason,
+    })
+}
+
 /// Checks a rule as the API stores it: it compiles, and its targets can be served here.
 pub fn check_rule(
     settings: &AlertSettings,

@@ -15,10 +15,6 @@ use super::{ApiError, AppState};
 use crate::auth::{Admin, Operator, User, Viewer};
 use crate::store::Silence;
 
-/// Most delivery attempts one request lists (a log, newest first: `limit` only).
-/// Longest silence accepted.
-const MAX_SILENCE: std::time::Duration = std::time::Duration::from_secs(366 * 86_400);
-
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/api/v1/alert-rules", get(list_rules).post(create_rule))
@@ -254,43 +250,18 @@ async fn add_silence(
     body: Result<Json<NewSilence>, JsonRejection>,
 ) -> Result<(StatusCode, Json<Silence>), ApiError> {
     let Json(new) = body?;
-    if new.rule.is_none() && new.agent.is_none() && new.label.is_none() {
-        return Err(ApiError::bad_request(
-            "rule, agent, label: a silence names at least one of them",
-        ));
-    }
-    if new.reason.trim().is_empty() {
-        return Err(ApiError::bad_request("reason: say why"));
-    }
-    let label = match &new.label {
-        None => None,
-        Some(text) => Some(
-            text.split_once('=')
-                .filter(|(key, _)| !key.is_empty())
-                .map(|(key, value)| (key.to_owned(), value.to_owned()))
-                .ok_or_else(|| {
-                    ApiError::bad_request(format!("label: {text:?} is not key=value"))
-                })?,
-        ),
-    };
-    let duration = spectra_core::units::parse_duration(&new.duration)
-        .map_err(|e| ApiError::bad_request(format!("duration: {e}")))?;
-    if duration.is_zero() || duration > MAX_SILENCE {
-        return Err(ApiError::bad_request(
-            "duration: from 1s to 366d".to_owned(),
-        ));
-    }
-    let now = Utc::now();
-    let silence = Silence {
-        id: uuid::Uuid::new_v4().to_string(),
-        rule: new.rule,
-        agent_id: new.agent,
-        label,
-        starts_at: now,
-        ends_at: now + chrono::Duration::from_std(duration).unwrap_or_default(),
-        created_by: caller.label(),
-        reason: new.reason,
-    };
+    let silence = crate::alerts::silence(
+        crate::alerts::SilenceRequest {
+            rule: new.rule,
+            agent: new.agent,
+            label: new.label,
+            duration: new.duration,
+            reason: new.reason,
+        },
+        caller.label(),
+        Utc::now(),
+    )
+    .map_err(ApiError::bad_request)?;
     state.store.add_silence(&silence).await?;
     Ok((StatusCode::CREATED, Json(silence)))
 }
