@@ -68,8 +68,10 @@ pub enum Delivery {
     },
     /// The server will never take it (malformed, too large, a conflicting id): drop it.
     Refused { why: String },
-    /// The agent's token is not accepted: keep it, and say so.
-    Unauthorized { why: String },
+    /// The agent's token is not accepted: keep it, and say so. `revoked` when the server
+    /// does not know the token at all (401: deleted, or replaced by another enrollment), not
+    /// merely holding the agent back (403: pending approval).
+    Unauthorized { why: String, revoked: bool },
 }
 
 /// The server's answer to a file index batch.
@@ -292,7 +294,11 @@ async fn classify(reply: reqwest::Response) -> Delivery {
         .map(|secs| Duration::from_secs(secs).min(MAX_RETRY_AFTER));
     let why = format!("{status}: {}", error_text(reply).await);
     match status {
-        StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Delivery::Unauthorized { why },
+        StatusCode::UNAUTHORIZED => Delivery::Unauthorized { why, revoked: true },
+        StatusCode::FORBIDDEN => Delivery::Unauthorized {
+            why,
+            revoked: false,
+        },
         StatusCode::TOO_MANY_REQUESTS | StatusCode::REQUEST_TIMEOUT => {
             Delivery::Retry { after, why }
         }

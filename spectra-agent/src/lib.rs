@@ -42,6 +42,11 @@ pub enum AgentError {
     /// (enrollment, `--once`).
     #[error("server: {0}")]
     Server(String),
+    /// The server does not know the agent's token any more: it was deleted, or another
+    /// enrollment replaced it. A long-running agent with an enrollment token enrolls again
+    /// (see [`run_until_stopped`]).
+    #[error("token revoked: {0}")]
+    TokenRevoked(String),
     /// What core answered (a scan that failed, a root that is gone): its code decides, as for
     /// any frontend (the CLI's exit status, say).
     #[error("{0}")]
@@ -59,7 +64,10 @@ impl AgentError {
     pub fn code(&self) -> Option<spectra_core::ErrorCode> {
         match self {
             AgentError::Core(error) => Some(error.code()),
-            AgentError::Config(_) | AgentError::State(_) | AgentError::Server(_) => None,
+            AgentError::Config(_)
+            | AgentError::State(_)
+            | AgentError::Server(_)
+            | AgentError::TokenRevoked(_) => None,
         }
     }
 }

@@ -133,6 +133,8 @@ pub(crate) struct Shared {
     pub(crate) telemetry: Queue,
     status: Mutex<Status>,
     sampler: Sampler,
+    /// Cancelled when the server no longer knows this agent's token (see [`run`]).
+    revoked: CancellationToken,
 }
 
 impl Shared {
@@ -161,6 +163,7 @@ impl Shared {
             telemetry,
             status: Mutex::new(status),
             sampler: Sampler::new(),
+            revoked: CancellationToken::new(),
         });
         shared.update(|_| {});
         Ok(shared)
@@ -180,7 +183,7 @@ impl Shared {
                 let Some((seq, body)) = next else { break };
                 match send(self, kind, seq, body).await {
                     Delivery::Done | Delivery::Refused { .. } => {}
-                    Delivery::Retry { why, .. } | Delivery::Unauthorized { why } => {
+                    Delivery::Retry { why, .. } | Delivery::Unauthorized { why, .. } => {
                         return Err(AgentError::Server(format!(
                             "the server did not take what is spooled (it stays spooled): {why}"
                         )));
@@ -296,16 +299,28 @@ pub fn agent_info(settings: &Settings, sampler: &Sampler) -> AgentInfo {
 
 /// Runs the agent until `shutdown` is cancelled; then what is batched in memory goes to the
 /// spool, running commands are cancelled, and it returns. With `once`, every collector is
-/// sampled once and the spool is drained (or the attempt fails) before returning.
+/// sampled once and the spool is drained (or the attempt fails) before returning. When the
+/// server answers that it does not know the agent's token, the run stops the same way and
+/// answers [`AgentError::TokenRevoked`] (what is spooled stays for the next identity).
 pub async fn run(
     settings: Settings,
-    shutdown: CancellationToken,
+    outer: CancellationToken,
     once: bool,
 ) -> Result<Status, AgentError> {
     let shared = Shared::open(settings).await?;
     if once {
         return run_once(shared).await;
     }
+    let shutdown = outer.child_token();
+    let revoked = {
+        let (shared, shutdown) = (Arc::clone(&shared), shutdown.clone());
+        tokio::spawn(async move {
+            tokio::select! {
+                () = shared.revoked.cancelled() => shutdown.cancel(),
+                () = shutdown.cancelled() => {}
+            }
+        })
+    };
     let (envelopes, received) = mpsc::channel(1024);
     let mut tasks = tokio::task::JoinSet::new();
     for (name, every) in shared.settings.collectors.clone() {
@@ -352,6 +367,14 @@ pub async fn run(
     while tasks.join_next().await.is_some() {}
     // Every collector has stopped, so the batcher has its last envelopes: it spools them.
     let _ = batching.await;
+    let _ = revoked.await;
+    if shared.revoked.is_cancelled() && !outer.is_cancelled() {
+        return Err(AgentError::TokenRevoked(format!(
+            "the server does not know agent {}'s token (deleted, or replaced by another \
+             enrollment)",
+            shared.identity.agent_id
+        )));
+    }
     let status = shared
         .status
         .lock()
@@ -652,7 +675,10 @@ async fn send(shared: &Shared, kind: Upload, seq: u64, body: Vec<u8>) -> Deliver
             tracing::warn!(why, "the server did not take a batch; it stays spooled");
             shared.update(|s| s.last_error = Some(why.clone()));
         }
-        Delivery::Unauthorized { why } => {
+        Delivery::Unauthorized { why, revoked } => {
+            if *revoked {
+                shared.revoked.cancel();
+            }
             let what_to_do = token_refused_advice(&shared.settings.state_dir, why);
             tracing::error!(
                 why,
@@ -906,11 +932,17 @@ async fn heartbeat(shared: Arc<Shared>, shutdown: CancellationToken) {
             _ = tick.tick() => {}
             () = shutdown.cancelled() => return,
         }
-        if let Delivery::Retry { why, .. }
-        | Delivery::Unauthorized { why }
-        | Delivery::Refused { why } = shared.client.heartbeat(&shared.identity.agent_token).await
-        {
-            tracing::debug!(why, "heartbeat not delivered");
+        match shared.client.heartbeat(&shared.identity.agent_token).await {
+            Delivery::Done => {}
+            Delivery::Unauthorized { why, revoked } => {
+                tracing::debug!(why, "heartbeat not delivered");
+                if revoked {
+                    shared.revoked.cancel();
+                }
+            }
+            Delivery::Retry { why, .. } | Delivery::Refused { why } => {
+                tracing::debug!(why, "heartbeat not delivered");
+            }
         }
     }
 }

@@ -36,7 +36,10 @@ async fn stop_or_reload() -> Signal {
 
 /// Runs the agent with `settings` until SIGTERM or SIGINT; on SIGHUP it stops the run,
 /// calls `reload` for new settings (keeping the old ones, with an error logged, when that
-/// fails) and starts again. Answers the last run's status.
+/// fails) and starts again. When the server no longer knows the agent's token and the
+/// settings hold an enrollment token, the identity is dropped (the spool is kept) and the
+/// agent enrolls again — as a pending request, where the server requires approval. Answers
+/// the last run's status.
 pub async fn run_until_stopped(
     mut settings: Settings,
     reload: impl Fn() -> Result<Settings, AgentError>,
@@ -49,7 +52,22 @@ pub async fn run_until_stopped(
             stop.cancel();
             signal
         });
-        let status = crate::run(settings.clone(), shutdown, false).await?;
+        let status = match crate::run(settings.clone(), shutdown, false).await {
+            Err(AgentError::TokenRevoked(why)) if settings.enrollment_token.is_some() => {
+                signal.abort();
+                tracing::warn!(why, "enrolling again with the enrollment token");
+                let identity = crate::identity::Identity::path(&settings.state_dir);
+                std::fs::remove_file(&identity)
+                    .map_err(|e| AgentError::State(format!("{}: {e}", identity.display())))?;
+                continue;
+            }
+            outcome => {
+                if outcome.is_err() {
+                    signal.abort();
+                }
+                outcome?
+            }
+        };
         match signal.await {
             Ok(Signal::Reload) => match reload() {
                 Ok(reloaded) => {

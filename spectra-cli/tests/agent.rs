@@ -928,3 +928,39 @@ async fn an_unproven_re_enrollment_leaves_the_running_agent_alone() {
     assert_eq!(now["hostname"], "db-1", "{now}");
     drop((real, second));
 }
+
+/// An agent whose token the server no longer knows (an admin deleted it) and that holds an
+/// enrollment token enrolls again by itself, keeping what it had spooled, and goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_whose_token_is_revoked_enrolls_again_by_itself() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let db = dir.path().join("hub.db").display().to_string();
+    let admin = cli_token(&db, "admin");
+    let server = ServerProcess::start(
+        &["--db", &db],
+        &[("SPECTRA_ENROLLMENT_TOKEN", ENROLL)],
+        dir.path(),
+    );
+    let agent = AgentProcess::start(&server.url, dir.path(), &config(""));
+    let first = agent.wait_for("a first batch sent", |s| s.batches_sent >= 1);
+    let deleted = http_client(None)
+        .delete(format!("{}/api/v1/agents/{}", server.url, first.agent_id))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("delete");
+    assert!(deleted.status().is_success(), "{}", deleted.status());
+    let again = agent.wait_for("enrolled again under a new id", |s| {
+        !s.agent_id.is_empty() && s.agent_id != first.agent_id
+    });
+    // What was spooled under the deleted identity can never be stored: dropped and counted,
+    // and the new identity's batches go through.
+    let sending = agent.wait_for("sending again", |s| {
+        s.batches_sent > again.batches_sent && s.spool_batches == 0
+    });
+    assert_eq!(sending.agent_id, again.agent_id);
+    assert!(
+        stored_envelopes(&db, &again.agent_id).await > 0,
+        "the new identity's envelopes are stored"
+    );
+}

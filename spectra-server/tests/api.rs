@@ -335,8 +335,8 @@ async fn metric_batches_are_stored_once_and_read_back() {
         let (_, body) = gzip_batch(Some("someone-else"), vec![cpu("web-1", 1.0, now)]);
         assert_error(
             &post_bytes(&f, "/api/v1/metrics", &agent, body).await,
-            StatusCode::FORBIDDEN,
-            "forbidden",
+            StatusCode::CONFLICT,
+            "conflict",
         );
         // Bad input says where.
         let reply = post_bytes(

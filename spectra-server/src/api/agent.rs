@@ -199,8 +199,12 @@ async fn metrics(
         && claimed != &agent.id
         && !state.store.is_alias_of(claimed, &agent.id).await?
     {
-        return Err(ApiError::forbidden(format!(
-            "the batch names agent {claimed}, but the token is agent {}'s",
+        // A conflict, not a refusal of the token: this batch can never be stored, and an agent
+        // that enrolled again under a new id (its old one deleted) drops what it spooled
+        // under the old one rather than retrying it forever.
+        return Err(ApiError::conflict(format!(
+            "the batch names agent {claimed}, but the token is agent {}'s; it can never be \
+             stored under this token",
             agent.id
         )));
     }
