@@ -91,6 +91,20 @@ fn registration(machine_id: &str, hostname: &str, agent_token: Option<&str>) -> 
     body
 }
 
+/// Agent `id`'s event trail, and the kind of each event in order.
+async fn event_kinds(f: &Fixture, id: &str) -> (harness::Reply, Vec<String>) {
+    let events = f
+        .get(&format!("/api/v1/agents/{id}/events"), &f.viewer)
+        .await;
+    let kinds = events.body["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .map(|e| e["event"].as_str().expect("event").to_owned())
+        .collect();
+    (events, kinds)
+}
+
 #[tokio::test]
 async fn an_approved_identity_cannot_be_taken_with_the_enrollment_token_alone() {
     each_store!(
@@ -176,15 +190,7 @@ async fn an_approved_identity_cannot_be_taken_with_the_enrollment_token_alone() 
                 .expect("token")
                 .to_owned();
 
-            let events = f
-                .get(&format!("/api/v1/agents/{id}/events"), &f.viewer)
-                .await;
-            let kinds: Vec<&str> = events.body["events"]
-                .as_array()
-                .expect("events")
-                .iter()
-                .map(|e| e["event"].as_str().expect("event"))
-                .collect();
+            let (events, kinds) = event_kinds(&f, &id).await;
             assert_eq!(
                 kinds,
                 [
@@ -266,15 +272,7 @@ async fn an_approved_identity_cannot_be_taken_with_the_enrollment_token_alone() 
                 )
                 .await;
             assert_eq!(beat.status, StatusCode::OK, "{}", beat.text);
-            let events = f
-                .get(&format!("/api/v1/agents/{id}/events"), &f.viewer)
-                .await;
-            let kinds: Vec<&str> = events.body["events"]
-                .as_array()
-                .expect("events")
-                .iter()
-                .map(|e| e["event"].as_str().expect("event"))
-                .collect();
+            let (events, kinds) = event_kinds(&f, &id).await;
             assert_eq!(
                 &kinds[5..],
                 [
