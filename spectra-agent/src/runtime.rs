@@ -853,15 +853,29 @@ async fn policies(shared: Arc<Shared>, shutdown: CancellationToken) {
 }
 
 /// Plans `policy` on `target`, enforces it when this agent allows that there, and spools the
-/// report.
+/// report. The target is resolved first and must stay under the agent's roots (core's
+/// containment rule, as for `disk_usage`); enforcement is decided on the resolved paths too.
 async fn plan_and_report(
     shared: &Arc<Shared>,
     policy: Policy,
     target: std::path::PathBuf,
     shutdown: &CancellationToken,
 ) -> Option<PlanReport> {
+    let target = match spectra_core::roots::resolve_within(&target, &shared.settings.roots) {
+        Ok(resolved) => resolved,
+        Err(e) => {
+            tracing::warn!(policy = policy.name, error = %e, "policy target skipped");
+            return None;
+        }
+    };
+    let enforce_roots: Vec<std::path::PathBuf> = shared
+        .settings
+        .enforce_roots
+        .iter()
+        .filter_map(|root| std::fs::canonicalize(root).ok())
+        .collect();
     let enforce = policy.action.is_destructive()
-        && spectra_core::policy::may_enforce(&target, &shared.settings.enforce_roots);
+        && spectra_core::policy::may_enforce(&target, &enforce_roots);
     let state = StateDir::resolve(Some(shared.settings.state_dir.join("policy")));
     let (cancel, watcher) = cancelled_on(shutdown);
     let where_ = target.clone();
