@@ -27,6 +27,12 @@ if cargo tree -p spectra-cli --no-default-features -e normal --locked | grep -E 
   echo "test.sh: spectra-cli without its default features must not depend on the above" >&2
   exit 1
 fi
+echo "== admin CLI: usage, stale, growth, alerts, quota, team, status without the agent's runtime"
+cargo clippy -p spectra-cli --no-default-features --features admin --all-targets --locked -- -D warnings
+if cargo tree -p spectra-cli --no-default-features --features admin -e normal --locked | grep -E ' (sqlx|axum|tokio-util|tracing-subscriber) v'; then
+  echo "test.sh: the admin commands must build without the agent runtime and the server" >&2
+  exit 1
+fi
 echo "== docs"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked --quiet
 echo "== tests"

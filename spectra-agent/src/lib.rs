@@ -10,23 +10,39 @@
 //! widen what the agent does.
 //!
 //! It depends on `spectra-core`, `reqwest` and `tokio`, never on the server's crates (sqlx,
-//! axum), so an agent stays small.
+//! axum), so an agent stays small. Without its `runtime` feature (on by default) the crate is
+//! only [`http_client`] and [`AgentError`]: what the CLI's admin commands need.
 //!
 //! [`Sampler`]: spectra_core::collect::Sampler
 
+#[cfg(feature = "runtime")]
 mod client;
+#[cfg(feature = "runtime")]
 pub mod config;
+mod http;
+#[cfg(feature = "runtime")]
 pub mod identity;
+#[cfg(feature = "runtime")]
 mod index;
+#[cfg(feature = "runtime")]
 mod runtime;
+#[cfg(feature = "runtime")]
 mod signals;
+#[cfg(feature = "runtime")]
 pub mod spool;
+#[cfg(feature = "runtime")]
 mod telemetry;
 
-pub use client::{Client, Delivery, IndexAnswer, http_client};
+#[cfg(feature = "runtime")]
+pub use client::{Client, Delivery, IndexAnswer};
+#[cfg(feature = "runtime")]
 pub use config::{AgentConfig, Settings};
+pub use http::http_client;
+#[cfg(feature = "runtime")]
 pub use index::{IndexUpload, baseline_path, crawl_and_upload};
+#[cfg(feature = "runtime")]
 pub use runtime::{Status, admit, agent_info, enroll, index_once, run, scan_once};
+#[cfg(feature = "runtime")]
 pub use signals::run_until_stopped;
 
 /// What can stop the agent.

@@ -217,7 +217,7 @@ impl Connection {
             http: spectra_agent::http_client(file.ca_file.as_deref())?,
             server: server.trim_end_matches('/').to_owned(),
             token,
-            runtime: crate::agent_cmd::runtime()?,
+            runtime: runtime()?,
         })
     }
 }
@@ -252,6 +252,14 @@ fn default_config() -> Option<PathBuf> {
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".config")))?;
     Some(base.join("spectra/cli.toml"))
+}
+
+/// The one-threaded async runtime the agent and the commands that talk to a server run on.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 /// How long one request may take.

@@ -79,7 +79,7 @@ pub fn run(args: &AgentArgs) -> anyhow::Result<ExitCode> {
     }
     let settings = settings(args)?;
     crate::logging::init(crate::logging::Format::Text);
-    let runtime = crate::agent_cmd::runtime()?;
+    let runtime = crate::admin_cmd::runtime()?;
     if args.once {
         let status =
             runtime.block_on(spectra_agent::run(settings, CancellationToken::new(), true))?;
@@ -99,12 +99,4 @@ pub fn run(args: &AgentArgs) -> anyhow::Result<ExitCode> {
         "agent stopped"
     );
     Ok(ExitCode::SUCCESS)
-}
-
-/// The one-threaded async runtime the agent and the commands that talk to a server run on.
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")
 }

@@ -1,6 +1,6 @@
 //! `spectra`: the command-line entry point.
 
-#[cfg(feature = "agent")]
+#[cfg(feature = "admin")]
 mod admin_cmd;
 #[cfg(feature = "agent")]
 mod agent_cmd;
@@ -33,7 +33,8 @@ enum Command {
     /// extension, owner and age.
     ///
     /// Exit status: 0 when everything was read, 1 when some entries could not be read (the
-    /// report is still printed, marked partial), 2 on a usage or fatal error.
+    /// report is still printed, marked partial), 2 on a usage error, 3 and up when the scan
+    /// failed (by the cause: 3 not found, 4 permission denied, 9 I/O; see the README).
     Scan(scan_cmd::ScanArgs),
     /// Print what the host collectors see (cpu, memory, disk, disk_io, network, processes,
     /// services, wifi, containers, system, applications, temperature, raspberry_pi).
@@ -45,7 +46,9 @@ enum Command {
     ///
     /// No shell is ever involved; targets must be an IP address or a hostname; every
     /// diagnostic is bounded in time and output. Exit status: 0 ok, 1 a negative answer (no
-    /// reply, connection refused, target not reached), 2 a usage or fatal error.
+    /// reply, connection refused, target not reached), 2 a usage error, 3 and up when it could not
+    /// run (by the cause: 5 unsupported here, 7 timed out, 9 I/O such as a name that does not
+    /// resolve; see the README).
     Diag(diag_cmd::DiagArgs),
     /// Policies: check, explain, plan (dry run), enforce, restore, purge, audit.
     Policy(policy_cmd::PolicyArgs),
@@ -64,28 +67,28 @@ enum Command {
     /// `spectra agent status` shows what it is doing. Stops on SIGINT/SIGTERM, spooling what
     /// it holds in memory.
     Agent(agent_cmd::AgentArgs),
-    #[cfg(feature = "agent")]
+    #[cfg(feature = "admin")]
     /// Usage from a server's file index, grouped by team, user or backend (GET /api/v1/usage).
     Usage(admin_cmd::UsageArgs),
-    #[cfg(feature = "agent")]
+    #[cfg(feature = "admin")]
     /// Files nobody used for --days, largest first, each with what decided (telemetry, atime,
     /// mtime), from a server's file index (GET /api/v1/stale).
     Stale(admin_cmd::StaleArgs),
-    #[cfg(feature = "agent")]
+    #[cfg(feature = "admin")]
     /// A backend's daily files and bytes over --period, from a server's file index.
     Growth(admin_cmd::GrowthArgs),
-    #[cfg(feature = "agent")]
+    #[cfg(feature = "admin")]
     /// Alerts on a server: `alerts list --state firing`, `alerts rules [list|set|delete]`,
     /// `alerts silence --rule NAME --for 2h --reason '…'`.
     Alerts(admin_cmd::AlertsArgs),
-    #[cfg(feature = "agent")]
+    #[cfg(feature = "admin")]
     /// Quotas on a server: `quota set --team vision --backend s3 --soft 500TB --hard 600TB`,
     /// `quota list`, `quota delete --team vision --backend s3`.
     Quota(admin_cmd::QuotaArgs),
-    #[cfg(feature = "agent")]
+    #[cfg(feature = "admin")]
     /// Teams on a server: `team set USER TEAM`, `team remove USER TEAM`, `team list`.
     Team(admin_cmd::TeamArgs),
-    #[cfg(feature = "agent")]
+    #[cfg(feature = "admin")]
     /// A server at a glance: health, agents online/stale/offline, the backends' last crawls,
     /// the quotas over a limit.
     Status(admin_cmd::StatusArgs),
@@ -107,19 +110,19 @@ fn main() -> ExitCode {
         Command::Token(args) => server_cmd::token(&args),
         #[cfg(feature = "agent")]
         Command::Agent(args) => agent_cmd::run(&args),
-        #[cfg(feature = "agent")]
+        #[cfg(feature = "admin")]
         Command::Usage(args) => admin_cmd::usage(&args).map(|()| ExitCode::SUCCESS),
-        #[cfg(feature = "agent")]
+        #[cfg(feature = "admin")]
         Command::Stale(args) => admin_cmd::stale(&args).map(|()| ExitCode::SUCCESS),
-        #[cfg(feature = "agent")]
+        #[cfg(feature = "admin")]
         Command::Team(args) => admin_cmd::team(&args).map(|()| ExitCode::SUCCESS),
-        #[cfg(feature = "agent")]
+        #[cfg(feature = "admin")]
         Command::Growth(args) => admin_cmd::growth(&args).map(|()| ExitCode::SUCCESS),
-        #[cfg(feature = "agent")]
+        #[cfg(feature = "admin")]
         Command::Alerts(args) => admin_cmd::alerts(&args).map(|()| ExitCode::SUCCESS),
-        #[cfg(feature = "agent")]
+        #[cfg(feature = "admin")]
         Command::Quota(args) => admin_cmd::quota(&args).map(|()| ExitCode::SUCCESS),
-        #[cfg(feature = "agent")]
+        #[cfg(feature = "admin")]
         Command::Status(args) => admin_cmd::status(&args).map(|()| ExitCode::SUCCESS),
     };
     match outcome {

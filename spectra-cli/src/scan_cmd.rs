@@ -371,7 +371,7 @@ fn index_on_server(args: &ScanArgs, options: ScanOptions) -> anyhow::Result<Scan
             args.server.state_dir.clone(),
         )?
         .one_shot();
-    let runtime = crate::agent_cmd::runtime()?;
+    let runtime = crate::admin_cmd::runtime()?;
     let (report, upload) = runtime.block_on(spectra_agent::index_once(
         &settings,
         args.server.backend.clone(),
@@ -419,7 +419,7 @@ fn send_to_server(args: &ScanArgs, roots: &[PathBuf], report: ScanReport) -> any
             args.server.state_dir.clone(),
         )?
         .one_shot();
-    let runtime = crate::agent_cmd::runtime()?;
+    let runtime = crate::admin_cmd::runtime()?;
     let (snapshot, plans) =
         runtime.block_on(spectra_agent::scan_once(settings, report, args.analyze))?;
     eprintln!(

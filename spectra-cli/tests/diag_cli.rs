@@ -23,6 +23,25 @@ fn connect_reports_open_and_closed_ports_by_exit_status() {
 }
 
 #[test]
+fn a_name_that_does_not_resolve_is_said_once_with_the_io_status() {
+    let out = spectra(&["diag", "ping", "example.invalid"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(9), "io: {stderr}");
+    assert!(stderr.contains("resolving example.invalid"), "{stderr}");
+    let cause_lines = stderr
+        .lines()
+        .filter(|line| line.contains("example.invalid"))
+        .count();
+    assert_eq!(cause_lines, 1, "{stderr}");
+    let first_word_of_cause = stderr.rsplit(": ").next().unwrap_or_default().trim();
+    assert_eq!(
+        stderr.matches(first_word_of_cause).count(),
+        1,
+        "the resolver's reason repeats: {stderr}"
+    );
+}
+
+#[test]
 fn hostile_arguments_are_refused_before_anything_runs() {
     for args in [
         &["diag", "ping", "--", "-f"][..],
