@@ -68,8 +68,19 @@ enum PolicyCommand {
         #[arg(long, value_name = "DURATION")]
         older_than: String,
     },
-    /// Put back everything a plan quarantined.
+    /// Put back everything a plan quarantined (refusing to overwrite what stands there now);
+    /// the emptied quarantine is removed.
     Restore { plan_id: String },
+    /// The saved plans, newest first: id, policy, action, files and bytes, roots.
+    Plans {
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+    },
+    /// Quarantines: `quarantine list [PATH...]`.
+    Quarantine {
+        #[command(subcommand)]
+        command: QuarantineCommand,
+    },
     /// Print the audit log after checking its hash chain (a broken chain is an error, exit
     /// 2, and nothing is printed as if it were intact).
     Audit {
@@ -84,6 +95,24 @@ enum PolicyCommand {
         #[arg(long, value_name = "FILE")]
         policy: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum QuarantineCommand {
+    /// What is held in quarantine under PATHs (default: the roots of the saved plans): plan,
+    /// files and bytes still held, last enforcement.
+    List {
+        #[arg(value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ListFormat {
+    Table,
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -214,6 +243,26 @@ pub fn run(args: &PolicyArgs) -> anyhow::Result<ExitCode> {
                 println!("restored  {}", path.display());
             }
             println!("{} restored", restored.len());
+            Ok(ExitCode::SUCCESS)
+        }
+        PolicyCommand::Plans { format } => {
+            let listing = args.state().plans().list()?;
+            let text = match format {
+                ListFormat::Json => serde_json::to_string_pretty(&listing)? + "\n",
+                ListFormat::Table => crate::render::plan_listing(&listing),
+            };
+            crate::render::write_stdout(&text)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        PolicyCommand::Quarantine {
+            command: QuarantineCommand::List { paths, format },
+        } => {
+            let quarantines = args.state().quarantines(paths)?;
+            let text = match format {
+                ListFormat::Json => serde_json::to_string_pretty(&quarantines)? + "\n",
+                ListFormat::Table => crate::render::quarantine_list(&quarantines),
+            };
+            crate::render::write_stdout(&text)?;
             Ok(ExitCode::SUCCESS)
         }
         PolicyCommand::Audit { verify } => {

@@ -4,7 +4,8 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use spectra_core::policy::{EnforceOutcome, Plan};
+use spectra_core::format::bytes;
+use spectra_core::policy::{EnforceOutcome, Plan, PlanListing, Quarantine};
 use spectra_core::protocol::flatten;
 
 /// A result as `key = value` lines, one per leaf, named as the server's history and
@@ -78,6 +79,65 @@ pub fn print_outcome(
     } else {
         ExitCode::from(crate::exit::NEGATIVE)
     }
+}
+
+/// The saved plans as a table, newest first, then the files that are not plans.
+pub fn plan_listing(listing: &PlanListing) -> String {
+    let mut text = String::new();
+    if listing.plans.is_empty() && listing.unreadable.is_empty() {
+        text.push_str("no saved plans (make one with `spectra policy plan PATH --policy FILE`)\n");
+    }
+    for plan in &listing.plans {
+        let roots: Vec<String> = plan.roots.iter().map(ToString::to_string).collect();
+        let _ = writeln!(
+            text,
+            "{}  {}  {:<20}  {:<7}  {:>7} files  {:>10}  {}{}",
+            plan.id,
+            plan.created_at.format("%Y-%m-%d %H:%M:%SZ"),
+            plan.policy,
+            plan.action,
+            plan.files,
+            bytes(plan.total_bytes),
+            roots.join(", "),
+            if plan.scan_partial {
+                "  (partial scan: cannot be enforced)"
+            } else {
+                ""
+            }
+        );
+    }
+    for file in &listing.unreadable {
+        let _ = writeln!(text, "unreadable  {}: {}", file.path.display(), file.reason);
+    }
+    text
+}
+
+/// The quarantines as a table: plan, files and bytes still held, last enforcement, where.
+pub fn quarantine_list(quarantines: &[Quarantine]) -> String {
+    let mut text = String::new();
+    if quarantines.is_empty() {
+        text.push_str("no quarantines\n");
+    }
+    for quarantine in quarantines {
+        let last_used = quarantine
+            .last_used
+            .map(|at| at.format("%Y-%m-%d %H:%M:%SZ").to_string())
+            .unwrap_or_else(|| "unknown".to_owned());
+        let _ = writeln!(
+            text,
+            "{}  {:>7} files  {:>10}  last used {last_used}  {}{}",
+            quarantine.plan_id,
+            quarantine.files,
+            bytes(quarantine.bytes),
+            quarantine.directory.display(),
+            quarantine
+                .problem
+                .as_deref()
+                .map(|problem| format!("  (problem: {problem})"))
+                .unwrap_or_default()
+        );
+    }
+    text
 }
 
 #[cfg(test)]

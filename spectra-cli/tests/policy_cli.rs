@@ -212,6 +212,56 @@ fn enforce_needs_the_switch_then_quarantines_and_restore_undoes_it() {
         "the invoking user by uid and name: {who}"
     );
 
+    let plans = spectra(&[
+        "policy",
+        "plans",
+        "--format",
+        "json",
+        "--state-dir",
+        state_arg,
+    ]);
+    assert!(
+        plans.status.success(),
+        "{}",
+        String::from_utf8_lossy(&plans.stderr)
+    );
+    let plans: serde_json::Value = serde_json::from_slice(&plans.stdout).expect("JSON");
+    assert_eq!(plans["plans"].as_array().map(Vec::len), Some(1), "{plans}");
+    assert_eq!(plans["plans"][0]["id"], id.as_str());
+    assert_eq!(plans["plans"][0]["policy"], "big logs");
+    assert_eq!(plans["plans"][0]["files"], 1);
+    assert_eq!(plans["plans"][0]["total_bytes"], 5000);
+    let table = spectra(&["policy", "plans", "--state-dir", state_arg]);
+    let table = String::from_utf8_lossy(&table.stdout);
+    assert!(
+        table.contains(&id) && table.contains("delete") && table.contains("4.9 KiB"),
+        "{table}"
+    );
+
+    // By default, under the roots of the saved plans.
+    let held = spectra(&[
+        "policy",
+        "quarantine",
+        "list",
+        "--format",
+        "json",
+        "--state-dir",
+        state_arg,
+    ]);
+    assert!(
+        held.status.success(),
+        "{}",
+        String::from_utf8_lossy(&held.stderr)
+    );
+    let held: serde_json::Value = serde_json::from_slice(&held.stdout).expect("JSON");
+    assert_eq!(held.as_array().map(Vec::len), Some(1), "{held}");
+    assert_eq!(held[0]["plan_id"], id.as_str());
+    assert_eq!(
+        (held[0]["files"].as_u64(), held[0]["bytes"].as_u64()),
+        (Some(1), Some(5000))
+    );
+    assert!(held[0]["problem"].is_null(), "{held}");
+
     let undo = spectra(&["policy", "restore", &id, "--state-dir", state_arg]);
     assert!(
         undo.status.success(),
@@ -222,6 +272,35 @@ fn enforce_needs_the_switch_then_quarantines_and_restore_undoes_it() {
         fs::read(tree.join("big.log")).expect("restored"),
         vec![b'x'; 5000]
     );
+    assert!(
+        !tree.join(".spectra-quarantine").exists(),
+        "a restored quarantine leaves nothing behind"
+    );
+    let held = spectra(&[
+        "policy",
+        "quarantine",
+        "list",
+        tree.to_str().expect("utf-8"),
+        "--state-dir",
+        state_arg,
+    ]);
+    assert_eq!(String::from_utf8_lossy(&held.stdout), "no quarantines\n");
+
+    // Quarantined again (the file is the one planned), then purged for good.
+    let again = spectra(&[
+        "policy",
+        "enforce",
+        &id,
+        "--enforce",
+        "--state-dir",
+        state_arg,
+    ]);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert!(!tree.join("big.log").exists());
 
     let purge = spectra(&[
         "policy",

@@ -122,6 +122,47 @@ fn quarantine_and_restore_round_trip_bytes_modes_and_times() {
         4,
         "2 quarantines + 2 restores"
     );
+    assert!(
+        !s.root.join(QUARANTINE_DIR).exists(),
+        "an emptied quarantine leaves no directory or manifest behind"
+    );
+}
+
+#[test]
+fn a_refused_restore_keeps_its_file_and_manifest_until_a_later_restore_succeeds() {
+    let s = setup();
+    let plan = plan_of(&s.root, "");
+    let outcome = policy::enforce(&plan, &options(&s.state)).expect("enforce");
+    assert_eq!(outcome.quarantined.len(), 2, "{:?}", outcome.skipped);
+    fs::write(s.root.join("app/a.log"), b"newcomer").expect("occupy the original path");
+    let quarantine = s.root.join(QUARANTINE_DIR).join(&plan.id);
+
+    let restored = policy::restore(&plan.id, std::slice::from_ref(&s.root), &options(&s.state))
+        .expect("restore");
+    assert_eq!(restored, vec![s.root.join("app/deep/b.log")]);
+    assert_eq!(
+        fs::read(quarantine.join("app/a.log")).expect("kept"),
+        b"alpha alpha"
+    );
+    assert!(quarantine.join("manifest.jsonl").exists());
+    assert!(
+        !quarantine.join("app/deep").exists(),
+        "only the emptied directories go"
+    );
+    assert_eq!(
+        fs::read(s.root.join("app/a.log")).expect("untouched"),
+        b"newcomer"
+    );
+
+    fs::remove_file(s.root.join("app/a.log")).expect("make way");
+    let restored = policy::restore(&plan.id, std::slice::from_ref(&s.root), &options(&s.state))
+        .expect("restore again");
+    assert_eq!(restored, vec![s.root.join("app/a.log")]);
+    assert_eq!(
+        fs::read(s.root.join("app/a.log")).expect("back"),
+        b"alpha alpha"
+    );
+    assert!(!s.root.join(QUARANTINE_DIR).exists());
 }
 
 #[test]
@@ -646,8 +687,38 @@ fn the_state_dir_workflow_plans_enforces_restores_and_cancels() {
         "enforce, restore, and the two of the cancelled run"
     );
 
+    let held = state.quarantines(&[]).expect("quarantines");
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!((held[0].plan_id.as_str(), held[0].files), (again.plan.id.as_str(), 2));
+    assert_eq!(held[0].bytes, 2 * b"old log line\n".len() as u64);
+
+    // A plan altered on disk and a file that is no plan are listed as unreadable, with why,
+    // beside the plans that are fine.
+    let plans_dir = s.state.join("plans");
+    let altered = fs::read_to_string(&saved.saved_as)
+        .expect("plan")
+        .replace("Cleanup Old Logs", "Cleanup Everything");
+    fs::write(&saved.saved_as, altered).expect("alter");
+    fs::write(plans_dir.join("notes.json"), b"{").expect("write");
+    let listing = state.plans().list().expect("list");
+    assert_eq!(
+        listing.plans.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
+        [again.plan.id.as_str()]
+    );
+    assert_eq!(listing.plans[0].files, 5);
+    assert_eq!(listing.unreadable.len(), 2, "{:?}", listing.unreadable);
+    assert!(
+        listing
+            .unreadable
+            .iter()
+            .any(|u| u.path == saved.saved_as && u.reason.contains("altered")),
+        "{:?}",
+        listing.unreadable
+    );
+
     let purged = state
         .purge_plan(&again.plan.id, ActionHooks::default())
         .expect("purge");
     assert_eq!(purged, std::slice::from_ref(&again.plan.id));
+    assert!(state.quarantines(&[]).expect("quarantines").is_empty());
 }

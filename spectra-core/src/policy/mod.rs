@@ -32,9 +32,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 pub use enforce::{
     ActionHooks, ActionProgress, EnforceOptions, EnforceOutcome, ProgressHook, QUARANTINE_DIR,
-    QuarantinedFile, Skipped, enforce, invoking_user, purge, restore,
+    Quarantine, QuarantinedFile, Skipped, enforce, invoking_user, purge, quarantines, restore,
 };
-pub use plan::{Plan, PlanStore, PlannedFile, plan};
+pub use plan::{Plan, PlanListing, PlanStore, PlanSummary, PlannedFile, UnreadablePlan, plan};
 pub(crate) use rule::quoted_text;
 pub use rule::{CompareOp, Facts, Field, MAX_RULE_LEN, MAX_RULE_NESTING, Rule, RuleError, Type};
 pub use scope::{may_enforce, policy_targets};

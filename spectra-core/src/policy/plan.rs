@@ -106,6 +106,50 @@ struct Needs {
     group: bool,
 }
 
+/// What [`PlanStore::list`] says of one saved plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanSummary {
+    pub id: String,
+    pub policy: String,
+    /// What enforcing it does: `delete` (into a quarantine), `archive` or `move`.
+    pub action: String,
+    pub created_at: DateTime<Utc>,
+    pub roots: Vec<RawPath>,
+    pub files: usize,
+    pub total_bytes: u64,
+    /// A plan from a partial scan may not be enforced.
+    pub scan_partial: bool,
+}
+
+impl PlanSummary {
+    fn of(plan: &Plan) -> PlanSummary {
+        PlanSummary {
+            id: plan.id.clone(),
+            policy: plan.policy.name.clone(),
+            action: plan.policy.action.name().to_owned(),
+            created_at: plan.created_at,
+            roots: plan.roots.clone(),
+            files: plan.files.len(),
+            total_bytes: plan.total_bytes,
+            scan_partial: plan.scan_partial,
+        }
+    }
+}
+
+/// A file in the plan directory that is not a plan that can be enforced, and why.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnreadablePlan {
+    pub path: std::path::PathBuf,
+    pub reason: String,
+}
+
+/// The saved plans, newest first, and the files that could not be read as one.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PlanListing {
+    pub plans: Vec<PlanSummary>,
+    pub unreadable: Vec<UnreadablePlan>,
+}
+
 /// Plans kept by id in a directory, so `enforce PLAN_ID` acts on exactly what was reviewed.
 #[derive(Debug, Clone)]
 pub struct PlanStore {
@@ -135,6 +179,36 @@ impl PlanStore {
             serde_json::to_vec_pretty(plan).map_err(|e| Error::invalid("plan", e.to_string()))?;
         std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))?;
         Ok(path)
+    }
+
+    /// Every saved plan, newest first. A file that cannot be read or was altered is listed
+    /// among the unreadable with its reason and does not stop the listing; no directory yet
+    /// is no plans.
+    pub fn list(&self) -> Result<PlanListing> {
+        let mut listing = PlanListing::default();
+        let entries = match std::fs::read_dir(&self.dir) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(listing),
+            Err(e) => return Err(Error::io(&self.dir, e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(|e| Error::io(&self.dir, e))?;
+            let name = entry.file_name();
+            let Some(id) = name.to_str().and_then(|n| n.strip_suffix(".json")) else {
+                continue;
+            };
+            match self.load(id) {
+                Ok(plan) => listing.plans.push(PlanSummary::of(&plan)),
+                Err(error) => listing.unreadable.push(UnreadablePlan {
+                    path: entry.path(),
+                    reason: error.to_string(),
+                }),
+            }
+        }
+        listing
+            .plans
+            .sort_by(|a, b| b.created_at.cmp(&a.created_at).then(a.id.cmp(&b.id)));
+        Ok(listing)
     }
 
     /// Loads a plan and checks it was not altered since it was saved.

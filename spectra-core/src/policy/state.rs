@@ -115,6 +115,24 @@ impl StateDir {
         super::purge(&plan.roots(), Duration::ZERO, Some(&plan.id), &options)
     }
 
+    /// The quarantines under `roots`, or, when none are given, under the roots of the plans
+    /// saved here (where enforcing them put their quarantines).
+    pub fn quarantines(&self, roots: &[PathBuf]) -> Result<Vec<super::Quarantine>> {
+        if !roots.is_empty() {
+            return Ok(super::quarantines(roots));
+        }
+        let mut planned: Vec<PathBuf> = self
+            .plans()
+            .list()?
+            .plans
+            .iter()
+            .flat_map(|plan| plan.roots.iter().map(|root| root.as_path().to_path_buf()))
+            .collect();
+        planned.sort();
+        planned.dedup();
+        Ok(super::quarantines(&planned))
+    }
+
     /// Deletes for good every quarantine under `roots` last used longer than `older_than` ago.
     pub fn purge(
         &self,

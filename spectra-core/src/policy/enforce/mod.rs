@@ -299,6 +299,92 @@ fn no_safe_moves(what: &str) -> Error {
     )
 }
 
+/// One plan's quarantine under one root, as [`quarantines`] finds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Quarantine {
+    pub plan_id: String,
+    pub root: PathBuf,
+    pub directory: PathBuf,
+    /// Files of the manifest still held here (not restored, not purged).
+    pub files: u64,
+    /// Their size as quarantined.
+    pub bytes: u64,
+    /// When its manifest was last written (the last enforcement): what `purge --older-than`
+    /// measures.
+    pub last_used: Option<chrono::DateTime<Utc>>,
+    /// Why the manifest could not be read in full, when it could not.
+    pub problem: Option<String>,
+}
+
+/// Most manifest lines [`quarantines`] reads of one quarantine.
+const MAX_LISTED_MANIFEST_LINES: usize = 10_000_000;
+
+/// The quarantines under `roots`, by root then plan id. A quarantine whose manifest cannot be
+/// read is listed with the problem and does not stop the listing; a root without a quarantine
+/// has none.
+pub fn quarantines(roots: &[PathBuf]) -> Vec<Quarantine> {
+    let mut found = Vec::new();
+    for root in roots {
+        let base = root.join(QUARANTINE_DIR);
+        let Ok(entries) = std::fs::read_dir(&base) else {
+            continue;
+        };
+        let mut of_root = Vec::new();
+        for entry in entries.flatten() {
+            let plan_id = entry.file_name().to_string_lossy().into_owned();
+            let is_plan_dir = plan_id.len() == 64
+                && plan_id.bytes().all(|b| b.is_ascii_hexdigit())
+                && entry.file_type().is_ok_and(|t| t.is_dir());
+            if !is_plan_dir {
+                continue;
+            }
+            let directory = entry.path();
+            let manifest = directory.join(MANIFEST);
+            let mut quarantine = Quarantine {
+                plan_id,
+                root: root.clone(),
+                directory: directory.clone(),
+                files: 0,
+                bytes: 0,
+                last_used: std::fs::symlink_metadata(&manifest)
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .map(chrono::DateTime::<Utc>::from),
+                problem: None,
+            };
+            match std::fs::read_to_string(&manifest) {
+                Err(e) => quarantine.problem = Some(format!("{}: {e}", manifest.display())),
+                Ok(text) => {
+                    for (number, line) in text.lines().take(MAX_LISTED_MANIFEST_LINES).enumerate() {
+                        match serde_json::from_str::<QuarantinedFile>(line) {
+                            Ok(file) => {
+                                if std::fs::symlink_metadata(directory.join(&file.stored_as))
+                                    .is_ok()
+                                {
+                                    quarantine.files += 1;
+                                    quarantine.bytes += file.size;
+                                }
+                            }
+                            Err(e) => {
+                                quarantine.problem = Some(format!(
+                                    "{} line {}: {e}",
+                                    manifest.display(),
+                                    number + 1
+                                ));
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            of_root.push(quarantine);
+        }
+        of_root.sort_by(|a, b| a.plan_id.cmp(&b.plan_id));
+        found.extend(of_root);
+    }
+    found
+}
+
 /// Deletes for good the quarantines under `roots` whose last enforcement is older than
 /// `older_than` (zero purges them all), or only plan `only` when given. Returns the purged plan
 /// ids; records them in the audit log. Only directories this module created are removed, and

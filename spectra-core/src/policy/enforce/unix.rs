@@ -480,6 +480,9 @@ pub(super) fn restore(
             continue;
         };
         found_any = true;
+        // Whether a quarantined file is still there (refused, failed, or not reached): then
+        // the manifest stays, for another restore or a purge.
+        let mut kept_any = false;
         for line in text.lines() {
             if options.hooks.cancel.is_cancelled() {
                 break 'roots;
@@ -527,7 +530,14 @@ pub(super) fn restore(
             if done {
                 restored.push(entry.original);
             }
+            if std::fs::symlink_metadata(&stored).is_ok() {
+                kept_any = true;
+            }
         }
+        if !kept_any {
+            let _ = std::fs::remove_file(&manifest);
+        }
+        remove_emptied_directories(root, &dir);
     }
     if !found_any {
         return Err(Error::invalid(
@@ -540,6 +550,34 @@ pub(super) fn restore(
         format!("restoring plan {plan_id} (after {handled} files, each in the audit log)")
     })
 }
+
+/// After a restore, removes the quarantine's directories that are now empty: those that held
+/// the restored files, the plan's directory once its manifest is gone, and the quarantine base
+/// when no other plan uses it. Only empty directories (`remove_dir` removes nothing else, and
+/// symlinks are never followed). Best effort: what cannot be removed stays and harms nothing.
+fn remove_emptied_directories(root: &Path, dir: &Path) {
+    let mut directories = vec![dir.to_path_buf()];
+    let mut index = 0;
+    // Breadth first, without recursion; a quarantine deeper than this keeps its deepest
+    // (empty) directories.
+    while index < directories.len() && directories.len() < MAX_TIDY_DIRECTORIES {
+        if let Ok(entries) = std::fs::read_dir(&directories[index]) {
+            for entry in entries.flatten() {
+                if entry.file_type().is_ok_and(|kind| kind.is_dir()) {
+                    directories.push(entry.path());
+                }
+            }
+        }
+        index += 1;
+    }
+    for directory in directories.iter().rev() {
+        let _ = std::fs::remove_dir(directory);
+    }
+    let _ = std::fs::remove_dir(root.join(QUARANTINE_DIR));
+}
+
+/// Most directories [`remove_emptied_directories`] looks at.
+const MAX_TIDY_DIRECTORIES: usize = 100_000;
 
 /// `st_dev`, whose type differs between Linux (`u64`) and macOS (`i32`).
 #[allow(clippy::unnecessary_cast)]
