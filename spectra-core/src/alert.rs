@@ -47,6 +47,9 @@ use crate::policy::{RuleError, quoted_text};
 use crate::protocol::flatten::Sample;
 use crate::units::{Literal, parse_duration, parse_number};
 
+mod builtin;
+pub use builtin::{METRIC_FRESH_WITHIN, fresh_from, heartbeat_age, services_down};
+
 /// Longest condition accepted, in bytes.
 pub const MAX_CONDITION_LEN: usize = 1024;
 /// Longest rule name, in bytes.

@@ -689,7 +689,10 @@ fn the_state_dir_workflow_plans_enforces_restores_and_cancels() {
 
     let held = state.quarantines(&[]).expect("quarantines");
     assert_eq!(held.len(), 1, "{held:?}");
-    assert_eq!((held[0].plan_id.as_str(), held[0].files), (again.plan.id.as_str(), 2));
+    assert_eq!(
+        (held[0].plan_id.as_str(), held[0].files),
+        (again.plan.id.as_str(), 2)
+    );
     assert_eq!(held[0].bytes, 2 * b"old log line\n".len() as u64);
 
     // A plan altered on disk and a file that is no plan are listed as unreadable, with why,
@@ -702,7 +705,11 @@ fn the_state_dir_workflow_plans_enforces_restores_and_cancels() {
     fs::write(plans_dir.join("notes.json"), b"{").expect("write");
     let listing = state.plans().list().expect("list");
     assert_eq!(
-        listing.plans.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
+        listing
+            .plans
+            .iter()
+            .map(|p| p.id.as_str())
+            .collect::<Vec<_>>(),
         [again.plan.id.as_str()]
     );
     assert_eq!(listing.plans[0].files, 5);

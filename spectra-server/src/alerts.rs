@@ -13,7 +13,8 @@ use chrono::{DateTime, Utc};
 use hmac::{KeyInit, Mac};
 use serde_json::{Value, json};
 use spectra_core::alert::{
-    AlertState, CompiledAlertRule, Notice, Source, Target, Tracked, step, time_to_full,
+    AlertState, CompiledAlertRule, Notice, Source, Target, Tracked, heartbeat_age, services_down,
+    step, time_to_full,
 };
 use spectra_core::protocol::flatten::{self, Sample};
 use uuid::Uuid;
@@ -23,9 +24,6 @@ use crate::store::{
     AgentRecord, AlertRecord, MetricRow, OutboxRow, Silence, Store, StoreError, millis,
 };
 
-/// A metric envelope older than this is no longer a series' value (the series is absent, and
-/// its alerts resolve); heartbeats have `agent.heartbeat_age` for an agent gone quiet.
-pub const METRIC_FRESH_WITHIN: Duration = Duration::from_secs(15 * 60);
 /// Attempts at one notice before it is given up (backoff doubles from 2 s to 10 min: about
 /// an hour and a half in all).
 pub const MAX_ATTEMPTS: i64 = 14;
@@ -67,7 +65,7 @@ struct Latest {
 }
 
 fn latest(rows: Vec<MetricRow>, now: i64) -> Latest {
-    let fresh_from = now - i64::try_from(METRIC_FRESH_WITHIN.as_millis()).unwrap_or(i64::MAX);
+    let fresh_from = spectra_core::alert::fresh_from(now);
     let mut latest = Latest {
         samples: HashMap::new(),
         texts: HashMap::new(),
@@ -409,11 +407,10 @@ async fn observe<'a>(
     match selector.source() {
         Source::Heartbeat => {
             for agent in watched() {
-                let seen = agent.last_seen.unwrap_or(agent.registered_at);
                 out.push(Observation {
                     series: agent.id.clone(),
                     agent: Some(agent),
-                    value: Some((now - seen).num_milliseconds() as f64 / 1000.0),
+                    value: Some(heartbeat_age(agent.last_seen, agent.registered_at, now)),
                 });
             }
         }
@@ -439,20 +436,11 @@ async fn observe<'a>(
                 else {
                     continue;
                 };
-                for leaf in leaves {
-                    let is_state = leaf.path.last().is_some_and(|p| p == "active_state");
-                    if !is_state || !selector.admits_labels(&leaf.labels) {
-                        continue;
-                    }
-                    let name = leaf
-                        .labels
-                        .iter()
-                        .find(|(key, _)| key == "name")
-                        .map_or("", |(_, v)| v.as_str());
+                for (name, down) in services_down(leaves, selector) {
                     out.push(Observation {
                         series: format!("{}/{name}", agent.id),
                         agent: Some(agent),
-                        value: Some(f64::from(u8::from(leaf.value.to_string() != "active"))),
+                        value: Some(down),
                     });
                 }
             }
