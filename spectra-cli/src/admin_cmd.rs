@@ -644,8 +644,14 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<()> {
     }
     let agents = &status["agents"];
     let count = |state: &str| agents[state].as_i64().unwrap_or(0);
+    let failing = match count("failing_auth") {
+        0 => String::new(),
+        n => format!(
+            "; {n} failing authentication with a replaced token: auth_failing in GET /api/v1/agents"
+        ),
+    };
     crate::render::write_stdout(&format!(
-        "server   {} ({} store)\nagents   {} online, {} stale, {} offline ({} pending approval)\n\n",
+        "server   {} ({} store)\nagents   {} online, {} stale, {} offline ({} pending approval{failing})\n\n",
         status["server"]["status"].as_str().unwrap_or("?"),
         status["server"]["store"].as_str().unwrap_or("?"),
         count("online"),

@@ -239,6 +239,14 @@ impl FromRequestParts<AppState> for Caller {
             Some(Some(parts)) => parts,
         };
         let found = state.store.token(id).await?;
+        if found.is_none() {
+            // A token an enrollment replaced: the agent it was issued to is shown failing.
+            let from = addr.map(|addr| addr.to_string());
+            state
+                .store
+                .note_revoked_token_use(id, from.as_deref(), Utc::now(), crate::fleet::STALE_WITHIN)
+                .await?;
+        }
         let Some((token, agent)) = found.filter(|(token, _)| {
             bool::from(hash(secret).as_bytes().ct_eq(token.secret_hash.as_bytes()))
         }) else {

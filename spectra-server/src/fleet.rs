@@ -25,6 +25,12 @@ pub fn liveness(last_seen: Option<DateTime<Utc>>, now: DateTime<Utc>) -> &'stati
     }
 }
 
+/// Whether an agent is failing authentication: a request with one of its replaced tokens was
+/// refused within [`STALE_WITHIN`] (see `Store::note_revoked_token_use`).
+pub fn auth_failing(failed_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    failed_at.is_some_and(|at| now - at <= STALE_WITHIN)
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct FleetStatus {
     pub agents: AgentCounts,

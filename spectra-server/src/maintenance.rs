@@ -92,8 +92,9 @@ async fn roll_up_range(
     Ok(rollups.len())
 }
 
-/// Deletes what retention no longer keeps and expires commands unanswered for longer than
-/// `command_timeout`.
+/// Deletes what retention no longer keeps, expires commands unanswered for longer than
+/// `command_timeout`, and forgets replaced agent tokens older than
+/// [`crate::store::REVOKED_TOKEN_MEMORY`].
 pub async fn prune(
     store: &Store,
     retention: &Retention,
@@ -112,5 +113,6 @@ pub async fn prune(
         )
         .await?;
     let expired = store.expire_commands(before(command_timeout), now).await?;
-    Ok(deleted + expired)
+    let forgotten = store.prune_revoked_tokens(now).await?;
+    Ok(deleted + expired + forgotten)
 }

@@ -251,6 +251,41 @@ async fn an_approved_identity_cannot_be_taken_with_the_enrollment_token_alone() 
             assert_eq!(agent.body["hostname"], "evil-2", "{}", agent.text);
             assert_eq!(agent.body["approval"], "approved", "{}", agent.text);
 
+            // A process still sending the replaced token is shown: the agent is failing
+            // authentication, counted, with one event however often it retries.
+            assert_eq!(agent.body["auth_failing"], true, "{}", agent.text);
+            assert_eq!(agent.body["auth_failures"], 1, "{}", agent.text);
+            let retried = f
+                .request(
+                    Method::POST,
+                    "/api/v1/agent/heartbeat",
+                    Some(&real_token),
+                    vec![],
+                )
+                .await;
+            assert_eq!(retried.status, StatusCode::UNAUTHORIZED, "{}", retried.text);
+            let agent = f.get(&format!("/api/v1/agents/{id}"), &f.viewer).await;
+            assert_eq!(agent.body["auth_failures"], 2, "{}", agent.text);
+            let status = f.get("/api/v1/status", &f.viewer).await;
+            assert_eq!(status.body["agents"]["failing_auth"], 1, "{}", status.text);
+            let (events, kinds) = event_kinds(&f, &id).await;
+            assert_eq!(
+                kinds.iter().filter(|kind| *kind == "auth-failing").count(),
+                1,
+                "{}",
+                events.text
+            );
+            let metrics = f.get("/metrics", &f.viewer).await;
+            let failing_line = format!("spectra_agent_auth_failing{{agent_id=\"{id}\"");
+            assert!(
+                metrics
+                    .text
+                    .lines()
+                    .any(|line| line.starts_with(&failing_line) && line.ends_with(" 1")),
+                "{}",
+                metrics.text
+            );
+
             // A request that is rejected (deleted) changes nothing of the agent.
             let third = f.register(registration("m-1", "third", None)).await;
             let rejected = third.body["agent_id"].as_str().expect("id").to_owned();
@@ -277,6 +312,7 @@ async fn an_approved_identity_cannot_be_taken_with_the_enrollment_token_alone() 
                 &kinds[5..],
                 [
                     "identity-replaced",
+                    "auth-failing",
                     "re-enrollment-requested",
                     "re-enrollment-rejected"
                 ],

@@ -41,6 +41,9 @@ struct AgentView {
     approval: &'static str,
     /// False for legacy Go agents, which are known by hostname and carry no token.
     authenticated: bool,
+    /// A request with one of its replaced tokens was refused within the last 15 minutes
+    /// (`auth_failures`, `auth_failed_at` and `auth_failed_from` say more).
+    auth_failing: bool,
 }
 
 fn view(agent: AgentRecord, now: DateTime<Utc>) -> AgentView {
@@ -52,6 +55,7 @@ fn view(agent: AgentRecord, now: DateTime<Utc>) -> AgentView {
     };
     AgentView {
         authenticated: !agent.legacy,
+        auth_failing: crate::fleet::auth_failing(agent.auth_failed_at, now),
         agent,
         status,
         approval,

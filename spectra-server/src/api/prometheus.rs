@@ -288,6 +288,17 @@ pub(super) async fn exposition(
             &labels,
             f64::from(u8::from(online)),
         );
+        exposition.add(
+            "spectra_agent_auth_failing",
+            "1 when a request carrying one of the agent's replaced tokens was refused within the \
+             last 15 minutes (an old process or a copied token), else 0.",
+            "gauge",
+            &labels,
+            f64::from(u8::from(crate::fleet::auth_failing(
+                agent.auth_failed_at,
+                now,
+            ))),
+        );
         if let Some(seen) = agent.last_seen {
             exposition.add(
                 "spectra_agent_last_seen_timestamp_seconds",

@@ -22,6 +22,12 @@ pub struct AgentRecord {
     /// For a pending re-enrollment request: the approved agent whose identity approving it
     /// hands over (see [`Store::enroll`]).
     pub replaces: Option<String>,
+    /// Requests refused since its last enrollment because they carried one of its replaced
+    /// tokens (a process still running with an old identity, or someone holding a copy).
+    pub auth_failures: i64,
+    /// The last such request, and the address it came from.
+    pub auth_failed_at: Option<DateTime<Utc>>,
+    pub auth_failed_from: Option<String>,
 }
 
 /// How many agents are in each state (see [`Store::agent_counts`]).
@@ -31,6 +37,8 @@ pub struct AgentCounts {
     pub stale: i64,
     pub offline: i64,
     pub pending: i64,
+    /// Agents a request with a replaced token was refused for, within the stale window.
+    pub failing_auth: i64,
     pub total: i64,
 }
 
@@ -211,10 +219,7 @@ async fn hand_over_identity(
         labels: request.labels.clone(),
     };
     describe_agent(conn, agent_id, &info).await?;
-    sqlx::query("DELETE FROM tokens WHERE agent_id = $1")
-        .bind(agent_id)
-        .execute(&mut *conn)
-        .await?;
+    revoke_agent_tokens(conn, agent_id, now).await?;
     sqlx::query("UPDATE tokens SET agent_id = $2 WHERE agent_id = $1")
         .bind(&request.id)
         .bind(agent_id)
@@ -238,11 +243,46 @@ async fn hand_over_identity(
     record_agent_event(conn, &request.id, now, "approved", actor, &detail).await
 }
 
+/// Revokes the tokens of `agent_id`, remembering their ids (see `revoked_agent_tokens`), and
+/// starts its count of refused requests afresh: what failed before this enrollment is over.
+async fn revoke_agent_tokens(
+    conn: &mut AnyConnection,
+    agent_id: &str,
+    now: DateTime<Utc>,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO revoked_agent_tokens (token_id, agent_id, revoked_at)
+         SELECT id, agent_id, $2 FROM tokens WHERE agent_id = $1
+         ON CONFLICT (token_id) DO NOTHING",
+    )
+    .bind(agent_id)
+    .bind(millis(now))
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("DELETE FROM tokens WHERE agent_id = $1")
+        .bind(agent_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "UPDATE agents SET auth_failures = 0, auth_failed_at = NULL, auth_failed_from = NULL
+         WHERE id = $1",
+    )
+    .bind(agent_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// How long a replaced token is remembered for attributing refused requests to its agent.
+pub const REVOKED_TOKEN_MEMORY: chrono::Duration = chrono::Duration::days(30);
+
 pub(super) const AGENT_COLUMNS: &str = "a.id AS a_id, a.hostname AS a_hostname, a.os AS a_os,
     a.version AS a_version, a.capabilities AS a_capabilities, a.machine_id AS a_machine_id,
     a.approved AS a_approved, a.registered_at AS a_registered_at, a.last_seen AS a_last_seen,
     a.last_snapshot_id AS a_last_snapshot_id, a.last_snapshot_at AS a_last_snapshot_at,
-    a.legacy AS a_legacy, a.labels AS a_labels, a.replaces AS a_replaces";
+    a.legacy AS a_legacy, a.labels AS a_labels, a.replaces AS a_replaces,
+    a.auth_failures AS a_auth_failures, a.auth_failed_at AS a_auth_failed_at,
+    a.auth_failed_from AS a_auth_failed_from";
 
 /// The machine identities of legacy Go agents: `legacy:HOSTNAME`. Real agents may not enroll
 /// with one (see the register handler).
@@ -304,6 +344,11 @@ pub(super) fn agent_from_row(row: &AnyRow) -> StoreResult<AgentRecord> {
             .map(from_millis),
         legacy: row.try_get::<i64, _>("a_legacy")? != 0,
         replaces: row.try_get("a_replaces")?,
+        auth_failures: row.try_get("a_auth_failures")?,
+        auth_failed_at: row
+            .try_get::<Option<i64>, _>("a_auth_failed_at")?
+            .map(from_millis),
+        auth_failed_from: row.try_get("a_auth_failed_from")?,
     })
 }
 
@@ -404,10 +449,7 @@ impl Store {
                 (agent.id, event, detail)
             }
         };
-        sqlx::query("DELETE FROM tokens WHERE agent_id = $1")
-            .bind(&id)
-            .execute(&mut *tx)
-            .await?;
+        revoke_agent_tokens(&mut tx, &id, now).await?;
         token.agent_id = Some(id.clone());
         insert_token(&mut tx, &token).await?;
         record_agent_event(&mut tx, &id, now, event, actor, &detail).await?;
@@ -596,7 +638,9 @@ impl Store {
                     COALESCE(SUM(CASE WHEN last_seen >= $1 THEN 1 ELSE 0 END), 0) AS online,
                     COALESCE(SUM(CASE WHEN last_seen < $1 AND last_seen >= $2 THEN 1 ELSE 0 END), 0)
                         AS stale,
-                    COALESCE(SUM(CASE WHEN approved = 0 THEN 1 ELSE 0 END), 0) AS pending
+                    COALESCE(SUM(CASE WHEN approved = 0 THEN 1 ELSE 0 END), 0) AS pending,
+                    COALESCE(SUM(CASE WHEN auth_failed_at >= $2 THEN 1 ELSE 0 END), 0)
+                        AS failing_auth
              FROM agents",
         )
         .bind(millis(now - online))
@@ -612,7 +656,64 @@ impl Store {
             stale,
             offline: total - online - stale,
             pending: row.try_get("pending")?,
+            failing_auth: row.try_get("failing_auth")?,
         })
+    }
+
+    /// Attributes a refused request carrying the replaced token `token_id` to its agent:
+    /// counts it, with when and from where, and records an `auth-failing` event when the agent
+    /// was not already failing within `quiet_after` (so a process retrying every minute is one
+    /// event, not thousands). Returns the agent's id, or `None` for a token nobody had.
+    pub async fn note_revoked_token_use(
+        &self,
+        token_id: &str,
+        from: Option<&str>,
+        now: DateTime<Utc>,
+        quiet_after: chrono::Duration,
+    ) -> StoreResult<Option<String>> {
+        let mut tx = self.begin_write().await?;
+        let row = sqlx::query(
+            "SELECT a.id AS id, a.auth_failed_at AS failed_at FROM revoked_agent_tokens r
+             JOIN agents a ON a.id = r.agent_id WHERE r.token_id = $1",
+        )
+        .bind(token_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let agent_id: String = row.try_get("id")?;
+        let failed_at: Option<i64> = row.try_get("failed_at")?;
+        if failed_at.is_none_or(|at| from_millis(at) < now - quiet_after) {
+            let detail = format!(
+                "a request with its replaced token {token_id} was refused (from {})",
+                from.unwrap_or("an unknown address")
+            );
+            record_agent_event(&mut tx, &agent_id, now, "auth-failing", "server", &detail).await?;
+        }
+        sqlx::query(
+            "UPDATE agents SET auth_failures = auth_failures + 1, auth_failed_at = $2,
+                    auth_failed_from = $3
+             WHERE id = $1",
+        )
+        .bind(&agent_id)
+        .bind(millis(now))
+        .bind(from)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Some(agent_id))
+    }
+
+    /// Forgets replaced tokens older than [`REVOKED_TOKEN_MEMORY`]; returns how many.
+    pub async fn prune_revoked_tokens(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query("DELETE FROM revoked_agent_tokens WHERE revoked_at < $1")
+            .bind(millis(now - REVOKED_TOKEN_MEMORY))
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(done.rows_affected())
     }
 
     pub async fn agent(&self, id: &str) -> StoreResult<Option<AgentRecord>> {
@@ -669,6 +770,7 @@ impl Store {
         }
         for table in [
             "tokens",
+            "revoked_agent_tokens",
             "metrics",
             "latest_metrics",
             "metric_batches",

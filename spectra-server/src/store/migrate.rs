@@ -13,6 +13,7 @@ pub(super) const SCHEMA: &[(i64, &str)] = &[
     (8, include_str!("schema_8.sql")),
     (9, include_str!("schema_9.sql")),
     (10, include_str!("schema_10.sql")),
+    (11, include_str!("schema_11.sql")),
 ];
 
 /// Where a schema file says `/* sqlite: WITHOUT ROWID */`, SQLite makes the table WITHOUT

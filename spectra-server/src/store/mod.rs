@@ -55,7 +55,8 @@ use crate::auth::{Role, hex, sha256_hex};
 use metrics::write_batch;
 
 pub use agents::{
-    AgentCounts, AgentEvent, AgentRecord, Enrollment, LEGACY_MACHINE_PREFIX, Uploader,
+    AgentCounts, AgentEvent, AgentRecord, Enrollment, LEGACY_MACHINE_PREFIX, REVOKED_TOKEN_MEMORY,
+    Uploader,
 };
 pub use alerts::{AlertRecord, AlertRuleRecord, DeliveryAttempt, OutboxRow, Silence};
 pub use commands::{CommandRecord, CommandStatus, Finished};
