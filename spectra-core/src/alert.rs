@@ -41,9 +41,10 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::lex::{self, Grammar, Tok};
 use crate::metrics::{self, Full, LiteralKind, MetricField, Unit};
 pub use crate::policy::CompareOp;
-use crate::policy::{RuleError, quoted_text};
+use crate::policy::RuleError;
 use crate::protocol::flatten::Sample;
 use crate::units::{Literal, parse_duration, parse_number};
 
@@ -439,55 +440,24 @@ impl fmt::Display for Condition {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
-enum Tok {
-    Word(String),
-    Text(String),
-    Number(String),
-    Symbol(&'static str),
-}
-
-const SYMBOLS: [&str; 12] = [
-    "==", "!=", "<=", ">=", "<", ">", "=", "(", ")", "{", "}", ",",
-];
+/// The alert language's tokens: names are dotted (`disk.usage_percent`), labels in braces,
+/// a percent may carry its sign (`80%`).
+const GRAMMAR: Grammar = Grammar {
+    symbols: &[
+        "==", "!=", "<=", ">=", "<", ">", "=", "(", ")", "{", "}", ",",
+    ],
+    word_bytes: b".",
+    number_bytes: b".",
+    number_suffix: Some(b'%'),
+    symbol_words: &[],
+    hints: &[],
+};
 
 fn lex(source: &str) -> std::result::Result<Vec<(Tok, usize)>, (usize, String)> {
-    let bytes = source.as_bytes();
-    let mut tokens = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        let c = bytes[i];
-        let start = i;
-        if c.is_ascii_whitespace() {
-            i += 1;
-        } else if c == b'"' || c == b'\'' {
-            let (text, end) = quoted_text(source, start).map_err(|message| (start, message))?;
-            tokens.push((Tok::Text(text), start));
-            i = end;
-        } else if c.is_ascii_digit() {
-            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'.') {
-                i += 1;
-            }
-            if bytes.get(i) == Some(&b'%') {
-                i += 1;
-            }
-            tokens.push((Tok::Number(source[start..i].to_owned()), start));
-        } else if c.is_ascii_alphabetic() || c == b'_' {
-            while i < bytes.len()
-                && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_' || bytes[i] == b'.')
-            {
-                i += 1;
-            }
-            tokens.push((Tok::Word(source[start..i].to_owned()), start));
-        } else if let Some(symbol) = SYMBOLS.iter().find(|s| source[i..].starts_with(**s)) {
-            tokens.push((Tok::Symbol(symbol), start));
-            i += symbol.len();
-        } else {
-            let ch = source[i..].chars().next().unwrap_or('?');
-            return Err((start, format!("unexpected character '{ch}'")));
-        }
-    }
-    Ok(tokens)
+    Ok(lex::lex(source, &GRAMMAR)?
+        .into_iter()
+        .map(|token| (token.tok, token.start))
+        .collect())
 }
 
 struct Parser {

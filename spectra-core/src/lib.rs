@@ -43,6 +43,7 @@ mod error;
 pub mod format;
 mod glob;
 pub mod index;
+mod lex;
 pub mod metrics;
 pub mod policy;
 pub mod protocol;

@@ -35,7 +35,6 @@ pub use enforce::{
     Quarantine, QuarantinedFile, Skipped, enforce, invoking_user, purge, quarantines, restore,
 };
 pub use plan::{Plan, PlanListing, PlanStore, PlanSummary, PlannedFile, UnreadablePlan, plan};
-pub(crate) use rule::quoted_text;
 pub use rule::{CompareOp, Facts, Field, MAX_RULE_LEN, MAX_RULE_NESTING, Rule, RuleError, Type};
 pub use scope::{may_enforce, policy_targets};
 

@@ -12,6 +12,7 @@ use std::fmt;
 use globset::GlobMatcher;
 use serde::{Deserialize, Serialize};
 
+use crate::lex::{self, Grammar, Tok, Token};
 use crate::scan::{FileKind, FileMeta};
 use crate::units::{Literal, parse_number};
 
@@ -411,127 +412,29 @@ fn compare(value: &Value<'_>, op: CompareOp, constant: &Constant) -> Option<bool
 
 // ---- lexing ----
 
-#[derive(Debug, Clone, PartialEq)]
-enum Tok {
-    Word(String),
-    Text(String),
-    /// A number with its unit suffix as written (`90d`, `1.5GiB`, `2025-01-01`, `42`).
-    Number(String),
-    Symbol(&'static str),
-}
-
-#[derive(Debug, Clone)]
-struct Token {
-    tok: Tok,
-    /// Byte offset in the source.
-    start: usize,
-}
-
-impl Token {
-    fn describe(&self) -> String {
-        match &self.tok {
-            Tok::Word(w) => format!("'{w}'"),
-            Tok::Text(t) => format!("the text '{t}'"),
-            Tok::Number(n) => format!("'{n}'"),
-            Tok::Symbol(s) => format!("'{s}'"),
-        }
-    }
-}
-
-const SYMBOLS: [&str; 14] = [
-    "==", "!=", "<=", ">=", "=~", "&&", "||", "<", ">", "(", ")", "[", "]", ",",
-];
-
-/// The text of the quoted literal that opens at byte `start` of `source` (`'…'` or `"…"`,
-/// a backslash taking the next character as it is) and the byte offset just past it.
-pub(crate) fn quoted_text(source: &str, start: usize) -> Result<(String, usize), String> {
-    let quote = source[start..].chars().next().unwrap_or('"');
-    let mut text = String::new();
-    let mut chars = source[start + quote.len_utf8()..].char_indices();
-    while let Some((offset, ch)) = chars.next() {
-        match ch {
-            '\\' => match chars.next() {
-                Some((_, escaped)) => text.push(escaped),
-                None => break,
-            },
-            _ if ch == quote => return Ok((text, start + quote.len_utf8() + offset + 1)),
-            _ => text.push(ch),
-        }
-    }
-    Err("unterminated text: add the closing quote".into())
-}
+/// The policy language's tokens: `&&`, `||` and a lone `!` are `and`, `or` and `not`; numbers
+/// may be dates (`2025-01-01`).
+const GRAMMAR: Grammar = Grammar {
+    symbols: &[
+        "==", "!=", "<=", ">=", "=~", "&&", "||", "!", "<", ">", "(", ")", "[", "]", ",",
+    ],
+    word_bytes: b"",
+    number_bytes: b".-",
+    number_suffix: None,
+    symbol_words: &[("&&", "and"), ("||", "or"), ("!", "not")],
+    hints: &[('=', " (use '==' to compare)")],
+};
 
 fn column_of(source: &str, byte: usize) -> usize {
     source[..byte.min(source.len())].chars().count() + 1
 }
 
 fn lex(source: &str) -> Result<Vec<Token>, RuleError> {
-    let error = |at: usize, message: String| RuleError {
+    lex::lex(source, &GRAMMAR).map_err(|(at, message)| RuleError {
         rule: source.into(),
         column: column_of(source, at),
         message,
-    };
-    let bytes = source.as_bytes();
-    let mut tokens = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        let c = bytes[i];
-        if c.is_ascii_whitespace() {
-            i += 1;
-            continue;
-        }
-        let start = i;
-        if c == b'\'' || c == b'"' {
-            let (text, end) =
-                quoted_text(source, start).map_err(|message| error(start, message))?;
-            tokens.push(Token {
-                tok: Tok::Text(text),
-                start,
-            });
-            i = end;
-        } else if c.is_ascii_digit() {
-            while i < bytes.len()
-                && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'.' || bytes[i] == b'-')
-            {
-                i += 1;
-            }
-            tokens.push(Token {
-                tok: Tok::Number(source[start..i].to_string()),
-                start,
-            });
-        } else if c.is_ascii_alphabetic() || c == b'_' {
-            while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_') {
-                i += 1;
-            }
-            tokens.push(Token {
-                tok: Tok::Word(source[start..i].to_string()),
-                start,
-            });
-        } else if c == b'!' && bytes.get(i + 1) != Some(&b'=') {
-            tokens.push(Token {
-                tok: Tok::Word("not".into()),
-                start,
-            });
-            i += 1;
-        } else if let Some(symbol) = SYMBOLS.iter().find(|s| source[i..].starts_with(**s)) {
-            let tok = match *symbol {
-                "&&" => Tok::Word("and".into()),
-                "||" => Tok::Word("or".into()),
-                other => Tok::Symbol(other),
-            };
-            tokens.push(Token { tok, start });
-            i += symbol.len();
-        } else {
-            let ch = source[i..].chars().next().unwrap_or('?');
-            let hint = if ch == '=' {
-                " (use '==' to compare)"
-            } else {
-                ""
-            };
-            return Err(error(start, format!("unexpected character '{ch}'{hint}")));
-        }
-    }
-    Ok(tokens)
+    })
 }
 
 // ---- parsing and type checking ----
