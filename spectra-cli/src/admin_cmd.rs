@@ -354,19 +354,36 @@ impl Api {
 struct Column {
     title: &'static str,
     field: &'static str,
-    size: bool,
+    shown: Shown,
 }
 
-const fn column(title: &'static str, field: &'static str, size: bool) -> Column {
-    Column { title, field, size }
+/// How a table shows a column's numbers (CSV and JSON keep them raw).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shown {
+    AsIs,
+    /// A measured size: binary units, one decimal (`4.8 MiB`).
+    Measured,
+    /// A size someone set, exactly as it was most likely given (`5 MB`; see
+    /// `spectra_core::format::exact_size`).
+    AsSet,
 }
 
-fn cell(item: &Value, column: &Column, human_sizes: bool) -> String {
-    match &item[column.field] {
-        Value::Null => String::new(),
-        Value::String(text) => text.clone(),
-        Value::Number(n) if column.size && human_sizes => human(n.as_u64().unwrap_or_default()),
-        other => other.to_string(),
+const fn column(title: &'static str, field: &'static str, shown: Shown) -> Column {
+    Column {
+        title,
+        field,
+        shown,
+    }
+}
+
+fn cell(item: &Value, column: &Column, for_people: bool) -> String {
+    let size = |n: &serde_json::Number| n.as_u64().unwrap_or_default();
+    match (&item[column.field], column.shown, for_people) {
+        (Value::Null, _, _) => String::new(),
+        (Value::String(text), _, _) => text.clone(),
+        (Value::Number(n), Shown::Measured, true) => human(size(n)),
+        (Value::Number(n), Shown::AsSet, true) => spectra_core::format::exact_size(size(n)),
+        (other, _, _) => other.to_string(),
     }
 }
 
@@ -411,7 +428,7 @@ fn print(items: &[Value], columns: &[Column], output: Output) -> anyhow::Result<
                     .zip(&widths)
                     .zip(columns)
                     .map(|((text, width), c)| {
-                        if c.size {
+                        if c.shown != Shown::AsIs {
                             format!("{text:>width$}")
                         } else {
                             format!("{text:<width$}")
@@ -448,11 +465,11 @@ pub fn usage(args: &UsageArgs) -> anyhow::Result<()> {
     print(
         &items,
         &[
-            column("NAME", "name", false),
-            column("FILES", "files", false),
-            column("SIZE", "size_bytes", true),
-            column("DISK", "disk_bytes", true),
-            column("LAST ACCESS", "last_access", false),
+            column("NAME", "name", Shown::AsIs),
+            column("FILES", "files", Shown::AsIs),
+            column("SIZE", "size_bytes", Shown::Measured),
+            column("DISK", "disk_bytes", Shown::Measured),
+            column("LAST ACCESS", "last_access", Shown::AsIs),
         ],
         args.connection.format,
     )
@@ -481,12 +498,12 @@ pub fn stale(args: &StaleArgs) -> anyhow::Result<()> {
     print(
         &items,
         &[
-            column("SIZE", "size", true),
-            column("OWNER", "owner", false),
-            column("LAST USED", "last_used", false),
-            column("BY", "decided_by", false),
-            column("BACKEND", "backend", false),
-            column("PATH", "path", false),
+            column("SIZE", "size", Shown::Measured),
+            column("OWNER", "owner", Shown::AsIs),
+            column("LAST USED", "last_used", Shown::AsIs),
+            column("BY", "decided_by", Shown::AsIs),
+            column("BACKEND", "backend", Shown::AsIs),
+            column("PATH", "path", Shown::AsIs),
         ],
         args.connection.format,
     )
@@ -546,8 +563,8 @@ pub fn team(args: &TeamArgs) -> anyhow::Result<()> {
             print(
                 &items,
                 &[
-                    column("TEAM", "team", false),
-                    column("MEMBERS", "members", false),
+                    column("TEAM", "team", Shown::AsIs),
+                    column("MEMBERS", "members", Shown::AsIs),
                 ],
                 args.connection.format,
             )
@@ -569,10 +586,10 @@ pub fn growth(args: &GrowthArgs) -> anyhow::Result<()> {
     print(
         &points,
         &[
-            column("DAY", "day", false),
-            column("FILES", "files", false),
-            column("SIZE", "apparent_bytes", true),
-            column("DISK", "disk_bytes", true),
+            column("DAY", "day", Shown::AsIs),
+            column("FILES", "files", Shown::AsIs),
+            column("SIZE", "apparent_bytes", Shown::Measured),
+            column("DISK", "disk_bytes", Shown::Measured),
         ],
         args.connection.format,
     )
@@ -620,16 +637,29 @@ pub fn quota(args: &QuotaArgs) -> anyhow::Result<()> {
     }
 }
 
+/// An alert as a table shows it: the value with its unit as the server formatted it (core's
+/// schema), and the series without the agent's id where the HOST column names the agent.
+fn for_people(alert: &mut Value) {
+    if let Some(text) = alert["value_text"].as_str() {
+        alert["value"] = Value::String(text.to_owned());
+    }
+    if let (Some(agent), Some(series)) = (alert["agent_id"].as_str(), alert["series"].as_str())
+        && let Some(within) = series.strip_prefix(agent).and_then(|s| s.strip_prefix('/'))
+    {
+        alert["series"] = Value::String(within.to_owned());
+    }
+}
+
 const QUOTA_COLUMNS: [Column; 9] = [
-    column("SUBJECT", "subject", false),
-    column("BACKEND", "backend", false),
-    column("USED", "used_bytes", true),
-    column("SOFT", "soft_bytes", true),
-    column("HARD", "hard_bytes", true),
-    column("LEVEL", "level", false),
-    column("SINCE", "since", false),
-    column("SOURCE", "source", false),
-    column("UPDATED BY", "updated_by", false),
+    column("SUBJECT", "subject", Shown::AsIs),
+    column("BACKEND", "backend", Shown::AsIs),
+    column("USED", "used_bytes", Shown::Measured),
+    column("SOFT", "soft_bytes", Shown::AsSet),
+    column("HARD", "hard_bytes", Shown::AsSet),
+    column("LEVEL", "level", Shown::AsIs),
+    column("SINCE", "since", Shown::AsIs),
+    column("SOURCE", "source", Shown::AsIs),
+    column("UPDATED BY", "updated_by", Shown::AsIs),
 ];
 
 /// Server health, agents by state, the backends' last crawls and the quotas over a limit: one
@@ -664,11 +694,11 @@ pub fn status(args: &StatusArgs) -> anyhow::Result<()> {
     print(
         &backends,
         &[
-            column("BACKEND", "name", false),
-            column("FILES", "files", false),
-            column("DISK", "disk_bytes", true),
-            column("LAST CRAWL", "last_crawl_at", false),
-            column("LAST COMPLETE CRAWL", "last_complete_crawl_at", false),
+            column("BACKEND", "name", Shown::AsIs),
+            column("FILES", "files", Shown::AsIs),
+            column("DISK", "disk_bytes", Shown::Measured),
+            column("LAST CRAWL", "last_crawl_at", Shown::AsIs),
+            column("LAST COMPLETE CRAWL", "last_complete_crawl_at", Shown::AsIs),
         ],
         args.connection.format,
     )?;
@@ -774,18 +804,23 @@ pub fn alerts(args: &AlertsArgs) -> anyhow::Result<()> {
             if let Some(rule) = rule {
                 query.push(("rule", rule.clone()));
             }
-            let items = api.list("/api/v1/alerts", &query, usize::MAX)?;
+            let mut items = api.list("/api/v1/alerts", &query, usize::MAX)?;
+            if output == Output::Table {
+                for item in &mut items {
+                    for_people(item);
+                }
+            }
             print(
                 &items,
                 &[
-                    column("RULE", "rule", false),
-                    column("SERIES", "series", false),
-                    column("HOST", "hostname", false),
-                    column("STATE", "state", false),
-                    column("SEVERITY", "severity", false),
-                    column("VALUE", "value", false),
-                    column("SINCE", "since", false),
-                    column("SILENCED", "silenced", false),
+                    column("RULE", "rule", Shown::AsIs),
+                    column("SERIES", "series", Shown::AsIs),
+                    column("HOST", "hostname", Shown::AsIs),
+                    column("STATE", "state", Shown::AsIs),
+                    column("SEVERITY", "severity", Shown::AsIs),
+                    column("VALUE", "value", Shown::AsIs),
+                    column("SINCE", "since", Shown::AsIs),
+                    column("SILENCED", "silenced", Shown::AsIs),
                 ],
                 output,
             )
@@ -811,10 +846,10 @@ pub fn alerts(args: &AlertsArgs) -> anyhow::Result<()> {
                 print(
                     &items,
                     &[
-                        column("NAME", "name", false),
-                        column("CONDITION", "condition", false),
-                        column("SEVERITY", "severity", false),
-                        column("NOTIFY", "notify", false),
+                        column("NAME", "name", Shown::AsIs),
+                        column("CONDITION", "condition", Shown::AsIs),
+                        column("SEVERITY", "severity", Shown::AsIs),
+                        column("NOTIFY", "notify", Shown::AsIs),
                     ],
                     output,
                 )
@@ -886,12 +921,12 @@ pub fn alerts(args: &AlertsArgs) -> anyhow::Result<()> {
             print(
                 &[silence],
                 &[
-                    column("ID", "id", false),
-                    column("RULE", "rule", false),
-                    column("AGENT", "agent_id", false),
-                    column("ENDS", "ends_at", false),
-                    column("BY", "created_by", false),
-                    column("REASON", "reason", false),
+                    column("ID", "id", Shown::AsIs),
+                    column("RULE", "rule", Shown::AsIs),
+                    column("AGENT", "agent_id", Shown::AsIs),
+                    column("ENDS", "ends_at", Shown::AsIs),
+                    column("BY", "created_by", Shown::AsIs),
+                    column("REASON", "reason", Shown::AsIs),
                 ],
                 output,
             )

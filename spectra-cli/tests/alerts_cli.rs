@@ -451,6 +451,15 @@ async fn rules_fire_resolve_and_deliver_by_webhook_and_email_through_restarts() 
     let firing: Value = serde_json::from_str(&firing).expect("json");
     assert_eq!(firing[0]["rule"], "cpu hot", "{firing}");
     assert_eq!(firing[0]["series"], format!("{web}/total.usage_percent"));
+    assert_eq!(firing[0]["unit"], "percent", "{firing}");
+    assert_eq!(firing[0]["value_text"], "95.0 %", "{firing}");
+    // A table shows the value with its unit and the series without the agent's id.
+    let table = alerts_cli(&api.url, &admin, &["list", "--state", "firing"]);
+    let row = table.lines().nth(1).unwrap_or_default();
+    assert!(
+        row.contains("95.0 %") && row.contains("web-1") && !row.contains(&web),
+        "{table}"
+    );
     let exposition = api
         .client
         .get(format!("{}/metrics", api.url))

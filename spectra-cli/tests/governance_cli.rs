@@ -182,6 +182,12 @@ fn an_indexed_scan_answers_usage_and_stale_exactly_through_the_admin_commands() 
     let set: Value = serde_json::from_str(&out).expect("json");
     assert_eq!(set[0]["level"], "soft", "{set}");
     assert_eq!(set[0]["hard_bytes"], 1_000_000_000_000u64);
+    // A table shows a limit as it was given (decimal stays decimal), a usage measured.
+    let (ok, out, err) = spectra(&["quota", "list"], &server.url, &admin);
+    assert!(ok, "{err}");
+    let row = out.lines().nth(1).unwrap_or_default();
+    assert!(row.contains("1 TB") && row.contains("1 B"), "{out}");
+    assert!(!row.contains("TiB") && !row.contains("1000000000000"), "{out}");
     let (ok, out, _) = spectra(&["quota", "list", "--format", "csv"], &server.url, &admin);
     assert!(ok);
     assert!(

@@ -395,6 +395,23 @@ pub struct Condition {
 }
 
 impl Condition {
+    /// The unit of the values compared: seconds for `time_to_full` and the heartbeat age,
+    /// a boolean for `service.down`, a plain number for `quota.level`, else the schema's.
+    pub fn unit(&self) -> Unit {
+        if self.fit_window.is_some() {
+            return Unit::Seconds;
+        }
+        match self.selector.source() {
+            Source::Heartbeat => Unit::Seconds,
+            Source::Service => Unit::Boolean,
+            Source::Quota => Unit::Number,
+            Source::Metric => {
+                metrics::field(&format!("{}.{}", self.selector.kind, self.selector.field))
+                    .map_or(Unit::Number, |field| field.unit)
+            }
+        }
+    }
+
     /// Whether `value` (of a series, or the seconds to full) makes the condition hold.
     pub fn holds(&self, value: f64) -> bool {
         value

@@ -75,6 +75,8 @@ pub(crate) fn parse_number(text: &str) -> Result<Literal, String> {
         .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(text.len());
     let (digits, unit) = text.split_at(split);
+    // `5 MB` as well as `5MB`: what tables print reads back.
+    let unit = unit.trim_start_matches(' ');
     let value: f64 = digits.parse().map_err(|_| format!("bad number '{text}'"))?;
     let scale = |base: f64, power: i32| value * base.powi(power);
     Ok(match unit {

@@ -50,6 +50,42 @@ pub struct Evaluation {
     pub elapsed: Duration,
 }
 
+/// An alert as the lists show it: with the unit of its value (from its rule's condition and
+/// core's metric schema) and the value as core formats it, so no client guesses.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AlertView {
+    #[serde(flatten)]
+    pub alert: AlertRecord,
+    /// `None` when its rule is gone (the alert is kept until it resolves).
+    pub unit: Option<&'static str>,
+    pub value_text: Option<String>,
+}
+
+/// The views of a page of alerts: one rule read per distinct rule in the page.
+pub async fn views(store: &Store, alerts: Vec<AlertRecord>) -> Result<Vec<AlertView>, StoreError> {
+    let mut units: HashMap<String, Option<spectra_core::metrics::Unit>> = HashMap::new();
+    let mut views = Vec::with_capacity(alerts.len());
+    for alert in alerts {
+        if !units.contains_key(&alert.rule) {
+            let unit = store.alert_rule(&alert.rule).await?.and_then(|record| {
+                spectra_core::alert::Condition::parse(&record.rule.condition)
+                    .ok()
+                    .map(|condition| condition.unit())
+            });
+            units.insert(alert.rule.clone(), unit);
+        }
+        let unit = units.get(&alert.rule).copied().flatten();
+        views.push(AlertView {
+            unit: unit.map(spectra_core::metrics::Unit::as_str),
+            value_text: unit
+                .zip(alert.value)
+                .map(|(unit, value)| unit.format(value)),
+            alert,
+        });
+    }
+    Ok(views)
+}
+
 /// One value of one series of a rule.
 struct Observation<'a> {
     series: String,

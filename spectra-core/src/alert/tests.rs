@@ -282,3 +282,26 @@ fn an_alert_goes_pending_firing_resolved_with_one_notice_each_way() {
     );
     assert_eq!(step(None, false, 1, zero, cooldown), (None, None));
 }
+
+#[test]
+fn a_condition_knows_the_unit_of_what_it_compares() {
+    use crate::metrics::Unit;
+    let unit = |source: &str| Condition::parse(source).expect(source).unit();
+    assert_eq!(unit("memory.available < 500MB"), Unit::Bytes);
+    assert_eq!(unit("disk.usage_percent > 90"), Unit::Percent);
+    assert_eq!(
+        unit("time_to_full(disk.usage_percent, 6h) < 1d"),
+        Unit::Seconds
+    );
+    assert_eq!(unit("agent.heartbeat_age > 5m"), Unit::Seconds);
+    assert_eq!(
+        unit(r#"service.down{name="a.service"} == 1"#),
+        Unit::Boolean
+    );
+    assert_eq!(unit("quota.level >= soft"), Unit::Number);
+    assert_eq!(Unit::Bytes.format(903_434_240.0), "861.6 MiB");
+    assert_eq!(Unit::Percent.format(93.44), "93.4 %");
+    assert_eq!(Unit::Seconds.format(125.0), "2m 5s");
+    assert_eq!(Unit::Boolean.format(1.0), "true");
+    assert_eq!(Unit::BytesPerSecond.format(2048.0), "2.0 KiB/s");
+}

@@ -85,6 +85,38 @@ impl Unit {
         }
     }
 
+    /// A value of this unit as a person reads it: `93.4 %`, `1.5 GiB`, `12.0 MiB/s`, `2m 5s`,
+    /// `41.0 °C`, `true`. What every table and chart shows, so all frontends agree.
+    pub fn format(self, value: f64) -> String {
+        if !value.is_finite() {
+            return value.to_string();
+        }
+        let whole_bytes = || {
+            if value < 0.0 {
+                format!("-{}", crate::format::bytes(value.abs() as u64))
+            } else {
+                crate::format::bytes(value as u64)
+            }
+        };
+        match self {
+            Unit::Percent => format!("{value:.1} %"),
+            Unit::Ratio => format!("{value:.3}"),
+            Unit::Bytes => whole_bytes(),
+            Unit::BytesPerSecond => format!("{}/s", whole_bytes()),
+            Unit::Seconds => crate::format::seconds(value),
+            Unit::Milliseconds => format!("{value:.1} ms"),
+            Unit::Count if value.fract() == 0.0 => format!("{value:.0}"),
+            Unit::Count | Unit::Number => format!("{value:.2}"),
+            Unit::PerSecond => format!("{value:.1}/s"),
+            Unit::Celsius => format!("{value:.1} °C"),
+            Unit::Megahertz => format!("{value:.0} MHz"),
+            Unit::Dbm => format!("{value:.0} dBm"),
+            Unit::MegabitsPerSecond => format!("{value:.1} Mbit/s"),
+            Unit::Boolean => (value != 0.0).to_string(),
+            Unit::Text | Unit::Timestamp => value.to_string(),
+        }
+    }
+
     /// Whether the field's values are numbers a sample, a threshold or a chart can use.
     pub fn is_numeric(self) -> bool {
         !matches!(self, Unit::Text | Unit::Timestamp)

@@ -194,8 +194,9 @@ async fn list_alerts(
         .store
         .alerts_page(wanted, filter.rule.as_deref(), after.as_ref(), limit + 1)
         .await?;
+    let alerts = crate::alerts::views(&state.store, alerts).await?;
     Ok(page_of(alerts, limit, |a| {
-        (a.rule.clone(), a.series.clone())
+        (a.alert.rule.clone(), a.alert.series.clone())
     }))
 }
 
