@@ -12,7 +12,7 @@ use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use spectra_core::format::bytes as human;
 use spectra_core::policy::Policy;
-use spectra_core::scan::{ScanControl, ScanOptions, ScanReport, Scanner, SizeMode};
+use spectra_core::scan::{ScanControl, ScanOptions, ScanReport, ScanSettings, Scanner};
 
 use crate::render::{csv_field, print_outcome};
 use spectra_core::policy::{ActionHooks, StateDir};
@@ -25,6 +25,12 @@ pub enum Format {
     Json,
     /// One row per figure: `section,name,count,bytes`.
     Csv,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WalkerBackend {
+    Native,
+    Portable,
 }
 
 #[derive(Debug, Args)]
@@ -48,9 +54,16 @@ pub struct ScanArgs {
     /// Rank by apparent size (file length) instead of disk usage.
     #[arg(long)]
     apparent_size: bool,
-    /// Worker threads (default: the number of CPUs).
+    /// Worker threads (default: 6 per CPU the process may use, at most 64; core's
+    /// DEFAULT_THREADS_PER_CPU and MAX_DEFAULT_THREADS).
     #[arg(long)]
     threads: Option<usize>,
+    /// How many extensions to list by name (the rest are summed as "other").
+    #[arg(long, value_name = "N")]
+    top_extensions: Option<usize>,
+    /// Which walker reads the tree (default: SPECTRA_BACKEND, else native on Linux).
+    #[arg(long, value_enum)]
+    walker: Option<WalkerBackend>,
     /// Do not descend below this depth (the root is depth 0).
     #[arg(long)]
     max_depth: Option<usize>,
@@ -112,6 +125,26 @@ struct ServerArgs {
 }
 
 impl ScanArgs {
+    /// The flags as core's settings: the same form every binding passes, so the same names
+    /// give the same scan. A switch not given is left to core's default.
+    fn settings(&self) -> ScanSettings {
+        ScanSettings {
+            top: Some(self.top),
+            top_extensions: self.top_extensions,
+            exclude: Some(self.exclude.clone()),
+            one_file_system: self.one_file_system.then_some(true),
+            apparent_size: self.apparent_size.then_some(true),
+            threads: self.threads,
+            max_depth: self.max_depth,
+            follow_symlinks: self.follow_symlinks.then_some(true),
+            count_links: self.count_links.then_some(true),
+            walker: self.walker.map(|walker| match walker {
+                WalkerBackend::Native => spectra_core::Backend::Native,
+                WalkerBackend::Portable => spectra_core::Backend::Portable,
+            }),
+        }
+    }
+
     #[cfg(feature = "agent")]
     fn server(&self) -> Option<&str> {
         self.server.server.as_deref()
@@ -138,22 +171,7 @@ pub fn run(args: &ScanArgs) -> anyhow::Result<ExitCode> {
     } else {
         args.paths.clone()
     };
-    let options = ScanOptions {
-        roots: roots.clone(),
-        threads: args.threads,
-        follow_symlinks: args.follow_symlinks,
-        one_file_system: args.one_file_system,
-        exclude: args.exclude.clone(),
-        max_depth: args.max_depth,
-        size_mode: if args.apparent_size {
-            SizeMode::Apparent
-        } else {
-            SizeMode::Disk
-        },
-        count_hard_links_once: !args.count_links,
-        top: args.top,
-        ..ScanOptions::default()
-    };
+    let options = args.settings().options(roots.clone());
     // Validate options (and the policy) before any progress bar appears.
     Scanner::new(options.clone())?;
     let policy = args.policy.as_deref().map(Policy::load).transpose()?;

@@ -187,7 +187,10 @@ fn an_indexed_scan_answers_usage_and_stale_exactly_through_the_admin_commands() 
     assert!(ok, "{err}");
     let row = out.lines().nth(1).unwrap_or_default();
     assert!(row.contains("1 TB") && row.contains("1 B"), "{out}");
-    assert!(!row.contains("TiB") && !row.contains("1000000000000"), "{out}");
+    assert!(
+        !row.contains("TiB") && !row.contains("1000000000000"),
+        "{out}"
+    );
     let (ok, out, _) = spectra(&["quota", "list", "--format", "csv"], &server.url, &admin);
     assert!(ok);
     assert!(

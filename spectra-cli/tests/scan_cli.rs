@@ -295,3 +295,82 @@ fn the_backend_is_chosen_from_the_environment_and_reported() {
         "{stderr}"
     );
 }
+
+/// The scan every frontend's test makes with every setting set (spectra-core's
+/// `tests/data/every_scan_setting.json`).
+fn every_setting() -> serde_json::Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../spectra-core/tests/data/every_scan_setting.json"
+    );
+    serde_json::from_str(&fs::read_to_string(path).expect("read")).expect("JSON")
+}
+
+fn build_tree(root: &Path, tree: &serde_json::Value) {
+    for (path, size) in tree["files"].as_object().expect("files") {
+        let path = root.join(path);
+        fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        let size = usize::try_from(size.as_u64().expect("size")).expect("size");
+        fs::write(path, vec![b'x'; size]).expect("write");
+    }
+    for (link, target) in tree["hard_links"].as_object().expect("hard links") {
+        let link = root.join(link);
+        fs::create_dir_all(link.parent().expect("parent")).expect("mkdir");
+        fs::hard_link(root.join(target.as_str().expect("target")), link).expect("link");
+    }
+    for (link, target) in tree["symlinks"].as_object().expect("symlinks") {
+        let link = root.join(link);
+        fs::create_dir_all(link.parent().expect("parent")).expect("mkdir");
+        std::os::unix::fs::symlink(target.as_str().expect("target"), link).expect("symlink");
+    }
+}
+
+#[test]
+fn every_setting_gives_the_same_scan_from_the_flags_as_from_core_settings() {
+    use spectra_core::scan::{ScanControl, ScanSettings, Scanner};
+
+    let every = every_setting();
+    let mut named: Vec<String> = every["settings"]
+        .as_object()
+        .expect("settings")
+        .keys()
+        .cloned()
+        .collect();
+    let mut known = ScanSettings::names();
+    named.sort();
+    known.sort();
+    assert_eq!(named, known, "the shared settings set every one core has");
+
+    let dir = tempfile::tempdir().expect("tmp");
+    build_tree(dir.path(), &every["tree"]);
+    let root = dir.path().to_str().expect("utf-8");
+    let mut args = vec!["scan", root, "--format", "json"];
+    let flags: Vec<&str> = every["cli"]
+        .as_array()
+        .expect("cli")
+        .iter()
+        .map(|flag| flag.as_str().expect("flag"))
+        .collect();
+    args.extend(flags);
+    let out = spectra(&args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let mut from_cli: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+
+    let settings = ScanSettings::from_value(every["settings"].clone()).expect("settings");
+    let report = Scanner::new(settings.options(vec![dir.path().to_path_buf()]))
+        .expect("options")
+        .scan_controlled(ScanControl::new())
+        .expect("scan");
+    let mut from_core = serde_json::to_value(&report).expect("JSON");
+    for key in every["volatile"].as_array().expect("volatile") {
+        let key = key.as_str().expect("key");
+        from_cli.as_object_mut().expect("object").remove(key);
+        from_core.as_object_mut().expect("object").remove(key);
+    }
+    assert_eq!(from_cli, from_core);
+    // The settings took effect: depth, exclusion, links and the walker are visible.
+    assert_eq!(from_cli["totals"]["files"], 3, "{from_cli}");
+    assert_eq!(from_cli["backend"], "portable");
+    assert_eq!(from_cli["size_mode"], "apparent");
+    assert_eq!(from_cli["largest_files"].as_array().map(Vec::len), Some(3));
+}

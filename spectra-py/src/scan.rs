@@ -9,36 +9,28 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use spectra_core::scan::{
     DEFAULT_PROGRESS_INTERVAL, DEFAULT_STREAM_CAPACITY, FileRecord, FileStream, Next, ScanControl,
-    ScanOptions, ScanReport, Scanner, SizeMode,
+    ScanOptions, ScanReport, ScanSettings, Scanner,
 };
 
 use crate::convert::{epoch_seconds, to_python};
 use crate::errors::{CoreError, CoreResult};
 
-#[allow(clippy::too_many_arguments)]
-fn options(
-    path: PathBuf,
-    top: usize,
-    exclude: Vec<String>,
-    one_file_system: bool,
-    follow_symlinks: bool,
-    apparent_size: bool,
-    threads: Option<usize>,
-) -> ScanOptions {
-    let mut options = ScanOptions::new(path)
-        .with_top(top)
-        .with_one_file_system(one_file_system)
-        .with_follow_symlinks(follow_symlinks);
-    if apparent_size {
-        options = options.with_size_mode(SizeMode::Apparent);
-    }
-    if let Some(threads) = threads {
-        options = options.with_threads(threads);
-    }
-    for pattern in exclude {
-        options = options.with_exclude(pattern);
-    }
-    options
+/// Core's scan options from keyword arguments (`scan(path, top=3, max_depth=2)`): core's
+/// `ScanSettings` by name, its defaults for what is left out; an unknown name is a
+/// `ValueError` listing the known ones.
+fn options(path: PathBuf, settings: Option<&Bound<'_, PyDict>>) -> PyResult<ScanOptions> {
+    let settings = match settings {
+        None => ScanSettings::default(),
+        Some(settings) => {
+            let text: String = settings
+                .py()
+                .import("json")?
+                .call_method1("dumps", (settings,))?
+                .extract()?;
+            ScanSettings::from_json(&text).map_err(CoreError::from)?
+        }
+    };
+    Ok(settings.options(vec![path]))
 }
 
 /// What a finished scan found. Sizes are in bytes; `total_bytes` counts in the scan's size
@@ -206,34 +198,20 @@ pub(crate) fn data_frame<'py>(
     pandas.getattr("DataFrame")?.call1((columns,))
 }
 
-/// Scans `path` with the interpreter released. `progress(entries, bytes)` is called from
-/// this thread about five times a second; Ctrl-C (or an exception raised by `progress`)
-/// cancels the walk and is raised here.
+/// Scans `path` with the interpreter released. The settings are core's `ScanSettings` by
+/// name (`top`, `top_extensions`, `exclude`, `one_file_system`, `apparent_size`, `threads`,
+/// `max_depth`, `follow_symlinks`, `count_links`, `walker`), as the CLI's flags.
+/// `progress(entries, bytes)` is called from this thread about five times a second; Ctrl-C
+/// (or an exception raised by `progress`) cancels the walk and is raised here.
 #[pyfunction]
-#[pyo3(signature = (path, *, top = spectra_core::scan::DEFAULT_TOP, exclude = Vec::new(), one_file_system = false,
-                    follow_symlinks = false, apparent_size = false, threads = None,
-                    progress = None))]
-#[allow(clippy::too_many_arguments)]
+#[pyo3(signature = (path, *, progress = None, **settings))]
 fn scan(
     py: Python<'_>,
     path: PathBuf,
-    top: usize,
-    exclude: Vec<String>,
-    one_file_system: bool,
-    follow_symlinks: bool,
-    apparent_size: bool,
-    threads: Option<usize>,
     progress: Option<Py<PyAny>>,
+    settings: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<PyScanReport> {
-    let options = options(
-        path,
-        top,
-        exclude,
-        one_file_system,
-        follow_symlinks,
-        apparent_size,
-        threads,
-    );
+    let options = options(path, settings)?;
     // Ctrl-C stops the scan as KeyboardInterrupt; an exception of `progress` stops it as
     // `CallbackError`, with the exception as its cause.
     let interrupted: Mutex<Option<PyErr>> = Mutex::new(None);
@@ -392,25 +370,12 @@ impl PyFileIterator {
 }
 
 /// Streams every entry under `path` (directories, files, symlinks) without holding them all.
+/// Takes the scan's settings by name, as `scan` does (`top` and `apparent_size` do not change
+/// what is streamed).
 #[pyfunction]
-#[pyo3(signature = (path, *, exclude = Vec::new(), one_file_system = false,
-                    follow_symlinks = false, threads = None))]
-fn iter_files(
-    path: PathBuf,
-    exclude: Vec<String>,
-    one_file_system: bool,
-    follow_symlinks: bool,
-    threads: Option<usize>,
-) -> PyResult<PyFileIterator> {
-    let options = options(
-        path,
-        1,
-        exclude,
-        one_file_system,
-        follow_symlinks,
-        false,
-        threads,
-    );
+#[pyo3(signature = (path, **settings))]
+fn iter_files(path: PathBuf, settings: Option<&Bound<'_, PyDict>>) -> PyResult<PyFileIterator> {
+    let options = options(path, settings)?;
     let scanner = Scanner::new(options).map_err(CoreError::from)?;
     Ok(PyFileIterator {
         stream: Mutex::new(Some(scanner.stream(DEFAULT_STREAM_CAPACITY))),

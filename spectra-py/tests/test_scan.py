@@ -1,5 +1,7 @@
+import json
 import os
 import signal
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -185,3 +187,45 @@ def test_the_backend_comes_from_the_environment_and_is_reported(tree: Path) -> N
     bad = run("turbo")
     assert bad.returncode != 0
     assert "SPECTRA_BACKEND" in bad.stderr and "InvalidInputError" in bad.stderr
+
+
+def _every_setting() -> dict:
+    path = Path(__file__).resolve().parents[2] / "spectra-core/tests/data/every_scan_setting.json"
+    return json.loads(path.read_text())
+
+
+def _build(root: Path, tree: dict) -> None:
+    for name, size in tree["files"].items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_bytes(b"x" * size)
+    for name, target in tree["hard_links"].items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        os.link(root / target, root / name)
+    for name, target in tree["symlinks"].items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(target, root / name)
+
+
+def test_every_setting_gives_the_scan_the_cli_gives(tmp_path: Path) -> None:
+    cli = os.environ.get("SPECTRA_CLI")
+    if not cli:
+        pytest.skip("SPECTRA_CLI (the built spectra binary) is set by test.sh")
+    every = _every_setting()
+    _build(tmp_path, every["tree"])
+    out = subprocess.run([cli, "scan", str(tmp_path), "--format", "json", *every["cli"]],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    from_cli = json.loads(out.stdout)
+    from_python = spectra.scan(tmp_path, **every["settings"]).to_dict()
+    for key in every["volatile"]:
+        del from_cli[key], from_python[key]
+    assert from_python == from_cli
+    assert from_python["totals"]["files"] == 3 and from_python["backend"] == "portable"
+    files = [e.path for e in spectra.iter_files(tmp_path, **every["settings"]) if e.kind == "file"]
+    assert sorted(files) == sorted(f["path"] for f in from_cli["largest_files"])
+
+
+def test_an_unknown_setting_is_refused_with_the_known_ones(tree: Path) -> None:
+    with pytest.raises(spectra.InvalidInputError) as error:
+        spectra.scan(tree, depth=2)
+    assert "unknown field `depth`" in str(error.value) and "max_depth" in str(error.value)

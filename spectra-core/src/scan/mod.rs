@@ -24,6 +24,7 @@ mod control;
 mod entry;
 mod options;
 mod report;
+mod settings;
 mod stream;
 mod visitor;
 mod walk;
@@ -41,6 +42,7 @@ pub use report::{
     AGE_BUCKET_DAYS, AgeBucket, ERROR_SAMPLE, ErrorSummary, OwnerUsage, ScanError, ScanReport,
     SizedPath, SummaryRow, Totals, Usage,
 };
+pub use settings::ScanSettings;
 pub use stream::{DEFAULT_STREAM_CAPACITY, FileRecord, FileStream, Next};
 pub use visitor::Visitor;
 pub(crate) use walk::stat_path;

@@ -476,21 +476,32 @@ class PlannedFile:
 def scan(
     path: _Path,
     *,
-    top: int = ...,  # core's DEFAULT_TOP (10)
-    exclude: Sequence[str] = ...,
-    one_file_system: bool = False,
-    follow_symlinks: bool = False,
-    apparent_size: bool = False,
-    threads: Optional[int] = None,
     progress: Optional[Callable[[int, int], object]] = None,
+    # Core's ScanSettings by name; what is left out (None) keeps core's default.
+    top: Optional[int] = None,  # DEFAULT_TOP (10)
+    top_extensions: Optional[int] = None,
+    exclude: Optional[Sequence[str]] = None,
+    one_file_system: Optional[bool] = None,
+    apparent_size: Optional[bool] = None,
+    threads: Optional[int] = None,
+    max_depth: Optional[int] = None,
+    follow_symlinks: Optional[bool] = None,
+    count_links: Optional[bool] = None,
+    walker: Optional[str] = None,  # "native" or "portable"
 ) -> ScanReport: ...
 def iter_files(
     path: _Path,
     *,
-    exclude: Sequence[str] = ...,
-    one_file_system: bool = False,
-    follow_symlinks: bool = False,
+    top: Optional[int] = None,
+    top_extensions: Optional[int] = None,
+    exclude: Optional[Sequence[str]] = None,
+    one_file_system: Optional[bool] = None,
+    apparent_size: Optional[bool] = None,
     threads: Optional[int] = None,
+    max_depth: Optional[int] = None,
+    follow_symlinks: Optional[bool] = None,
+    count_links: Optional[bool] = None,
+    walker: Optional[str] = None,
 ) -> FileIterator: ...
 def enforce(
     plan_id: str, *, state_dir: Optional[_Path] = None, override_limits: bool = False
