@@ -32,13 +32,20 @@ export interface Progress {
   currentPath: string | null
 }
 
+/** Core's `ScanSettings` (every option of a scan, as the CLI's flags); left out, core's default. */
 export interface ScanOptions {
   top?: number
+  topExtensions?: number
   exclude?: string[]
   oneFileSystem?: boolean
-  followSymlinks?: boolean
   apparentSize?: boolean
   threads?: number
+  maxDepth?: number
+  followSymlinks?: boolean
+  /** Count every hard link of a file, not only the first seen. */
+  countLinks?: boolean
+  /** Which walker reads the tree. */
+  walker?: 'native' | 'portable'
 }
 
 export interface Timestamp {

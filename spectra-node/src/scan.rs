@@ -11,10 +11,10 @@ use napi_derive::napi;
 use serde_json::{Value, json};
 use spectra_core::scan::{
     DEFAULT_PROGRESS_INTERVAL, DEFAULT_STREAM_CAPACITY, FileStream, Next, ScanControl, ScanOptions,
-    Scanner, SizeMode,
+    ScanSettings, Scanner,
 };
 
-use crate::convert::{field, to_js};
+use crate::convert::to_js;
 use crate::errors::IntoJs;
 use crate::{CancelHandle, Work, token_of};
 
@@ -24,29 +24,12 @@ const MAX_BATCH: usize = 1024;
 /// Progress as `onProgress` receives it.
 type ProgressFn = ThreadsafeFunction<Value, (), Value, Status, false>;
 
-/// Core's scan options from the JavaScript options object; what it leaves out keeps core's
-/// default.
+/// Core's scan options from the JavaScript options object: core's `ScanSettings`, by its
+/// camelCase names (`maxDepth`, `countLinks`, …) or its own; what it leaves out keeps core's
+/// default, an unknown name is `INVALID_INPUT` listing the known ones.
 fn options(path: String, options: Option<&Value>) -> spectra_core::Result<ScanOptions> {
-    let mut scan = ScanOptions::new(PathBuf::from(path));
-    if let Some(top) = field::<usize>(options, "top")? {
-        scan = scan.with_top(top);
-    }
-    if let Some(on) = field::<bool>(options, "oneFileSystem")? {
-        scan = scan.with_one_file_system(on);
-    }
-    if let Some(on) = field::<bool>(options, "followSymlinks")? {
-        scan = scan.with_follow_symlinks(on);
-    }
-    if field::<bool>(options, "apparentSize")? == Some(true) {
-        scan = scan.with_size_mode(SizeMode::Apparent);
-    }
-    if let Some(threads) = field::<usize>(options, "threads")? {
-        scan = scan.with_threads(threads);
-    }
-    for pattern in field::<Vec<String>>(options, "exclude")?.unwrap_or_default() {
-        scan = scan.with_exclude(pattern);
-    }
-    Ok(scan)
+    let settings = ScanSettings::from_value(options.cloned().unwrap_or(Value::Null))?;
+    Ok(settings.options(vec![PathBuf::from(path)]))
 }
 
 /// Scans `path` on libuv's pool; `onProgress({ entries, bytes, currentPath })` runs on the

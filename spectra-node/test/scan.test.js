@@ -153,3 +153,53 @@ test('SPECTRA_BACKEND picks the backend and every report says which', async (t) 
   assert.match(bad.stderr, /^INVALID_INPUT: /)
   assert.match(bad.stderr, /SPECTRA_BACKEND/)
 })
+
+test('every setting gives the scan `spectra scan` gives with the same flags', async (t) => {
+  const fs = require('node:fs')
+  const cli = process.env.SPECTRA_CLI
+  assert.ok(cli, 'SPECTRA_CLI names the spectra binary (spectra-node/test.sh sets it)')
+  const every = JSON.parse(
+    fs.readFileSync(path.join(__dirname, '../../spectra-core/tests/data/every_scan_setting.json'), 'utf8'),
+  )
+  const camel = (name) => name.replace(/_([a-z])/g, (_, letter) => letter.toUpperCase())
+  const camelized = (value) =>
+    Array.isArray(value)
+      ? value.map(camelized)
+      : value && typeof value === 'object'
+        ? Object.fromEntries(Object.entries(value).map(([k, v]) => [camel(k), camelized(v)]))
+        : value
+  const root = tempDir(t)
+  for (const [name, size] of Object.entries(every.tree.files)) {
+    fs.mkdirSync(path.dirname(path.join(root, name)), { recursive: true })
+    fs.writeFileSync(path.join(root, name), Buffer.alloc(size, 'x'))
+  }
+  for (const [name, target] of Object.entries(every.tree.hard_links)) {
+    fs.mkdirSync(path.dirname(path.join(root, name)), { recursive: true })
+    fs.linkSync(path.join(root, target), path.join(root, name))
+  }
+  for (const [name, target] of Object.entries(every.tree.symlinks)) {
+    fs.mkdirSync(path.dirname(path.join(root, name)), { recursive: true })
+    fs.symlinkSync(target, path.join(root, name))
+  }
+  const run = require('node:child_process').spawnSync(cli, ['scan', root, '--format', 'json', ...every.cli], {
+    encoding: 'utf8',
+  })
+  assert.equal(run.status, 0, run.stderr)
+  const fromCli = camelized(JSON.parse(run.stdout))
+  // Node's own (camelCase) names for every setting.
+  const options = Object.fromEntries(Object.entries(every.settings).map(([k, v]) => [camel(k), v]))
+  const fromNode = await spectra.scan(root, options)
+  for (const key of every.volatile) {
+    delete fromCli[camel(key)]
+    delete fromNode[camel(key)]
+  }
+  assert.deepEqual(fromNode, fromCli)
+  assert.equal(fromNode.totals.files, 3)
+  assert.equal(fromNode.backend, 'portable')
+  assert.deepEqual(spectra.scanSync(root, options).totals, fromCli.totals)
+  await assert.rejects(spectra.scan(root, { depth: 2 }), (error) => {
+    assert.equal(error.code, 'INVALID_INPUT')
+    assert.match(error.message, /unknown field `depth`.*maxDepth|unknown field `depth`.*max_depth/)
+    return true
+  })
+})
