@@ -306,23 +306,18 @@ fn every_setting() -> serde_json::Value {
     serde_json::from_str(&fs::read_to_string(path).expect("read")).expect("JSON")
 }
 
-fn build_tree(root: &Path, tree: &serde_json::Value) {
-    for (path, size) in tree["files"].as_object().expect("files") {
-        let path = root.join(path);
-        fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-        let size = usize::try_from(size.as_u64().expect("size")).expect("size");
-        fs::write(path, vec![b'x'; size]).expect("write");
-    }
-    for (link, target) in tree["hard_links"].as_object().expect("hard links") {
-        let link = root.join(link);
-        fs::create_dir_all(link.parent().expect("parent")).expect("mkdir");
-        fs::hard_link(root.join(target.as_str().expect("target")), link).expect("link");
-    }
-    for (link, target) in tree["symlinks"].as_object().expect("symlinks") {
-        let link = root.join(link);
-        fs::create_dir_all(link.parent().expect("parent")).expect("mkdir");
-        std::os::unix::fs::symlink(target.as_str().expect("target"), link).expect("symlink");
-    }
+/// The tree of spectra-core's `tests/data/every_scan_setting_tree.sh`, under `root`.
+fn build_tree(root: &Path) {
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../spectra-core/tests/data/every_scan_setting_tree.sh"
+    );
+    let status = Command::new("sh")
+        .arg(script)
+        .arg(root)
+        .status()
+        .expect("sh");
+    assert!(status.success(), "{script}: {status}");
 }
 
 #[test]
@@ -342,7 +337,7 @@ fn every_setting_gives_the_same_scan_from_the_flags_as_from_core_settings() {
     assert_eq!(named, known, "the shared settings set every one core has");
 
     let dir = tempfile::tempdir().expect("tmp");
-    build_tree(dir.path(), &every["tree"]);
+    build_tree(dir.path());
     let root = dir.path().to_str().expect("utf-8");
     let mut args = vec!["scan", root, "--format", "json"];
     let flags: Vec<&str> = every["cli"]
@@ -353,7 +348,11 @@ fn every_setting_gives_the_same_scan_from_the_flags_as_from_core_settings() {
         .collect();
     args.extend(flags);
     let out = spectra(&args);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let mut from_cli: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
 
     let settings = ScanSettings::from_value(every["settings"].clone()).expect("settings");

@@ -299,6 +299,16 @@ spectra_result spectra_scanner_set_apparent_size(spectra_scanner *scanner, bool 
 // As `spectra_scanner_set_top`; `glob` a NUL-terminated string.
 spectra_result spectra_scanner_add_exclude(spectra_scanner *scanner, const char *glob);
 
+// Sets every setting of the scan from a JSON object of core's `ScanSettings` — `top`,
+// `top_extensions`, `exclude`, `one_file_system`, `apparent_size`, `threads`, `max_depth`,
+// `follow_symlinks`, `count_links`, `walker`, named as the CLI's flags — what it leaves out
+// keeping core's default (settings made before are replaced; the path stays). An unknown name
+// or a wrong type is `SPECTRA_INVALID_INPUT`, its detail naming the setting, line and column.
+//
+// # Safety
+// As `spectra_scanner_set_top`; `json` a NUL-terminated string.
+spectra_result spectra_scanner_set_settings_json(spectra_scanner *scanner, const char *json);
+
 // Releases a scanner. NULL is ignored.
 //
 // # Safety

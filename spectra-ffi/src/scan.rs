@@ -4,7 +4,7 @@ use std::ffi::{c_char, c_int, c_void};
 use std::ops::ControlFlow;
 use std::path::PathBuf;
 
-use spectra_core::scan::{ScanControl, ScanOptions, ScanReport, Scanner, SizeMode};
+use spectra_core::scan::{ScanControl, ScanOptions, ScanReport, ScanSettings, Scanner, SizeMode};
 
 use crate::errors::{Failure, guard, spectra_result};
 use crate::strings::{out_arg, string_arg, write_json};
@@ -164,6 +164,27 @@ pub unsafe extern "C" fn spectra_scanner_add_exclude(
     // SAFETY: the caller's promise.
     let glob = unsafe { string_arg(glob, "glob") }.map(str::to_owned);
     configure(scanner, |o| Ok(o.with_exclude(glob?)))
+}
+
+/// Sets every setting of the scan from a JSON object of core's `ScanSettings` — `top`,
+/// `top_extensions`, `exclude`, `one_file_system`, `apparent_size`, `threads`, `max_depth`,
+/// `follow_symlinks`, `count_links`, `walker`, named as the CLI's flags — what it leaves out
+/// keeping core's default (settings made before are replaced; the path stays). An unknown name
+/// or a wrong type is `SPECTRA_INVALID_INPUT`, its detail naming the setting, line and column.
+///
+/// # Safety
+/// As `spectra_scanner_set_top`; `json` a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn spectra_scanner_set_settings_json(
+    scanner: *mut spectra_scanner,
+    json: *const c_char,
+) -> spectra_result {
+    // SAFETY: the caller's promise.
+    let json = unsafe { string_arg(json, "json") }.map(str::to_owned);
+    configure(scanner, |options| {
+        let settings = ScanSettings::from_json(&json?)?;
+        Ok(settings.options(options.roots))
+    })
 }
 
 /// Releases a scanner. NULL is ignored.

@@ -144,3 +144,89 @@ fn memcheck_finds_no_errors_and_no_leaks() {
         "test_spectra under valgrind",
     );
 }
+
+/// The `spectra` binary, built fresh, for comparing with the CLI.
+fn spectra_cli() -> PathBuf {
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--locked", "-p", "spectra-cli"])
+        .current_dir(crate_dir())
+        .status()
+        .expect("cargo runs");
+    assert!(status.success(), "cargo build -p spectra-cli: {status}");
+    library_dir().join("spectra")
+}
+
+#[test]
+fn every_setting_through_json_gives_the_scan_the_cli_gives() {
+    let shared = crate_dir().join("../spectra-core/tests/data");
+    let every: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(shared.join("every_scan_setting.json")).expect("read"),
+    )
+    .expect("JSON");
+    let work = tempfile::tempdir().expect("tempdir");
+    let tree = work.path().join("tree");
+    std::fs::create_dir(&tree).expect("mkdir");
+    let made = Command::new("sh")
+        .arg(shared.join("every_scan_setting_tree.sh"))
+        .arg(&tree)
+        .status()
+        .expect("sh");
+    assert!(made.success());
+
+    let cli = Command::new(spectra_cli())
+        .arg("scan")
+        .arg(&tree)
+        .args(["--format", "json"])
+        .args(
+            every["cli"]
+                .as_array()
+                .expect("cli")
+                .iter()
+                .map(|flag| flag.as_str().expect("flag")),
+        )
+        .output()
+        .expect("spectra runs");
+    assert!(
+        cli.status.success(),
+        "{}",
+        String::from_utf8_lossy(&cli.stderr)
+    );
+    let mut from_cli: serde_json::Value = serde_json::from_slice(&cli.stdout).expect("JSON");
+
+    let binary = work.path().join("scan_with_settings");
+    compile("scan_with_settings.c", Link::StaticWithAsan, &binary);
+    let from_c = Command::new(&binary)
+        .arg(&tree)
+        .arg(every["settings"].to_string())
+        .env("ASAN_OPTIONS", "detect_leaks=1")
+        .output()
+        .expect("runs");
+    assert!(
+        from_c.status.success(),
+        "{}",
+        String::from_utf8_lossy(&from_c.stderr)
+    );
+    let mut from_c: serde_json::Value = serde_json::from_slice(&from_c.stdout).expect("JSON");
+    for key in every["volatile"].as_array().expect("volatile") {
+        let key = key.as_str().expect("key");
+        from_cli.as_object_mut().expect("object").remove(key);
+        from_c.as_object_mut().expect("object").remove(key);
+    }
+    assert_eq!(from_c, from_cli);
+    assert_eq!(from_c["totals"]["files"], 3);
+
+    // An unknown setting is refused with the known ones, and nothing is scanned.
+    let refused = Command::new(&binary)
+        .arg(&tree)
+        .arg(r#"{"depth": 2}"#)
+        .env("ASAN_OPTIONS", "detect_leaks=1")
+        .output()
+        .expect("runs");
+    let detail = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1), "{detail}");
+    assert!(
+        detail.contains("unknown field `depth`") && detail.contains("max_depth"),
+        "{detail}"
+    );
+    assert!(refused.stdout.is_empty());
+}

@@ -169,18 +169,12 @@ test('every setting gives the scan `spectra scan` gives with the same flags', as
         ? Object.fromEntries(Object.entries(value).map(([k, v]) => [camel(k), camelized(v)]))
         : value
   const root = tempDir(t)
-  for (const [name, size] of Object.entries(every.tree.files)) {
-    fs.mkdirSync(path.dirname(path.join(root, name)), { recursive: true })
-    fs.writeFileSync(path.join(root, name), Buffer.alloc(size, 'x'))
-  }
-  for (const [name, target] of Object.entries(every.tree.hard_links)) {
-    fs.mkdirSync(path.dirname(path.join(root, name)), { recursive: true })
-    fs.linkSync(path.join(root, target), path.join(root, name))
-  }
-  for (const [name, target] of Object.entries(every.tree.symlinks)) {
-    fs.mkdirSync(path.dirname(path.join(root, name)), { recursive: true })
-    fs.symlinkSync(target, path.join(root, name))
-  }
+  const made = require('node:child_process').spawnSync(
+    'sh',
+    [path.join(__dirname, '../../spectra-core/tests/data/every_scan_setting_tree.sh'), root],
+    { encoding: 'utf8' },
+  )
+  assert.equal(made.status, 0, made.stderr)
   const run = require('node:child_process').spawnSync(cli, ['scan', root, '--format', 'json', ...every.cli], {
     encoding: 'utf8',
   })

@@ -194,16 +194,9 @@ def _every_setting() -> dict:
     return json.loads(path.read_text())
 
 
-def _build(root: Path, tree: dict) -> None:
-    for name, size in tree["files"].items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        (root / name).write_bytes(b"x" * size)
-    for name, target in tree["hard_links"].items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        os.link(root / target, root / name)
-    for name, target in tree["symlinks"].items():
-        (root / name).parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(target, root / name)
+def _build(root: Path) -> None:
+    script = Path(__file__).resolve().parents[2] / "spectra-core/tests/data/every_scan_setting_tree.sh"
+    subprocess.run(["sh", str(script), str(root)], check=True)
 
 
 def test_every_setting_gives_the_scan_the_cli_gives(tmp_path: Path) -> None:
@@ -211,7 +204,7 @@ def test_every_setting_gives_the_scan_the_cli_gives(tmp_path: Path) -> None:
     if not cli:
         pytest.skip("SPECTRA_CLI (the built spectra binary) is set by test.sh")
     every = _every_setting()
-    _build(tmp_path, every["tree"])
+    _build(tmp_path)
     out = subprocess.run([cli, "scan", str(tmp_path), "--format", "json", *every["cli"]],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
