@@ -18,4 +18,7 @@ test -s "$out/swift/spectra_uniffi.swift"
 grep -q "func scan(" "$out/swift/spectra_uniffi.swift"
 grep -q "fun \`scan\`\|fun scan(" "$out/kotlin/uniffi/spectra_uniffi/spectra_uniffi.kt"
 cp "$library" "$out/python/"
+# One test compares a scan with every setting with the CLI's: it runs the built binary.
+cargo build --quiet --locked -p spectra-cli --manifest-path ../../Cargo.toml
+export SPECTRA_CLI="$CARGO_TARGET_DIR/debug/spectra"
 PYTHONPATH="$out/python" python3 tests/test_bindings.py -v

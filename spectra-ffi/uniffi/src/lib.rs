@@ -10,7 +10,7 @@ use std::sync::{Arc, OnceLock};
 
 use spectra_core::collect::{Metric, SampleOptions, Sampler};
 use spectra_core::policy::{ActionHooks, StateDir};
-use spectra_core::scan::{ScanControl, Scanner, SizeMode};
+use spectra_core::scan::{ScanControl, Scanner};
 
 uniffi::setup_scaffolding!();
 
@@ -45,19 +45,39 @@ impl From<spectra_core::Error> for SpectraError {
 
 type Result<T> = std::result::Result<T, SpectraError>;
 
-/// How to scan; a field left `None` keeps core's default.
-#[derive(Debug, Clone, Default, uniffi::Record)]
+/// How to scan: core's `ScanSettings` field for field (the names of the CLI's flags); a field
+/// left `None` keeps core's default. It reaches core through serde by name, so a setting core
+/// has and this record lacks fails the test below.
+#[derive(Debug, Clone, Default, serde::Serialize, uniffi::Record)]
 pub struct ScanSettings {
     #[uniffi(default = None)]
     pub top: Option<u32>,
+    #[uniffi(default = None)]
+    pub top_extensions: Option<u32>,
     #[uniffi(default = [])]
     pub exclude: Vec<String>,
     #[uniffi(default = None)]
     pub one_file_system: Option<bool>,
-    #[uniffi(default = false)]
-    pub apparent_size: bool,
+    #[uniffi(default = None)]
+    pub apparent_size: Option<bool>,
     #[uniffi(default = None)]
     pub threads: Option<u32>,
+    #[uniffi(default = None)]
+    pub max_depth: Option<u32>,
+    #[uniffi(default = None)]
+    pub follow_symlinks: Option<bool>,
+    #[uniffi(default = None)]
+    pub count_links: Option<bool>,
+    /// `native` or `portable`.
+    #[uniffi(default = None)]
+    pub walker: Option<String>,
+}
+
+impl ScanSettings {
+    fn core(&self) -> Result<spectra_core::scan::ScanSettings> {
+        let value = serde_json::to_value(self).unwrap_or_default();
+        Ok(spectra_core::scan::ScanSettings::from_value(value)?)
+    }
 }
 
 #[derive(Debug, Clone, uniffi::Record)]
@@ -90,22 +110,7 @@ fn json<T: serde::Serialize>(value: &T) -> String {
 /// Scans `path`.
 #[uniffi::export]
 pub fn scan(path: String, settings: ScanSettings) -> Result<ScanSummary> {
-    let mut options = spectra_core::scan::ScanOptions::new(PathBuf::from(path));
-    if let Some(top) = settings.top {
-        options = options.with_top(top as usize);
-    }
-    if let Some(on) = settings.one_file_system {
-        options = options.with_one_file_system(on);
-    }
-    if settings.apparent_size {
-        options = options.with_size_mode(SizeMode::Apparent);
-    }
-    if let Some(threads) = settings.threads {
-        options = options.with_threads(threads as usize);
-    }
-    for pattern in settings.exclude {
-        options = options.with_exclude(pattern);
-    }
+    let options = settings.core()?.options(vec![PathBuf::from(path)]);
     let report = Scanner::new(options)?.scan_controlled(ScanControl::new())?;
     let entries = |list: &[spectra_core::scan::SizedPath]| {
         list.iter()
@@ -297,4 +302,24 @@ pub fn restore(plan_id: String, state_dir: Option<String>) -> Result<Vec<String>
 #[uniffi::export]
 pub fn version() -> String {
     env!("CARGO_PKG_VERSION").to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_record_carries_every_setting_core_has() {
+        let record = serde_json::to_value(ScanSettings::default()).expect("JSON");
+        let mut names: Vec<String> = record
+            .as_object()
+            .expect("object")
+            .keys()
+            .cloned()
+            .collect();
+        let mut known = spectra_core::scan::ScanSettings::names();
+        names.sort();
+        known.sort();
+        assert_eq!(names, known);
+    }
 }

@@ -3,6 +3,7 @@ tree made here. Run by spectra-ffi/uniffi/test.sh with the generated module on s
 
 import json
 import os
+import subprocess
 import sys
 import tempfile
 import unittest
@@ -39,6 +40,24 @@ class Bindings(unittest.TestCase):
         self.assertEqual(json.loads(summary.report_json)["totals"]["files"], 3)
         excluded = spectra.scan(self.tree, spectra.ScanSettings(exclude=["*.log"]))
         self.assertEqual(excluded.files, 1)
+
+    def test_every_setting_gives_the_scan_the_cli_gives(self) -> None:
+        data = os.path.join(os.path.dirname(__file__), "../../../spectra-core/tests/data")
+        with open(os.path.join(data, "every_scan_setting.json")) as f:
+            every = json.load(f)
+        tree = os.path.join(self.work.name, "every")
+        os.mkdir(tree)
+        subprocess.run(["sh", os.path.join(data, "every_scan_setting_tree.sh"), tree], check=True)
+        out = subprocess.run([os.environ["SPECTRA_CLI"], "scan", tree, "--format", "json",
+                              *every["cli"]], capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        from_cli = json.loads(out.stdout)
+        summary = spectra.scan(tree, spectra.ScanSettings(**every["settings"]))
+        from_uniffi = json.loads(summary.report_json)
+        for key in every["volatile"]:
+            del from_cli[key], from_uniffi[key]
+        self.assertEqual(from_uniffi, from_cli)
+        self.assertEqual(summary.files, 3)
 
     def test_errors_carry_the_core_code(self) -> None:
         with self.assertRaises(spectra.SpectraError.Failed) as caught:
