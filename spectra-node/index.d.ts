@@ -117,6 +117,22 @@ export interface Capability {
 
 export declare function collect(name: string, options?: { top?: number }): Promise<Sample>
 export declare function collectors(): Promise<Capability[]>
+/** One field of core's metric schema. `name` is the schema's (`cpu.total.usage_percent`). */
+export interface MetricField {
+  name: string
+  unit:
+    | 'percent' | 'ratio' | 'bytes' | 'bytes_per_second' | 'seconds' | 'milliseconds' | 'count'
+    | 'per_second' | 'celsius' | 'megahertz' | 'dbm' | 'megabits_per_second' | 'number'
+    | 'boolean' | 'text' | 'timestamp'
+  kind: 'gauge' | 'counter'
+  full?: any
+  sender: string
+  help: string
+}
+/** Core's metric schema: every field of every collector's sample. */
+export declare function metricFields(): MetricField[]
+/** A field by the schema's name or Node's camelCase spelling (`cpu.total.usagePercent`). */
+export declare function metricField(name: string): MetricField | null
 export declare function cpu(): Promise<Sample>
 export declare function memory(): Promise<Sample>
 export declare function disks(): Promise<Sample>

@@ -102,6 +102,8 @@ function collect(name, options = {}) {
 }
 
 const collectors = () => settled(native.collectors())
+const metricFields = () => sync(() => native.metricFields())
+const metricField = (name) => sync(() => native.metricField(name))
 const cpu = () => collect('cpu')
 const memory = () => collect('memory')
 const disks = () => collect('disk')
@@ -223,6 +225,8 @@ module.exports = {
   iterFiles,
   collect,
   collectors,
+  metricFields,
+  metricField,
   cpu,
   memory,
   disks,

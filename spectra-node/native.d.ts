@@ -79,6 +79,19 @@ export declare function enforce(planId: string, options?: any | undefined | null
 export declare function errorCodes(): any
 
 /**
+ * The schema's entry for one field, by the schema's name or Node's camelCase spelling of it
+ * (`cpu.total.usagePercent`); `null` when core has no such field.
+ */
+export declare function metricField(name: string): any | null
+
+/**
+ * Core's metric schema: every field by its dotted name (`cpu.total.usage_percent`, as the
+ * server's series and Prometheus name it), with its unit, counter or gauge, what full is and
+ * help. Node's records spell each segment in camelCase (`total.usagePercent`).
+ */
+export declare function metricFields(): any
+
+/**
  * A policy from TOML, checked (every rule compiles), as `{ policy, source }`: the plain
  * object to show, and core's JSON of it, which `plan` takes back.
  */

@@ -38,7 +38,7 @@ fn camel_keys(value: Value, depth: usize) -> Value {
 }
 
 /// `usage_percent` → `usagePercent`; keys without `_` are left alone.
-fn camel(key: &str) -> String {
+pub fn camel(key: &str) -> String {
     let mut out = String::with_capacity(key.len());
     let mut upper = false;
     for c in key.chars() {

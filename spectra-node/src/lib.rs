@@ -158,6 +158,31 @@ pub fn collectors() -> AsyncTask<Work> {
     Work::new(|| to_js(&sampler().capabilities()))
 }
 
+/// Core's metric schema: every field by its dotted name (`cpu.total.usage_percent`, as the
+/// server's series and Prometheus name it), with its unit, counter or gauge, what full is and
+/// help. Node's records spell each segment in camelCase (`total.usagePercent`).
+#[napi]
+pub fn metric_fields() -> Result<Value> {
+    to_js(spectra_core::metrics::fields()).js()
+}
+
+/// The schema's entry for one field, by the schema's name or Node's camelCase spelling of it
+/// (`cpu.total.usagePercent`); `null` when core has no such field.
+#[napi]
+pub fn metric_field(name: String) -> Result<Option<Value>> {
+    // Segment by segment, each spelled as the schema has it or in camelCase (`load_1` is
+    // `load1` in Node, which no rule turns back); a `*` of the schema matches any one segment.
+    let wanted: Vec<&str> = name.split('.').collect();
+    let field = spectra_core::metrics::fields().iter().find(|field| {
+        let segments: Vec<&str> = field.name.split('.').collect();
+        segments.len() == wanted.len()
+            && segments.iter().zip(&wanted).all(|(schema, given)| {
+                *schema == "*" || schema == given || convert::camel(schema) == *given
+            })
+    });
+    field.map(to_js).transpose().js()
+}
+
 /// Runs a diagnostic (`{ kind, args }`, as the agent protocol has it; arguments left out take
 /// core's defaults) under core's limits, the probe timeout `timeoutSeconds` when given.
 #[napi(ts_return_type = "Promise<any>")]

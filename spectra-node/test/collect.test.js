@@ -94,3 +94,30 @@ test('diagnostics run with core defaults and are cancellable', async (t) => {
   controller.abort()
   await assert.rejects(spectra.ping('127.0.0.1', { count: 50, signal: controller.signal }), { code: 'CANCELLED' })
 })
+
+test("every number Node returns is a field of core's metric schema, camelCased segment by segment", async () => {
+  const schema = new Map(spectra.metricFields().map((field) => [field.name, field]))
+  assert.equal(schema.get('cpu.total.usage_percent').unit, 'percent')
+  const leaves = (prefix, value) =>
+    Array.isArray(value)
+      ? value.flatMap((item) => leaves(prefix, item))
+      : value && typeof value === 'object'
+        ? Object.entries(value).flatMap(([key, item]) => leaves(`${prefix}.${key}`, item))
+        : typeof value === 'number' || typeof value === 'boolean'
+          ? [prefix]
+          : [] // text: names and labels, which core's own test checks
+  let checked = 0
+  for (const capability of await spectra.collectors()) {
+    if (!capability.supported) continue
+    const data = await spectra.collect(capability.name)
+    for (const name of leaves(capability.name, data)) {
+      const field = spectra.metricField(name)
+      assert.ok(field, `${name} is not in core's metric schema`)
+      assert.ok(schema.has(field.name))
+      checked++
+    }
+  }
+  assert.ok(checked > 50, String(checked))
+  assert.equal(spectra.metricField('cpu.total.usagePercent').name, 'cpu.total.usage_percent')
+  assert.equal(spectra.metricField('cpu.total.usagePercnt'), null)
+})

@@ -143,12 +143,31 @@ fn disk_usage(py: Python<'_>, path: PathBuf, top: Option<usize>) -> PyResult<Bou
     diagnose(py, Diagnostic::DiskUsage { path, top }, None)
 }
 
+/// Core's metric schema: every field of every collector's record by its dotted name (the
+/// record's keys, as the server's series and Prometheus name it), with its unit, whether it
+/// is a counter or a gauge, what "full" is where it fills up, and a line of help.
+#[pyfunction]
+fn metric_fields(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    to_python(py, spectra_core::metrics::fields())
+}
+
+/// The schema's entry for one field (`disk.usage_percent`, `processes.by_state.running`), or
+/// None when core has no such field.
+#[pyfunction]
+fn metric_field<'py>(py: Python<'py>, name: &str) -> PyResult<Option<Bound<'py, PyAny>>> {
+    spectra_core::metrics::field(name)
+        .map(|field| to_python(py, field))
+        .transpose()
+}
+
 #[pymodule]
 fn _spectra(module: &Bound<'_, PyModule>) -> PyResult<()> {
     errors::register(module)?;
     module.add("__version__", env!("CARGO_PKG_VERSION"))?;
     module.add_function(wrap_pyfunction!(collect, module)?)?;
     module.add_function(wrap_pyfunction!(collectors, module)?)?;
+    module.add_function(wrap_pyfunction!(metric_fields, module)?)?;
+    module.add_function(wrap_pyfunction!(metric_field, module)?)?;
     module.add_function(wrap_pyfunction!(ping, module)?)?;
     module.add_function(wrap_pyfunction!(tcp_connect, module)?)?;
     module.add_function(wrap_pyfunction!(traceroute, module)?)?;

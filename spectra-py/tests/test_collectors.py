@@ -74,3 +74,32 @@ def test_unknown_collector_names_are_refused() -> None:
     with pytest.raises(spectra.InvalidInputError) as error:
         spectra.collect("gpu")
     assert "unknown collector" in str(error.value)
+
+
+def _leaf_names(prefix: str, value: object) -> list:
+    """The dotted names of a record's leaves, as the schema names them (lists are walked)."""
+    if isinstance(value, dict):
+        return [name for key, item in value.items() for name in _leaf_names(f"{prefix}.{key}", item)]
+    if isinstance(value, list):
+        return [name for item in value for name in _leaf_names(prefix, item)]
+    # Numbers and booleans: the series. Text (names, labels) is checked by core's own test.
+    return [prefix] if isinstance(value, (int, float)) else []
+
+
+def test_every_number_python_returns_is_a_field_of_core_metric_schema_by_the_same_name() -> None:
+    schema = {field["name"]: field for field in spectra.metric_fields()}
+    assert schema["cpu.total.usage_percent"]["unit"] == "percent"
+    assert schema["memory.used"]["unit"] == "bytes"
+    checked = 0
+    for info in spectra.collectors():
+        if not info.supported:
+            continue
+        result = spectra.collect(info.name)
+        records = result if isinstance(result, list) else [result]
+        for record in records:
+            for name in _leaf_names(info.name, record._asdict()):
+                field = spectra.metric_field(name)
+                assert field is not None, f"{name} is not in core's metric schema"
+                checked += 1
+    assert checked > 50, checked
+    assert spectra.metric_field("cpu.total.usage_percnt") is None
