@@ -9,7 +9,7 @@ use serde::Serialize;
 use spectra_core::alert::QuotaLevel;
 use spectra_core::scan::OwnerUsage;
 
-use crate::store::{QuotaRecord, SnapshotSummary, Store, StoreResult, Totals, millis};
+use crate::store::{QuotaRecord, SnapshotSummary, Store, StoreResult, Totals, UsageGroup, millis};
 
 /// How `GET /api/v1/usage` groups the index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
@@ -65,75 +65,37 @@ impl QuotaMark {
     }
 }
 
-/// Usage from the index, grouped, largest first (ties by name); `backend` narrows it to one.
+/// A page of usage grouped by `group_by` (on `backend`, or all), largest first, after
+/// `after` (a previous page's last position), each row with its group's quota. Grouped and
+/// cut in the database ([`Store::usage_page`]).
 pub async fn usage(
     store: &Store,
     group_by: GroupBy,
     backend: Option<&str>,
+    after: Option<&(i64, Option<String>)>,
+    limit: usize,
 ) -> StoreResult<Vec<UsageRow>> {
-    let teams: BTreeMap<String, String> = store
-        .team_members()
-        .await?
-        .into_iter()
-        .map(|member| (member.user, member.team))
-        .collect();
-    let group_of = |backend: &str, user: &str| -> Option<String> {
-        match group_by {
-            GroupBy::Team => teams.get(user).cloned(),
-            GroupBy::User => Some(user.to_owned()),
-            GroupBy::Backend => Some(backend.to_owned()),
-        }
+    let (group, kind) = match group_by {
+        GroupBy::Team => (UsageGroup::Team, "team"),
+        GroupBy::User => (UsageGroup::User, "user"),
+        GroupBy::Backend => (UsageGroup::Backend, "backend"),
     };
-    let mut groups: BTreeMap<Option<String>, UsageRow> = BTreeMap::new();
-    fn row_of(
-        groups: &mut BTreeMap<Option<String>, UsageRow>,
-        name: Option<String>,
-    ) -> &mut UsageRow {
-        groups.entry(name.clone()).or_insert(UsageRow {
-            name,
-            files: 0,
-            size_bytes: 0,
-            disk_bytes: 0,
-            last_access: None,
-            quota: None,
-        })
-    }
-    for (on, owner, totals) in store.index_usage(backend).await? {
-        let Totals {
-            files,
-            apparent_bytes,
-            disk_bytes,
-        } = totals;
-        let row = row_of(&mut groups, group_of(&on, &owner));
-        row.files += files;
-        row.size_bytes += apparent_bytes;
-        row.disk_bytes += disk_bytes;
-    }
-    for (on, user, at) in store.user_last_access().await? {
-        if backend.is_some_and(|backend| backend != on) {
-            continue;
-        }
-        let row = row_of(&mut groups, group_of(&on, &user));
-        row.last_access = row.last_access.max(Some(at));
-    }
+    let sums = store.usage_page(group, backend, after, limit).await?;
     let quotas = quota_usage(store).await?;
-    let kind = match group_by {
-        GroupBy::Team => "team",
-        GroupBy::User => "user",
-        GroupBy::Backend => "backend",
-    };
-    let mut rows: Vec<UsageRow> = groups.into_values().collect();
-    for row in &mut rows {
-        if let Some(name) = &row.name {
-            row.quota = QuotaMark::find(&quotas, &format!("{kind}:{name}"), backend);
-        }
-    }
-    rows.sort_by(|a, b| {
-        b.size_bytes
-            .cmp(&a.size_bytes)
-            .then_with(|| a.name.cmp(&b.name))
-    });
-    Ok(rows)
+    Ok(sums
+        .into_iter()
+        .map(|sums| UsageRow {
+            quota: sums
+                .name
+                .as_ref()
+                .and_then(|name| QuotaMark::find(&quotas, &format!("{kind}:{name}"), backend)),
+            name: sums.name,
+            files: sums.files,
+            size_bytes: sums.size_bytes,
+            disk_bytes: sums.disk_bytes,
+            last_access: sums.last_access,
+        })
+        .collect())
 }
 
 /// Whose usage a quota limits: a team's users, a user (by name, or uid where the agent could

@@ -140,29 +140,6 @@ async fn usage(f: &Fixture, query: &str) -> BTreeMap<String, (i64, i64, i64)> {
         .collect()
 }
 
-/// Every item of a paginated list, one at a time through its cursors.
-async fn one_by_one(f: &Fixture, path: &str) -> Vec<Value> {
-    let separator = if path.contains('?') { '&' } else { '?' };
-    let mut out = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let uri = match &cursor {
-            Some(c) => format!("{path}{separator}limit=1&cursor={c}"),
-            None => format!("{path}{separator}limit=1"),
-        };
-        let reply = f.get(&uri, &f.viewer).await;
-        assert_eq!(reply.status, StatusCode::OK, "{uri}: {}", reply.text);
-        let items = reply.body["items"].as_array().expect("items");
-        assert!(items.len() <= 1, "{uri}: {}", reply.text);
-        out.extend(items.iter().cloned());
-        match reply.body["next_cursor"].as_str() {
-            Some(next) => cursor = Some(next.to_owned()),
-            None => return out,
-        }
-        assert!(out.len() < 1000, "{path}: the cursors never end");
-    }
-}
-
 async fn stale_paths(f: &Fixture, query: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;
@@ -473,9 +450,9 @@ async fn the_index_gives_exact_usage_and_stale_files_across_crawls() {
             let whole = f.get(path, &f.viewer).await;
             let whole = whole.body["items"].as_array().expect("items").clone();
             assert!(!whole.is_empty(), "{path}: {whole:?}");
-            assert_eq!(one_by_one(&f, path).await, whole, "{path}");
+            assert_eq!(f.every_page(path, 1).await.0, whole, "{path}");
         }
-        let teams = one_by_one(&f, "/api/v1/teams").await;
+        let teams = f.every_page("/api/v1/teams", 1).await.0;
         let names: Vec<_> = teams.iter().map(|t| t["team"].as_str()).collect();
         assert_eq!(names, [Some("ops"), Some("vision"), Some("zeta")]);
 

@@ -212,20 +212,12 @@ async fn usage(
         &state.store,
         group_by,
         one_backend(params.backend.as_deref()),
+        after.as_ref(),
+        limit + 1,
     )
     .await?;
     let position = |row: &governance::UsageRow| (row.size_bytes, row.name.clone());
-    let rest: Vec<_> = rows
-        .into_iter()
-        .filter(|row| {
-            // Largest first, ties by name: a row comes after the cursor's when it is smaller,
-            // or as large with a later name.
-            after.as_ref().is_none_or(|(size, name)| {
-                row.size_bytes < *size || (row.size_bytes == *size && row.name > *name)
-            })
-        })
-        .collect();
-    let (items, next) = one_page(rest, limit, position);
+    let (items, next) = one_page(rows, limit, position);
     Ok(Json(json!({
         "group_by": group_by,
         "backend": params.backend.unwrap_or_else(|| "all".to_owned()),
@@ -292,11 +284,10 @@ async fn backends(
     let Query(params) = params?;
     let (limit, after) = page::<String>(params.limit, params.cursor.as_deref())?;
     let since = Utc::now() - growth_period(None)?;
-    let all = state.store.index_backends().await?;
-    let rest: Vec<_> = all
-        .into_iter()
-        .filter(|b| after.as_ref().is_none_or(|name| b.name > *name))
-        .collect();
+    let rest = state
+        .store
+        .index_backends_page(after.as_deref(), limit + 1)
+        .await?;
     let (page, next) = one_page(rest, limit, |backend| backend.name.clone());
     let items = governance::backends_with_growth(&state.store, page, since).await?;
     Ok(Json(json!({"items": items, "next_cursor": next})))
@@ -330,13 +321,8 @@ async fn teams(
     let Query(params) = params?;
     let (limit, after) = page::<String>(params.limit, params.cursor.as_deref())?;
     let quotas = governance::quota_usage(&state.store).await?;
-    let mut teams: std::collections::BTreeMap<String, Vec<String>> = Default::default();
-    for member in state.store.team_members().await? {
-        if after.as_ref().is_none_or(|name| member.team > *name) {
-            teams.entry(member.team).or_default().push(member.user);
-        }
-    }
-    let (teams, next) = one_page(teams.into_iter().collect(), limit, |(team, _)| team.clone());
+    let teams = state.store.teams_page(after.as_deref(), limit + 1).await?;
+    let (teams, next) = one_page(teams, limit, |(team, _)| team.clone());
     let items: Vec<_> = teams
         .into_iter()
         .map(|(team, members)| {

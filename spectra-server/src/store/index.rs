@@ -30,6 +30,25 @@ pub enum IndexOutcome {
 }
 
 /// One backend of the index with its totals.
+/// How [`Store::usage_page`] groups the index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsageGroup {
+    Team,
+    User,
+    Backend,
+}
+
+/// One group's sums, as [`Store::usage_page`] reads them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UsageSums {
+    /// The team, user or backend; `None` for users in no team.
+    pub name: Option<String>,
+    pub files: i64,
+    pub size_bytes: i64,
+    pub disk_bytes: i64,
+    pub last_access: Option<DateTime<Utc>>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct BackendRecord {
     pub name: String,
@@ -333,11 +352,27 @@ impl Store {
 
     /// Every backend of the index, by name.
     pub async fn index_backends(&self) -> StoreResult<Vec<BackendRecord>> {
-        let rows = sqlx::query(
+        self.index_backends_page(None, usize::MAX).await
+    }
+
+    /// Backends by name after `after`, at most `limit` (bounded by [`MAX_PAGE_SIZE`] + 1 when
+    /// paging; `usize::MAX` for every one).
+    pub async fn index_backends_page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<BackendRecord>> {
+        let limit = if limit == usize::MAX {
+            String::new()
+        } else {
+            format!(" LIMIT {}", limit.min(MAX_PAGE_SIZE + 1))
+        };
+        let rows = sqlx::query(AssertSqlSafe(format!(
             "SELECT name, agent_id, root, files, apparent_bytes, disk_bytes, last_crawl_at,
                     last_complete_crawl_at
-             FROM backends ORDER BY name",
-        )
+             FROM backends WHERE $1 IS NULL OR name > $1 ORDER BY name{limit}"
+        )))
+        .bind(after)
         .fetch_all(self.reader())
         .await?;
         rows.iter()
@@ -387,6 +422,83 @@ impl Store {
                         disk_bytes: row.try_get("disk_bytes")?,
                     },
                 ))
+            })
+            .collect()
+    }
+
+    /// A page of usage grouped by `group` (on `backend`, or all): files and bytes from the
+    /// kept aggregate, the last use from telemetry (a group that only read is a row too),
+    /// largest first, ties by name with the group of no name (users in no team) first, after
+    /// `after`'s position; at most `limit` (bounded by [`MAX_PAGE_SIZE`] + 1). Grouped, sorted
+    /// and cut in the database.
+    pub async fn usage_page(
+        &self,
+        group: UsageGroup,
+        backend: Option<&str>,
+        after: Option<&(i64, Option<String>)>,
+        limit: usize,
+    ) -> StoreResult<Vec<UsageSums>> {
+        let (owned, read, join_owned, join_read) = match group {
+            UsageGroup::User => ("u.owner", "a.user_name", "", ""),
+            UsageGroup::Backend => ("u.backend", "a.backend", "", ""),
+            UsageGroup::Team => (
+                "t.team",
+                "t.team",
+                "LEFT JOIN teams t ON t.user_name = u.owner",
+                "LEFT JOIN teams t ON t.user_name = a.user_name",
+            ),
+        };
+        // Keyset: smaller, or as large with a later name (no name sorts first).
+        let keyset = match after {
+            None => "1 = 1",
+            Some((_, None)) => "(size_bytes < $2 OR (size_bytes = $2 AND name IS NOT NULL))",
+            Some((_, Some(_))) => {
+                "(size_bytes < $2 OR (size_bytes = $2 AND name IS NOT NULL AND name > $3))"
+            }
+        };
+        let sql = format!(
+            "WITH owned AS (
+                 SELECT {owned} AS name, CAST(SUM(u.files) AS BIGINT) AS files,
+                        CAST(SUM(u.apparent_bytes) AS BIGINT) AS size_bytes,
+                        CAST(SUM(u.disk_bytes) AS BIGINT) AS disk_bytes
+                 FROM index_usage u {join_owned}
+                 WHERE $1 IS NULL OR u.backend = $1 GROUP BY {owned}),
+             used AS (
+                 SELECT {read} AS name, MAX(a.last_access) AS last_access
+                 FROM user_access a {join_read}
+                 WHERE $1 IS NULL OR a.backend = $1 GROUP BY {read}),
+             grouped AS (
+                 SELECT g.name AS name, COALESCE(o.files, 0) AS files,
+                        COALESCE(o.size_bytes, 0) AS size_bytes,
+                        COALESCE(o.disk_bytes, 0) AS disk_bytes, r.last_access AS last_access
+                 FROM (SELECT name FROM owned UNION SELECT name FROM used) g
+                 LEFT JOIN owned o ON o.name IS NOT DISTINCT FROM g.name
+                 LEFT JOIN used r ON r.name IS NOT DISTINCT FROM g.name)
+             SELECT name, files, size_bytes, disk_bytes, last_access FROM grouped
+             WHERE {keyset}
+             ORDER BY size_bytes DESC, CASE WHEN name IS NULL THEN 0 ELSE 1 END, name
+             LIMIT {}",
+            limit.min(MAX_PAGE_SIZE + 1)
+        );
+        let mut query = sqlx::query(AssertSqlSafe(sql)).bind(backend);
+        if let Some((size, name)) = after {
+            query = query.bind(*size);
+            if let Some(name) = name {
+                query = query.bind(name.as_str());
+            }
+        }
+        let rows = query.fetch_all(self.reader()).await?;
+        rows.iter()
+            .map(|row| {
+                Ok(UsageSums {
+                    name: row.try_get("name")?,
+                    files: row.try_get("files")?,
+                    size_bytes: row.try_get("size_bytes")?,
+                    disk_bytes: row.try_get("disk_bytes")?,
+                    last_access: row
+                        .try_get::<Option<i64>, _>("last_access")?
+                        .map(from_millis),
+                })
             })
             .collect()
     }

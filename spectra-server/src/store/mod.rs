@@ -60,7 +60,9 @@ pub use agents::{
 };
 pub use alerts::{AlertRecord, AlertRuleRecord, DeliveryAttempt, OutboxRow, Silence};
 pub use commands::{CommandRecord, CommandStatus, Finished};
-pub use index::{BackendRecord, IndexOutcome, StaleFile, StaleQuery, Totals};
+pub use index::{
+    BackendRecord, IndexOutcome, StaleFile, StaleQuery, Totals, UsageGroup, UsageSums,
+};
 pub use metrics::MetricRow;
 pub use plans::PlanRecord;
 pub use policies::PolicyRecord;

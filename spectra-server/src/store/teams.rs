@@ -29,6 +29,33 @@ impl Store {
             .collect())
     }
 
+    /// The teams after `after` by name, at most `limit` (bounded by [`MAX_PAGE_SIZE`] + 1),
+    /// each with its members by name.
+    pub async fn teams_page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> StoreResult<Vec<(String, Vec<String>)>> {
+        let rows: Vec<(String, String)> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT team, user_name FROM teams WHERE team IN (
+                 SELECT DISTINCT team FROM teams WHERE $1 IS NULL OR team > $1
+                 ORDER BY team LIMIT {})
+             ORDER BY team, user_name",
+            limit.min(MAX_PAGE_SIZE + 1)
+        )))
+        .bind(after)
+        .fetch_all(self.reader())
+        .await?;
+        let mut teams: Vec<(String, Vec<String>)> = Vec::new();
+        for (team, user) in rows {
+            match teams.last_mut() {
+                Some((last, members)) if *last == team => members.push(user),
+                _ => teams.push((team, vec![user])),
+            }
+        }
+        Ok(teams)
+    }
+
     /// Puts `user` in `team` (moving them from any other).
     pub async fn set_team(
         &self,

@@ -252,6 +252,7 @@ impl Fixture {
                 Some(next) => cursor = Some(next.to_owned()),
                 None => return (items, pages),
             }
+            assert!(pages < 10_000, "{uri}: the cursors never end");
         }
     }
 
