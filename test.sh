@@ -17,6 +17,12 @@ need setpriv "util-linux: permission tests run as nobody when started as root"
 need mount "util-linux: mount-change, noatime and cross-filesystem archive tests"
 need python3 "CPython >= 3.9 with venv and pip: the Python package is built and tested"
 
+# Tests that cannot do all they are for here (no root, no PostgreSQL) add a line to this file
+# (spectra-core/tests/support/skip.rs); the count is printed at the end.
+SPECTRA_SKIP_LOG="$(mktemp)"
+export SPECTRA_SKIP_LOG
+trap 'rm -f "$SPECTRA_SKIP_LOG"' EXIT
+
 echo "== format"
 cargo fmt --all -- --check
 echo "== clippy"
@@ -58,3 +64,10 @@ echo "== uniffi"
 spectra-ffi/uniffi/test.sh
 echo "== fuzz (each target ${FUZZ_SECONDS:-20} s)"
 fuzz/run.sh
+echo "== skipped"
+if [ -s "$SPECTRA_SKIP_LOG" ]; then
+  echo "$(wc -l < "$SPECTRA_SKIP_LOG") parts of tests skipped on this machine:"
+  sort "$SPECTRA_SKIP_LOG" | uniq -c
+else
+  echo "none: every test ran in full"
+fi

@@ -6,6 +6,9 @@ use std::time::Duration;
 use spectra_core::collect::{self, Metric};
 use spectra_core::{Backend, ErrorCode};
 
+#[path = "support/skip.rs"]
+mod skip;
+
 /// Whether these collectors are Linux's native ones (else the portable backend's, from a
 /// `--cfg spectra_portable` build or `SPECTRA_BACKEND=portable`).
 fn native() -> bool {
@@ -228,7 +231,7 @@ impl Drop for TmpfsMount {
 #[test]
 fn disk_notices_mounts_and_unmounts_between_samples() {
     if !rustix::process::geteuid().is_root() {
-        eprintln!("skipped: mounting needs root");
+        skip::skipped("disk mount changes", "mounting needs root");
         return;
     }
     let mut disk = collect::by_name("disk").expect("known");

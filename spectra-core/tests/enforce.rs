@@ -10,6 +10,9 @@ use std::time::{Duration, SystemTime};
 
 use spectra_core::ErrorCode;
 use spectra_core::policy::{self, EnforceOptions, Plan, Policy, QUARANTINE_DIR, audit};
+
+#[path = "support/skip.rs"]
+mod skip;
 use spectra_core::scan::{CancelToken, ScanControl, ScanOptions};
 
 const OLD: Duration = Duration::from_secs(200 * 86_400);
@@ -485,7 +488,10 @@ impl Drop for Mounted {
 #[test]
 fn archive_copies_verifies_and_removes_across_filesystems() {
     if !rustix::process::geteuid().is_root() {
-        eprintln!("skipped: mounting a second filesystem needs root");
+        skip::skipped(
+            "archive across filesystems",
+            "mounting a second filesystem needs root",
+        );
         return;
     }
     let s = setup();
@@ -526,7 +532,7 @@ fn archive_copies_verifies_and_removes_across_filesystems() {
 #[test]
 fn access_times_on_noatime_mounts_are_unknown_to_rules() {
     if !rustix::process::geteuid().is_root() {
-        eprintln!("skipped: mounting needs root");
+        skip::skipped("noatime access times", "mounting needs root");
         return;
     }
     let tmp = tempfile::tempdir().expect("tmp");

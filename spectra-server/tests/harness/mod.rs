@@ -15,6 +15,9 @@ use spectra_server::store::{self, Store};
 use sqlx::Connection;
 use tower::ServiceExt;
 
+#[path = "../../../spectra-core/tests/support/skip.rs"]
+mod skip;
+
 pub const ENROLL: &str = "enroll-secret-0123456789";
 
 /// The PostgreSQL the tests use: `SPECTRA_TEST_POSTGRES`, else the local server.
@@ -38,7 +41,10 @@ pub async fn fresh_schema() -> Option<(String, String)> {
             panic!("PostgreSQL is required (SPECTRA_REQUIRE_POSTGRES=1) but {base} failed: {e}")
         }
         Err(e) => {
-            eprintln!("note: PostgreSQL at {base} unreachable ({e}); testing SQLite only");
+            skip::skipped(
+                "PostgreSQL half of a test",
+                &format!("{base} unreachable ({e}); SQLite only"),
+            );
             return None;
         }
     };
