@@ -775,7 +775,12 @@ async fn a_full_spool_drops_the_oldest_and_says_so() {
             .success()
     );
     let full = agent.wait_for("batches dropped", |s| s.batches_dropped >= 2);
-    assert!(full.spool_bytes <= 3000 + 1500, "bounded: {full:?}");
+    // The spool's rule: never over its bound, unless one batch alone is larger.
+    assert!(
+        full.spool_bytes <= 3000 || full.spool_batches == 1,
+        "bounded: {full:?}"
+    );
+    assert!(full.spool_batches >= 1, "{full:?}");
     let _server = ServerProcess::start_on(&listen, &["--db", &db], &env, dir.path());
     let back = agent.wait_for("the rest drained", |s| {
         s.spool_batches == 0 && s.batches_dropped == 0

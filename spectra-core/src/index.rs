@@ -377,7 +377,11 @@ mod tests {
         )
         .expect("crawl");
         let long = "d/".repeat(1999);
-        let per_batch = INDEX_BATCH_PATH_BYTES.div_ceil(format!("/srv/{long}f00000").len());
+        assert_eq!(format!("/srv/{long}f00000").len(), 4009);
+        assert_eq!(INDEX_BATCH_PATH_BYTES, 16 << 20);
+        // The batch closes on the path that reaches 16 MiB: the 4,185th, since
+        // 4,184 × 4,009 = 16,773,656 < 16,777,216 ≤ 4,185 × 4,009 = 16,777,665.
+        let per_batch = 4185;
         let records: Vec<FileRecord> = (0..per_batch + 10)
             .map(|i| record(&format!("/srv/{long}f{i:05}"), 1))
             .collect();

@@ -179,7 +179,12 @@ async fn the_index_gives_exact_usage_and_stale_files_across_crawls() {
         }
         let backend = "files-1:/data";
         let (batches, base) = crawl(backend, &root, None);
-        assert!(batches.len() >= 4, "12 files in batches of 3, and the end");
+        assert_eq!(
+            batches.iter().map(|b| b.entries.len()).collect::<Vec<_>>(),
+            [3, 3, 3, 3, 0],
+            "12 files in batches of 3, then the end alone"
+        );
+        assert!(batches[..4].iter().all(|b| b.end.is_none()) && batches[4].end.is_some());
         let answers = upload(&f, &agent, &batches).await;
         let last = answers.last().expect("answers");
         assert_eq!(last["files"], 12, "{last}");
