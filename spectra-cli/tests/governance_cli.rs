@@ -101,6 +101,20 @@ fn an_indexed_scan_answers_usage_and_stale_exactly_through_the_admin_commands() 
         "an unchanged tree sends nothing again: {again}"
     );
 
+    // The server no longer holds the crawl the agent's baseline is against (a restored
+    // database): the delta is refused (409) and the agent crawls again in full by itself.
+    restore_older_crawl(&db, "proj");
+    let (_, resynced) = index(&[]);
+    assert!(
+        resynced.contains("full crawl") && resynced.contains("5 files sent"),
+        "a resync is a full crawl: {resynced}"
+    );
+    let (_, after) = index(&[]);
+    assert!(
+        after.contains("delta crawl") && after.contains("0 files sent"),
+        "and the next one a delta again: {after}"
+    );
+
     let (ok, out, err) = spectra(
         &["usage", "--group-by", "backend", "--format", "json"],
         &server.url,
@@ -253,6 +267,28 @@ fn an_indexed_scan_answers_usage_and_stale_exactly_through_the_admin_commands() 
 }
 
 /// Waits up to a minute for `done`, polling `what` on the server as the admin.
+/// Makes the server's record of `backend` name an older crawl than the agent's baseline, as
+/// restoring an older backup of its database does (the server keeps running).
+fn restore_older_crawl(db: &str, backend: &str) {
+    use sqlx::Connection;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{db}"))
+            .await
+            .expect("open the server's database");
+        let done = sqlx::query("UPDATE backends SET applied_crawl = ? WHERE name = ?")
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(backend)
+            .execute(&mut conn)
+            .await
+            .expect("update");
+        assert_eq!(done.rows_affected(), 1);
+    });
+}
+
 fn poll(server: &str, admin: &str, path: &str, done: impl Fn(&Value) -> bool) -> Value {
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let runtime = tokio::runtime::Builder::new_current_thread()
