@@ -364,25 +364,71 @@ fn alerts_cli(url: &str, token: &str, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rules_fire_resolve_and_deliver_by_webhook_and_email_through_restarts() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = dir.path().join("alerts.db").display().to_string();
-    let admin = cli_token(&db, "admin");
-    let receiver = Receiver::start().await;
-    let (smtp_port, mail) = smtp_server(None).await;
-    let env = serve_env(smtp_port);
-    let mut server = start(&db, &env, dir.path());
-    let api = Api {
-        client: http_client(None),
-        url: server.url.clone(),
-        admin: admin.clone(),
-    };
+/// What each alerting test runs against: a real server (evaluating every second, webhook
+/// secret, SMTP) with a webhook receiver and an SMTP server of the test's own, an admin
+/// token and an agent's.
+struct Bed {
+    dir: tempfile::TempDir,
+    db: String,
+    env: Vec<(&'static str, String)>,
+    server: ServerProcess,
+    receiver: Receiver,
+    mail: Arc<Mutex<Vec<Mail>>>,
+    admin: String,
+    api: Api,
+    /// An enrolled agent `web-1`: its id and token.
+    web: String,
+    web_token: String,
+}
 
+impl Bed {
+    async fn start() -> Bed {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = dir.path().join("alerts.db").display().to_string();
+        let admin = cli_token(&db, "admin");
+        let receiver = Receiver::start().await;
+        let (smtp_port, mail) = smtp_server(None).await;
+        let env = serve_env(smtp_port);
+        let server = start(&db, &env, dir.path());
+        let api = Api {
+            client: http_client(None),
+            url: server.url.clone(),
+            admin: admin.clone(),
+        };
+        let (web, web_token) = api.enroll("web-1").await;
+        Bed {
+            dir,
+            db,
+            env,
+            server,
+            receiver,
+            mail,
+            admin,
+            api,
+            web,
+            web_token,
+        }
+    }
+
+    /// A rule that notifies this bed's receiver.
+    async fn webhook_rule(&self, name: &str, condition: &str, extra: Value) {
+        let mut rule = json!({"name": name, "condition": condition,
+                              "notify": [format!("webhook:{}", self.receiver.url)]});
+        if let (Some(rule), Some(extra)) = (rule.as_object_mut(), extra.as_object()) {
+            rule.extend(extra.clone());
+        }
+        self.api.rule(rule).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_threshold_rule_fires_by_webhook_and_email_resolves_and_is_silenced() {
+    let bed = Bed::start().await;
+    let (web, web_token) = (&bed.web, &bed.web_token);
     // A rule through the CLI; a bad one is refused with where.
     alerts_cli(
-        &api.url,
-        &admin,
+        &bed.api.url,
+        &bed.admin,
         &[
             "rules",
             "set",
@@ -394,12 +440,13 @@ async fn rules_fire_resolve_and_deliver_by_webhook_and_email_through_restarts() 
             "--cooldown",
             "0s",
             "--notify",
-            &format!("webhook:{}", receiver.url),
+            &format!("webhook:{}", bed.receiver.url),
             "--notify",
             "email:ops@example.com",
         ],
     );
-    let (status, body) = api
+    let (status, body) = bed
+        .api
         .send(
             reqwest::Method::POST,
             "/api/v1/alert-rules",
@@ -411,7 +458,7 @@ async fn rules_fire_resolve_and_deliver_by_webhook_and_email_through_restarts() 
         body["message"].as_str().unwrap_or("").contains("column 26"),
         "{body}"
     );
-    let listed = alerts_cli(&api.url, &admin, &["rules", "--format", "json"]);
+    let listed = alerts_cli(&bed.api.url, &bed.admin, &["rules", "--format", "json"]);
     assert!(
         listed.contains("cpu.total.usage_percent > 90 for 2s"),
         "{listed}"
@@ -419,9 +466,9 @@ async fn rules_fire_resolve_and_deliver_by_webhook_and_email_through_restarts() 
 
     // A threshold: fires within its for + interval after the metric crosses it, by webhook
     // (signed) and email; then resolves.
-    let (web, web_token) = api.enroll("web-1").await;
-    api.metrics(&web_token, vec![cpu("web-1", 95.0)]).await;
-    let (fired, took) = receiver
+    bed.api.metrics(web_token, vec![cpu("web-1", 95.0)]).await;
+    let (fired, took) = bed
+        .receiver
         .wait("cpu hot", "firing", Duration::from_secs(15))
         .await;
     // Not before its `for`; how soon after is the evaluation interval's business (the wait's
@@ -434,7 +481,8 @@ async fn rules_fire_resolve_and_deliver_by_webhook_and_email_through_restarts() 
     assert_eq!(fired["severity"], "critical");
     assert_eq!(fired["agent"]["id"], web.as_str());
     let started = Instant::now();
-    while !mail
+    while !bed
+        .mail
         .lock()
         .expect("mail")
         .iter()
@@ -444,8 +492,8 @@ async fn rules_fire_resolve_and_deliver_by_webhook_and_email_through_restarts() 
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let firing = alerts_cli(
-        &api.url,
-        &admin,
+        &bed.api.url,
+        &bed.admin,
         &["list", "--state", "firing", "--format", "json"],
     );
     let firing: Value = serde_json::from_str(&firing).expect("json");
@@ -454,16 +502,17 @@ async fn rules_fire_resolve_and_deliver_by_webhook_and_email_through_restarts() 
     assert_eq!(firing[0]["unit"], "percent", "{firing}");
     assert_eq!(firing[0]["value_text"], "95.0 %", "{firing}");
     // A table shows the value with its unit and the series without the agent's id.
-    let table = alerts_cli(&api.url, &admin, &["list", "--state", "firing"]);
+    let table = alerts_cli(&bed.api.url, &bed.admin, &["list", "--state", "firing"]);
     let row = table.lines().nth(1).unwrap_or_default();
     assert!(
-        row.contains("95.0 %") && row.contains("web-1") && !row.contains(&web),
+        row.contains("95.0 %") && row.contains("web-1") && !row.contains(web.as_str()),
         "{table}"
     );
-    let exposition = api
+    let exposition = bed
+        .api
         .client
-        .get(format!("{}/metrics", api.url))
-        .bearer_auth(&admin)
+        .get(format!("{}/metrics", bed.api.url))
+        .bearer_auth(&bed.admin)
         .send()
         .await
         .expect("metrics")
@@ -474,17 +523,18 @@ async fn rules_fire_resolve_and_deliver_by_webhook_and_email_through_restarts() 
         exposition.contains("spectra_alerts_firing{rule=\"cpu hot\",severity=\"critical\""),
         "{exposition}"
     );
-    api.metrics(&web_token, vec![cpu("web-1", 10.0)]).await;
-    let (resolved, _) = receiver
+    bed.api.metrics(web_token, vec![cpu("web-1", 10.0)]).await;
+    let (resolved, _) = bed
+        .receiver
         .wait("cpu hot", "resolved", Duration::from_secs(10))
         .await;
     assert_eq!(resolved["value"], 10.0);
-    assert_eq!(receiver.of("cpu hot", "firing").len(), 1);
+    assert_eq!(bed.receiver.of("cpu hot", "firing").len(), 1);
 
     // A silence holds back delivery, not the state.
     let silenced = alerts_cli(
-        &api.url,
-        &admin,
+        &bed.api.url,
+        &bed.admin,
         &[
             "silence",
             "--rule",
@@ -498,10 +548,11 @@ async fn rules_fire_resolve_and_deliver_by_webhook_and_email_through_restarts() 
         ],
     );
     assert!(silenced.contains("maintenance"), "{silenced}");
-    api.metrics(&web_token, vec![cpu("web-1", 97.0)]).await;
+    bed.api.metrics(web_token, vec![cpu("web-1", 97.0)]).await;
     let started = Instant::now();
     loop {
-        let (_, body) = api
+        let (_, body) = bed
+            .api
             .send(reqwest::Method::GET, "/api/v1/alerts?state=firing", None)
             .await;
         if body["items"][0]["rule"] == "cpu hot" {
@@ -511,19 +562,25 @@ async fn rules_fire_resolve_and_deliver_by_webhook_and_email_through_restarts() 
         assert!(started.elapsed() < Duration::from_secs(10), "{body}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    api.after_evaluations(3).await;
+    bed.api.after_evaluations(3).await;
     assert_eq!(
-        receiver.of("cpu hot", "firing").len(),
+        bed.receiver.of("cpu hot", "firing").len(),
         1,
         "silenced: no second notice"
     );
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_to_full_predicts_a_filling_disk() {
+    let bed = Bed::start().await;
     // A disk filling 1 % a minute (envelopes of the last 9 minutes): predicted full in
     // about 41 minutes, under the 1 h horizon, long before it is full.
-    api.rule(json!({"name": "disk filling",
-                    "condition": "time_to_full(disk.usage_percent{mount_point=\"/data\"}, 10m) < 1h",
-                    "notify": [format!("webhook:{}", receiver.url)]}))
-        .await;
+    bed.webhook_rule(
+        "disk filling",
+        "time_to_full(disk.usage_percent{mount_point=\"/data\"}, 10m) < 1h",
+        json!({}),
+    )
+    .await;
     let now = chrono::Utc::now();
     let filling: Vec<Envelope> = (0..10)
         .map(|m| {
@@ -536,18 +593,23 @@ async fn rules_fire_resolve_and_deliver_by_webhook_and_email_through_restarts() 
             envelope
         })
         .collect();
-    api.metrics(&web_token, filling).await;
-    let (predicted, _) = receiver
+    bed.api.metrics(&bed.web_token, filling).await;
+    let (predicted, _) = bed
+        .receiver
         .wait("disk filling", "firing", Duration::from_secs(10))
         .await;
     let eta = predicted["value"].as_f64().expect("seconds to full");
     assert!((eta - 41.0 * 60.0).abs() < 30.0, "{predicted}");
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_upload_that_crosses_a_quota_alerts() {
+    let bed = Bed::start().await;
     // A quota crossed by an upload.
-    api.rule(json!({"name": "quota", "condition": "quota.level >= hard",
-                    "notify": [format!("webhook:{}", receiver.url)]}))
+    bed.webhook_rule("quota", "quota.level >= hard", json!({}))
         .await;
-    let (status, body) = api
+    let (status, body) = bed
+        .api
         .send(
             reqwest::Method::PUT,
             "/api/v1/quota/user:alice",
@@ -585,10 +647,11 @@ async fn rules_fire_resolve_and_deliver_by_webhook_and_email_through_restarts() 
             finished_at: chrono::Utc::now(),
         }),
     };
-    let reply = api
+    let reply = bed
+        .api
         .client
-        .post(format!("{}/api/v1/index", api.url))
-        .bearer_auth(&web_token)
+        .post(format!("{}/api/v1/index", bed.api.url))
+        .bearer_auth(&bed.web_token)
         .body(protocol::encode(&batch, Compression::Gzip).expect("encode"))
         .send()
         .await
@@ -598,15 +661,20 @@ async fn rules_fire_resolve_and_deliver_by_webhook_and_email_through_restarts() 
         "{}",
         reply.text().await.unwrap_or_default()
     );
-    let (crossed, _) = receiver
+    let (crossed, _) = bed
+        .receiver
         .wait("quota", "firing", Duration::from_secs(10))
         .await;
     assert_eq!(crossed["series"], "user:alice@all");
     assert_eq!(crossed["value"], 2.0);
+}
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_real_agent_killed_alerts_and_back_resolves() {
+    let bed = Bed::start().await;
     // A real agent killed goes offline and alerts; back, it resolves.
-    let state_dir = dir.path().join("agent-state");
-    let config = dir.path().join("agent.toml");
+    let state_dir = bed.dir.path().join("agent-state");
+    let config = bed.dir.path().join("agent.toml");
     let off: String = spectra_core::collect::names()
         .into_iter()
         .map(|n| format!("{n} = 'off'\n"))
@@ -619,18 +687,21 @@ async fn rules_fire_resolve_and_deliver_by_webhook_and_email_through_restarts() 
             .arg(&state_dir)
             .arg("--config")
             .arg(&config)
-            .stderr(std::fs::File::create(dir.path().join("agent.log")).expect("log"))
+            .stderr(std::fs::File::create(bed.dir.path().join("agent.log")).expect("log"))
             .spawn()
             .expect("spectra agent")
     };
-    let mut agent = run_agent(&api.url);
+    let mut agent = run_agent(&bed.api.url);
     let started = Instant::now();
     let agent_id = loop {
-        let (_, body) = api.send(reqwest::Method::GET, "/api/v1/agents", None).await;
+        let (_, body) = bed
+            .api
+            .send(reqwest::Method::GET, "/api/v1/agents", None)
+            .await;
         let found = body["items"].as_array().and_then(|agents| {
             agents
                 .iter()
-                .find(|a| a["id"] != web.as_str() && a["status"] == "online")
+                .find(|a| a["id"] != bed.web.as_str() && a["status"] == "online")
                 .and_then(|a| a["id"].as_str().map(str::to_owned))
         });
         if let Some(id) = found {
@@ -642,50 +713,54 @@ async fn rules_fire_resolve_and_deliver_by_webhook_and_email_through_restarts() 
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    api.rule(
-        json!({"name": "agent quiet", "condition": "agent.heartbeat_age > 4s",
-                    "scope": {"agent": agent_id},
-                    "notify": [format!("webhook:{}", receiver.url)]}),
+    bed.webhook_rule(
+        "agent quiet",
+        "agent.heartbeat_age > 4s",
+        json!({"scope": {"agent": agent_id}}),
     )
     .await;
-    api.after_evaluations(3).await;
+    bed.api.after_evaluations(3).await;
     assert!(
-        receiver.of("agent quiet", "firing").is_empty(),
+        bed.receiver.of("agent quiet", "firing").is_empty(),
         "alive: no alert"
     );
     agent.kill().expect("kill agent");
     agent.wait().expect("reap");
-    let (quiet, _) = receiver
+    let (quiet, _) = bed
+        .receiver
         .wait("agent quiet", "firing", Duration::from_secs(15))
         .await;
     assert_eq!(quiet["agent"]["id"], agent_id.as_str());
-    let mut agent = run_agent(&api.url);
-    receiver
+    let mut agent = run_agent(&bed.api.url);
+    bed.receiver
         .wait("agent quiet", "resolved", Duration::from_secs(15))
         .await;
     let _ = agent.kill();
     let _ = agent.wait();
+}
 
-    // Deliveries survive a restart: the receiver is down, the server is killed with the
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_survive_a_server_killed_with_the_notice_undelivered() {
+    let mut bed = Bed::start().await;
+    // Deliveries survive a restart: the bed.receiver is down, the server is killed with the
     // notice undelivered, and the next server delivers it, once.
-    api.rule(
-        json!({"name": "memory low", "condition": "memory.available < 500MB",
-                    "notify": [format!("webhook:{}", receiver.url)]}),
-    )
-    .await;
-    receiver.healthy.store(false, Ordering::SeqCst);
-    api.metrics(
-        &web_token,
-        vec![Envelope::new(
-            "memory",
-            "web-1",
-            json!({"available": 100e6}),
-        )],
-    )
-    .await;
+    bed.webhook_rule("memory low", "memory.available < 500MB", json!({}))
+        .await;
+    bed.receiver.healthy.store(false, Ordering::SeqCst);
+    bed.api
+        .metrics(
+            &bed.web_token,
+            vec![Envelope::new(
+                "memory",
+                "web-1",
+                json!({"available": 100e6}),
+            )],
+        )
+        .await;
     let started = Instant::now();
     loop {
-        let (_, body) = api
+        let (_, body) = bed
+            .api
             .send(reqwest::Method::GET, "/api/v1/alert-deliveries", None)
             .await;
         let failed = body["items"].as_array().is_some_and(|d| {
@@ -698,20 +773,22 @@ async fn rules_fire_resolve_and_deliver_by_webhook_and_email_through_restarts() 
         assert!(started.elapsed() < Duration::from_secs(15), "{body}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    server.signal_and_wait("KILL", Duration::from_secs(10));
-    receiver.healthy.store(true, Ordering::SeqCst);
-    let restarted = start(&db, &env, dir.path());
-    let (delivered, _) = receiver
+    bed.server.signal_and_wait("KILL", Duration::from_secs(10));
+    bed.receiver.healthy.store(true, Ordering::SeqCst);
+    let restarted = start(&bed.db, &bed.env, bed.dir.path());
+    let (delivered, _) = bed
+        .receiver
         .wait("memory low", "firing", Duration::from_secs(30))
         .await;
     assert_eq!(delivered["value"], 100e6);
     let api = Api {
         url: restarted.url.clone(),
-        ..api
+        client: http_client(None),
+        admin: bed.admin.clone(),
     };
     api.after_evaluations(3).await;
     assert_eq!(
-        receiver.of("memory low", "firing").len(),
+        bed.receiver.of("memory low", "firing").len(),
         1,
         "delivered once"
     );
