@@ -270,7 +270,49 @@ async fn the_index_gives_exact_usage_and_stale_files_across_crawls() {
         let answers = upload(&f, &agent, &full).await;
         assert_eq!(answers.last().expect("end")["files"], 11);
         assert_eq!(usage(&f, "group_by=user").await, truth(&files));
+    });
+}
 
+/// An agent `files-1` that indexed 12 files under `DIR/data` (half 200 days old, owned by
+/// the uids the test may use) as backend `files-1:/data`: the directory (kept while the test
+/// runs), the files made, and the backend's name.
+struct Indexed {
+    dir: tempfile::TempDir,
+    files: BTreeMap<PathBuf, Made>,
+    backend: &'static str,
+}
+
+async fn indexed(f: &Fixture) -> Indexed {
+    let (_, agent) = f.enroll("files-1").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("data");
+    let uids = other_uids();
+    let uid = |i: usize| uids.get(i % (uids.len() + 1)).copied();
+    let mut files = BTreeMap::new();
+    for i in 0..12usize {
+        let path = root.join(format!("d{}/f{i}", i % 3));
+        let age = if i % 2 == 0 { 200 * DAY } else { DAY };
+        files.insert(path.clone(), make(&path, 1000 * (i + 1), uid(i), age));
+    }
+    let backend = "files-1:/data";
+    let (batches, _) = crawl(backend, &root, None);
+    let answers = upload(f, &agent, &batches).await;
+    assert_eq!(answers.last().expect("answers")["files"], 12);
+    Indexed {
+        dir,
+        files,
+        backend,
+    }
+}
+
+#[tokio::test]
+async fn teams_and_quotas_follow_the_index() {
+    each_store!(|f| {
+        let Indexed {
+            dir: _dir,
+            files,
+            backend,
+        } = indexed(&f).await;
         // Teams: usage by team is the sum of its users'; stale narrows to a team.
         let owners: Vec<String> = truth(&files).keys().cloned().collect();
         let reply = f
@@ -420,11 +462,19 @@ async fn the_index_gives_exact_usage_and_stale_files_across_crawls() {
             );
             assert!(reply.text.contains(field), "{body}: {}", reply.text);
         }
+    });
+}
 
+#[tokio::test]
+async fn backends_growth_and_every_list_page_and_bad_input_is_named() {
+    each_store!(|f| {
+        let Indexed {
+            backend, dir: _dir, ..
+        } = indexed(&f).await;
         // Backends and growth.
         let reply = f.get("/api/v1/backends", &f.viewer).await;
         assert_eq!(reply.body["items"][0]["name"], backend, "{}", reply.text);
-        assert_eq!(reply.body["items"][0]["files"], 11);
+        assert_eq!(reply.body["items"][0]["files"], 12);
         let reply = f
             .get(
                 &format!("/api/v1/growth?backend={}&period=30d", urlencode(backend)),
@@ -432,10 +482,10 @@ async fn the_index_gives_exact_usage_and_stale_files_across_crawls() {
             )
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-        assert_eq!(reply.body["points"][0]["files"], 11, "{}", reply.text);
+        assert_eq!(reply.body["points"][0]["files"], 12, "{}", reply.text);
 
         // Every list pages through its cursors to what one answer gives.
-        for (user, team) in [("zed", "zeta"), ("otto", "ops")] {
+        for (user, team) in [("zed", "zeta"), ("otto", "ops"), ("vera", "vision")] {
             let reply = f
                 .send(
                     Method::PUT,
