@@ -465,6 +465,10 @@ pub async fn index_once(
     .await
 }
 
+/// Collectors whose samples allocate megabytes (every package, process or unit): the free
+/// memory is given back after each, which keeps the agent's RSS near its steady state.
+const RECORD_HEAVY: [&str; 3] = ["applications", "processes", "services"];
+
 /// One sample of `name` as an envelope: the collector's own error, or `None` when the task
 /// or the encoding failed (logged).
 async fn sample(
@@ -472,7 +476,16 @@ async fn sample(
     name: &'static str,
 ) -> Result<Option<Envelope>, spectra_core::Error> {
     let task = Arc::clone(shared);
-    match tokio::task::spawn_blocking(move || task.sampler.sample(name)).await {
+    let sampled = tokio::task::spawn_blocking(move || {
+        let metric = task.sampler.sample(name);
+        if RECORD_HEAVY.contains(&name) {
+            // Its records (megabytes for a package inventory) were freed in this blocking
+            // thread's arena, where glibc would keep them for good.
+            spectra_heap::release_free_memory();
+        }
+        metric
+    });
+    match sampled.await {
         Ok(metric) => match metric?.into_envelope(shared.settings.hostname.clone()) {
             Ok(envelope) => Ok(Some(envelope)),
             Err(e) => {

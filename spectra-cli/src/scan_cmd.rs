@@ -12,7 +12,7 @@ use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use spectra_core::format::bytes as human;
 use spectra_core::policy::Policy;
-use spectra_core::scan::{ScanControl, ScanOptions, ScanReport, ScanSettings, Scanner};
+use spectra_core::scan::{ScanControl, ScanReport, ScanSettings, Scanner};
 
 use crate::render::{csv_field, print_outcome};
 use spectra_core::policy::{ActionHooks, StateDir};
@@ -376,7 +376,10 @@ fn render_table(report: &ScanReport) -> String {
 
 /// `--index`: one walk of the one PATH, its index uploaded as it goes; the report.
 #[cfg(feature = "agent")]
-fn index_on_server(args: &ScanArgs, options: ScanOptions) -> anyhow::Result<ScanReport> {
+fn index_on_server(
+    args: &ScanArgs,
+    options: spectra_core::scan::ScanOptions,
+) -> anyhow::Result<ScanReport> {
     anyhow::ensure!(
         options.roots.len() == 1,
         "--index crawls one PATH at a time ({} given)",

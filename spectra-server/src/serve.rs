@@ -143,23 +143,10 @@ async fn release_freed_memory() {
     loop {
         tick.tick().await;
         if LARGE_REQUEST_SEEN.swap(false, Ordering::Relaxed) {
-            trim_allocator();
+            spectra_heap::release_free_memory();
         }
     }
 }
-
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-#[allow(unsafe_code)]
-fn trim_allocator() {
-    // SAFETY: malloc_trim only returns free memory of the process's own heap to the system;
-    // it takes no pointers and glibc serialises it with the allocator's own locks.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
-#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-fn trim_allocator() {}
 
 /// Rollups, retention, command expiry and quota levels, every `maintenance_interval`. Safe on several
 /// replicas at once: each step recomputes from the database.
