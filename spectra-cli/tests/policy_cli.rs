@@ -131,6 +131,17 @@ fn plan_lists_matches_saves_the_plan_and_changes_nothing() {
     assert!(tree.join("big.log").exists(), "a dry run deletes nothing");
 }
 
+/// `spectra ARGS`, which must succeed, and its JSON answer.
+fn json_of(args: &[&str]) -> serde_json::Value {
+    let out = spectra(args);
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON")
+}
+
 #[test]
 fn enforce_needs_the_switch_then_quarantines_and_restore_undoes_it() {
     let dir = tempfile::tempdir().expect("tmp");
@@ -212,7 +223,7 @@ fn enforce_needs_the_switch_then_quarantines_and_restore_undoes_it() {
         "the invoking user by uid and name: {who}"
     );
 
-    let plans = spectra(&[
+    let plans = json_of(&[
         "policy",
         "plans",
         "--format",
@@ -220,12 +231,6 @@ fn enforce_needs_the_switch_then_quarantines_and_restore_undoes_it() {
         "--state-dir",
         state_arg,
     ]);
-    assert!(
-        plans.status.success(),
-        "{}",
-        String::from_utf8_lossy(&plans.stderr)
-    );
-    let plans: serde_json::Value = serde_json::from_slice(&plans.stdout).expect("JSON");
     assert_eq!(plans["plans"].as_array().map(Vec::len), Some(1), "{plans}");
     assert_eq!(plans["plans"][0]["id"], id.as_str());
     assert_eq!(plans["plans"][0]["policy"], "big logs");
@@ -239,7 +244,7 @@ fn enforce_needs_the_switch_then_quarantines_and_restore_undoes_it() {
     );
 
     // By default, under the roots of the saved plans.
-    let held = spectra(&[
+    let held = json_of(&[
         "policy",
         "quarantine",
         "list",
@@ -248,12 +253,6 @@ fn enforce_needs_the_switch_then_quarantines_and_restore_undoes_it() {
         "--state-dir",
         state_arg,
     ]);
-    assert!(
-        held.status.success(),
-        "{}",
-        String::from_utf8_lossy(&held.stderr)
-    );
-    let held: serde_json::Value = serde_json::from_slice(&held.stdout).expect("JSON");
     assert_eq!(held.as_array().map(Vec::len), Some(1), "{held}");
     assert_eq!(held[0]["plan_id"], id.as_str());
     assert_eq!(

@@ -169,14 +169,9 @@ async fn the_index_gives_exact_usage_and_stale_files_across_crawls() {
         let (_, agent) = f.enroll("files-1").await;
         let dir = tempfile::tempdir().expect("tempdir");
         let root = dir.path().join("data");
+        let mut files = twelve_files(&root);
         let uids = other_uids();
         let uid = |i: usize| uids.get(i % (uids.len() + 1)).copied();
-        let mut files = BTreeMap::new();
-        for i in 0..12usize {
-            let path = root.join(format!("d{}/f{i}", i % 3));
-            let age = if i % 2 == 0 { 200 * DAY } else { DAY };
-            files.insert(path.clone(), make(&path, 1000 * (i + 1), uid(i), age));
-        }
         let backend = "files-1:/data";
         let (batches, base) = crawl(backend, &root, None);
         assert_eq!(
@@ -282,10 +277,9 @@ struct Indexed {
     backend: &'static str,
 }
 
-async fn indexed(f: &Fixture) -> Indexed {
-    let (_, agent) = f.enroll("files-1").await;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let root = dir.path().join("data");
+/// 12 files under `root` in three directories, of 1,000 to 12,000 bytes, every other one 200
+/// days old, owned in turn by the uids the test may use.
+fn twelve_files(root: &Path) -> BTreeMap<PathBuf, Made> {
     let uids = other_uids();
     let uid = |i: usize| uids.get(i % (uids.len() + 1)).copied();
     let mut files = BTreeMap::new();
@@ -294,6 +288,14 @@ async fn indexed(f: &Fixture) -> Indexed {
         let age = if i % 2 == 0 { 200 * DAY } else { DAY };
         files.insert(path.clone(), make(&path, 1000 * (i + 1), uid(i), age));
     }
+    files
+}
+
+async fn indexed(f: &Fixture) -> Indexed {
+    let (_, agent) = f.enroll("files-1").await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("data");
+    let files = twelve_files(&root);
     let backend = "files-1:/data";
     let (batches, _) = crawl(backend, &root, None);
     let answers = upload(f, &agent, &batches).await;

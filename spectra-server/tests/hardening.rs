@@ -91,6 +91,12 @@ fn registration(machine_id: &str, hostname: &str, agent_token: Option<&str>) -> 
     body
 }
 
+/// `POST /api/v1/agent/heartbeat` with `token`.
+async fn heartbeat(f: &Fixture, token: &str) -> harness::Reply {
+    f.request(Method::POST, "/api/v1/agent/heartbeat", Some(token), vec![])
+        .await
+}
+
 /// Agent `id`'s event trail, and the kind of each event in order.
 async fn event_kinds(f: &Fixture, id: &str) -> (harness::Reply, Vec<String>) {
     let events = f
@@ -153,14 +159,7 @@ async fn an_approved_identity_cannot_be_taken_with_the_enrollment_token_alone() 
             let (_, body) = upload(None, vec![envelope("cpu", json!({"usage": 1}), Utc::now())]);
             let refused = post_raw(&f, "/api/v1/metrics", &stolen, body.clone()).await;
             assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
-            let beat = f
-                .request(
-                    Method::POST,
-                    "/api/v1/agent/heartbeat",
-                    Some(&real_token),
-                    vec![],
-                )
-                .await;
+            let beat = heartbeat(&f, &real_token).await;
             assert_eq!(
                 beat.status,
                 StatusCode::OK,
@@ -220,23 +219,9 @@ async fn an_approved_identity_cannot_be_taken_with_the_enrollment_token_alone() 
                 )
                 .await;
             assert_eq!(approved.status, StatusCode::OK, "{}", approved.text);
-            let old = f
-                .request(
-                    Method::POST,
-                    "/api/v1/agent/heartbeat",
-                    Some(&real_token),
-                    vec![],
-                )
-                .await;
+            let old = heartbeat(&f, &real_token).await;
             assert_eq!(old.status, StatusCode::UNAUTHORIZED, "{}", old.text);
-            let beat = f
-                .request(
-                    Method::POST,
-                    "/api/v1/agent/heartbeat",
-                    Some(&stolen),
-                    vec![],
-                )
-                .await;
+            let beat = heartbeat(&f, &stolen).await;
             assert_eq!(beat.status, StatusCode::OK, "{}", beat.text);
             assert_eq!(beat.body["agent_id"], id.as_str(), "{}", beat.text);
             let (_, spooled) = upload(
@@ -255,14 +240,7 @@ async fn an_approved_identity_cannot_be_taken_with_the_enrollment_token_alone() 
             // authentication, counted, with one event however often it retries.
             assert_eq!(agent.body["auth_failing"], true, "{}", agent.text);
             assert_eq!(agent.body["auth_failures"], 1, "{}", agent.text);
-            let retried = f
-                .request(
-                    Method::POST,
-                    "/api/v1/agent/heartbeat",
-                    Some(&real_token),
-                    vec![],
-                )
-                .await;
+            let retried = heartbeat(&f, &real_token).await;
             assert_eq!(retried.status, StatusCode::UNAUTHORIZED, "{}", retried.text);
             let agent = f.get(&format!("/api/v1/agents/{id}"), &f.viewer).await;
             assert_eq!(agent.body["auth_failures"], 2, "{}", agent.text);
@@ -298,14 +276,7 @@ async fn an_approved_identity_cannot_be_taken_with_the_enrollment_token_alone() 
                 )
                 .await;
             assert!(deleted.status.is_success(), "{}", deleted.text);
-            let beat = f
-                .request(
-                    Method::POST,
-                    "/api/v1/agent/heartbeat",
-                    Some(&stolen),
-                    vec![],
-                )
-                .await;
+            let beat = heartbeat(&f, &stolen).await;
             assert_eq!(beat.status, StatusCode::OK, "{}", beat.text);
             let (events, kinds) = event_kinds(&f, &id).await;
             assert_eq!(
