@@ -114,6 +114,17 @@ fn an_indexed_scan_answers_usage_and_stale_exactly_through_the_admin_commands() 
         after.contains("delta crawl") && after.contains("0 files sent"),
         "and the next one a delta again: {after}"
     );
+    // The backend's record lost while its rows remain (a hand-edited database): the delta is
+    // refused, the full crawl counts what the index already held, and deltas follow again.
+    forget_backend(&db, "proj");
+    let (_, recreated) = index(&[]);
+    assert!(
+        recreated.contains("full crawl") && recreated.contains("the server holds 5 files"),
+        "{recreated}"
+    );
+    assert!(!recreated.contains("counted otherwise"), "{recreated}");
+    let (_, after) = index(&[]);
+    assert!(after.contains("delta crawl"), "{after}");
 
     let (ok, out, err) = spectra(
         &["usage", "--group-by", "backend", "--format", "json"],
@@ -270,6 +281,17 @@ fn an_indexed_scan_answers_usage_and_stale_exactly_through_the_admin_commands() 
 /// Makes the server's record of `backend` name an older crawl than the agent's baseline, as
 /// restoring an older backup of its database does (the server keeps running).
 fn restore_older_crawl(db: &str, backend: &str) {
+    let older = uuid::Uuid::new_v4().to_string();
+    on_the_database(
+        db,
+        "UPDATE backends SET applied_crawl = ? WHERE name = ?",
+        &[&older, backend],
+    );
+}
+
+/// Runs `sql` with `binds` on the server's SQLite database while the server runs; it must
+/// change one row.
+fn on_the_database(db: &str, sql: &str, binds: &[&str]) {
     use sqlx::Connection;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -279,14 +301,19 @@ fn restore_older_crawl(db: &str, backend: &str) {
         let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{db}"))
             .await
             .expect("open the server's database");
-        let done = sqlx::query("UPDATE backends SET applied_crawl = ? WHERE name = ?")
-            .bind(uuid::Uuid::new_v4().to_string())
-            .bind(backend)
-            .execute(&mut conn)
-            .await
-            .expect("update");
-        assert_eq!(done.rows_affected(), 1);
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql.to_owned()));
+        for bind in binds {
+            query = query.bind(*bind);
+        }
+        let done = query.execute(&mut conn).await.expect("statement");
+        assert_eq!(done.rows_affected(), 1, "{sql}");
     });
+}
+
+/// Deletes `backend`'s record from the server's SQLite database behind its back; its index
+/// rows stay.
+fn forget_backend(db: &str, backend: &str) {
+    on_the_database(db, "DELETE FROM backends WHERE name = ?", &[backend]);
 }
 
 fn poll(server: &str, admin: &str, path: &str, done: impl Fn(&Value) -> bool) -> Value {

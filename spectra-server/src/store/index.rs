@@ -286,6 +286,22 @@ pub(super) const SELECT_CRAWL_STATE: &str =
 /// Name, agent, root, crawl.
 pub(super) const INSERT_BACKEND: &str =
     "INSERT INTO backends (name, agent_id, root, pending_crawl) VALUES ($1, $2, $3, $4)";
+/// Name: after a backend's record is created, what the index already holds of it counts —
+/// nothing for a new backend, but rows outlive a lost record (a hand-edited or partly restored
+/// database), and a crawl's totals only add what changed.
+pub(super) const RECOUNT_BACKEND: [&str; 3] = [
+    "UPDATE backends SET
+         files = (SELECT COUNT(*) FROM file_index WHERE backend = $1),
+         apparent_bytes = (SELECT COALESCE(CAST(SUM(size) AS BIGINT), 0)
+                           FROM file_index WHERE backend = $1),
+         disk_bytes = (SELECT COALESCE(CAST(SUM(disk_bytes) AS BIGINT), 0)
+                       FROM file_index WHERE backend = $1)
+     WHERE name = $1",
+    "DELETE FROM index_usage WHERE backend = $1",
+    "INSERT INTO index_usage (backend, owner, files, apparent_bytes, disk_bytes)
+     SELECT backend, owner, COUNT(*), CAST(SUM(size) AS BIGINT), CAST(SUM(disk_bytes) AS BIGINT)
+     FROM file_index WHERE backend = $1 GROUP BY backend, owner",
+];
 /// Name, agent, root, crawl.
 pub(super) const TAKE_BACKEND: &str =
     "UPDATE backends SET agent_id = $2, root = $3, pending_crawl = $4 WHERE name = $1";
@@ -586,6 +602,12 @@ pub(super) async fn write_with_sqlx(
         }
         Claim::Create => {
             write_backend(INSERT_BACKEND).execute(&mut *tx).await?;
+            for sql in RECOUNT_BACKEND {
+                sqlx::query(sql)
+                    .bind(batch.backend.clone())
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         Claim::Take => {
             write_backend(TAKE_BACKEND).execute(&mut *tx).await?;

@@ -14,8 +14,9 @@ use rusqlite::{Connection, OptionalExtension, named_params, params};
 use super::index::{
     ADD_BACKEND_TOTALS, ADD_USAGE, COUNT_CRAWL_BATCHES, Claim, CrawlState, DAY_MS,
     DELETE_EMPTY_USAGE, DELETE_UNSEEN, FINISH_CRAWL, INDEX_COLUMN_NAMES, INDEX_COLUMNS,
-    INSERT_BACKEND, INSERT_INDEX_BATCH, ON_CONFLICT_UPDATE, RECORD_GROWTH, SELECT_CRAWL_STATE,
-    TAKE_BACKEND, UNSEEN_USAGE, UsageChanges, claim, missing_batches, removes_unseen,
+    INSERT_BACKEND, INSERT_INDEX_BATCH, ON_CONFLICT_UPDATE, RECORD_GROWTH, RECOUNT_BACKEND,
+    SELECT_CRAWL_STATE, TAKE_BACKEND, UNSEEN_USAGE, UsageChanges, claim, missing_batches,
+    removes_unseen,
 };
 use super::sqlite_writer::{PendingIndex, PendingTelemetry};
 use super::telemetry::{Aggregate, INSERT_TELEMETRY_BATCH};
@@ -59,7 +60,14 @@ pub(super) fn write_index(tx: &Connection, job: &PendingIndex) -> StoreResult<In
     };
     match claim(state, &job.agent, batch) {
         Claim::Refuse(why) => return Ok(IndexOutcome::Resync(why)),
-        Claim::Create => write_backend(INSERT_BACKEND)?,
+        Claim::Create => {
+            write_backend(INSERT_BACKEND)?;
+            for sql in RECOUNT_BACKEND {
+                tx.prepare_cached(sql)?
+                    .execute(named_params! {"$1": backend})?;
+            }
+            1
+        }
         Claim::Take => write_backend(TAKE_BACKEND)?,
         Claim::Continue => 0,
     };
