@@ -1,5 +1,5 @@
 //! The admin commands that read and change governance on a server over its API: `usage`,
-//! `stale`, `growth`, `quota`, `team`, `status`.
+//! `stale`, `growth`, `quota`, `team`, `user`, `status`.
 //!
 //! The server and token come from `--server`/`--token`, else `SPECTRA_SERVER`/`SPECTRA_TOKEN`,
 //! else the config file (`--config`, default `$XDG_CONFIG_HOME/spectra/cli.toml` or
@@ -80,6 +80,41 @@ pub struct StaleArgs {
 
 fn size(text: &str) -> Result<u64, String> {
     spectra_core::units::parse_size(text).map_err(|e| e.to_string())
+}
+
+#[derive(Debug, Args)]
+pub struct UserArgs {
+    #[command(subcommand)]
+    command: UserCommand,
+    #[command(flatten)]
+    connection: Connection,
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a user who signs in to the web app; the password is read from standard input.
+    Add {
+        name: String,
+        /// viewer, operator or admin.
+        #[arg(long, default_value = "viewer", value_parser = ["viewer", "operator", "admin"])]
+        role: String,
+    },
+    /// Set NAME's password (read from standard input); their sessions end.
+    Passwd { name: String },
+    /// Change NAME's role.
+    Role {
+        name: String,
+        #[arg(value_parser = ["viewer", "operator", "admin"])]
+        role: String,
+    },
+    /// Users with their roles.
+    List,
+    /// Stop NAME from signing in; their sessions end.
+    Disable { name: String },
+    /// Let a disabled user sign in again.
+    Enable { name: String },
+    /// Remove NAME and their sessions.
+    Delete { name: String },
 }
 
 #[derive(Debug, Args)]
@@ -520,6 +555,94 @@ fn segment(text: &str) -> String {
             }
         })
         .collect()
+}
+
+/// The first line of standard input: passwords are piped, never typed on a terminal where
+/// they would be echoed (and never taken as an argument, which `ps` would show).
+fn password_from_stdin() -> anyhow::Result<String> {
+    use std::io::{BufRead, IsTerminal};
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        bail!(
+            "pipe the password on standard input (e.g. from a password manager); it is not read from a terminal, which would echo it"
+        );
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    let password = line.trim_end_matches(['\n', '\r']).to_owned();
+    if password.is_empty() {
+        bail!("no password on standard input");
+    }
+    Ok(password)
+}
+
+pub fn user(args: &UserArgs) -> anyhow::Result<()> {
+    let api = args.connection.connect()?;
+    let change = |name: &str, body: Value| -> anyhow::Result<()> {
+        api.send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/users/{}", segment(name)),
+            &[],
+            Some(&body),
+        )?;
+        Ok(())
+    };
+    match &args.command {
+        UserCommand::Add { name, role } => {
+            let password = password_from_stdin()?;
+            api.send(
+                reqwest::Method::POST,
+                "/api/v1/users",
+                &[],
+                Some(&serde_json::json!({"name": name, "role": role, "password": password})),
+            )?;
+            eprintln!("spectra: user {name} added ({role})");
+        }
+        UserCommand::Passwd { name } => {
+            change(
+                name,
+                serde_json::json!({"password": password_from_stdin()?}),
+            )?;
+            eprintln!("spectra: {name}'s password is set; their sessions ended");
+        }
+        UserCommand::Role { name, role } => {
+            change(name, serde_json::json!({"role": role}))?;
+            eprintln!("spectra: {name} is now {role}");
+        }
+        UserCommand::Disable { name } => {
+            change(name, serde_json::json!({"disabled": true}))?;
+            eprintln!("spectra: {name} is disabled; their sessions ended");
+        }
+        UserCommand::Enable { name } => {
+            change(name, serde_json::json!({"disabled": false}))?;
+            eprintln!("spectra: {name} may sign in again");
+        }
+        UserCommand::Delete { name } => {
+            api.call(
+                reqwest::Method::DELETE,
+                &format!("/api/v1/users/{}", segment(name)),
+                &[],
+            )?;
+            eprintln!("spectra: user {name} deleted");
+        }
+        UserCommand::List => {
+            let users = api.list("/api/v1/users", &[], usize::MAX)?;
+            return print(
+                &users,
+                &[
+                    column("NAME", "name", Shown::AsIs),
+                    column("ROLE", "role", Shown::AsIs),
+                    column("DISABLED", "disabled", Shown::AsIs),
+                    column("CREATED", "created_at", Shown::AsIs),
+                ],
+                args.connection.format,
+            );
+        }
+    }
+    Ok(())
 }
 
 pub fn team(args: &TeamArgs) -> anyhow::Result<()> {

@@ -89,6 +89,10 @@ enum Command {
     /// Teams on a server: `team set USER TEAM`, `team remove USER TEAM`, `team list`.
     Team(admin_cmd::TeamArgs),
     #[cfg(feature = "admin")]
+    /// People who sign in to the web app: `user add NAME --role admin` (password on standard
+    /// input), `user passwd|role|disable|enable|delete NAME`, `user list`.
+    User(admin_cmd::UserArgs),
+    #[cfg(feature = "admin")]
     /// A server at a glance: health, agents online/stale/offline, the backends' last crawls,
     /// the quotas over a limit.
     Status(admin_cmd::StatusArgs),
@@ -116,6 +120,8 @@ fn main() -> ExitCode {
         Command::Stale(args) => admin_cmd::stale(&args).map(|()| ExitCode::SUCCESS),
         #[cfg(feature = "admin")]
         Command::Team(args) => admin_cmd::team(&args).map(|()| ExitCode::SUCCESS),
+        #[cfg(feature = "admin")]
+        Command::User(args) => admin_cmd::user(&args).map(|()| ExitCode::SUCCESS),
         #[cfg(feature = "admin")]
         Command::Growth(args) => admin_cmd::growth(&args).map(|()| ExitCode::SUCCESS),
         #[cfg(feature = "admin")]

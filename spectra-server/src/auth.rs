@@ -11,16 +11,18 @@ use std::str::FromStr;
 use std::net::IpAddr;
 
 use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::header::AUTHORIZATION;
+use axum::http::Method;
+use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::accounts;
 use crate::api::{ApiError, AppState};
 use crate::serve::ClientAddr;
-use crate::store::{AgentRecord, TokenRecord};
+use crate::store::{AgentRecord, SessionRecord, TokenRecord};
 
 const PREFIX: &str = "spectra_";
 
@@ -102,7 +104,7 @@ fn hash(secret: &str) -> String {
 }
 
 /// The SHA-256 of `bytes` in lowercase hex.
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
@@ -114,11 +116,14 @@ pub fn secrets_match(given: &str, expected: &str) -> bool {
         .into()
 }
 
-/// Who called: the token and, for an agent token, the agent.
+/// Who called: the token and, for an agent token, the agent. A signed-in user's browser
+/// calls with a session cookie instead: `token` then stands for the user (id `session`, the
+/// user's role and name) and `session` is set.
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub token: TokenRecord,
     pub agent: Option<AgentRecord>,
+    pub session: Option<SessionRecord>,
 }
 
 impl Caller {
@@ -217,7 +222,12 @@ impl FromRequestParts<AppState> for Caller {
         let unauthorized = |message: &str| ApiError::unauthorized(message);
         let addr = client_addr(parts);
         let Some(header) = parts.headers.get(AUTHORIZATION) else {
-            return Err(unauthorized("missing Authorization: Bearer token"));
+            return match session_cookie(parts) {
+                Some(secret) => session_caller(parts, state, &secret).await,
+                None => Err(unauthorized(
+                    "missing Authorization: Bearer token (or a signed-in session)",
+                )),
+            };
         };
         let parsed = header
             .to_str()
@@ -253,8 +263,59 @@ impl FromRequestParts<AppState> for Caller {
             let error = unauthorized("unknown or revoked token");
             return Err(failed(state, Some(id), addr, error).await);
         };
-        Ok(Caller { token, agent })
+        Ok(Caller {
+            token,
+            agent,
+            session: None,
+        })
     }
+}
+
+/// The session secret in the request's cookie, if any.
+pub fn session_cookie(parts: &Parts) -> Option<String> {
+    parts
+        .headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == accounts::SESSION_COOKIE)
+        .map(|(_, secret)| secret.to_owned())
+}
+
+/// A signed-in user's request: the session must be live, and a request that may change
+/// anything must echo the session's CSRF token in [`accounts::CSRF_HEADER`] (SameSite cookies
+/// alone leave older browsers and same-site pages open).
+async fn session_caller(parts: &Parts, state: &AppState, secret: &str) -> Result<Caller, ApiError> {
+    let (session, user) = accounts::session(&state.store, secret, Utc::now()).await?;
+    let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if !safe {
+        let echoed = parts
+            .headers
+            .get(accounts::CSRF_HEADER)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("");
+        if !secrets_match(echoed, &session.csrf_token) {
+            return Err(ApiError::forbidden(format!(
+                "missing or wrong {} header: a signed-in request that changes anything must \
+                 carry the session's CSRF token",
+                accounts::CSRF_HEADER
+            )));
+        }
+    }
+    Ok(Caller {
+        token: TokenRecord {
+            id: "session".to_owned(),
+            secret_hash: String::new(),
+            role: user.role,
+            name: user.name,
+            agent_id: None,
+            created_at: session.created_at,
+        },
+        agent: None,
+        session: Some(session),
+    })
 }
 
 /// The agent whose token `token` is, for a re-enrollment's proof; anything else is a 401

@@ -21,6 +21,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod accounts;
 pub mod alerts;
 pub mod api;
 pub mod auth;

@@ -94,7 +94,7 @@ async fn roll_up_range(
 
 /// Deletes what retention no longer keeps, expires commands unanswered for longer than
 /// `command_timeout`, and forgets replaced agent tokens older than
-/// [`crate::store::REVOKED_TOKEN_MEMORY`].
+/// [`crate::store::REVOKED_TOKEN_MEMORY`] and sessions past their idle timeout or lifetime.
 pub async fn prune(
     store: &Store,
     retention: &Retention,
@@ -114,5 +114,11 @@ pub async fn prune(
         .await?;
     let expired = store.expire_commands(before(command_timeout), now).await?;
     let forgotten = store.prune_revoked_tokens(now).await?;
-    Ok(deleted + expired + forgotten)
+    let sessions = store
+        .prune_sessions(
+            now - crate::accounts::SESSION_IDLE,
+            now - crate::accounts::SESSION_LIFETIME,
+        )
+        .await?;
+    Ok(deleted + expired + forgotten + sessions)
 }

@@ -70,6 +70,7 @@ pub async fn run(config: ServeConfig) -> Result<(), ServeError> {
         Some((cert, key)) => {
             let listener = TlsListener::new(tcp, tls_acceptor(cert, key)?);
             announce("https", local);
+            offer_setup(&state, "https", local).await?;
             axum::serve(
                 listener,
                 router.into_make_service_with_connect_info::<ClientAddr>(),
@@ -79,6 +80,7 @@ pub async fn run(config: ServeConfig) -> Result<(), ServeError> {
         }
         None => {
             announce("http", local);
+            offer_setup(&state, "http", local).await?;
             axum::serve(
                 tcp,
                 router.into_make_service_with_connect_info::<ClientAddr>(),
@@ -91,6 +93,23 @@ pub async fn run(config: ServeConfig) -> Result<(), ServeError> {
     alerting.abort();
     trimming.abort();
     result.map_err(ServeError::from)
+}
+
+/// While no user exists, prints a one-time link that creates the first admin (the secret
+/// travels in the fragment, which browsers send to no server and no log). Each start makes a
+/// new one; `spectra user add` with an admin API token is the other way in.
+async fn offer_setup(state: &AppState, scheme: &str, addr: SocketAddr) -> Result<(), ServeError> {
+    let secret = crate::accounts::prepare_setup(&state.store, chrono::Utc::now())
+        .await
+        .map_err(|e| match e {
+            crate::accounts::AccountError::Store(store) => ServeError::Store(store),
+            other => ServeError::Io(io::Error::other(other.to_string())),
+        })?;
+    if let Some(secret) = secret {
+        tracing::info!("no user yet: the setup link is on standard output");
+        println!("spectra serve: create the first admin at {scheme}://{addr}/setup#{secret}");
+    }
+    Ok(())
 }
 
 fn announce(scheme: &str, addr: SocketAddr) {

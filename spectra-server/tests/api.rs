@@ -1129,6 +1129,7 @@ fn routes_in_the_router_source() -> std::collections::BTreeSet<(String, String)>
         include_str!("../src/api/quotas.rs"),
         include_str!("../src/api/governance.rs"),
         include_str!("../src/api/alerts.rs"),
+        include_str!("../src/api/accounts.rs"),
     ];
     let mut routes = std::collections::BTreeSet::new();
     for source in sources {
@@ -1138,7 +1139,7 @@ fn routes_in_the_router_source() -> std::collections::BTreeSet<(String, String)>
                 .find("\n        .")
                 .unwrap_or(call.len())
                 .min(call.find("\n}").unwrap_or(call.len()))];
-            for method in ["get", "post", "put", "delete"] {
+            for method in ["get", "post", "put", "patch", "delete"] {
                 let called = handlers
                     .match_indices(&format!("{method}("))
                     .any(|(at, _)| at == 0 || !handlers.as_bytes()[at - 1].is_ascii_alphanumeric());

@@ -28,6 +28,8 @@ pub struct ServerProcess {
     pub child: std::process::Child,
     pub url: String,
     pub stderr_log: std::path::PathBuf,
+    /// The first-admin setup link, once the server has printed it.
+    setup_link: std::sync::mpsc::Receiver<String>,
 }
 
 impl ServerProcess {
@@ -61,6 +63,7 @@ impl ServerProcess {
         let mut child = command.spawn().expect("spawn spectra serve");
         let stdout = child.stdout.take().expect("stdout");
         let (sender, receiver) = std::sync::mpsc::channel();
+        let (link_sender, setup_link) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in std::io::BufReader::new(stdout)
                 .lines()
@@ -68,6 +71,9 @@ impl ServerProcess {
             {
                 if let Some(url) = line.strip_prefix("spectra serve: listening on ") {
                     let _ = sender.send(url.to_owned());
+                }
+                if let Some(link) = line.strip_prefix("spectra serve: create the first admin at ") {
+                    let _ = link_sender.send(link.to_owned());
                 }
             }
         });
@@ -84,7 +90,15 @@ impl ServerProcess {
             child,
             url,
             stderr_log,
+            setup_link,
         }
+    }
+
+    /// The first-admin setup link the server printed (waits up to 10 s for it).
+    pub fn setup_link(&self) -> Option<String> {
+        self.setup_link
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .ok()
     }
 
     pub fn log(&self) -> String {

@@ -11,6 +11,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use spectra_core::{ErrorBody, ErrorCode};
 
+use crate::accounts::AccountError;
 use crate::store::StoreError;
 
 /// Every code an error body of this API may carry: the core library's, then the server's own.
@@ -258,6 +259,29 @@ impl From<StoreError> for ApiError {
             ),
         };
         ApiError::new(status, code, error.to_string())
+    }
+}
+
+impl From<AccountError> for ApiError {
+    fn from(error: AccountError) -> Self {
+        match error {
+            AccountError::Invalid(message) => ApiError::bad_request(message),
+            AccountError::WrongCredentials | AccountError::SessionEnded => {
+                ApiError::unauthorized(error.to_string())
+            }
+            AccountError::Throttled { retry_after_secs } => ApiError {
+                retry_after_secs: Some(retry_after_secs),
+                ..ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    ApiErrorCode::AuthThrottled,
+                    error.to_string(),
+                )
+            },
+            AccountError::NoSuchUser(_) => ApiError::not_found(error.to_string()),
+            AccountError::Conflict(message) => ApiError::conflict(message),
+            AccountError::Store(store) => store.into(),
+            AccountError::Hashing(message) => ApiError::internal(message),
+        }
     }
 }
 

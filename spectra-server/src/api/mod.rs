@@ -3,6 +3,7 @@
 //! Every endpoint but `/healthz` and `/readyz` needs a token (see [`crate::auth`]); errors are
 //! JSON `{code, message}` ([`ApiError`]). `/openapi.json` describes every route.
 
+mod accounts;
 mod admin;
 mod agent;
 mod alerts;
@@ -66,6 +67,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/status", get(status))
         .route("/openapi.json", get(openapi))
         .route("/metrics", get(prometheus::exposition))
+        .merge(accounts::routes())
         .merge(agent::routes())
         .merge(alerts::routes())
         .merge(admin::routes())

@@ -14,6 +14,7 @@ pub(super) const SCHEMA: &[(i64, &str)] = &[
     (9, include_str!("schema_9.sql")),
     (10, include_str!("schema_10.sql")),
     (11, include_str!("schema_11.sql")),
+    (12, include_str!("schema_12.sql")),
 ];
 
 /// Where a schema file says `/* sqlite: WITHOUT ROWID */`, SQLite makes the table WITHOUT

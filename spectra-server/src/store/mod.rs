@@ -15,6 +15,7 @@
 //! `synchronous=FULL`; PostgreSQL: `synchronous_commit` as configured, on by default) before
 //! the handler that made it answers.
 
+mod accounts;
 mod agents;
 mod alerts;
 mod commands;
@@ -54,6 +55,7 @@ use uuid::Uuid;
 use crate::auth::{Role, hex, sha256_hex};
 use metrics::write_batch;
 
+pub use accounts::{AuditEntry, SessionRecord, UserChange, UserRecord};
 pub use agents::{
     AgentCounts, AgentEvent, AgentRecord, Enrollment, LEGACY_MACHINE_PREFIX, REVOKED_TOKEN_MEMORY,
     Uploader,

@@ -147,6 +147,7 @@ pub async fn fixture(backend: Backend, configure: impl FnOnce(&mut ServeConfig))
     }
 }
 
+#[derive(Debug)]
 pub struct Reply {
     pub status: StatusCode,
     pub headers: HeaderMap,
