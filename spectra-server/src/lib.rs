@@ -29,6 +29,7 @@ pub mod config;
 pub mod fleet;
 pub mod governance;
 pub mod maintenance;
+pub mod overview;
 mod series;
 pub mod serve;
 pub mod store;

@@ -1130,6 +1130,7 @@ fn routes_in_the_router_source() -> std::collections::BTreeSet<(String, String)>
         include_str!("../src/api/governance.rs"),
         include_str!("../src/api/alerts.rs"),
         include_str!("../src/api/accounts.rs"),
+        include_str!("../src/api/overview.rs"),
     ];
     let mut routes = std::collections::BTreeSet::new();
     for source in sources {

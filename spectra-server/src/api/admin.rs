@@ -72,7 +72,7 @@ struct AgentFilter {
 }
 
 /// The `key=value` pairs of a label filter, each key checked as agents' keys are.
-fn label_filter(text: &str) -> Result<Vec<(&str, &str)>, ApiError> {
+pub(super) fn label_filter(text: &str) -> Result<Vec<(&str, &str)>, ApiError> {
     text.split(',')
         .map(|pair| {
             let (key, value) = pair.split_once('=').ok_or_else(|| {

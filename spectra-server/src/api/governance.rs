@@ -70,7 +70,7 @@ pub(super) fn page<P: DeserializeOwned>(
     Ok((limit, position))
 }
 
-fn cursor_of<P: Serialize>(position: &P) -> String {
+pub(super) fn cursor_of<P: Serialize>(position: &P) -> String {
     CURSOR.encode(serde_json::to_vec(position).unwrap_or_default())
 }
 

@@ -11,6 +11,7 @@ mod error;
 mod governance;
 mod history;
 pub mod legacy;
+mod overview;
 mod policies;
 mod prometheus;
 mod quotas;
@@ -68,6 +69,7 @@ pub fn app(state: AppState) -> Router {
         .route("/openapi.json", get(openapi))
         .route("/metrics", get(prometheus::exposition))
         .merge(accounts::routes())
+        .merge(overview::routes())
         .merge(agent::routes())
         .merge(alerts::routes())
         .merge(admin::routes())

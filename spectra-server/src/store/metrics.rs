@@ -274,4 +274,21 @@ impl Store {
         .await?;
         rows.iter().map(metric_from_row).collect()
     }
+
+    /// The newest row of every (agent, kind, series) of the given kinds.
+    pub async fn latest_metrics_of(&self, kinds: &[&str]) -> StoreResult<Vec<MetricRow>> {
+        let mut rows = Vec::new();
+        for kind in kinds {
+            let found = sqlx::query(
+                "SELECT agent_id, hostname, kind, ts, data FROM latest_metrics WHERE kind = $1",
+            )
+            .bind(*kind)
+            .fetch_all(self.reader())
+            .await?;
+            for row in &found {
+                rows.push(metric_from_row(row)?);
+            }
+        }
+        Ok(rows)
+    }
 }

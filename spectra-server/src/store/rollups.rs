@@ -16,6 +16,43 @@ pub struct Rollup {
 }
 
 impl Store {
+    /// One field's buckets of `resolution_secs` from `from` on, for each of `agent_ids` (a
+    /// page of the overview: at most [`MAX_PAGE_SIZE`] agents), as (agent, bucket, mean).
+    pub async fn rollup_field_of_agents(
+        &self,
+        agent_ids: &[String],
+        kind: &str,
+        field: &str,
+        resolution_secs: i64,
+        from: i64,
+    ) -> StoreResult<Vec<(String, i64, f64)>> {
+        let mut points = Vec::new();
+        for chunk in agent_ids.chunks(INSERT_CHUNK) {
+            let placeholders: Vec<String> =
+                (0..chunk.len()).map(|i| format!("${}", i + 5)).collect();
+            let mut query = sqlx::query_as::<_, (String, i64, i64, f64)>(AssertSqlSafe(format!(
+                "SELECT agent_id, bucket, samples, total FROM metric_rollups
+                 WHERE kind = $1 AND field = $2 AND resolution = $3 AND bucket >= $4
+                   AND agent_id IN ({})
+                 ORDER BY agent_id, bucket",
+                placeholders.join(", ")
+            )))
+            .bind(kind)
+            .bind(field)
+            .bind(resolution_secs)
+            .bind(from);
+            for id in chunk {
+                query = query.bind(id);
+            }
+            for (agent, bucket, samples, total) in query.fetch_all(self.reader()).await? {
+                if samples > 0 {
+                    points.push((agent, bucket, total / samples as f64));
+                }
+            }
+        }
+        Ok(points)
+    }
+
     pub async fn rollups_between(
         &self,
         agent_id: &str,
