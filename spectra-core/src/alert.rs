@@ -68,6 +68,7 @@ pub const MIN_FIT_WINDOW: Duration = Duration::from_secs(60);
 pub const MAX_FIT_WINDOW: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// How urgent an alert is.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
@@ -89,6 +90,7 @@ impl Severity {
 
 /// Which agents a rule watches: one agent, the agents carrying all of some labels, or (both
 /// left out) all of them. Quota rules are not about agents and ignore the scope.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scope {
@@ -110,6 +112,7 @@ impl Scope {
 }
 
 /// An alert rule as the API and the CLI take it.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlertRule {
@@ -854,6 +857,7 @@ pub fn time_to_full(points: &[(f64, f64)], full: f64) -> Option<f64> {
 }
 
 /// Where an alert is in its life.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertState {

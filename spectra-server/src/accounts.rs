@@ -180,7 +180,7 @@ pub struct NewSession {
 }
 
 /// What the web app learns about its signed-in user.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct SessionView {
     pub user: String,
     pub role: Role,

@@ -52,7 +52,7 @@ pub struct Evaluation {
 
 /// An alert as the lists show it: with the unit of its value (from its rule's condition and
 /// core's metric schema) and the value as core formats it, so no client guesses.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, schemars::JsonSchema)]
 pub struct AlertView {
     #[serde(flatten)]
     pub alert: AlertRecord,

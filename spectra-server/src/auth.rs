@@ -26,7 +26,9 @@ use crate::store::{AgentRecord, SessionRecord, TokenRecord};
 
 const PREFIX: &str = "spectra_";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Agent,

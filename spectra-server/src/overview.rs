@@ -78,7 +78,7 @@ pub struct OverviewQuery {
 }
 
 /// The agents by status (every agent, whatever the filter).
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, schemars::JsonSchema)]
 pub struct Tally {
     pub total: usize,
     pub online: usize,
@@ -87,7 +87,7 @@ pub struct Tally {
     pub pending: usize,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct OverviewRow {
     pub id: String,
     pub hostname: String,
@@ -111,7 +111,7 @@ pub struct OverviewRow {
     pub cpu_trend: Vec<Option<f64>>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, schemars::JsonSchema)]
 pub struct Overview {
     pub agents: Tally,
     /// Firing alerts by severity.
@@ -122,7 +122,9 @@ pub struct Overview {
     /// How many agents the filter matched (over every page).
     pub total_matching: usize,
     pub items: Vec<OverviewRow>,
-    /// Where the next page starts, when there is one.
+    /// Where the next page starts, when there is one (the API answers it as an opaque
+    /// `next_cursor`).
+    #[serde(skip)]
     pub next_offset: Option<usize>,
     pub generated_at: DateTime<Utc>,
 }

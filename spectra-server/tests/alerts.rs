@@ -43,6 +43,19 @@ async fn rules_are_checked_and_roles_hold() {
                 .await;
             assert_eq!(bad.status, StatusCode::BAD_REQUEST);
             assert!(bad.text.contains("column 32"), "{}", bad.text);
+            assert_eq!(
+                bad.body["column"], 32,
+                "the column as data, for a caret: {}",
+                bad.text
+            );
+            assert!(
+                bad.body["message"]
+                    .as_str()
+                    .unwrap_or("")
+                    .starts_with("condition:"),
+                "{}",
+                bad.text
+            );
             let email = f
                 .post(
                     "/api/v1/alert-rules",

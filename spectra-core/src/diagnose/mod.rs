@@ -96,6 +96,7 @@ fn disk_usage(path: &Path, top: usize, budget: &Budget<'_>) -> Result<ScanReport
 }
 
 /// Syslog severities, most severe first (journald's `PRIORITY`).
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {

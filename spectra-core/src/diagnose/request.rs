@@ -22,6 +22,7 @@ use crate::sys::Mount;
 
 /// A diagnostic the server may ask an agent to run, with its arguments. On the wire:
 /// `{"kind": "ping", "args": {"host": "10.0.0.1", "count": 4}}`.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "args", rename_all = "snake_case")]
 pub enum Diagnostic {

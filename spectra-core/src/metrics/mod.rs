@@ -32,6 +32,7 @@ use serde::Serialize;
 pub use fields::FIELDS;
 
 /// What a field's numbers are measured in.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Unit {
@@ -169,6 +170,7 @@ impl LiteralKind {
 }
 
 /// Whether a field only grows (until a reset or a wrap) or goes up and down.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Kind {
@@ -177,6 +179,7 @@ pub enum Kind {
 }
 
 /// What "full" is for a series that fills up.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Full {
@@ -188,6 +191,7 @@ pub enum Full {
 }
 
 /// Which agents send a field.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Sender {
@@ -200,6 +204,7 @@ pub enum Sender {
 }
 
 /// One field of the schema.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct MetricField {
     /// `kind.path.to.field`, as series are named.

@@ -142,8 +142,8 @@ async fn log_out_everywhere(
     Ok(([(SET_COOKIE, cleared)], Json(json!({"ended": ended}))).into_response())
 }
 
-#[derive(Debug, Serialize)]
-struct SessionItem {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(super) struct SessionItem {
     created_at: DateTime<Utc>,
     last_seen: DateTime<Utc>,
     from_addr: Option<String>,
@@ -198,10 +198,10 @@ async fn change_password(
     signed_in(&state, session)
 }
 
-async fn setup_state(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
-    Ok(Json(
-        json!({"needed": accounts::setup_open(&state.store).await?}),
-    ))
+async fn setup_state(State(state): State<AppState>) -> Result<Json<super::SetupState>, ApiError> {
+    Ok(Json(super::SetupState {
+        needed: accounts::setup_open(&state.store).await?,
+    }))
 }
 
 #[derive(Debug, Deserialize)]

@@ -14,7 +14,7 @@ use spectra_core::protocol::Diagnostic;
 
 use super::{ApiError, AppState};
 use crate::auth::{self, Admin, Operator, Role, User, Viewer};
-use crate::store::{AgentRecord, CommandRecord};
+use crate::store::{AgentRecord, CommandRecord, TokenRecord};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -31,8 +31,8 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/admin/trigger_network", post(trigger_network))
 }
 
-#[derive(Debug, Serialize)]
-struct AgentView {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(super) struct AgentView {
     #[serde(flatten)]
     agent: AgentRecord,
     /// `online`, `stale` or `offline`, by the last heartbeat.
@@ -460,11 +460,16 @@ async fn create_token(
     ))
 }
 
-async fn list_tokens(
-    State(state): State<AppState>,
-    _: Admin,
-) -> Result<Json<serde_json::Value>, ApiError> {
-    Ok(Json(json!({ "tokens": state.store.tokens().await? })))
+async fn list_tokens(State(state): State<AppState>, _: Admin) -> Result<Json<TokenList>, ApiError> {
+    Ok(Json(TokenList {
+        tokens: state.store.tokens().await?,
+    }))
+}
+
+/// Every API and agent token (their secrets are never kept, so never shown).
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(super) struct TokenList {
+    tokens: Vec<TokenRecord>,
 }
 
 async fn delete_token(

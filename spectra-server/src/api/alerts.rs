@@ -92,6 +92,13 @@ async fn store_rule(
     rule: AlertRule,
     write: RuleWrite,
 ) -> Result<(bool, serde_json::Value), ApiError> {
+    // A condition that does not parse is answered with its column, so a form can put a caret
+    // under it (the message carries the CLI's caret too).
+    if let Err(error) = spectra_core::alert::Condition::parse(&rule.condition) {
+        let mut refused = ApiError::bad_request(format!("condition: {error}"));
+        refused.body.column = Some(error.column as u64);
+        return Err(refused);
+    }
     let compiled =
         crate::alerts::check_rule(&state.config.alerts, &rule).map_err(ApiError::bad_request)?;
     let now = Utc::now();

@@ -27,6 +27,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/api/v1/snapshots/{id}", get(get_snapshot))
         .route("/api/v1/growth", get(growth))
         .route("/api/v1/metrics/query", get(query_metrics))
+        .route("/api/v1/agents/{id}/latest", get(latest))
 }
 
 #[derive(Debug, Deserialize)]
@@ -185,8 +186,8 @@ struct MetricQuery {
     step: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
-struct Point {
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(super) struct Point {
     t: DateTime<Utc>,
     mean: f64,
     min: f64,
@@ -201,7 +202,7 @@ async fn query_metrics(
     State(state): State<AppState>,
     _: Viewer,
     params: Result<Query<MetricQuery>, QueryRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<MetricHistory>, ApiError> {
     let Query(params) = params?;
     super::admin::find_agent(&state, &params.agent).await?;
     let (from, to) = range(
@@ -287,26 +288,106 @@ async fn query_metrics(
             samples: aggregate.samples,
         });
     }
-    let series: Vec<serde_json::Value> = series
+    let series = series
         .into_iter()
-        .map(|(field, points)| {
+        .map(|(field, points)| MetricSeries {
             // Each series with its unit from core's schema (null for a field it does not know).
-            let unit = spectra_core::metrics::field_of_series(&params.kind, &field)
-                .map(|known| known.unit);
-            json!({"field": field, "unit": unit, "points": points})
+            unit: spectra_core::metrics::field_of_series(&params.kind, &field)
+                .map(|known| known.unit),
+            field,
+            points,
         })
         .collect();
-    Ok(Json(json!({
-        "agent": params.agent,
-        "type": params.kind,
-        "from": from,
-        "to": to,
-        "step_secs": step_ms as f64 / 1000.0,
-        "source": match resolution {
+    Ok(Json(MetricHistory {
+        agent: params.agent,
+        kind: params.kind,
+        from,
+        to,
+        step_secs: step_ms as f64 / 1000.0,
+        source: match resolution {
             None => "raw",
             Some(ROLLUP_5M) => "rollup_5m",
             Some(_) => "rollup_1h",
         },
-        "series": series,
-    })))
+        series,
+    }))
+}
+
+/// A metric's fields over a range, bucketed.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(super) struct MetricHistory {
+    agent: String,
+    #[serde(rename = "type")]
+    kind: String,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    step_secs: f64,
+    /// `raw`, `rollup_5m` or `rollup_1h`: where the points came from.
+    source: &'static str,
+    series: Vec<MetricSeries>,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(super) struct MetricSeries {
+    /// The field's key, with its labels: `usage_percent{mount_point="/"}`.
+    field: String,
+    unit: Option<spectra_core::metrics::Unit>,
+    points: Vec<Point>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LatestParams {
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+/// The newest envelope of each series of one kind from one agent: what its processes,
+/// services, containers and applications tabs show.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(super) struct Latest {
+    #[serde(rename = "type")]
+    kind: String,
+    items: Vec<LatestEnvelope>,
+}
+
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(super) struct LatestEnvelope {
+    at: DateTime<Utc>,
+    /// The envelope's data as the agent sent it (see the metric schema for its fields).
+    data: serde_json::Value,
+}
+
+async fn latest(
+    State(state): State<AppState>,
+    _: Viewer,
+    id: Result<Path<String>, PathRejection>,
+    params: Result<Query<LatestParams>, QueryRejection>,
+) -> Result<Json<Latest>, ApiError> {
+    let Path(id) = id?;
+    let Query(params) = params?;
+    super::admin::find_agent(&state, &id).await?;
+    if !spectra_core::metrics::kinds().contains(&params.kind.as_str()) {
+        return Err(ApiError::bad_request(format!(
+            "type: {:?} is not one of {}",
+            params.kind,
+            spectra_core::metrics::kinds().join(", ")
+        )));
+    }
+    let items = state
+        .store
+        .latest_metrics_of_agent(&id, &params.kind)
+        .await?
+        .into_iter()
+        .filter_map(|row| {
+            Some(LatestEnvelope {
+                at: crate::store::from_millis(row.ts),
+                data: serde_json::from_str(&row.data).ok()?,
+            })
+        })
+        .collect();
+    Ok(Json(Latest {
+        kind: params.kind,
+        items,
+    }))
 }

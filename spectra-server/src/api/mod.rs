@@ -15,6 +15,8 @@ mod overview;
 mod policies;
 mod prometheus;
 mod quotas;
+pub mod schemas;
+pub mod web;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -30,7 +32,7 @@ use chrono::{DateTime, Utc};
 use tokio_util::sync::CancellationToken;
 
 pub use error::ApiError;
-pub use prometheus::RequestStats;
+pub use prometheus::{RequestStats, RouteStats};
 
 use crate::config::ServeConfig;
 use crate::store::Store;
@@ -46,6 +48,8 @@ pub struct AppState {
     /// Alert evaluations this replica has run (its alert loop counts them; `/metrics` shows
     /// them, so a test or an operator can wait for the next ones).
     pub alert_evaluations: Arc<std::sync::atomic::AtomicU64>,
+    /// When this replica's state was made (its server health page counts from here).
+    pub started_at: DateTime<Utc>,
 }
 
 impl AppState {
@@ -56,6 +60,7 @@ impl AppState {
             stats: Arc::new(RequestStats::default()),
             shutdown: CancellationToken::new(),
             alert_evaluations: Arc::default(),
+            started_at: Utc::now(),
         }
     }
 }
@@ -67,6 +72,8 @@ pub fn app(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/api/v1/status", get(status))
         .route("/openapi.json", get(openapi))
+        .route("/api/v1/metric-fields", get(metric_fields))
+        .route("/api/v1/server-health", get(server_health))
         .route("/metrics", get(prometheus::exposition))
         .merge(accounts::routes())
         .merge(overview::routes())
@@ -77,11 +84,15 @@ pub fn app(state: AppState) -> Router {
         .merge(policies::routes())
         .merge(quotas::routes())
         .merge(governance::routes())
-        .fallback(not_found)
+        .fallback(web::fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             record_request,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            web::security_headers,
         ))
         // A panic left in a library must not close a connection without an answer.
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
@@ -135,15 +146,62 @@ async fn status(
     Ok(Json(body))
 }
 
+/// Core's metric schema: every series' name, unit and kind (the web app formats by it).
+async fn metric_fields(_: crate::auth::Viewer) -> Json<serde_json::Value> {
+    Json(serde_json::json!({"items": spectra_core::metrics::fields(), "next_cursor": null}))
+}
+
+/// This replica's own measurements, for the server health page: traffic and latency per
+/// route, alert evaluations, the store and its size. (`/metrics` has the same for
+/// Prometheus.)
+async fn server_health(
+    State(state): State<AppState>,
+    _: crate::auth::Viewer,
+) -> Result<Json<ServerHealth>, ApiError> {
+    Ok(Json(ServerHealth {
+        generated_at: Utc::now(),
+        started_at: state.started_at,
+        version: env!("CARGO_PKG_VERSION"),
+        store: StoreHealth {
+            backend: state.store.backend(),
+            size_bytes: state.store.size_bytes().await?,
+        },
+        alert_evaluations: state
+            .alert_evaluations
+            .load(std::sync::atomic::Ordering::Relaxed),
+        routes: state.stats.routes(),
+    }))
+}
+
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct ServerHealth {
+    generated_at: DateTime<Utc>,
+    started_at: DateTime<Utc>,
+    version: &'static str,
+    store: StoreHealth,
+    /// Alert evaluations this replica has run since it started.
+    alert_evaluations: u64,
+    /// Requests per route since this replica started.
+    routes: Vec<RouteStats>,
+}
+
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct StoreHealth {
+    backend: &'static str,
+    size_bytes: i64,
+}
+
+/// Whether the first admin is still to be created.
+#[derive(Debug, serde::Serialize, schemars::JsonSchema)]
+pub(crate) struct SetupState {
+    pub needed: bool,
+}
+
 async fn openapi(_: crate::auth::Viewer) -> impl IntoResponse {
     (
         [(header::CONTENT_TYPE, "application/json")],
-        include_str!("openapi.json"),
+        schemas::document(),
     )
-}
-
-async fn not_found(request: Request) -> ApiError {
-    ApiError::not_found(format!("no route for {}", request.uri().path()))
 }
 
 async fn method_not_allowed(request: Request) -> ApiError {

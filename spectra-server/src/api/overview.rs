@@ -6,13 +6,12 @@ use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use chrono::Utc;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use super::governance::{cursor_of, page};
 use super::{ApiError, AppState};
 use crate::auth::Viewer;
-use crate::overview::{OverviewQuery, STATUSES, SortKey, overview};
+use crate::overview::{Overview, OverviewQuery, STATUSES, SortKey, overview};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/api/v1/overview", get(fleet_overview))
@@ -36,7 +35,7 @@ async fn fleet_overview(
     State(state): State<AppState>,
     _: Viewer,
     params: Result<Query<Params>, QueryRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<OverviewPage>, ApiError> {
     let Query(params) = params?;
     if let Some(status) = &params.status
         && !STATUSES.contains(&status.as_str())
@@ -83,12 +82,18 @@ async fn fleet_overview(
         offset: offset.unwrap_or(0),
         limit,
     };
-    let found = overview(&state.store, &query, Utc::now()).await?;
-    let next = found.next_offset.map(|offset| cursor_of(&offset));
-    let mut body = serde_json::to_value(&found).unwrap_or_default();
-    body["next_cursor"] = json!(next);
-    if let Some(object) = body.as_object_mut() {
-        object.remove("next_offset");
-    }
-    Ok(Json(body))
+    let overview = overview(&state.store, &query, Utc::now()).await?;
+    let next_cursor = overview.next_offset.map(|offset| cursor_of(&offset));
+    Ok(Json(OverviewPage {
+        overview,
+        next_cursor,
+    }))
+}
+
+/// The overview with the cursor of the next page of its table.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(super) struct OverviewPage {
+    #[serde(flatten)]
+    overview: Overview,
+    next_cursor: Option<String>,
 }

@@ -19,6 +19,18 @@ const GROWTH: f64 = 1.2;
 const FIRST_BOUND_SECS: f64 = 1e-5;
 const BOUNDS: usize = 96;
 
+/// One route's traffic on this replica (quantiles exact to within 20 %).
+#[derive(Debug, Clone, Default, serde::Serialize, schemars::JsonSchema)]
+pub struct RouteStats {
+    pub route: String,
+    pub requests: u64,
+    pub client_errors: u64,
+    pub server_errors: u64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+}
+
 #[derive(Debug, Default)]
 pub struct RequestStats {
     inner: Mutex<StatsInner>,
@@ -85,6 +97,35 @@ impl RequestStats {
             .entry(route.to_owned())
             .or_default()
             .record(elapsed.as_secs_f64());
+    }
+
+    /// Per route: requests, server errors and latency quantiles since this replica started.
+    pub fn routes(&self) -> Vec<RouteStats> {
+        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut routes: BTreeMap<&str, RouteStats> = BTreeMap::new();
+        for ((_, route, status), n) in &inner.counts {
+            let stats = routes.entry(route).or_insert_with(|| RouteStats {
+                route: route.clone(),
+                ..RouteStats::default()
+            });
+            stats.requests += n;
+            if *status >= 500 {
+                stats.server_errors += n;
+            } else if *status >= 400 {
+                stats.client_errors += n;
+            }
+        }
+        routes
+            .into_values()
+            .map(|mut stats| {
+                if let Some(histogram) = inner.latencies.get(&stats.route) {
+                    stats.p50_ms = histogram.quantile(0.5) * 1000.0;
+                    stats.p95_ms = histogram.quantile(0.95) * 1000.0;
+                    stats.p99_ms = histogram.quantile(0.99) * 1000.0;
+                }
+                stats
+            })
+            .collect()
     }
 
     /// Latency quantile of `route`, in seconds (for tests and benchmarks).

@@ -4,7 +4,7 @@ use super::*;
 
 /// A person who signs in. `password_hash` is an argon2id PHC string and never leaves the
 /// server (it is skipped when serialized).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct UserRecord {
     pub name: String,
     #[serde(skip)]
@@ -29,7 +29,7 @@ pub struct SessionRecord {
 }
 
 /// One line of the audit list.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct AuditEntry {
     pub id: String,
     pub at: DateTime<Utc>,

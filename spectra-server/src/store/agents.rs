@@ -3,7 +3,7 @@
 use super::tokens::insert_token;
 use super::*;
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct AgentRecord {
     pub id: String,
     pub hostname: String,
@@ -82,7 +82,7 @@ pub enum Enrollment<'a> {
 }
 
 /// One entry of an agent's identity trail.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct AgentEvent {
     pub agent_id: String,
     pub at: DateTime<Utc>,

@@ -6,7 +6,7 @@ use spectra_core::alert::{AlertRule, AlertState, Tracked};
 use super::*;
 
 /// A stored rule.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct AlertRuleRecord {
     #[serde(flatten)]
     pub rule: AlertRule,
@@ -16,7 +16,7 @@ pub struct AlertRuleRecord {
 }
 
 /// One alert (a rule and one of its series) as it stands.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct AlertRecord {
     pub rule: String,
     pub series: String,
@@ -52,7 +52,7 @@ impl AlertRecord {
 }
 
 /// A silence: delivery for matching alerts is held back between `starts_at` and `ends_at`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct Silence {
     pub id: String,
     pub rule: Option<String>,
@@ -79,7 +79,7 @@ pub struct OutboxRow {
 }
 
 /// One attempt at delivering a notice.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct DeliveryAttempt {
     pub outbox_id: String,
     pub rule: String,

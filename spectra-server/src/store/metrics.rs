@@ -291,4 +291,22 @@ impl Store {
         }
         Ok(rows)
     }
+
+    /// The newest envelope of every series of `kind` from `agent_id` (at most
+    /// [`MAX_PAGE_SIZE`]: a host's services or containers).
+    pub async fn latest_metrics_of_agent(
+        &self,
+        agent_id: &str,
+        kind: &str,
+    ) -> StoreResult<Vec<MetricRow>> {
+        let rows = sqlx::query(AssertSqlSafe(format!(
+            "SELECT agent_id, hostname, kind, ts, data FROM latest_metrics
+             WHERE agent_id = $1 AND kind = $2 ORDER BY series LIMIT {MAX_PAGE_SIZE}"
+        )))
+        .bind(agent_id)
+        .bind(kind)
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter().map(metric_from_row).collect()
+    }
 }

@@ -204,6 +204,17 @@ impl Store {
         self.backend.wakeups()
     }
 
+    /// The database's size on disk in bytes (SQLite: the main file's pages; PostgreSQL: the
+    /// whole database).
+    pub async fn size_bytes(&self) -> StoreResult<i64> {
+        let sql = if self.backend() == "sqlite" {
+            "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()"
+        } else {
+            "SELECT pg_database_size(current_database())"
+        };
+        Ok(sqlx::query_scalar(sql).fetch_one(self.reader()).await?)
+    }
+
     pub async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(self.reader()).await?;
         Ok(())

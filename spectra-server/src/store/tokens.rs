@@ -4,7 +4,7 @@ use super::agents::{AGENT_COLUMNS, agent_from_row};
 use super::*;
 
 /// A token as stored: only the hash of its secret is kept.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct TokenRecord {
     pub id: String,
     #[serde(skip)]

@@ -1,0 +1,97 @@
+//! The OpenAPI document: the routes, parameters, request bodies and errors of `openapi.json`,
+//! with the JSON Schemas of the answers derived here from the very types the handlers
+//! serialize (schemars), so an answer's shape is written once — in Rust — and the web app's
+//! TypeScript types are generated from the result (`web/`: `npm run gen:api`).
+//!
+//! Answers not yet listed in [`answers`] are documented without a schema.
+
+use std::sync::OnceLock;
+
+use schemars::generate::SchemaSettings;
+use schemars::{JsonSchema, SchemaGenerator};
+use serde_json::Value;
+
+use crate::accounts::SessionView;
+use crate::store::{
+    AgentEvent, AlertRuleRecord, AuditEntry, CommandRecord, DeliveryAttempt, Silence, UserRecord,
+};
+
+/// A page of a list: the items and the cursor of the next page (`null` on the last).
+#[derive(Debug, schemars::JsonSchema)]
+#[schemars(rename = "PageOf{T}")]
+#[allow(dead_code)] // only its schema is used: handlers build the same shape with `json!`
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// One documented answer: route, method, status and the schema of its body.
+struct Answer {
+    path: &'static str,
+    method: &'static str,
+    status: &'static str,
+    schema: fn(&mut SchemaGenerator) -> schemars::Schema,
+}
+
+fn answer<T: JsonSchema>(path: &'static str, method: &'static str, status: &'static str) -> Answer {
+    Answer {
+        path,
+        method,
+        status,
+        schema: |generator| generator.subschema_for::<T>(),
+    }
+}
+
+fn answers() -> Vec<Answer> {
+    use spectra_core::metrics::MetricField;
+    vec![
+        answer::<super::overview::OverviewPage>("/api/v1/overview", "get", "200"),
+        answer::<SessionView>("/api/v1/session", "get", "200"),
+        answer::<SessionView>("/api/v1/session", "post", "200"),
+        answer::<SessionView>("/api/v1/setup", "post", "200"),
+        answer::<SessionView>("/api/v1/account/password", "post", "200"),
+        answer::<Page<UserRecord>>("/api/v1/users", "get", "200"),
+        answer::<UserRecord>("/api/v1/users", "post", "201"),
+        answer::<UserRecord>("/api/v1/users/{name}", "patch", "200"),
+        answer::<Page<AuditEntry>>("/api/v1/audit", "get", "200"),
+        answer::<super::SetupState>("/api/v1/setup", "get", "200"),
+        answer::<Page<super::accounts::SessionItem>>("/api/v1/account/sessions", "get", "200"),
+        answer::<super::ServerHealth>("/api/v1/server-health", "get", "200"),
+        answer::<Page<MetricField>>("/api/v1/metric-fields", "get", "200"),
+        answer::<super::admin::AgentView>("/api/v1/agents/{id}", "get", "200"),
+        answer::<super::admin::AgentView>("/api/v1/agents/{id}/approve", "post", "200"),
+        answer::<Page<super::admin::AgentView>>("/api/v1/agents", "get", "200"),
+        answer::<Vec<AgentEvent>>("/api/v1/agents/{id}/events", "get", "200"),
+        answer::<super::history::MetricHistory>("/api/v1/metrics/query", "get", "200"),
+        answer::<super::admin::TokenList>("/api/v1/tokens", "get", "200"),
+        answer::<super::history::Latest>("/api/v1/agents/{id}/latest", "get", "200"),
+        answer::<CommandRecord>("/api/v1/commands/{id}", "get", "200"),
+        answer::<CommandRecord>("/api/v1/agents/{id}/commands", "post", "202"),
+        answer::<Page<crate::alerts::AlertView>>("/api/v1/alerts", "get", "200"),
+        answer::<Page<AlertRuleRecord>>("/api/v1/alert-rules", "get", "200"),
+        answer::<Page<Silence>>("/api/v1/silences", "get", "200"),
+        answer::<Page<DeliveryAttempt>>("/api/v1/alert-deliveries", "get", "200"),
+    ]
+}
+
+/// The whole document, built once.
+pub fn document() -> &'static str {
+    static DOCUMENT: OnceLock<String> = OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        let mut document: Value =
+            serde_json::from_str(include_str!("openapi.json")).unwrap_or_default();
+        let mut generator = SchemaSettings::draft2020_12()
+            .with(|settings| settings.definitions_path = "/components/schemas".into())
+            .into_generator();
+        for answer in answers() {
+            let schema = (answer.schema)(&mut generator);
+            let response =
+                &mut document["paths"][answer.path][answer.method]["responses"][answer.status];
+            response["content"]["application/json"]["schema"] = schema.to_value();
+        }
+        for (name, schema) in generator.definitions() {
+            document["components"]["schemas"][name] = schema.clone();
+        }
+        serde_json::to_string_pretty(&document).unwrap_or_default()
+    })
+}
