@@ -60,6 +60,8 @@ echo "== python"
 spectra-py/test.sh
 echo "== node"
 spectra-node/test.sh
+echo "== web app (types, Vitest, build, Chromium against a real server and agents)"
+web/test.sh
 echo "== uniffi"
 spectra-ffi/uniffi/test.sh
 echo "== fuzz (each target ${FUZZ_SECONDS:-20} s)"

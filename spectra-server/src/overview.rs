@@ -107,7 +107,8 @@ pub struct OverviewRow {
     /// The mount `disk_percent` is of.
     pub disk_mount: Option<String>,
     /// Mean CPU use (percent) per 5-minute bucket over the last hour, oldest first; `null`
-    /// where the agent sent nothing.
+    /// where the agent sent nothing. The newest bucket is still open and not rolled up yet:
+    /// until it is, it holds the newest sample (`cpu_percent`).
     pub cpu_trend: Vec<Option<f64>>,
 }
 

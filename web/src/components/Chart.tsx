@@ -49,7 +49,7 @@ export function Chart({ title, unit, series, height = 180 }: { title: string; un
         {
           stroke: 'currentColor',
           grid: { stroke: 'rgba(128,128,128,0.15)' },
-          size: 70,
+          size: 84,
           values: (_u, ticks) => ticks.map((v) => formatValue(unit, v)),
         },
       ],

@@ -32,10 +32,13 @@ export function ErrorNote({ error }: { error: unknown }) {
 export function FieldError({ error, text }: { error: unknown; text?: string }) {
   if (!(error instanceof ApiError)) return error ? <ErrorNote error={error} /> : null;
   const column = error.body.column ?? null;
+  const caret = text !== undefined && column !== null && column > 0;
+  // The server's message carries the CLI's own caret lines; the page draws its own instead.
+  const message = caret ? (error.body.message.split('\n')[0] ?? '') : error.body.message;
   return (
     <div className="field-error" role="alert">
-      <p>{error.body.message}</p>
-      {text !== undefined && column !== null && column > 0 && (
+      <p>{message}</p>
+      {caret && (
         <pre className="caret" aria-label={`at column ${column}`}>
           {text}
           {'\n'}

@@ -3,7 +3,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api } from '../api/client';
 import type { components } from '../api/schema';
 import { dateTime } from '../format';
-import { ErrorNote, Loading } from '../components/States';
+import { Empty, ErrorNote, Loading } from '../components/States';
 import { useCan } from '../session';
 
 type TokenList = components['schemas']['TokenList'];
@@ -57,7 +57,8 @@ export function SettingsPage() {
       {(create.isError || revoke.isError) && <ErrorNote error={create.error ?? revoke.error} />}
       {tokens.isPending && <Loading what="tokens" />}
       {tokens.isError && <ErrorNote error={tokens.error} />}
-      {tokens.data && (
+      {tokens.data && tokens.data.tokens.length === 0 && <Empty>No tokens yet: scripts use one each.</Empty>}
+      {tokens.data && tokens.data.tokens.length > 0 && (
         <div className="table-wrap">
           <table>
             <thead>
