@@ -60,6 +60,8 @@ echo "== python"
 spectra-py/test.sh
 echo "== node"
 spectra-node/test.sh
+echo "== schemathesis against the server's own /openapi.json (bounded)"
+spectra-server/schemathesis.sh
 echo "== web app (types, Vitest, build, Chromium against a real server and agents)"
 web/test.sh
 echo "== uniffi"

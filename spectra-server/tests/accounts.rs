@@ -535,7 +535,7 @@ async fn failed_logins_are_refused_alike_then_throttled_and_sign_out_is_real() {
 
         // An API token is not a session.
         let token_session = f.get("/api/v1/session", &f.admin).await;
-        assert_eq!(token_session.status, StatusCode::BAD_REQUEST);
+        assert_eq!(token_session.status, StatusCode::FORBIDDEN);
     });
 }
 

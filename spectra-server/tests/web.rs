@@ -216,3 +216,32 @@ fn the_web_apps_copy_of_the_openapi_document_is_current() {
         path.display()
     );
 }
+
+/// Every operation's parameters, when there are any, are a list (never `null`), and every
+/// list's `limit` states the bounds the server enforces.
+#[test]
+fn the_documents_paging_bounds_are_the_servers() {
+    let document: Value =
+        serde_json::from_str(spectra_server::api::schemas::document()).expect("json");
+    let mut limits = 0;
+    for (path, operations) in document["paths"].as_object().expect("paths") {
+        for (method, operation) in operations.as_object().expect("operations") {
+            let Some(parameters) = operation.get("parameters") else {
+                continue;
+            };
+            let parameters = parameters
+                .as_array()
+                .unwrap_or_else(|| panic!("{method} {path}: {parameters}"));
+            for limit in parameters.iter().filter(|p| p["name"] == "limit") {
+                limits += 1;
+                assert_eq!(limit["schema"]["minimum"], 1, "{method} {path}");
+                assert_eq!(
+                    limit["schema"]["maximum"],
+                    spectra_server::store::MAX_PAGE_SIZE,
+                    "{method} {path}"
+                );
+            }
+        }
+    }
+    assert!(limits >= 10, "the lists were found: {limits}");
+}

@@ -68,7 +68,7 @@ fn signed_in(state: &AppState, session: NewSession) -> Result<Response, ApiError
 
 fn session_of(caller: &Caller) -> Result<&SessionRecord, ApiError> {
     caller.session.as_ref().ok_or_else(|| {
-        ApiError::bad_request("this is for a signed-in user's session, not an API token")
+        ApiError::forbidden("this is for a signed-in user's session, not an API token")
     })
 }
 

@@ -54,7 +54,9 @@ pub(super) fn page<P: DeserializeOwned>(
             "limit: {limit} is not between 1 and {MAX_PAGE}"
         )));
     }
+    // `?cursor=` (empty) is the first page, as no cursor is.
     let position = cursor
+        .filter(|cursor| !cursor.is_empty())
         .map(|cursor| {
             CURSOR
                 .decode(cursor)

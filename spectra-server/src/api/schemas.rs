@@ -74,6 +74,38 @@ fn answers() -> Vec<Answer> {
     ]
 }
 
+/// Every list's `limit` states the bounds the server enforces (from the store's constants,
+/// so the two cannot differ).
+fn bound_paging(document: &mut Value) {
+    let Some(paths) = document["paths"].as_object_mut() else {
+        return;
+    };
+    for operation in paths
+        .values_mut()
+        .filter_map(Value::as_object_mut)
+        .flat_map(|ops| ops.values_mut())
+    {
+        // `get_mut`, not indexing: indexing would add `"parameters": null` where there is none.
+        let Some(parameters) = operation
+            .get_mut("parameters")
+            .and_then(Value::as_array_mut)
+        else {
+            continue;
+        };
+        for parameter in parameters
+            .iter_mut()
+            .filter(|p| p["name"] == "limit" && p["in"] == "query")
+        {
+            parameter["schema"] = serde_json::json!({
+                "type": "integer",
+                "minimum": 1,
+                "maximum": crate::store::MAX_PAGE_SIZE,
+                "default": crate::store::DEFAULT_PAGE_SIZE,
+            });
+        }
+    }
+}
+
 /// The whole document, built once.
 pub fn document() -> &'static str {
     static DOCUMENT: OnceLock<String> = OnceLock::new();
@@ -83,6 +115,7 @@ pub fn document() -> &'static str {
         let mut generator = SchemaSettings::draft2020_12()
             .with(|settings| settings.definitions_path = "/components/schemas".into())
             .into_generator();
+        bound_paging(&mut document);
         for answer in answers() {
             let schema = (answer.schema)(&mut generator);
             let response =

@@ -478,15 +478,6 @@ export interface paths {
                         "application/json": components["schemas"]["PageOfSessionItem"];
                     };
                 };
-                /** @description called with an API token, not a session */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
                 /** @description missing or wrong token, or no live session */
                 401: {
                     headers: {
@@ -496,7 +487,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description token of the wrong kind or role, or a session's change without its X-CSRF-Token */
+                /** @description an API token, not a signed-in session, or a change without its X-CSRF-Token */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -535,15 +526,6 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description called with an API token, not a session */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
                 /** @description missing or wrong token, or no live session */
                 401: {
                     headers: {
@@ -553,7 +535,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description token of the wrong kind or role, or a session's change without its X-CSRF-Token */
+                /** @description an API token, not a signed-in session, or a change without its X-CSRF-Token */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -3026,6 +3008,15 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description too many failed authentications from this token id or address this minute (code auth_throttled, Retry-After) */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
             };
         };
         put?: never;
@@ -4076,15 +4067,6 @@ export interface paths {
                         "application/json": components["schemas"]["SessionView"];
                     };
                 };
-                /** @description called with an API token, not a session */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
                 /** @description missing or wrong token, or no live session */
                 401: {
                     headers: {
@@ -4094,7 +4076,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description token of the wrong kind or role, or a session's change without its X-CSRF-Token */
+                /** @description an API token, not a signed-in session, or a change without its X-CSRF-Token */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -4196,15 +4178,6 @@ export interface paths {
                     };
                     content?: never;
                 };
-                /** @description called with an API token, not a session */
-                400: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
                 /** @description missing or wrong token, or no live session */
                 401: {
                     headers: {
@@ -4214,7 +4187,7 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
-                /** @description token of the wrong kind or role, or a session's change without its X-CSRF-Token */
+                /** @description an API token, not a signed-in session, or a change without its X-CSRF-Token */
                 403: {
                     headers: {
                         [name: string]: unknown;
@@ -4999,6 +4972,15 @@ export interface paths {
                         "application/json": components["schemas"]["Error"];
                     };
                 };
+                /** @description no such team */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
                 /** @description too many failed authentications from this token id or address this minute (code auth_throttled, Retry-After) */
                 429: {
                     headers: {
@@ -5600,6 +5582,15 @@ export interface paths {
                 };
                 /** @description token of the wrong kind or role */
                 403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description the user owns nothing in the index and read nothing */
+                404: {
                     headers: {
                         [name: string]: unknown;
                     };
@@ -6613,7 +6604,8 @@ export interface components {
             cpu_percent?: number | null;
             /**
              * @description Mean CPU use (percent) per 5-minute bucket over the last hour, oldest first; `null`
-             *     where the agent sent nothing.
+             *     where the agent sent nothing. The newest bucket is still open and not rolled up yet:
+             *     until it is, it holds the newest sample (`cpu_percent`).
              */
             cpu_trend: (number | null)[];
             /** @description The mount `disk_percent` is of. */
