@@ -174,6 +174,13 @@ async fn maintain(state: AppState) {
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tick.tick().await;
+        if let Err(e) = state
+            .store
+            .note_replica(&state.replica(chrono::Utc::now()))
+            .await
+        {
+            tracing::warn!(error = %e, "could not record this replica as alive; will retry");
+        }
         match maintenance::roll_up(&state.store, &state.config.retention).await {
             Ok(rows) => tracing::debug!(rows, "rollups written"),
             Err(e) => tracing::warn!(error = %e, "rollup failed; will retry"),

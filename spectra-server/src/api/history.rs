@@ -60,7 +60,7 @@ async fn list_snapshots(
     State(state): State<AppState>,
     _: Viewer,
     params: Result<Query<SnapshotParams>, QueryRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<SnapshotList>, ApiError> {
     let Query(params) = params?;
     let (from, to) = range(
         params.from.as_deref(),
@@ -76,9 +76,19 @@ async fn list_snapshots(
             millis(to).saturating_add(1),
         )
         .await?;
-    Ok(Json(
-        json!({"from": from, "to": to, "snapshots": snapshots}),
-    ))
+    Ok(Json(SnapshotList {
+        from,
+        to,
+        snapshots,
+    }))
+}
+
+/// Snapshot summaries in a range, oldest first.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+pub(super) struct SnapshotList {
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    snapshots: Vec<crate::store::SnapshotSummary>,
 }
 
 /// One snapshot with its whole report: what the tree looked like then.

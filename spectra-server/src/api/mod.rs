@@ -50,6 +50,8 @@ pub struct AppState {
     pub alert_evaluations: Arc<std::sync::atomic::AtomicU64>,
     /// When this replica's state was made (its server health page counts from here).
     pub started_at: DateTime<Utc>,
+    /// This replica's id in the `replicas` table (new at every start).
+    pub replica_id: String,
 }
 
 impl AppState {
@@ -61,6 +63,18 @@ impl AppState {
             shutdown: CancellationToken::new(),
             alert_evaluations: Arc::default(),
             started_at: Utc::now(),
+            replica_id: uuid::Uuid::new_v4().to_string(),
+        }
+    }
+
+    /// This replica as the `replicas` table records it, seen at `now`.
+    pub fn replica(&self, now: DateTime<Utc>) -> crate::store::ReplicaRecord {
+        crate::store::ReplicaRecord {
+            id: self.replica_id.clone(),
+            started_at: self.started_at,
+            last_seen: now,
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            listen: self.config.listen.to_string(),
         }
     }
 }
@@ -158,8 +172,16 @@ async fn server_health(
     State(state): State<AppState>,
     _: crate::auth::Viewer,
 ) -> Result<Json<ServerHealth>, ApiError> {
+    let now = Utc::now();
+    // This replica's own row is written now, so the page lists it from the first request.
+    state.store.note_replica(&state.replica(now)).await?;
+    let horizon = chrono::Duration::from_std(state.config.maintenance_interval * 3)
+        .unwrap_or(chrono::Duration::minutes(3))
+        + chrono::Duration::seconds(30);
     Ok(Json(ServerHealth {
-        generated_at: Utc::now(),
+        replicas: state.store.replicas_since(now - horizon).await?,
+        this_replica: state.replica_id.clone(),
+        generated_at: now,
         started_at: state.started_at,
         version: env!("CARGO_PKG_VERSION"),
         store: StoreHealth {
@@ -183,6 +205,10 @@ pub(crate) struct ServerHealth {
     alert_evaluations: u64,
     /// Requests per route since this replica started.
     routes: Vec<RouteStats>,
+    /// The replicas sharing the store, seen within three maintenance intervals.
+    replicas: Vec<crate::store::ReplicaRecord>,
+    /// Which of them answered.
+    this_replica: String,
 }
 
 #[derive(Debug, serde::Serialize, schemars::JsonSchema)]

@@ -63,6 +63,7 @@ fn answers() -> Vec<Answer> {
         answer::<Page<super::admin::AgentView>>("/api/v1/agents", "get", "200"),
         answer::<Vec<AgentEvent>>("/api/v1/agents/{id}/events", "get", "200"),
         answer::<super::history::MetricHistory>("/api/v1/metrics/query", "get", "200"),
+        answer::<super::history::SnapshotList>("/api/v1/snapshots", "get", "200"),
         answer::<super::admin::TokenList>("/api/v1/tokens", "get", "200"),
         answer::<super::history::Latest>("/api/v1/agents/{id}/latest", "get", "200"),
         answer::<CommandRecord>("/api/v1/commands/{id}", "get", "200"),

@@ -420,3 +420,61 @@ impl Store {
         Ok(())
     }
 }
+
+/// A server replica as it last reported itself.
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
+pub struct ReplicaRecord {
+    pub id: String,
+    pub started_at: DateTime<Utc>,
+    pub last_seen: DateTime<Utc>,
+    pub version: String,
+    /// The address it listens on, as it sees it.
+    pub listen: String,
+}
+
+impl Store {
+    /// Records that replica `replica` is alive at `now`.
+    pub async fn note_replica(&self, replica: &ReplicaRecord) -> StoreResult<()> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO replicas (id, started_at, last_seen, version, listen)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (id) DO UPDATE SET last_seen = excluded.last_seen",
+        )
+        .bind(&replica.id)
+        .bind(millis(replica.started_at))
+        .bind(millis(replica.last_seen))
+        .bind(&replica.version)
+        .bind(&replica.listen)
+        .execute(&mut *tx)
+        .await?;
+        // Replicas gone for a day are forgotten.
+        sqlx::query("DELETE FROM replicas WHERE last_seen < $1")
+            .bind(millis(replica.last_seen) - 86_400_000)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Replicas heard from since `since`, newest first (bounded: a fleet has few).
+    pub async fn replicas_since(&self, since: DateTime<Utc>) -> StoreResult<Vec<ReplicaRecord>> {
+        let rows: Vec<(String, i64, i64, String, String)> = sqlx::query_as(AssertSqlSafe(format!(
+            "SELECT id, started_at, last_seen, version, listen FROM replicas WHERE last_seen >= $1
+             ORDER BY last_seen DESC LIMIT {MAX_PAGE_SIZE}"
+        )))
+        .bind(millis(since))
+        .fetch_all(self.reader())
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, started, seen, version, listen)| ReplicaRecord {
+                id,
+                started_at: from_millis(started),
+                last_seen: from_millis(seen),
+                version,
+                listen,
+            })
+            .collect())
+    }
+}

@@ -55,7 +55,7 @@ use uuid::Uuid;
 use crate::auth::{Role, hex, sha256_hex};
 use metrics::write_batch;
 
-pub use accounts::{AuditEntry, SessionRecord, UserChange, UserRecord};
+pub use accounts::{AuditEntry, ReplicaRecord, SessionRecord, UserChange, UserRecord};
 pub use agents::{
     AgentCounts, AgentEvent, AgentRecord, Enrollment, LEGACY_MACHINE_PREFIX, REVOKED_TOKEN_MEMORY,
     Uploader,

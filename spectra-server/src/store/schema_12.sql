@@ -39,3 +39,13 @@ CREATE TABLE server_secrets (
     secret_hash TEXT NOT NULL,
     created_at BIGINT NOT NULL
 );
+
+-- The server replicas sharing this database: each writes its row as it runs maintenance,
+-- so any replica's server health page lists them all.
+CREATE TABLE replicas (
+    id TEXT PRIMARY KEY,
+    started_at BIGINT NOT NULL,
+    last_seen BIGINT NOT NULL,
+    version TEXT NOT NULL,
+    listen TEXT NOT NULL
+);

@@ -4,7 +4,7 @@ use super::agents::touch_agent;
 use super::*;
 use spectra_core::scan::{OwnerUsage, ScanReport};
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, schemars::JsonSchema)]
 pub struct SnapshotSummary {
     pub id: String,
     pub agent_id: String,

@@ -4559,7 +4559,9 @@ export interface paths {
                     headers: {
                         [name: string]: unknown;
                     };
-                    content?: never;
+                    content: {
+                        "application/json": components["schemas"]["SnapshotList"];
+                    };
                 };
                 /** @description bad input */
                 400: {
@@ -6725,6 +6727,17 @@ export interface components {
             os: string;
             version: string;
         };
+        /** @description A server replica as it last reported itself. */
+        ReplicaRecord: {
+            id: string;
+            /** Format: date-time */
+            last_seen: string;
+            /** @description The address it listens on, as it sees it. */
+            listen: string;
+            /** Format: date-time */
+            started_at: string;
+            version: string;
+        };
         /** @enum {string} */
         Role: "agent" | "viewer" | "operator" | "admin";
         /** @description One route's traffic on this replica (quantiles exact to within 20 %). */
@@ -6763,11 +6776,15 @@ export interface components {
             alert_evaluations: number;
             /** Format: date-time */
             generated_at: string;
+            /** @description The replicas sharing the store, seen within three maintenance intervals. */
+            replicas: components["schemas"]["ReplicaRecord"][];
             /** @description Requests per route since this replica started. */
             routes: components["schemas"]["RouteStats"][];
             /** Format: date-time */
             started_at: string;
             store: components["schemas"]["StoreHealth"];
+            /** @description Which of them answered. */
+            this_replica: string;
             version: string;
         };
         SessionItem: {
@@ -6818,6 +6835,32 @@ export interface components {
             rule?: string | null;
             /** Format: date-time */
             starts_at: string;
+        };
+        /** @description Snapshot summaries in a range, oldest first. */
+        SnapshotList: {
+            /** Format: date-time */
+            from: string;
+            snapshots: components["schemas"]["SnapshotSummary"][];
+            /** Format: date-time */
+            to: string;
+        };
+        SnapshotSummary: {
+            agent_id: string;
+            /** Format: int64 */
+            apparent_bytes: number;
+            /** Format: int64 */
+            dirs: number;
+            /** Format: int64 */
+            disk_bytes: number;
+            /** Format: int64 */
+            files: number;
+            id: string;
+            partial: boolean;
+            /** Format: date-time */
+            received_at: string;
+            root: string;
+            /** Format: date-time */
+            taken_at: string;
         };
         StoreHealth: {
             backend: string;

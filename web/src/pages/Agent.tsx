@@ -11,9 +11,10 @@ import { useCan } from '../session';
 import { REFRESH_MS } from './Overview';
 
 type Latest = components['schemas']['Latest'];
+type SnapshotList = components['schemas']['SnapshotList'];
 
 export const RANGES = ['5m', '1h', '6h', '24h', '7d', '30d'] as const;
-const TABS = ['charts', 'processes', 'services', 'containers', 'applications', 'events', 'diagnostics'] as const;
+const TABS = ['charts', 'processes', 'services', 'containers', 'applications', 'events', 'snapshots', 'diagnostics'] as const;
 type Tab = (typeof TABS)[number];
 
 /// The metric schema, read once: units for every series the pages show.
@@ -163,6 +164,38 @@ function LatestTable({ agent, kind }: { agent: string; kind: string }) {
         </table>
       </div>
     </>
+  );
+}
+
+function Snapshots({ agent }: { agent: string }) {
+  const snapshots = useQuery({
+    queryKey: ['snapshots', agent],
+    queryFn: () => api<SnapshotList>('GET', withQuery('/api/v1/snapshots', { agent, from: '-30d' })),
+  });
+  if (snapshots.isPending) return <Loading what="snapshots" />;
+  if (snapshots.isError) return <ErrorNote error={snapshots.error} />;
+  if (snapshots.data.snapshots.length === 0) return <Empty>No snapshot in the last 30 days (the agent's scheduled scans send them).</Empty>;
+  return (
+    <div className="table-wrap">
+      <table>
+        <caption className="visually-hidden">Snapshots of the last 30 days</caption>
+        <thead>
+          <tr><th scope="col">Taken</th><th scope="col">Root</th><th scope="col">Size</th><th scope="col">On disk</th><th scope="col">Files</th><th scope="col">Directories</th></tr>
+        </thead>
+        <tbody>
+          {[...snapshots.data.snapshots].reverse().map((s) => (
+            <tr key={s.id}>
+              <td>{dateTime(s.taken_at)}{s.partial ? ' (partial)' : ''}</td>
+              <td><code>{s.root}</code></td>
+              <td>{formatValue('bytes', s.apparent_bytes)}</td>
+              <td>{formatValue('bytes', s.disk_bytes)}</td>
+              <td>{formatValue('count', s.files)}</td>
+              <td>{formatValue('count', s.dirs)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
   );
 }
 
@@ -358,6 +391,7 @@ export function AgentPage() {
           <LatestTable agent={a.id} kind={tab} />
         )}
         {tab === 'events' && <Events agent={a.id} />}
+        {tab === 'snapshots' && <Snapshots agent={a.id} />}
         {tab === 'diagnostics' && <Diagnostics agent={a.id} />}
       </div>
     </section>

@@ -2,7 +2,7 @@ import { useRef } from 'react';
 import { useQuery } from '@tanstack/react-query';
 import { api } from '../api/client';
 import type { ServerHealth } from '../api/types';
-import { ago, bytes, fixed, seconds } from '../format';
+import { ago, bytes, dateTime, fixed, seconds } from '../format';
 import { ErrorNote, Loading } from '../components/States';
 
 const REFRESH_MS = 5_000;
@@ -81,6 +81,15 @@ export function HealthPage() {
         </table>
       </div>
       <p className="muted">Latencies are exact to within 20 %; the same figures are on <code>/metrics</code> for Prometheus.</p>
+      <h2>Replicas</h2>
+      <ul className="replicas">
+        {data.replicas.map((r) => (
+          <li key={r.id}>
+            <code>{r.listen}</code> {r.id === data.this_replica ? <strong>(this one)</strong> : null} — version {r.version}, up since{' '}
+            {dateTime(r.started_at)}, last seen {ago(r.last_seen)}
+          </li>
+        ))}
+      </ul>
     </section>
   );
 }

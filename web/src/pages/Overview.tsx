@@ -241,6 +241,7 @@ export function OverviewPage() {
                       <th
                         key={header.id}
                         scope="col"
+                        data-column={header.column.id}
                         aria-sort={sorted === 'asc' ? 'ascending' : sorted === 'desc' ? 'descending' : 'none'}
                       >
                         {header.column.getCanSort() ? (
