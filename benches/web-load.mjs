@@ -129,6 +129,22 @@ async function main() {
   const auth = { Authorization: `Bearer ${tokenOut}` };
   await fetch(`${url}/api/v1/users`, { method: 'POST', headers: { ...auth, 'Content-Type': 'application/json' }, body: JSON.stringify({ name: 'bench', role: 'admin', password: 'bench password' }) });
 
+  // A login's time must not tell whether the name exists: 10 unknown names against 10 real
+  // users with a wrong password (each once: the throttle counts 5 per account, 30 per address).
+  const loginMs = { unknown: [], wrong_password: [] };
+  for (let i = 0; i < 10; i += 1) {
+    await fetch(`${url}/api/v1/users`, { method: 'POST', headers: { ...auth, 'Content-Type': 'application/json' }, body: JSON.stringify({ name: `real-${i}`, role: 'viewer', password: 'the real password' }) });
+  }
+  for (let i = 0; i < 10; i += 1) {
+    for (const [kind, user] of [['unknown', `ghost-${i}`], ['wrong_password', `real-${i}`]]) {
+      const started = performance.now();
+      const response = await fetch(`${url}/api/v1/session`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ user, password: 'not the password' }) });
+      await response.arrayBuffer();
+      if (response.status !== 401) throw new Error(`login ${user}: ${response.status}`);
+      loginMs[kind].push(performance.now() - started);
+    }
+  }
+
   // Wait until the rollups cover the 30 days (the agent page reads them).
   for (let i = 0; i < 240; i += 1) {
     const history = await (await fetch(`${url}/api/v1/metrics/query?agent=${deep.id}&type=cpu&from=-30d`, { headers: auth })).json();
@@ -208,6 +224,7 @@ async function main() {
     overview_transfer_kb: +(median(overviewLoads.map((l) => l.bytes)) / 1024).toFixed(0),
     agent_30d_cold_load_ms: +median(agentLoads.map((l) => l.shown)).toFixed(0),
     initial_js_gzip_kb: +(initialJs / 1024).toFixed(1),
+    failed_login_ms: { unknown_user: +median(loginMs.unknown).toFixed(1), wrong_password: +median(loginMs.wrong_password).toFixed(1) },
     server_cpu_percent: { agents_sending_no_pages: +idleCpu.toFixed(1), with_50_open_pages: +pagesCpu.toFixed(1) },
   }));
   process.exit(0);

@@ -229,6 +229,19 @@ async fn throttled(
     Ok(())
 }
 
+/// Counts a wrong password against the account and the address.
+async fn count_failure(
+    store: &Store,
+    user: &str,
+    from: Option<IpAddr>,
+    now: DateTime<Utc>,
+) -> AccountResult<()> {
+    let (by_user, by_addr) = login_subjects(user, from);
+    let subjects: Vec<String> = std::iter::once(by_user).chain(by_addr).collect();
+    store.record_auth_failure(&subjects, now).await?;
+    Ok(())
+}
+
 /// Checks `user`'s `password` and opens a session. Every failure (unknown user, disabled,
 /// wrong password) reads the same and is counted against the account and the address.
 pub async fn login(
@@ -246,9 +259,7 @@ pub async fn login(
         .map_or_else(|| decoy_hash().to_owned(), |u| u.password_hash.clone());
     let matches = password.len() <= MAX_PASSWORD_BYTES && verify_password(password, &stored).await;
     let Some(account) = found.filter(|u| matches && !u.disabled) else {
-        let (by_user, by_addr) = login_subjects(user, from);
-        let subjects: Vec<String> = std::iter::once(by_user).chain(by_addr).collect();
-        store.record_auth_failure(&subjects, now).await?;
+        count_failure(store, user, from, now).await?;
         let name = if user.len() <= 64 { user } else { "(too long)" };
         store
             .audit(&audit_entry(name, "login-failed", name, "", from, now))
@@ -494,9 +505,7 @@ pub async fn change_own_password(
         return Err(AccountError::SessionEnded);
     };
     if !verify_password(current, &user.password_hash).await {
-        let (by_user, by_addr) = login_subjects(name, from);
-        let subjects: Vec<String> = std::iter::once(by_user).chain(by_addr).collect();
-        store.record_auth_failure(&subjects, now).await?;
+        count_failure(store, name, from, now).await?;
         return Err(AccountError::Invalid(
             "current_password: not this account's password".to_owned(),
         ));

@@ -84,8 +84,12 @@ async fn health_needs_no_token_and_everything_else_does() {
         let reply = f.get("/api/v1/agents", &forged).await;
         assert_error(&reply, StatusCode::UNAUTHORIZED, "unauthorized");
 
-        let reply = f.get("/no/such/route", &f.viewer).await;
+        let reply = f.get("/api/v1/no/such/route", &f.viewer).await;
         assert_error(&reply, StatusCode::NOT_FOUND, "not_found");
+        // Outside the API, a path is one of the web app's pages (its router says "not found").
+        let page = f.get("/no/such/route", &f.viewer).await;
+        assert_eq!(page.status, StatusCode::OK);
+        assert!(page.text.contains("<div id=\"root\">"), "{}", page.text);
         let reply = f
             .send(Method::PATCH, "/api/v1/agents", &f.admin, &json!({}))
             .await;
@@ -1288,6 +1292,7 @@ async fn futures_join_all(
                 headers: axum::http::HeaderMap::new(),
                 body: serde_json::from_slice(&bytes).unwrap_or_default(),
                 text: String::from_utf8_lossy(&bytes).into_owned(),
+                bytes: bytes.to_vec(),
             };
             (token, reply)
         });

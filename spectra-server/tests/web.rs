@@ -61,6 +61,29 @@ async fn the_app_is_served_with_its_headers_and_pages_on_deep_links() {
                 .starts_with("text/javascript")
         );
 
+        let gzipped = f
+            .request_from(
+                "127.0.0.1:1".parse().expect("addr"),
+                Method::GET,
+                script,
+                &[("accept-encoding", "gzip")],
+                Vec::new(),
+            )
+            .await;
+        assert_eq!(gzipped.headers["content-encoding"], "gzip");
+        assert!(
+            gzipped.bytes.len() * 2 < asset.bytes.len(),
+            "gzip: {} of {} bytes",
+            gzipped.bytes.len(),
+            asset.bytes.len()
+        );
+        let mut unzipped = Vec::new();
+        std::io::Read::read_to_end(
+            &mut flate2::read::GzDecoder::new(&gzipped.bytes[..]),
+            &mut unzipped,
+        )
+        .expect("gzip");
+        assert_eq!(unzipped, asset.bytes);
         let deep = f
             .request(
                 Method::GET,

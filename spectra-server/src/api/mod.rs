@@ -108,6 +108,8 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             web::security_headers,
         ))
+        // Answers are gzipped for clients that ask (the app's script shrinks to a third).
+        .layer(tower_http::compression::CompressionLayer::new().gzip(true))
         // A panic left in a library must not close a connection without an answer.
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .layer(tower_http::trace::TraceLayer::new_for_http())

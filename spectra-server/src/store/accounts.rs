@@ -66,12 +66,13 @@ fn user_from_row(row: &AnyRow) -> StoreResult<UserRecord> {
     })
 }
 
-fn session_from_row(row: &AnyRow) -> StoreResult<SessionRecord> {
+/// A session from `row`, whose creation time is in column `created_column`.
+fn session_from_row(row: &AnyRow, created_column: &str) -> StoreResult<SessionRecord> {
     Ok(SessionRecord {
         id_hash: row.try_get("id_hash")?,
         user: row.try_get("user_name")?,
         csrf_token: row.try_get("csrf_token")?,
-        created_at: from_millis(row.try_get("created_at")?),
+        created_at: from_millis(row.try_get(created_column)?),
         last_seen: from_millis(row.try_get("last_seen")?),
         from_addr: row.try_get("from_addr")?,
     })
@@ -254,29 +255,19 @@ impl Store {
 
     /// The session whose secret hashes to `id_hash`, with its user.
     pub async fn session(&self, id_hash: &str) -> StoreResult<Option<(SessionRecord, UserRecord)>> {
+        // The session's own columns under other names, so that the user's read as a user's.
         let row = sqlx::query(
-            "SELECT s.id_hash, s.user_name, s.csrf_token, s.created_at, s.last_seen, s.from_addr,
-                    u.name, u.password_hash, u.role, u.disabled, u.created_at AS user_created,
-                    u.updated_at
+            "SELECT s.id_hash, s.user_name, s.csrf_token, s.created_at AS session_created_at,
+                    s.last_seen, s.from_addr,
+                    u.name, u.password_hash, u.role, u.disabled, u.created_at, u.updated_at
              FROM sessions s JOIN users u ON u.name = s.user_name WHERE s.id_hash = $1",
         )
         .bind(id_hash)
         .fetch_optional(self.reader())
         .await?;
         let Some(row) = row else { return Ok(None) };
-        let session = session_from_row(&row)?;
-        let role: String = row.try_get("role")?;
-        let user = UserRecord {
-            name: row.try_get("name")?,
-            password_hash: row.try_get("password_hash")?,
-            role: role.parse().map_err(|message| StoreError::Corrupt {
-                what: "user role",
-                message,
-            })?,
-            disabled: row.try_get::<i64, _>("disabled")? != 0,
-            created_at: from_millis(row.try_get("user_created")?),
-            updated_at: from_millis(row.try_get("updated_at")?),
-        };
+        let session = session_from_row(&row, "session_created_at")?;
+        let user = user_from_row(&row)?;
         Ok(Some((session, user)))
     }
 
@@ -321,7 +312,9 @@ impl Store {
         .bind(user)
         .fetch_all(self.reader())
         .await?;
-        rows.iter().map(session_from_row).collect()
+        rows.iter()
+            .map(|row| session_from_row(row, "created_at"))
+            .collect()
     }
 
     /// Removes sessions idle since before `idle_before` or created before `created_before`.

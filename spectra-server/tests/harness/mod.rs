@@ -153,6 +153,8 @@ pub struct Reply {
     pub headers: HeaderMap,
     pub body: Value,
     pub text: String,
+    /// The body as it came (compressed, when the answer is).
+    pub bytes: Vec<u8>,
 }
 
 impl Fixture {
@@ -188,6 +190,7 @@ impl Fixture {
             headers,
             body,
             text,
+            bytes: bytes.to_vec(),
         }
     }
 

@@ -6,6 +6,7 @@ import type { AgentEvent, AgentView, CommandRecord, MetricField, MetricHistory, 
 import type { components } from '../api/schema';
 import { ago, dateTime, formatValue } from '../format';
 import { Chart, type ChartSeries } from '../components/Chart';
+import { ConfirmButton } from '../components/ConfirmButton';
 import { Empty, ErrorNote, Loading } from '../components/States';
 import { useCan } from '../session';
 import { REFRESH_MS } from './Overview';
@@ -338,15 +339,7 @@ export function AgentPage() {
             <button type="button" className="primary" onClick={() => approve.mutate()}>Approve</button>
           )}
           {isAdmin && (
-            <button
-              type="button"
-              className="danger"
-              onClick={() => {
-                if (window.confirm(`Deregister ${a.hostname}? Its token stops working.`)) deregister.mutate();
-              }}
-            >
-              Deregister
-            </button>
+            <ConfirmButton question={`Deregister ${a.hostname}? Its token stops working.`} onConfirm={() => deregister.mutate()}>Deregister</ConfirmButton>
           )}
         </div>
       </div>

@@ -4,6 +4,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, ApiError } from '../api/client';
 import type { AlertRuleRecord, AlertView, DeliveryAttempt, Page, Silence } from '../api/types';
 import { dateTime } from '../format';
+import { ConfirmButton } from '../components/ConfirmButton';
 import { Empty, ErrorNote, FieldError, Loading } from '../components/States';
 import { useCan } from '../session';
 import { REFRESH_MS } from './Overview';
@@ -198,15 +199,7 @@ function Rules() {
                       >
                         Edit
                       </button>
-                      <button
-                        type="button"
-                        className="danger"
-                        onClick={() => {
-                          if (window.confirm(`Delete rule ${r.name}?`)) remove.mutate(r.name);
-                        }}
-                      >
-                        Delete
-                      </button>
+                      <ConfirmButton question={`Delete rule ${r.name}?`} onConfirm={() => remove.mutate(r.name)}>Delete</ConfirmButton>
                     </td>
                   )}
                 </tr>

@@ -3,6 +3,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api } from '../api/client';
 import type { components } from '../api/schema';
 import { dateTime } from '../format';
+import { ConfirmButton } from '../components/ConfirmButton';
 import { Empty, ErrorNote, Loading } from '../components/States';
 import { useCan } from '../session';
 
@@ -69,9 +70,7 @@ export function SettingsPage() {
                 <tr key={t.id}>
                   <td>{t.name}</td><td>{t.role}</td><td>{t.agent_id ?? '—'}</td><td>{dateTime(t.created_at)}</td>
                   <td>
-                    <button type="button" className="danger" onClick={() => { if (window.confirm(`Revoke ${t.name}?`)) revoke.mutate(t.id); }}>
-                      Revoke
-                    </button>
+                    <ConfirmButton question={`Revoke ${t.name}?`} onConfirm={() => revoke.mutate(t.id)}>Revoke</ConfirmButton>
                   </td>
                 </tr>
               ))}

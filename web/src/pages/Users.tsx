@@ -3,6 +3,7 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api } from '../api/client';
 import type { AuditEntry, Page, UserRecord } from '../api/types';
 import { dateTime } from '../format';
+import { ConfirmButton } from '../components/ConfirmButton';
 import { Empty, ErrorNote, Loading } from '../components/States';
 import { useCan, useSession } from '../session';
 
@@ -135,15 +136,7 @@ export function UsersPage() {
                     >
                       Set password
                     </button>
-                    <button
-                      type="button"
-                      className="danger"
-                      onClick={() => {
-                        if (window.confirm(`Delete ${u.name}?`)) remove.mutate(u.name);
-                      }}
-                    >
-                      Delete
-                    </button>
+                    <ConfirmButton question={`Delete ${u.name}?`} onConfirm={() => remove.mutate(u.name)}>Delete</ConfirmButton>
                   </td>
                 </tr>
               ))}
