@@ -23,7 +23,7 @@ pub const SESSION_IDLE: Duration = Duration::hours(12);
 pub const SESSION_LIFETIME: Duration = Duration::days(7);
 pub const MIN_PASSWORD_CHARS: usize = 10;
 /// Longer passwords are refused before hashing: argon2 reads all of it.
-pub const MAX_PASSWORD_BYTES: usize = 1024;
+pub const MAX_PASSWORD_CHARS: usize = 1024;
 pub const MAX_LOGIN_FAILURES_PER_USER: i64 = 5;
 /// The cookie that carries a session's secret.
 pub const SESSION_COOKIE: &str = "spectra_session";
@@ -56,6 +56,9 @@ pub enum AccountError {
 
 pub type AccountResult<T> = Result<T, AccountError>;
 
+/// What [`check_user_name`] admits, for the API's document.
+pub const USER_NAME_PATTERN: &str = "^[A-Za-z0-9._@-]{1,64}$";
+
 /// A user name: 1 to 64 characters of letters, digits, `.`, `_`, `-` and `@`.
 pub fn check_user_name(name: &str) -> AccountResult<()> {
     let valid = !name.is_empty()
@@ -73,12 +76,13 @@ pub fn check_user_name(name: &str) -> AccountResult<()> {
 }
 
 pub fn check_password(password: &str) -> AccountResult<()> {
-    if password.len() > MAX_PASSWORD_BYTES {
+    let chars = password.chars().count();
+    if chars > MAX_PASSWORD_CHARS {
         return Err(AccountError::Invalid(format!(
-            "password: longer than {MAX_PASSWORD_BYTES} bytes"
+            "password: longer than {MAX_PASSWORD_CHARS} characters"
         )));
     }
-    if password.chars().count() < MIN_PASSWORD_CHARS {
+    if chars < MIN_PASSWORD_CHARS {
         return Err(AccountError::Invalid(format!(
             "password: at least {MIN_PASSWORD_CHARS} characters"
         )));
@@ -257,7 +261,9 @@ pub async fn login(
         .as_ref()
         .filter(|u| !u.disabled)
         .map_or_else(|| decoy_hash().to_owned(), |u| u.password_hash.clone());
-    let matches = password.len() <= MAX_PASSWORD_BYTES && verify_password(password, &stored).await;
+    // A long guess costs no more than a short one (4 bytes a character at the most).
+    let matches =
+        password.len() <= 4 * MAX_PASSWORD_CHARS && verify_password(password, &stored).await;
     let Some(account) = found.filter(|u| matches && !u.disabled) else {
         count_failure(store, user, from, now).await?;
         let name = if user.len() <= 64 { user } else { "(too long)" };
@@ -537,8 +543,8 @@ mod tests {
         assert!(check_password("correct horse").is_ok());
         let short = check_password("short").expect_err("short");
         assert!(short.to_string().contains("at least 10"), "{short}");
-        let long = check_password(&"x".repeat(MAX_PASSWORD_BYTES + 1)).expect_err("long");
-        assert!(long.to_string().contains("1024 bytes"), "{long}");
+        let long = check_password(&"x".repeat(MAX_PASSWORD_CHARS + 1)).expect_err("long");
+        assert!(long.to_string().contains("1024 characters"), "{long}");
     }
 
     #[tokio::test]

@@ -72,9 +72,9 @@ fn session_of(caller: &Caller) -> Result<&SessionRecord, ApiError> {
     })
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Login {
+pub(super) struct Login {
     user: String,
     password: String,
 }
@@ -170,10 +170,11 @@ async fn own_sessions(
     Ok(Json(json!({"items": items, "next_cursor": null})))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct PasswordChange {
+pub(super) struct PasswordChange {
     current_password: String,
+    #[schemars(length(min = accounts::MIN_PASSWORD_CHARS, max = accounts::MAX_PASSWORD_CHARS))]
     new_password: String,
 }
 
@@ -204,11 +205,13 @@ async fn setup_state(State(state): State<AppState>) -> Result<Json<super::SetupS
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Setup {
+pub(super) struct Setup {
     token: String,
+    #[schemars(regex(pattern = accounts::USER_NAME_PATTERN))]
     user: String,
+    #[schemars(length(min = accounts::MIN_PASSWORD_CHARS, max = accounts::MAX_PASSWORD_CHARS))]
     password: String,
 }
 
@@ -251,11 +254,25 @@ async fn list_users(
     Ok(Json(json!({"items": items, "next_cursor": next})))
 }
 
-#[derive(Debug, Deserialize)]
+/// The roles a user may have, for the document (an agent's role is for agents' tokens; the
+/// server refuses it for a user).
+#[derive(schemars::JsonSchema)]
+#[schemars(rename_all = "snake_case")]
+#[allow(dead_code)]
+enum UserRole {
+    Viewer,
+    Operator,
+    Admin,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct NewUser {
+pub(super) struct NewUser {
+    #[schemars(regex(pattern = accounts::USER_NAME_PATTERN))]
     name: String,
+    #[schemars(with = "UserRole")]
     role: Role,
+    #[schemars(length(min = accounts::MIN_PASSWORD_CHARS, max = accounts::MAX_PASSWORD_CHARS))]
     password: String,
 }
 
@@ -279,11 +296,13 @@ async fn add_user(
     Ok((StatusCode::CREATED, Json(user)))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ChangeUser {
+pub(super) struct ChangeUser {
+    #[schemars(with = "Option<UserRole>")]
     role: Option<Role>,
     disabled: Option<bool>,
+    #[schemars(length(min = accounts::MIN_PASSWORD_CHARS, max = accounts::MAX_PASSWORD_CHARS))]
     password: Option<String>,
 }
 

@@ -431,9 +431,10 @@ pub(super) async fn trigger_network(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct NewToken {
+pub(super) struct NewToken {
+    #[schemars(regex(pattern = "^(viewer|operator|admin)$"))]
     role: String,
     #[serde(default)]
     name: String,

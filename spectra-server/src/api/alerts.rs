@@ -240,9 +240,9 @@ async fn list_silences(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct NewSilence {
+pub(super) struct NewSilence {
     rule: Option<String>,
     agent: Option<String>,
     /// `key=value`: agents carrying this label.

@@ -107,6 +107,25 @@ fn bound_paging(document: &mut Value) {
     }
 }
 
+/// The request bodies derived from the types the handlers read them into (with the
+/// generator's deserialization view: what the server accepts).
+fn requests() -> Vec<Answer> {
+    use spectra_core::alert::AlertRule;
+    use spectra_core::protocol::Diagnostic;
+    vec![
+        answer::<super::accounts::Login>("/api/v1/session", "post", ""),
+        answer::<super::accounts::Setup>("/api/v1/setup", "post", ""),
+        answer::<super::accounts::PasswordChange>("/api/v1/account/password", "post", ""),
+        answer::<super::accounts::NewUser>("/api/v1/users", "post", ""),
+        answer::<super::accounts::ChangeUser>("/api/v1/users/{name}", "patch", ""),
+        answer::<super::admin::NewToken>("/api/v1/tokens", "post", ""),
+        answer::<Diagnostic>("/api/v1/agents/{id}/commands", "post", ""),
+        answer::<AlertRule>("/api/v1/alert-rules", "post", ""),
+        answer::<AlertRule>("/api/v1/alert-rules/{name}", "put", ""),
+        answer::<super::alerts::NewSilence>("/api/v1/silences", "post", ""),
+    ]
+}
+
 /// The whole document, built once.
 pub fn document() -> &'static str {
     static DOCUMENT: OnceLock<String> = OnceLock::new();
@@ -122,6 +141,18 @@ pub fn document() -> &'static str {
             let response =
                 &mut document["paths"][answer.path][answer.method]["responses"][answer.status];
             response["content"]["application/json"]["schema"] = schema.to_value();
+        }
+        // Inlined, so that a type the server reads (defaults optional) and writes (every field
+        // present) keeps both views.
+        let mut reader = SchemaSettings::draft2020_12()
+            .for_deserialize()
+            .with(|settings| settings.inline_subschemas = true)
+            .into_generator();
+        for request in requests() {
+            let schema = (request.schema)(&mut reader);
+            let body = &mut document["paths"][request.path][request.method]["requestBody"];
+            body["required"] = Value::Bool(true);
+            body["content"]["application/json"]["schema"] = schema.to_value();
         }
         for (name, schema) in generator.definitions() {
             document["components"]["schemas"][name] = schema.clone();

@@ -1304,7 +1304,70 @@ export interface paths {
             };
             requestBody: {
                 content: {
-                    "application/json": components["schemas"]["Diagnostic"];
+                    "application/json": {
+                        args: {
+                            /**
+                             * Format: uint32
+                             * @default 4
+                             */
+                            count?: number;
+                            host: string;
+                        };
+                        /** @constant */
+                        kind: "ping";
+                    } | {
+                        args: {
+                            host: string;
+                            /** Format: uint16 */
+                            port: number;
+                        };
+                        /** @constant */
+                        kind: "tcp_connect";
+                    } | {
+                        args: {
+                            host: string;
+                            /**
+                             * Format: uint8
+                             * @default 30
+                             */
+                            max_hops?: number;
+                        };
+                        /** @constant */
+                        kind: "traceroute";
+                    } | {
+                        /** @constant */
+                        kind: "netstat";
+                    } | {
+                        /** @constant */
+                        kind: "mounts";
+                    } | {
+                        args: {
+                            /**
+                             * Format: uint
+                             * @default 200
+                             */
+                            lines?: number;
+                            /**
+                             * @description Syslog severities, most severe first (journald's `PRIORITY`).
+                             * @default warning
+                             * @enum {string}
+                             */
+                            severity?: "emergency" | "alert" | "critical" | "error" | "warning" | "notice" | "info" | "debug";
+                        };
+                        /** @constant */
+                        kind: "logs";
+                    } | {
+                        args: {
+                            path: string;
+                            /**
+                             * Format: uint
+                             * @default 20
+                             */
+                            top?: number;
+                        };
+                        /** @constant */
+                        kind: "disk_usage";
+                    };
                 };
             };
             responses: {
@@ -1707,22 +1770,28 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        /** @description SERIES OP VALUE [for DURATION]: disk.usage_percent{mount_point="/"} > 90 for 10m, memory.available < 500MB, agent.heartbeat_age > 5m, service.down{name="nginx.service"} == 1, quota.level >= soft, time_to_full(disk.usage_percent, 6h) < 24h */
                         condition: string;
-                        /** @description no repeat of a firing notice within this (default 15m) */
-                        cooldown?: string;
-                        /** @description 1 to 200 bytes, no '/' */
+                        /** @description A duration (`15m`); default [`DEFAULT_COOLDOWN`]. */
+                        cooldown?: string | null;
                         name: string;
-                        /** @description webhook:URL (JSON POST signed in X-Spectra-Signature: sha256=HMAC-SHA256 of the body) or email:ADDRESS */
+                        /**
+                         * @description Where notices go: `webhook:https://…` or `email:ops@example.com`.
+                         * @default []
+                         */
                         notify?: string[];
-                        /** @description one agent, agents with all of these labels, or (empty) all */
+                        /**
+                         * @description Which agents a rule watches: one agent, the agents carrying all of some labels, or (both
+                         *     left out) all of them. Quota rules are not about agents and ignore the scope.
+                         * @default {}
+                         */
                         scope?: {
-                            agent?: string;
+                            agent?: string | null;
                             labels?: {
                                 [key: string]: string;
                             };
                         };
                         /**
+                         * @description How urgent an alert is.
                          * @default warning
                          * @enum {string}
                          */
@@ -1879,22 +1948,28 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        /** @description SERIES OP VALUE [for DURATION]: disk.usage_percent{mount_point="/"} > 90 for 10m, memory.available < 500MB, agent.heartbeat_age > 5m, service.down{name="nginx.service"} == 1, quota.level >= soft, time_to_full(disk.usage_percent, 6h) < 24h */
                         condition: string;
-                        /** @description no repeat of a firing notice within this (default 15m) */
-                        cooldown?: string;
-                        /** @description 1 to 200 bytes, no '/' */
+                        /** @description A duration (`15m`); default [`DEFAULT_COOLDOWN`]. */
+                        cooldown?: string | null;
                         name: string;
-                        /** @description webhook:URL (JSON POST signed in X-Spectra-Signature: sha256=HMAC-SHA256 of the body) or email:ADDRESS */
+                        /**
+                         * @description Where notices go: `webhook:https://…` or `email:ops@example.com`.
+                         * @default []
+                         */
                         notify?: string[];
-                        /** @description one agent, agents with all of these labels, or (empty) all */
+                        /**
+                         * @description Which agents a rule watches: one agent, the agents carrying all of some labels, or (both
+                         *     left out) all of them. Quota rules are not about agents and ignore the scope.
+                         * @default {}
+                         */
                         scope?: {
-                            agent?: string;
+                            agent?: string | null;
                             labels?: {
                                 [key: string]: string;
                             };
                         };
                         /**
+                         * @description How urgent an alert is.
                          * @default warning
                          * @enum {string}
                          */
@@ -4384,13 +4459,13 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        agent?: string;
-                        /** @description from now, 1s to 366d: 2h */
+                        agent?: string | null;
+                        /** @description How long from now, e.g. `2h`. */
                         duration: string;
-                        /** @description key=value of an agent label */
-                        label?: string;
+                        /** @description `key=value`: agents carrying this label. */
+                        label?: string | null;
                         reason: string;
-                        rule?: string;
+                        rule?: string | null;
                     };
                 };
             };
@@ -5319,9 +5394,9 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        /** @default  */
                         name?: string;
-                        /** @enum {unknown} */
-                        role: "viewer" | "operator" | "admin";
+                        role: string;
                     };
                 };
             };
@@ -5702,7 +5777,11 @@ export interface paths {
                     "application/json": {
                         name: string;
                         password: string;
-                        /** @enum {string} */
+                        /**
+                         * @description The roles a user may have, for the document (an agent's role is for agents' tokens; the
+                         *     server refuses it for a user).
+                         * @enum {string}
+                         */
                         role: "viewer" | "operator" | "admin";
                     };
                 };
@@ -5881,10 +5960,14 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
-                        disabled?: boolean;
-                        password?: string;
-                        /** @enum {string} */
-                        role?: "viewer" | "operator" | "admin";
+                        disabled?: boolean | null;
+                        password?: string | null;
+                        /**
+                         * @description The roles a user may have, for the document (an agent's role is for agents' tokens; the
+                         *     server refuses it for a user).
+                         * @enum {string|null}
+                         */
+                        role?: "viewer" | "operator" | "admin" | null;
                     };
                 };
             };
