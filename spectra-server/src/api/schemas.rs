@@ -1,9 +1,9 @@
-//! The OpenAPI document: the routes, parameters, request bodies and errors of `openapi.json`,
-//! with the JSON Schemas of the answers derived here from the very types the handlers
-//! serialize (schemars), so an answer's shape is written once — in Rust — and the web app's
-//! TypeScript types are generated from the result (`web/`: `npm run gen:api`).
-//!
-//! Answers not yet listed in [`answers`] are documented without a schema.
+//! The OpenAPI document: the routes, parameters and errors of `openapi.json`, with the JSON
+//! Schemas of the answers (and of the request bodies the web app sends) derived here from the
+//! very types the handlers serialize and read (schemars), so their shape is written once — in
+//! Rust — and the web app's TypeScript types are generated from the result (`web/`:
+//! `npm run gen:api`). Answers not listed in `answers()` are documented without a schema;
+//! request bodies not listed in `requests()` keep the schema written in `openapi.json`.
 
 use std::sync::OnceLock;
 
