@@ -98,7 +98,12 @@ pub fn app(state: AppState) -> Router {
         .merge(policies::routes())
         .merge(quotas::routes())
         .merge(governance::routes())
-        .fallback(web::fallback)
+        // The app's files are gzipped for browsers that ask (its script shrinks to a third);
+        // the API's answers are not: agents and scripts replay what they sent, compressed or not.
+        .fallback_service(
+            axum::routing::any(web::fallback)
+                .layer(tower_http::compression::CompressionLayer::new().gzip(true)),
+        )
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -108,8 +113,6 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             web::security_headers,
         ))
-        // Answers are gzipped for clients that ask (the app's script shrinks to a third).
-        .layer(tower_http::compression::CompressionLayer::new().gzip(true))
         // A panic left in a library must not close a connection without an answer.
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(panicked))
         .layer(tower_http::trace::TraceLayer::new_for_http())
