@@ -268,3 +268,40 @@ fn the_documents_paging_bounds_are_the_servers() {
     }
     assert!(limits >= 10, "the lists were found: {limits}");
 }
+
+/// The overview's query parameters are derived from its handler's type; the choices the
+/// server accepts are the ones the document lists.
+#[test]
+fn the_overviews_parameters_are_the_handlers() {
+    let document: Value =
+        serde_json::from_str(spectra_server::api::schemas::document()).expect("json");
+    let parameters = document["paths"]["/api/v1/overview"]["get"]["parameters"]
+        .as_array()
+        .expect("parameters");
+    let choices = |name: &str| -> Vec<String> {
+        let parameter = parameters
+            .iter()
+            .find(|p| p["name"] == name)
+            .unwrap_or_else(|| panic!("{name} in {parameters:?}"));
+        assert_eq!(parameter["in"], "query");
+        assert_eq!(parameter["required"], false, "{parameter}");
+        assert_eq!(parameter["schema"]["type"], "string", "{parameter}");
+        parameter["schema"]["enum"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{parameter}"))
+            .iter()
+            .map(|v| v.as_str().unwrap_or("").to_owned())
+            .collect()
+    };
+    assert_eq!(choices("sort"), spectra_server::overview::SortKey::NAMES);
+    assert_eq!(choices("status"), spectra_server::overview::STATUSES);
+    assert_eq!(choices("order"), ["asc", "desc"]);
+    let names: Vec<&str> = parameters
+        .iter()
+        .map(|p| p["name"].as_str().unwrap_or(""))
+        .collect();
+    for name in ["os", "label", "q", "limit", "cursor"] {
+        assert!(names.contains(&name), "{name} in {names:?}");
+    }
+    assert_eq!(names.len(), 8, "{names:?}");
+}

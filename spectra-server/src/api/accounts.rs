@@ -235,9 +235,9 @@ async fn set_up(
     signed_in(&state, session)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct PageQuery {
+pub(super) struct PageQuery {
     limit: Option<usize>,
     cursor: Option<String>,
 }

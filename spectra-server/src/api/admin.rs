@@ -62,9 +62,9 @@ fn view(agent: AgentRecord, now: DateTime<Utc>) -> AgentView {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct AgentFilter {
+pub(super) struct AgentFilter {
     /// `key=value[,key=value…]`: agents carrying every one of these labels.
     label: Option<String>,
     limit: Option<usize>,

@@ -31,9 +31,9 @@ pub(super) fn routes() -> Router<AppState> {
         )
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct ListParams {
+pub(super) struct ListParams {
     limit: Option<usize>,
     cursor: Option<String>,
 }
@@ -170,10 +170,11 @@ async fn delete_rule(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct AlertFilter {
+pub(super) struct AlertFilter {
     /// `pending`, `firing` or `resolved`.
+    #[schemars(extend("enum" = ["pending", "firing", "resolved"]))]
     state: Option<String>,
     rule: Option<String>,
     limit: Option<usize>,

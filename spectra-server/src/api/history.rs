@@ -30,9 +30,9 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/api/v1/agents/{id}/latest", get(latest))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct SnapshotParams {
+pub(super) struct SnapshotParams {
     agent: Option<String>,
     root: Option<String>,
     from: Option<String>,
@@ -184,9 +184,9 @@ async fn growth(
     })))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct MetricQuery {
+pub(super) struct MetricQuery {
     agent: String,
     #[serde(rename = "type")]
     kind: String,
@@ -345,9 +345,9 @@ pub(super) struct MetricSeries {
     points: Vec<Point>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct LatestParams {
+pub(super) struct LatestParams {
     #[serde(rename = "type")]
     kind: String,
 }

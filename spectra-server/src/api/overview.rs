@@ -17,15 +17,18 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/api/v1/overview", get(fleet_overview))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct Params {
+pub(super) struct Params {
+    #[schemars(extend("enum" = ["online", "stale", "offline", "pending"]))]
     status: Option<String>,
     os: Option<String>,
     /// `key=value[,key=value…]`.
     label: Option<String>,
     q: Option<String>,
+    #[schemars(extend("enum" = ["hostname", "status", "os", "cpu", "memory", "disk", "last_seen"]))]
     sort: Option<String>,
+    #[schemars(extend("enum" = ["asc", "desc"]))]
     order: Option<String>,
     limit: Option<usize>,
     cursor: Option<String>,

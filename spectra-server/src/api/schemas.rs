@@ -126,6 +126,62 @@ fn requests() -> Vec<Answer> {
     ]
 }
 
+/// The query parameters derived from the types the handlers read them into.
+fn queries() -> Vec<Answer> {
+    vec![
+        answer::<super::overview::Params>("/api/v1/overview", "get", ""),
+        answer::<super::accounts::PageQuery>("/api/v1/users", "get", ""),
+        answer::<super::accounts::PageQuery>("/api/v1/audit", "get", ""),
+        answer::<super::admin::AgentFilter>("/api/v1/agents", "get", ""),
+        answer::<super::alerts::AlertFilter>("/api/v1/alerts", "get", ""),
+        answer::<super::alerts::ListParams>("/api/v1/alert-rules", "get", ""),
+        answer::<super::alerts::ListParams>("/api/v1/silences", "get", ""),
+        answer::<super::alerts::ListParams>("/api/v1/alert-deliveries", "get", ""),
+        answer::<super::history::MetricQuery>("/api/v1/metrics/query", "get", ""),
+        answer::<super::history::LatestParams>("/api/v1/agents/{id}/latest", "get", ""),
+        answer::<super::history::SnapshotParams>("/api/v1/snapshots", "get", ""),
+    ]
+}
+
+/// The query parameters of an object schema: one per property, required when the type
+/// requires it, never `null` (an absent parameter is how a query says "none").
+fn query_parameters(schema: &Value) -> Vec<Value> {
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .map(|names| names.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let Some(properties) = schema["properties"].as_object() else {
+        return Vec::new();
+    };
+    properties
+        .iter()
+        .map(|(name, property)| {
+            let mut property = property.clone();
+            let description = property
+                .as_object_mut()
+                .and_then(|p| p.remove("description"))
+                .unwrap_or(Value::Null);
+            if let Some(types) = property.get_mut("type").and_then(Value::as_array_mut) {
+                types.retain(|t| t != "null");
+                if let [only] = types.as_slice() {
+                    let only = only.clone();
+                    property["type"] = only;
+                }
+            }
+            let mut parameter = serde_json::json!({
+                "name": name,
+                "in": "query",
+                "required": required.contains(&name.as_str()),
+                "schema": property,
+            });
+            if !description.is_null() {
+                parameter["description"] = description;
+            }
+            parameter
+        })
+        .collect()
+}
+
 /// The whole document, built once.
 pub fn document() -> &'static str {
     static DOCUMENT: OnceLock<String> = OnceLock::new();
@@ -135,6 +191,23 @@ pub fn document() -> &'static str {
         let mut generator = SchemaSettings::draft2020_12()
             .with(|settings| settings.definitions_path = "/components/schemas".into())
             .into_generator();
+        // Inlined, so that a type the server reads (defaults optional) and writes (every field
+        // present) keeps both views.
+        let mut reader = SchemaSettings::draft2020_12()
+            .for_deserialize()
+            .with(|settings| settings.inline_subschemas = true)
+            .into_generator();
+        for query in queries() {
+            let schema = (query.schema)(&mut reader).to_value();
+            let operation = &mut document["paths"][query.path][query.method];
+            let mut parameters: Vec<Value> = operation
+                .get("parameters")
+                .and_then(Value::as_array)
+                .map(|all| all.iter().filter(|p| p["in"] != "query").cloned().collect())
+                .unwrap_or_default();
+            parameters.extend(query_parameters(&schema));
+            operation["parameters"] = Value::Array(parameters);
+        }
         bound_paging(&mut document);
         for answer in answers() {
             let schema = (answer.schema)(&mut generator);
@@ -142,12 +215,6 @@ pub fn document() -> &'static str {
                 &mut document["paths"][answer.path][answer.method]["responses"][answer.status];
             response["content"]["application/json"]["schema"] = schema.to_value();
         }
-        // Inlined, so that a type the server reads (defaults optional) and writes (every field
-        // present) keeps both views.
-        let mut reader = SchemaSettings::draft2020_12()
-            .for_deserialize()
-            .with(|settings| settings.inline_subschemas = true)
-            .into_generator();
         for request in requests() {
             let schema = (request.schema)(&mut reader);
             let body = &mut document["paths"][request.path][request.method]["requestBody"];

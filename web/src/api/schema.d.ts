@@ -984,12 +984,10 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
-                    /** @description key=value[,key=value…]: only agents carrying every one of these labels (e.g. env=prod). */
-                    label?: string;
-                    /** @description items per page, 1 to 1000 (default 100) */
-                    limit?: number;
-                    /** @description next_cursor of the previous page (opaque) */
                     cursor?: string;
+                    /** @description `key=value[,key=value…]`: agents carrying every one of these labels. */
+                    label?: string;
+                    limit?: number;
                 };
                 header?: never;
                 path?: never;
@@ -1536,7 +1534,6 @@ export interface paths {
         get: {
             parameters: {
                 query: {
-                    /** @description the metric kind (cpu, processes, services, …) */
                     type: string;
                 };
                 header?: never;
@@ -1623,10 +1620,8 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
-                    /** @description items per page, 1 to 1000 (default 100) */
-                    limit?: number;
-                    /** @description next_cursor of the previous page (opaque) */
                     cursor?: string;
+                    limit?: number;
                 };
                 header?: never;
                 path?: never;
@@ -1700,10 +1695,8 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
-                    /** @description items per page, 1 to 1000 (default 100) */
-                    limit?: number;
-                    /** @description next_cursor of the previous page (opaque) */
                     cursor?: string;
+                    limit?: number;
                 };
                 header?: never;
                 path?: never;
@@ -2114,14 +2107,11 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
-                    /** @description pending, firing or resolved */
-                    state?: string;
-                    /** @description one rule's alerts */
-                    rule?: string;
-                    /** @description items per page, 1 to 1000 (default 100) */
-                    limit?: number;
-                    /** @description next_cursor of the previous page (opaque) */
                     cursor?: string;
+                    limit?: number;
+                    rule?: string;
+                    /** @description `pending`, `firing` or `resolved`. */
+                    state?: "pending" | "firing" | "resolved";
                 };
                 header?: never;
                 path?: never;
@@ -2195,10 +2185,8 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
-                    /** @description items per page, 1 to 1000 (default 100) */
-                    limit?: number;
-                    /** @description next_cursor of the previous page (opaque) */
                     cursor?: string;
+                    limit?: number;
                 };
                 header?: never;
                 path?: never;
@@ -2860,16 +2848,12 @@ export interface paths {
         get: {
             parameters: {
                 query: {
-                    /** @description agent id */
                     agent: string;
-                    /** @description metric type, e.g. cpu */
-                    type: string;
-                    /** @description default -1h */
                     from?: string;
-                    /** @description default now */
-                    to?: string;
-                    /** @description bucket width, e.g. 5m */
+                    /** @description Bucket width, e.g. `60s`, `5m`, `1h`; default: the range in about 300 points. */
                     step?: string;
+                    to?: string;
+                    type: string;
                 };
                 header?: never;
                 path?: never;
@@ -2952,22 +2936,15 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
-                    /** @description online, stale, offline or pending */
-                    status?: "online" | "stale" | "offline" | "pending";
-                    /** @description agents of this OS */
-                    os?: string;
-                    /** @description key=value[,key=value…]: agents carrying every one */
-                    label?: string;
-                    /** @description text in the hostname, id or a key=value label (case-insensitive) */
-                    q?: string;
-                    /** @description column to sort by (default hostname) */
-                    sort?: "hostname" | "status" | "os" | "cpu" | "memory" | "disk" | "last_seen";
-                    /** @description asc (default) or desc; rows without a value come last either way */
-                    order?: "asc" | "desc";
-                    /** @description items per page, 1 to 1000 (default 100) */
-                    limit?: number;
-                    /** @description next_cursor of the previous page (opaque) */
                     cursor?: string;
+                    /** @description `key=value[,key=value…]`. */
+                    label?: string;
+                    limit?: number;
+                    order?: "asc" | "desc";
+                    os?: string;
+                    q?: string;
+                    sort?: "hostname" | "status" | "os" | "cpu" | "memory" | "disk" | "last_seen";
+                    status?: "online" | "stale" | "offline" | "pending";
                 };
                 header?: never;
                 path?: never;
@@ -4389,10 +4366,8 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
-                    /** @description items per page, 1 to 1000 (default 100) */
-                    limit?: number;
-                    /** @description next_cursor of the previous page (opaque) */
                     cursor?: string;
+                    limit?: number;
                 };
                 header?: never;
                 path?: never;
@@ -4614,13 +4589,9 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
-                    /** @description agent id */
                     agent?: string;
-                    /** @description scanned root */
-                    root?: string;
-                    /** @description RFC 3339, Unix seconds, now or -DURATION */
                     from?: string;
-                    /** @description as from */
+                    root?: string;
                     to?: string;
                 };
                 header?: never;
@@ -5705,10 +5676,8 @@ export interface paths {
         get: {
             parameters: {
                 query?: {
-                    /** @description items per page, 1 to 1000 (default 100) */
-                    limit?: number;
-                    /** @description next_cursor of the previous page (opaque) */
                     cursor?: string;
+                    limit?: number;
                 };
                 header?: never;
                 path?: never;
