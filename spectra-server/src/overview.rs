@@ -349,9 +349,18 @@ pub async fn overview(
                 memory_percent: v.memory_percent(),
                 disk_percent: v.disk.as_ref().map(|(_, used)| *used),
                 disk_mount: v.disk.as_ref().map(|(mount, _)| mount.clone()),
-                cpu_trend: trends
-                    .remove(&agent.id)
-                    .unwrap_or_else(|| vec![None; buckets]),
+                cpu_trend: {
+                    let mut trend = trends
+                        .remove(&agent.id)
+                        .unwrap_or_else(|| vec![None; buckets]);
+                    // The open bucket is not rolled up yet: the newest sample stands for it.
+                    if let Some(newest) = trend.last_mut()
+                        && newest.is_none()
+                    {
+                        *newest = v.cpu;
+                    }
+                    trend
+                },
             }
         })
         .collect();
